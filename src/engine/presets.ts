@@ -1,0 +1,74 @@
+/**
+ * The GPT-2 family the extension offers by name, and how a model setting ("gpt2", or a folder)
+ * becomes a checkpoint folder. The embedded model is resolved elsewhere.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { NAMED_CONFIGS, parameterCount, type GPT2Config } from './config';
+import { CONFIG_FILE, WEIGHTS_FILE } from './checkpoint';
+import { UserError } from './errors';
+
+export interface Preset {
+  name: string;
+  /** Key of NAMED_CONFIGS with this model's shape. */
+  configName: string;
+  /** Number of parameters (tied head counted once). */
+  parameters: number;
+  /** Approximate bytes of model.safetensors as published: fp32, plus the attention-mask buffers those files carry. */
+  approxBytes: number;
+  /** Hugging Face repository id. */
+  repo: string;
+}
+
+function preset(name: string, configName: string, repo: string): Preset {
+  const c: GPT2Config = NAMED_CONFIGS[configName];
+  return {
+    name,
+    configName,
+    parameters: parameterCount(c),
+    approxBytes: 4 * (parameterCount(c) + c.nLayer * c.nPositions * c.nPositions),
+    repo,
+  };
+}
+
+export const PRESETS: readonly Preset[] = [
+  preset('gpt2', 'small', 'openai-community/gpt2'), // 124M, ~548 MB
+  preset('gpt2-medium', 'medium', 'openai-community/gpt2-medium'), // 355M, ~1.5 GB
+  preset('gpt2-large', 'large', 'openai-community/gpt2-large'), // 774M, ~3.2 GB
+  preset('gpt2-xl', 'xl', 'openai-community/gpt2-xl'), // 1.5B, ~6.4 GB
+  preset('distilgpt2', 'distil', 'distilbert/distilgpt2'), // 82M, ~353 MB
+];
+
+export function findPreset(name: string): Preset | undefined {
+  return PRESETS.find((p) => p.name === name);
+}
+
+/** Where the files of a preset come from. */
+export function presetUrl(p: Preset): string {
+  return `https://huggingface.co/${p.repo}`;
+}
+
+/**
+ * The checkpoint folder for a model setting: an existing folder as is; a preset name as
+ * `<modelsRoot>/<name>` once its config.json is there. Anything else is a UserError saying what to do.
+ */
+export function resolveModel(spec: string, modelsRoot: string): string {
+  const asPath = path.resolve(spec);
+  if (fs.existsSync(asPath)) {
+    if (fs.statSync(asPath).isDirectory()) return asPath;
+    if (!findPreset(spec)) throw new UserError(`model ${spec} is a file; pass a checkpoint folder (with ${CONFIG_FILE} and ${WEIGHTS_FILE}) or a preset name`);
+  }
+  const p = findPreset(spec);
+  if (p) {
+    const folder = path.join(modelsRoot, p.name);
+    if (fs.existsSync(path.join(folder, CONFIG_FILE))) return folder;
+    throw new UserError(
+      `model ${p.name} is not downloaded: put ${CONFIG_FILE} and ${WEIGHTS_FILE} from ${presetUrl(p)} into ${folder} (or pass a checkpoint folder)`,
+    );
+  }
+  const names = PRESETS.map((x) => x.name).join(', ');
+  if (/[\\/]/.test(spec) || spec.startsWith('.') || spec.startsWith('~')) {
+    throw new UserError(`model folder ${spec} does not exist; pass a checkpoint folder or one of: ${names}`);
+  }
+  throw new UserError(`unknown model "${spec}": not a folder and not one of ${names}`);
+}
