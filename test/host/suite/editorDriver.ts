@@ -1,0 +1,121 @@
+// Drives a real editor from inside the extension host the way a user would: type, ask for an
+// inline suggestion, accept it. Inline suggestions arrive asynchronously (debounce, provider work),
+// so everything that waits polls with a deadline instead of sleeping a fixed time.
+import * as vscode from 'vscode';
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Named in the timeout error. */
+  what?: string;
+}
+
+/** Polls `probe` until it returns something other than undefined/false, or throws at the deadline. */
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  { timeoutMs = 5_000, intervalMs = 50, what = 'condition' }: WaitOptions = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** A new untitled document in `language`, shown and focused, cursor at its end. */
+export async function openUntitled(language: string, content = ''): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument({ language, content });
+  const editor = await vscode.window.showTextDocument(doc);
+  moveCursorToEnd(editor);
+  return editor;
+}
+
+/** A file of the (temporary copy of the) fixture workspace, shown and focused, cursor at its end. */
+export async function openWorkspaceFile(relativePath: string): Promise<vscode.TextEditor> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) throw new Error('no workspace folder is open');
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder.uri, relativePath));
+  const editor = await vscode.window.showTextDocument(doc);
+  moveCursorToEnd(editor);
+  return editor;
+}
+
+export function moveCursorToEnd(editor: vscode.TextEditor): void {
+  const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
+  editor.selection = new vscode.Selection(end, end);
+}
+
+/** Focuses `editor` again (commands act on the active editor). */
+export async function focus(editor: vscode.TextEditor): Promise<void> {
+  await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn, preserveFocus: false });
+}
+
+/**
+ * Types `text` at the cursor through the `type` command, as keystrokes do, so providers see the
+ * same change events and auto-triggers as for a user.
+ */
+export async function typeText(editor: vscode.TextEditor, text: string): Promise<void> {
+  await focus(editor);
+  const before = editor.document.version;
+  await vscode.commands.executeCommand('type', { text });
+  await waitFor(() => editor.document.version > before, { what: `typing ${JSON.stringify(text)}` });
+}
+
+export interface AcceptedSuggestion {
+  before: string;
+  after: string;
+  /** The text the commit inserted (what differs between before and after). */
+  inserted: string;
+}
+
+/**
+ * Triggers an inline suggestion at the cursor and commits it (what Tab does), retrying until the
+ * document changes: a commit before the suggestion has arrived is a no-op, so retrying is safe.
+ */
+export async function acceptInlineSuggestion(
+  editor: vscode.TextEditor,
+  { timeoutMs = 10_000, intervalMs = 100 }: WaitOptions = {},
+): Promise<AcceptedSuggestion> {
+  await focus(editor);
+  const doc = editor.document;
+  const before = doc.getText();
+  const version = doc.version;
+  // An open suggest widget (IntelliSense) would gate the inline suggestion on its selected item.
+  await vscode.commands.executeCommand('hideSuggestWidget');
+  await waitFor(
+    async () => {
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      await sleep(intervalMs);
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+      return doc.version !== version;
+    },
+    { timeoutMs, intervalMs: 0, what: 'an inline suggestion to be committed' },
+  );
+  const after = doc.getText();
+  return { before, after, inserted: insertedText(before, after) };
+}
+
+/** What was inserted between two texts, found by trimming their common prefix and suffix. */
+export function insertedText(before: string, after: string): string {
+  let start = 0;
+  while (start < before.length && start < after.length && before[start] === after[start]) start++;
+  let endB = before.length;
+  let endA = after.length;
+  while (endB > start && endA > start && before[endB - 1] === after[endA - 1]) {
+    endB--;
+    endA--;
+  }
+  return after.slice(start, endA);
+}
+
+/** Closes the editor's document without saving and without a "save changes?" prompt. */
+export async function closeWithoutSaving(editor: vscode.TextEditor): Promise<void> {
+  await vscode.window.showTextDocument(editor.document, { preserveFocus: false });
+  await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+}
