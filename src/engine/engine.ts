@@ -1,0 +1,72 @@
+/**
+ * The text-level facade over the engine, for the CLI and the extension: text in, text out.
+ * The decode loop and its state live in Generator; this only tokenizes and scores.
+ */
+import { CancelledError, UserError } from './errors';
+import { Generator, type GenerateRequest, type GenerateResult, type GeneratorOptions, type TokenBytes } from './generator';
+import type { LanguageModel } from './model';
+import { logSumExp } from './sampling';
+
+/** What the engine needs from a tokenizer (the real one in tokenizer.ts fits). */
+export interface EngineTokenizer extends TokenBytes {
+  encode(text: string): number[];
+}
+
+export interface CompleteRequest extends Omit<GenerateRequest, 'promptTokens'> {
+  prompt: string;
+  /** Only maxTokens ends generation: no stop strings, line limit, end-of-text or deadline. */
+  raw?: boolean;
+}
+
+export interface ScoreResult {
+  tokens: number[];
+  /** logprobs[i] = ln P(tokens[i + 1] | tokens[0..i]). */
+  logprobs: number[];
+  /** −mean(logprobs), in nats per token. */
+  loss: number;
+}
+
+export class CompletionEngine {
+  readonly generator: Generator;
+
+  constructor(
+    readonly model: LanguageModel,
+    readonly tokenizer: EngineTokenizer,
+    options: GeneratorOptions = {},
+  ) {
+    this.generator = new Generator(model, tokenizer, options);
+  }
+
+  complete(req: CompleteRequest): Promise<GenerateResult> {
+    const { prompt, raw, ...rest } = req;
+    const stops = raw
+      ? { maxLines: undefined, stopStrings: undefined, stopAtEndOfText: false, deadlineMs: undefined }
+      : {};
+    return this.generator.generate({ ...rest, ...stops, promptTokens: this.tokenizer.encode(prompt) });
+  }
+
+  /**
+   * Log-probability of each token given all before it. The text is cut into windows of the model's
+   * context; each runs in one forward with logits at every position, and a window's last position
+   * predicts the next window's first token, so every token but the first is scored exactly once.
+   */
+  async score(text: string, signal?: AbortSignal): Promise<ScoreResult> {
+    const tokens = this.tokenizer.encode(text);
+    if (tokens.length < 2) throw new UserError('score needs a text of at least two tokens');
+    const { nPositions, vocabSize } = this.model.config;
+    const logprobs: number[] = [];
+    for (let start = 0; start < tokens.length - 1; start += nPositions) {
+      if (signal?.aborted) throw new CancelledError();
+      const window = tokens.slice(start, start + nPositions);
+      const scored = Math.min(window.length, tokens.length - 1 - start); // positions with a next token
+      const positions = Array.from({ length: scored }, (_, p) => p);
+      const { logits } = await this.model.forward([window], null, positions);
+      for (let p = 0; p < scored; p++) {
+        const row = logits.subarray(p * vocabSize, (p + 1) * vocabSize);
+        logprobs.push(row[tokens[start + p + 1]] - logSumExp(row));
+      }
+    }
+    const loss = -logprobs.reduce((a, b) => a + b, 0) / logprobs.length;
+    return { tokens, logprobs, loss };
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * The decode loop over one LanguageModel: KV-cache reuse across requests, the context window,
+ * n candidates decoded as one batch, sampling, stop rules, cancellation and a time budget.
+ */
+import { CancelledError, UserError } from './errors';
+import type { KVCache, LanguageModel } from './model';
+import { Rng } from './random';
+import { sampleToken, type SamplingOptions } from './sampling';
+import { checkStop, END_OF_TEXT, stableText, type FinishReason, type StopOptions } from './stopRules';
+import { Utf8StreamDecoder } from './utf8Stream';
+
+/** What the generator needs from a tokenizer: the bytes of tokens (a token may hold part of a character). */
+export interface TokenBytes {
+  decodeBytes(ids: readonly number[]): Uint8Array;
+}
+
+export interface GenerateRequest {
+  promptTokens: readonly number[];
+  /** Tokens to generate per candidate at most; below the model's context size. */
+  maxTokens: number;
+  /** 0 (default): greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** Candidate r samples from seed + r (default seed 0: the same prompt gives the same suggestions). */
+  seed?: number;
+  /** Candidates, decoded together as one batch (default 1). */
+  n?: number;
+  maxLines?: number;
+  stopStrings?: readonly string[];
+  /** Default true. When false, end-of-text is generated like any token and contributes no text. */
+  stopAtEndOfText?: boolean;
+  /** End-of-text cannot be chosen before this many tokens. */
+  minTokens?: number;
+  /** Time budget from the call to generate() (waiting included); then what is ready is returned. */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+  /** After each sampled token, with the candidate's text so far that no later token can change. */
+  onToken?: (event: TokenEvent) => void;
+}
+
+export interface TokenEvent {
+  candidate: number;
+  token: number;
+  text: string;
+}
+
+export interface Candidate {
+  /** Sampled tokens (a final end-of-text excluded); `text` may end earlier where a stop rule cut it. */
+  tokens: number[];
+  text: string;
+  finishReason: FinishReason;
+}
+
+export interface GenerateResult {
+  candidates: Candidate[];
+  /** Prompt tokens the model read, after the context window dropped `droppedTokens` from the start. */
+  promptTokens: number;
+  droppedTokens: number;
+  /** Prompt tokens served from the KV cache of earlier requests. */
+  reusedTokens: number;
+  timings: {
+    prefillMs: number;
+    decodeMs: number;
+    /** Tokens sampled from decode steps (all candidates; the first token of each comes from prefill). */
+    decodeTokens: number;
+  };
+}
+
+export interface GeneratorOptions {
+  /**
+   * The window start moves in multiples of this many tokens (default nPositions / 4), so that it
+   * stays put over many keystrokes and the cache (whose positions are absolute) stays valid.
+   */
+  windowChunk?: number;
+  /** Clock in ms, for deadlines and timings (tests may pass their own). */
+  now?: () => number;
+}
+
+/**
+ * Where the window starts when prompt + generation do not fit: the smallest multiple of `chunk` that
+ * makes room, or, when that would leave no prompt (maxTokens close to the context size), the exact fit.
+ */
+export function windowStart(promptLength: number, maxTokens: number, nPositions: number, chunk: number): number {
+  const over = promptLength + maxTokens - nPositions;
+  if (over <= 0) return 0;
+  const aligned = Math.ceil(over / chunk) * chunk;
+  return aligned < promptLength ? aligned : over;
+}
+
+/** One candidate's decode state. */
+interface Row {
+  rng: Rng;
+  tokens: number[];
+  /** How many of `tokens` the model has run (their K/V are in the cache). */
+  fed: number;
+  bytes: Utf8StreamDecoder;
+  /** Decoded text; bytes of an unfinished character wait in `bytes` and are dropped if it never completes. */
+  text: string;
+  finish?: FinishReason;
+  keepText: string;
+}
+
+export class Generator {
+  /** Tokens whose K/V `cache` holds (batch 1): the last request's prompt + candidate 0. */
+  private tokens: number[] = [];
+  private cache: KVCache | null = null;
+  private readonly lock = new Mutex();
+  private readonly chunk: number;
+  private readonly now: () => number;
+
+  constructor(
+    readonly model: LanguageModel,
+    private readonly tokenizer: TokenBytes,
+    options: GeneratorOptions = {},
+  ) {
+    this.chunk = Math.max(1, Math.floor(options.windowChunk ?? model.config.nPositions / 4));
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** The tokens in the KV cache, for diagnostics and tests. */
+  get cachedTokens(): readonly number[] {
+    return this.tokens;
+  }
+
+  /** Forgets the KV cache (after the running request, if any). */
+  async clearCache(): Promise<void> {
+    const release = await this.lock.acquire();
+    this.tokens = [];
+    this.cache = null;
+    release();
+  }
+
+  /** Requests run one at a time, in call order; a cancelled one ends at its next decode step. */
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const started = this.now();
+    this.validate(req);
+    const release = await this.lock.acquire(req.signal);
+    try {
+      return await this.run(req, started);
+    } finally {
+      release();
+    }
+  }
+
+  private validate(req: GenerateRequest): void {
+    const nPositions = this.model.config.nPositions;
+    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1 || req.maxTokens >= nPositions) {
+      throw new UserError(`maxTokens must be an integer from 1 to ${nPositions - 1} (the model's context is ${nPositions}); got ${req.maxTokens}`);
+    }
+    const n = req.n ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`n (candidates) must be a positive integer; got ${n}`);
+    if (req.temperature !== undefined && !(req.temperature >= 0)) throw new UserError(`temperature must be 0 or more; got ${req.temperature}`);
+    if (req.topP !== undefined && !(req.topP > 0 && req.topP <= 1)) throw new UserError(`topP must be in (0, 1]; got ${req.topP}`);
+    if (req.topK !== undefined && !(Number.isInteger(req.topK) && req.topK >= 0)) throw new UserError(`topK must be a whole number; got ${req.topK}`);
+  }
+
+  private async run(req: GenerateRequest, started: number): Promise<GenerateResult> {
+    const { model } = this;
+    const n = req.n ?? 1;
+    const sampling: SamplingOptions = { temperature: req.temperature ?? 0, topK: req.topK, topP: req.topP };
+    const stop: StopOptions = {
+      maxTokens: req.maxTokens,
+      maxLines: req.maxLines,
+      stopStrings: req.stopStrings,
+      stopAtEndOfText: req.stopAtEndOfText ?? true,
+      deadline: req.deadlineMs === undefined ? undefined : started + req.deadlineMs,
+    };
+    const seed = req.seed ?? 0;
+    const checkCancelled = (): void => {
+      if (req.signal?.aborted) throw new CancelledError();
+    };
+    checkCancelled();
+
+    // Context window; an empty prompt starts from end-of-text, as GPT-2 was trained.
+    const dropped = windowStart(req.promptTokens.length, req.maxTokens, model.config.nPositions, this.chunk);
+    const prompt = req.promptTokens.length > 0 ? req.promptTokens.slice(dropped) : [END_OF_TEXT];
+
+    // Reuse the longest cached prefix, keeping at least one token to run for the next-token logits.
+    let reused = commonPrefixLength(this.tokens, prompt);
+    if (reused === prompt.length) reused--;
+    if (reused === 0) this.cache = null;
+    else if (this.cache !== null && reused < this.cache.length) this.cache = model.truncate(this.cache, reused);
+    this.tokens = prompt.slice(0, reused);
+
+    const t0 = this.now();
+    const prefill = await model.forward([prompt.slice(reused)], this.cache);
+    this.cache = prefill.cache;
+    this.tokens = prompt.slice();
+    const prefillMs = this.now() - t0;
+
+    const vocab = model.config.vocabSize;
+    const rows: Row[] = Array.from({ length: n }, (_, r) => ({
+      rng: new Rng(seed + r),
+      tokens: [],
+      fed: 0,
+      bytes: new Utf8StreamDecoder(),
+      text: '',
+      keepText: '',
+    }));
+    const eotOnly = new Set([END_OF_TEXT]);
+    const step = (row: Row, r: number, logits: Float32Array, offset: number, now: number): void => {
+      const suppress = req.minTokens !== undefined && row.tokens.length < req.minTokens ? eotOnly : undefined;
+      const token = sampleToken(logits.subarray(offset, offset + vocab), sampling, row.rng, suppress);
+      row.tokens.push(token);
+      if (token !== END_OF_TEXT) row.text += row.bytes.push(this.tokenizer.decodeBytes([token]));
+      const decision = checkStop({ text: row.text, tokenCount: row.tokens.length, lastToken: token, now }, stop);
+      row.keepText = decision.keepText;
+      if (decision.stop) row.finish = decision.reason;
+      req.onToken?.({ candidate: r, token, text: decision.stop ? decision.keepText : stableText(row.text, stop) });
+    };
+
+    // Every candidate's first token comes from the one prefill.
+    const afterPrefill = this.now();
+    rows.forEach((row, r) => step(row, r, prefill.logits, 0, afterPrefill));
+
+    // Decode all candidates as one batch: one read of the weights per step serves every row. A row
+    // that finished keeps stepping with a filler token whose output is ignored: the interface has no
+    // way to drop some rows of a batch, and at small n a filler row costs little next to the weights.
+    let cache: KVCache = prefill.cache;
+    const t1 = this.now();
+    let decodeTokens = 0;
+    try {
+      while (rows.some((row) => row.finish === undefined)) {
+        checkCancelled();
+        if (cache.batch !== n) cache = model.expand(cache, n);
+        const inputs = rows.map((row) => [row.fed < row.tokens.length ? row.tokens[row.fed++] : END_OF_TEXT]);
+        const out = await model.forward(inputs, cache);
+        cache = out.cache;
+        const now = this.now(); // one clock reading per step: a deadline ends all rows at once
+        rows.forEach((row, r) => {
+          if (row.finish !== undefined) return;
+          step(row, r, out.logits, r * vocab, now);
+          decodeTokens++;
+        });
+      }
+    } finally {
+      // Keep what actually ran for candidate 0, whether the loop ended, failed or was cancelled.
+      // A filler fed to row 0 after it finished lies beyond `fed` and is truncated away.
+      const keep = prompt.length + rows[0].fed;
+      let mine = cache.batch > 1 ? model.selectRow(cache, 0) : cache;
+      if (mine.length > keep) mine = model.truncate(mine, keep);
+      this.cache = mine;
+      this.tokens = prompt.concat(rows[0].tokens.slice(0, rows[0].fed));
+    }
+
+    return {
+      candidates: rows.map((row) => ({
+        tokens: row.finish === 'eot' ? row.tokens.slice(0, -1) : row.tokens,
+        text: row.keepText,
+        finishReason: row.finish ?? 'length',
+      })),
+      promptTokens: prompt.length,
+      droppedTokens: dropped,
+      reusedTokens: reused,
+      timings: { prefillMs, decodeMs: this.now() - t1, decodeTokens },
+    };
+  }
+}
+
+function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/** Serializes requests in call order; a waiter whose signal fires leaves the queue without running. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    const previous = this.tail;
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.tail = previous.then(() => mine);
+    if (signal === undefined) {
+      await previous;
+      return release;
+    }
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new CancelledError());
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([previous, aborted]);
+      return release;
+    } catch (e) {
+      void previous.then(release); // keep the queue moving past this abandoned turn
+      throw e;
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
+  }
+}
