@@ -1,0 +1,67 @@
+/**
+ * The mined examples as JSON Lines, for `gpt2-complete dataset <folder> --out F.jsonl`.
+ *
+ * One object per line: {"prompt": x, "completion": y, "split": "train" | "heldout", "file": path}.
+ * "prompt"/"completion" are the column names of Hugging Face TRL's standard prompt-completion
+ * dataset type, so the file loads as is:
+ *
+ *   ds = datasets.load_dataset("json", data_files="F.jsonl", split="train")
+ *   train = ds.filter(lambda r: r["split"] == "train")      # SFTTrainer(train_dataset=train, ...)
+ *   held_out = ds.filter(lambda r: r["split"] == "heldout")
+ *
+ * TRL then trains on the completion only by default (completion_only_loss), i.e. L2 alone; our
+ * trainer adds λ·L1 over the prompt (DESIGN.md, the combined objective). Token ids are not
+ * written: the text round-trips through GPT-2's tokenizer to the same ids (encode(prompt),
+ * encode(completion)), and other tools tokenize for themselves.
+ */
+import * as fs from 'fs';
+import { Example } from './examples';
+import { Split } from './split';
+
+export interface JsonlRecord {
+  readonly prompt: string;
+  readonly completion: string;
+  readonly split: Split;
+  readonly file: string;
+}
+
+export function toJsonlRecord(example: Example, split: Split): JsonlRecord {
+  return { prompt: example.context, completion: example.continuation, split, file: example.file };
+}
+
+/**
+ * One record and its '\n'. JSON.stringify escapes \n and \r but leaves U+2028/U+2029 raw, and
+ * Python's str.splitlines() breaks lines there; escaping them keeps any reader on one record per line.
+ */
+export function jsonLine(record: JsonlRecord): string {
+  return JSON.stringify(record).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`) + '\n';
+}
+
+/** Writes train then held-out examples to `outPath` (replacing it), one JSON object per line. */
+export async function writeJsonl(
+  dataset: { readonly train: readonly Example[]; readonly heldOut: readonly Example[] },
+  outPath: string,
+): Promise<void> {
+  const handle = await fs.promises.open(outPath, 'w');
+  try {
+    const batch: string[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await handle.write(batch.join(''));
+      batch.length = 0;
+    };
+    const parts: [readonly Example[], Split][] = [
+      [dataset.train, 'train'],
+      [dataset.heldOut, 'heldout'],
+    ];
+    for (const [examples, split] of parts) {
+      for (const example of examples) {
+        batch.push(jsonLine(toJsonlRecord(example, split)));
+        if (batch.length >= 1000) await flush();
+      }
+    }
+    await flush();
+  } finally {
+    await handle.close();
+  }
+}
