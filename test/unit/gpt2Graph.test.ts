@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import type { GPT2Config } from '../../src/engine/config';
+import { buildGpt2Graph, GPT2_GRAPH_VERSION, pastKeyName, presentValueName } from '../../src/engine/gpt2Graph';
+import { OrtModel } from '../../src/engine/ortModel';
+import type { WeightSource } from '../../src/engine/weights';
+import { referenceLogits } from '../reference/gpt2Reference';
+import { SMALL_CONFIG, testWeights } from '../helpers/randomWeights';
+
+const TOL = 1e-4;
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'length');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
+  const d = maxAbsDiff(got, want);
+  assert.ok(d <= TOL, `${what}: max abs diff ${d} > ${TOL}`);
+}
+
+/** Rows [from, to) of a [T, V] logits matrix. */
+function rows(logits: Float32Array, V: number, from: number, to: number): Float32Array {
+  return logits.subarray(from * V, to * V);
+}
+
+function tokens(n: number, seed: number, vocab: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i * 131 + seed * 977 + ((i * i) % 7)) % vocab);
+}
+
+const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('gpt2Graph', () => {
+  describe('graph', () => {
+    it('has the documented inputs and outputs', () => {
+      const g = buildGpt2Graph(testWeights(SMALL_CONFIG, 1));
+      const { nLayer, nHead, nEmbd, vocabSize } = SMALL_CONFIG;
+      const D = nEmbd / nHead;
+      assert.deepEqual(g.inputs.slice(0, 3).map((v) => [v.name, v.dtype, v.shape]), [
+        ['input_ids', 'int64', ['batch', 'sequence']],
+        ['position_ids', 'int64', ['batch', 'sequence']],
+        ['logits_index', 'int64', ['logit_positions']],
+      ]);
+      assert.equal(g.inputs.length, 3 + 2 * nLayer);
+      assert.deepEqual(g.inputs.find((v) => v.name === pastKeyName(1))?.shape, ['batch', nHead, 'past_sequence', D]);
+      const logits = g.outputs.find((v) => v.name === 'logits');
+      assert.deepEqual(logits?.shape, ['batch', 'logit_positions', vocabSize]);
+      assert.deepEqual(g.outputs.find((v) => v.name === presentValueName(0))?.shape, ['batch', nHead, 'past_sequence+sequence', D]);
+      assert.equal(g.outputs.length, 1 + 2 * nLayer);
+      // Every node output carries its inferred type (what a backward pass builds on).
+      for (const n of g.nodes) for (const o of n.outputs) if (o !== '') assert.ok(g.values.get(o), `no type for ${o}`);
+      assert.deepEqual(g.values.get(presentValueName(0))?.dtype, 'float32');
+      assert.ok(Number.isInteger(GPT2_GRAPH_VERSION) && GPT2_GRAPH_VERSION >= 1);
+    });
+
+    it('reads each weight lazily, once per write', () => {
+      const w = testWeights(SMALL_CONFIG, 1);
+      const reads: string[] = [];
+      const counting: WeightSource = { config: w.config, tensor: (n) => (reads.push(n), w.tensor(n)) };
+      const g = buildGpt2Graph(counting);
+      assert.equal(reads.length, 0, 'building the graph reads no weights');
+      for (const init of g.initializers) if (typeof init.data === 'function') init.data();
+      assert.equal(new Set(reads).size, reads.length, 'no weight is read twice');
+    });
+  });
+
+  for (const [label, config] of [['vocab 512, 48 wide, 4 heads', SMALL_CONFIG],
+    ['GPT-2 vocab, 32 wide, 2 heads', { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 }]] as const) {
+    describe(`against the reference (${label})`, () => {
+      const weights = testWeights(config as GPT2Config, 7);
+      const V = config.vocabSize;
+      let model: OrtModel;
+      before(async () => { model = await OrtModel.load({ weights, device: 'cpu', threads: 1 }); });
+      after(async () => { await model.dispose(); });
+
+      it('batch 1: logits at every position, several prompt lengths', async () => {
+        for (const n of [1, 2, 5, 17, 40]) {
+          const toks = tokens(n, n, V);
+          const { logits, cache } = await model.forward([toks], null, all(n));
+          assertClose(logits, referenceLogits(weights, toks), `length ${n}`);
+          assert.equal(cache.length, n);
+          assert.equal(cache.batch, 1);
+        }
+      });
+
+      it('batch 3: each row matches its own reference', async () => {
+        const batch = [tokens(9, 1, V), tokens(9, 2, V), tokens(9, 3, V)];
+        const { logits } = await model.forward(batch, null, all(9));
+        batch.forEach((row, b) => assertClose(rows(logits, V, b * 9, (b + 1) * 9), referenceLogits(weights, row), `row ${b}`));
+      });
+    });
+  }
+
+  describe('KV cache and logit positions', () => {
+    const weights = testWeights(SMALL_CONFIG, 3);
+    const V = SMALL_CONFIG.vocabSize;
+    const seq = tokens(12, 5, V);
+    let model: OrtModel;
+    let full: Float32Array;
+    before(async () => {
+      model = await OrtModel.load({ weights, device: 'cpu', threads: 1 });
+      full = (await model.forward([seq], null, all(seq.length))).logits;
+      assertClose(full, referenceLogits(weights, seq), 'full run');
+    });
+    after(async () => { await model.dispose(); });
+
+    it('prefill 5, then 1 at a time, then 3 at once gives the full run', async () => {
+      let r = await model.forward([seq.slice(0, 5)], null, all(5));
+      assertClose(r.logits, rows(full, V, 0, 5), 'prefill');
+      for (let i = 5; i < 9; i++) {
+        r = await model.forward([[seq[i]]], r.cache);
+        assert.equal(r.cache.length, i + 1);
+        assertClose(r.logits, rows(full, V, i, i + 1), `step ${i}`);
+      }
+      r = await model.forward([seq.slice(9, 12)], r.cache, all(3));
+      assert.equal(r.cache.length, 12);
+      assertClose(r.logits, rows(full, V, 9, 12), 'chunk of 3');
+    });
+
+    it('logits_index picks positions, in the order asked; the default is the last', async () => {
+      const last = await model.forward([seq], null);
+      assert.equal(last.logits.length, V);
+      assertClose(last.logits, rows(full, V, 11, 12), 'default');
+      const picked = await model.forward([seq], null, [7, 0, 7]);
+      assertClose(picked.logits, [...rows(full, V, 7, 8), ...rows(full, V, 0, 1), ...rows(full, V, 7, 8)], 'picked');
+    });
+
+    it('truncate keeps a prefix that continues like the full run', async () => {
+      const { cache } = await model.forward([seq.slice(0, 10)], null);
+      const cut = model.truncate(cache, 6);
+      assert.equal(cut.length, 6);
+      const r = await model.forward([seq.slice(6)], cut, all(6));
+      assertClose(r.logits, rows(full, V, 6, 12), 'after truncate');
+      assert.equal(model.truncate(cache, 10), cache);
+      const empty = model.truncate(cache, 0);
+      assert.equal(empty.length, 0);
+      assertClose((await model.forward([seq], empty, all(12))).logits, full, 'after truncate to 0');
+      assert.throws(() => model.truncate(cache, 11), /outside/);
+    });
+
+    it('expand repeats a batch-1 cache; selectRow takes one row back out', async () => {
+      const { cache } = await model.forward([seq.slice(0, 8)], null);
+      const wide = model.expand(cache, 3);
+      assert.equal(wide.batch, 3);
+      assert.equal(wide.length, 8);
+      const nexts = [seq[8], 17, 300];
+      const r = await model.forward(nexts.map((t) => [t, seq[9]]), wide, [0, 1]);
+      for (let b = 0; b < 3; b++) {
+        const alone = await model.forward([[nexts[b], seq[9]]], cache, [0, 1]);
+        assertClose(r.logits.subarray(b * 2 * V, (b + 1) * 2 * V), alone.logits, `expanded row ${b}`);
+      }
+      assertClose(r.logits.subarray(0, 2 * V), rows(full, V, 8, 10), 'row 0 is the original sequence');
+
+      const row2 = model.selectRow(r.cache, 2);
+      assert.equal(row2.batch, 1);
+      assert.equal(row2.length, 10);
+      const cont = await model.forward([[seq[10]]], row2);
+      const ref = referenceLogits(weights, [...seq.slice(0, 8), 300, seq[9], seq[10]]);
+      assertClose(cont.logits, rows(ref, V, 10, 11), 'selected row continues as its own sequence');
+      assert.throws(() => model.selectRow(r.cache, 3), /outside/);
+      assert.throws(() => model.expand(wide, 2), /batch-1/);
+    });
+
+    it('refuses bad input', async () => {
+      await assert.rejects(model.forward([[1, 2], [3]], null), /different lengths/);
+      await assert.rejects(model.forward([[V]], null), /outside the vocabulary/);
+      await assert.rejects(model.forward([[1, 2]], null, [2]), /logit positions/);
+      await assert.rejects(model.forward([tokens(SMALL_CONFIG.nPositions + 1, 1, V)], null), /exceed/);
+      const { cache } = await model.forward([[1, 2]], null);
+      await assert.rejects(model.forward([[1], [2]], cache), /rows after a cache/);
+      const other = await OrtModel.load({ weights, device: 'cpu', threads: 1 });
+      try {
+        await assert.rejects(other.forward([[1]], cache), /another model/);
+      } finally {
+        await other.dispose();
+      }
+    });
+  });
+
+  it('the transposed-copy head gives the same logits', async () => {
+    const weights = testWeights(SMALL_CONFIG, 11);
+    const model = await OrtModel.load({ weights, device: 'cpu', threads: 1, graph: { head: 'transposedCopy' } });
+    try {
+      const toks = tokens(6, 2, SMALL_CONFIG.vocabSize);
+      assertClose((await model.forward([toks], null, all(6))).logits, referenceLogits(weights, toks), 'transposed head');
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('reports its device', async () => {
+    const model = await OrtModel.load({ weights: testWeights(SMALL_CONFIG, 1), device: 'cpu', threads: 2 });
+    try {
+      assert.deepEqual(model.device, { provider: 'cpu', reason: 'cpu: as configured', threads: 2 });
+      assert.equal(model.graphSource.fromCache, false);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
