@@ -1,0 +1,26 @@
+import { UserError } from '../engine/errors';
+import { loadEngine, type LoadedEngine } from '../engine/loadModel';
+import { intFlag } from './args';
+import { cliGraphCache, cliModelsRoot } from './paths';
+
+/** Flags every command that runs a model takes. */
+export const MODEL_FLAGS = {
+  model: { type: 'string' },
+  device: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+export const MODEL_FLAGS_HELP = `  --model M     a preset (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) or a checkpoint folder
+  --device D    auto (default) | cpu | cuda | dml | coreml | webgpu
+  --threads N   CPU threads (default: all cores but one)`;
+
+export async function loadFromFlags(command: string, values: { model?: string; device?: string; threads?: string }): Promise<LoadedEngine> {
+  if (!values.model) throw new UserError(`${command}: --model is required (a preset name such as gpt2, or a checkpoint folder)`);
+  return loadEngine({
+    model: values.model,
+    modelsRoot: cliModelsRoot(),
+    graphCacheDir: cliGraphCache(),
+    device: values.device ?? 'auto',
+    threads: intFlag('threads', values.threads, 1),
+  });
+}
