@@ -1,6 +1,84 @@
+/**
+ * Composition root: creates the services, wires their events, registers the provider, status bar
+ * and commands, and hands every disposable to VS Code. Nothing heavy happens here: the model loads
+ * in a worker thread on the first completion request.
+ */
+import * as path from 'path';
 import * as vscode from 'vscode';
+import { COMMANDS, registerCommands } from './vscode/commands';
+import type { GenerationOutcome } from './vscode/engineClient';
+import { ErrorNotifier } from './vscode/errorNotifier';
+import { InlineProvider } from './vscode/inlineProvider';
+import { ModelManager } from './vscode/modelManager';
+import type { ModelFolders } from './vscode/modelResolution';
+import { PauseState } from './vscode/pauseState';
+import { onSettingsChanged, readSettings, SECTION, type Settings } from './vscode/settings';
+import { StatsStore } from './vscode/statsStore';
+import { StatusBar, type StatusSources } from './vscode/statusBar';
+import { registerTestHooks, testHooksEnabled } from './vscode/testHooks';
 
-// Placeholder composition root until the extension issue lands: registers nothing yet.
-export function activate(_context: vscode.ExtensionContext): void {}
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('GPT-2 Complete', { log: true });
+  let settings: Settings = readSettings();
+  const getSettings = (): Settings => settings;
 
-export function deactivate(): void {}
+  const storage = context.globalStorageUri.fsPath;
+  const folders: ModelFolders = {
+    embeddedDir: path.join(context.extensionPath, 'models', 'embedded'),
+    modelsRoot: path.join(storage, 'models'),
+  };
+  const generationFinished = new vscode.EventEmitter<GenerationOutcome>();
+  const manager = new ModelManager({
+    getSettings,
+    folders,
+    graphCacheDir: path.join(storage, 'graphs'),
+    workerPath: path.join(context.extensionPath, 'dist', 'engineWorker.js'),
+    log,
+    onGenerationFinished: (outcome) => generationFinished.fire(outcome),
+  });
+  const pause = new PauseState(context.globalState);
+  const stats = new StatsStore(context.globalState);
+  const errors = new ErrorNotifier({
+    openSettings: () => void vscode.commands.executeCommand(COMMANDS.openSettings),
+    showLogs: () => log.show(),
+    download: (name) => void vscode.commands.executeCommand(COMMANDS.downloadModel, name),
+    selectModel: () => void vscode.commands.executeCommand(COMMANDS.selectModel),
+  });
+  const provider = new InlineProvider({ manager, settings: getSettings, pause, stats, errors, log });
+  const statusSources: StatusSources = { manager, provider, pause, stats, settings: getSettings, menuCommand: COMMANDS.showMenu };
+  const statusBar = new StatusBar(statusSources);
+
+  context.subscriptions.push(
+    log,
+    generationFinished,
+    manager,
+    pause,
+    stats,
+    provider,
+    statusBar,
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
+    manager.onDidFail((error) => errors.notify(error)),
+    manager.onDidChangeState((state) => {
+      // A working model clears the "shown once" memory; a new model must not serve the old one's suggestions.
+      if (state.kind === 'ready') errors.reset();
+      if (state.kind === 'loading') provider.clearCaches();
+    }),
+    onSettingsChanged((change) => {
+      settings = change.settings;
+      manager.handleSettingsChange(change);
+      if (change.debounce) provider.resetDebouncer();
+      statusBar.render();
+    }),
+    ...registerCommands({ manager, pause, stats, settings: getSettings, log, folders, status: statusSources }),
+  );
+  if (testHooksEnabled(context.extensionMode)) {
+    context.subscriptions.push(
+      ...registerTestHooks({ provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event }),
+    );
+  }
+  log.info(`activated; model setting "${settings.modelPath || settings.model}" loads on first use (settings: ${SECTION}.*)`);
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions; the model manager's dispose ends the worker.
+}

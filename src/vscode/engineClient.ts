@@ -1,0 +1,157 @@
+/**
+ * The extension host's side of the engine worker: requests as promises, AbortSignal as 'cancel'
+ * messages, worker errors as rejections. No `vscode` import, so it is usable from any host.
+ */
+import { Worker } from 'worker_threads';
+import { CancelledError, UserError } from '../engine/errors';
+import type {
+  FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest, WorkerLoadedInfo,
+} from './engineProtocol';
+
+/** How a completion request ended in the worker (reported even when the caller stopped waiting). */
+export interface GenerationOutcome {
+  id: number;
+  outcome: 'completed' | 'cancelled' | 'failed';
+  /** Tokens of candidate 0 sampled before a cancellation took effect. */
+  tokensBeforeCancel?: number;
+  result?: WorkerCompleteResult;
+}
+
+export interface EngineClientEvents {
+  /** The worker died on its own (crash, out of memory); every pending request was rejected. */
+  onExit?: (error: Error) => void;
+  onGenerationFinished?: (outcome: GenerationOutcome) => void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  onStarted?: () => void;
+  /** The caller got its answer already (it was cancelled); the worker's reply is only reported. */
+  settled: boolean;
+  isCompletion: boolean;
+}
+
+const UNLOAD_TIMEOUT_MS = 3000;
+
+export function deserializeError(e: SerializedError): Error {
+  if (e.name === 'CancelledError') return new CancelledError(e.message);
+  if (e.name === 'UserError') return new UserError(e.message);
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.stack !== undefined) err.stack = e.stack;
+  return err;
+}
+
+export class EngineClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private exited: Error | undefined;
+  private disposing = false;
+
+  constructor(workerPath: string, private readonly events: EngineClientEvents = {}) {
+    this.worker = new Worker(workerPath);
+    this.worker.on('message', (message: FromWorker) => this.receive(message));
+    this.worker.on('error', (err) => this.fail(new Error(`the model worker failed: ${err.message}`)));
+    this.worker.on('exit', (code) => this.fail(new Error(`the model worker exited (code ${code})`)));
+  }
+
+  load(request: WorkerLoadRequest): Promise<WorkerLoadedInfo> {
+    return this.send<WorkerLoadedInfo>((id) => ({ type: 'load', id, request }), false);
+  }
+
+  /**
+   * Resolves with the worker's result; rejects with CancelledError as soon as `signal` aborts (the
+   * worker stops at its next decode step). `onStarted` runs once the prompt is read and tokens flow.
+   */
+  complete(request: WorkerCompleteRequest, signal?: AbortSignal, onStarted?: () => void): Promise<WorkerCompleteResult> {
+    if (signal?.aborted === true) return Promise.reject(new CancelledError());
+    let id = 0;
+    const promise = this.send<WorkerCompleteResult>((assigned) => {
+      id = assigned;
+      return { type: 'complete', id, request };
+    }, true, onStarted);
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        const entry = this.pending.get(id);
+        if (entry === undefined || entry.settled) return;
+        entry.settled = true;
+        entry.reject(new CancelledError());
+        this.post({ type: 'cancel', id });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      void promise.then(
+        () => signal.removeEventListener('abort', onAbort),
+        () => signal.removeEventListener('abort', onAbort),
+      );
+    }
+    return promise;
+  }
+
+  /** Releases the model (best effort, bounded) and ends the thread. */
+  async dispose(): Promise<void> {
+    if (this.disposing) return;
+    this.disposing = true;
+    if (this.exited === undefined) {
+      const unload = this.send<void>((id) => ({ type: 'unload', id }), false).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, UNLOAD_TIMEOUT_MS)));
+      await Promise.race([unload, timeout]);
+      clearTimeout(timer);
+    }
+    await this.worker.terminate();
+  }
+
+  private send<T>(make: (id: number) => ToWorker, isCompletion: boolean, onStarted?: () => void): Promise<T> {
+    if (this.exited !== undefined) return Promise.reject(this.exited);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onStarted, settled: false, isCompletion });
+      this.post(make(id));
+    });
+  }
+
+  private post(message: ToWorker): void {
+    if (this.exited === undefined) this.worker.postMessage(message);
+  }
+
+  private receive(message: FromWorker): void {
+    const entry = this.pending.get(message.id);
+    if (entry === undefined) return;
+    if (message.type === 'started') {
+      if (!entry.settled) entry.onStarted?.();
+      return;
+    }
+    this.pending.delete(message.id);
+    if (message.type === 'failed') {
+      const error = deserializeError(message.error);
+      if (entry.isCompletion) {
+        const cancelled = error instanceof CancelledError;
+        this.events.onGenerationFinished?.({
+          id: message.id,
+          outcome: cancelled ? 'cancelled' : 'failed',
+          tokensBeforeCancel: cancelled ? message.error.tokensBeforeCancel : undefined,
+        });
+      }
+      if (!entry.settled) entry.reject(error);
+      return;
+    }
+    if (message.type === 'completed') {
+      this.events.onGenerationFinished?.({ id: message.id, outcome: 'completed', result: message.result });
+      if (!entry.settled) entry.resolve(message.result);
+      return;
+    }
+    entry.resolve(message.type === 'loaded' ? message.info : undefined);
+  }
+
+  private fail(error: Error): void {
+    if (this.exited !== undefined) return;
+    this.exited = error;
+    // Requests cut short by our own dispose (a reload, an idle unload) are cancellations, not failures.
+    const reason = this.disposing ? new CancelledError('the model was unloaded') : error;
+    for (const entry of this.pending.values()) if (!entry.settled) entry.reject(reason);
+    this.pending.clear();
+    if (!this.disposing) this.events.onExit?.(error);
+  }
+}

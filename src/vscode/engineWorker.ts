@@ -1,0 +1,137 @@
+/**
+ * The engine's thread (bundled to dist/engineWorker.js): loads one model and answers completion
+ * requests, so that onnxruntime's synchronous session creation and runs never block the extension
+ * host. Must not import `vscode` (a worker thread has no vscode module).
+ *
+ * One worker holds one model for its whole life: a reload is a new worker, so a session never
+ * has to be swapped under a running generation.
+ */
+import { parentPort } from 'worker_threads';
+import { buildPrompt } from '../completion/prompt';
+import type { CompletionEngine } from '../engine/engine';
+import { isCancelled } from '../engine/errors';
+import { loadEngine } from '../engine/loadModel';
+import type {
+  FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest,
+} from './engineProtocol';
+
+if (parentPort === null) throw new Error('engineWorker.js must run as a worker thread');
+const port = parentPort;
+
+let engine: CompletionEngine | undefined;
+let loading = false;
+let nPositions = 0;
+/** Completions waiting or running, by request id, for 'cancel'. */
+const running = new Map<number, AbortController>();
+
+function post(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+function serialize(err: unknown, tokensBeforeCancel?: number): SerializedError {
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack, tokensBeforeCancel };
+  return { name: 'Error', message: String(err), tokensBeforeCancel };
+}
+
+async function load(id: number, req: WorkerLoadRequest): Promise<void> {
+  if (engine !== undefined || loading) throw new Error('this engine worker already has a model; start a new worker to load another');
+  loading = true;
+  const loaded = await loadEngine({
+    model: req.checkpointDir,
+    modelsRoot: req.modelsRoot,
+    graphCacheDir: req.graphCacheDir,
+    device: req.device,
+    threads: req.threads,
+  });
+  engine = loaded.engine;
+  nPositions = engine.model.config.nPositions;
+  post({
+    type: 'loaded',
+    id,
+    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, nPositions },
+  });
+}
+
+async function complete(id: number, req: WorkerCompleteRequest, signal: AbortSignal, onToken: () => void): Promise<WorkerCompleteResult> {
+  if (engine === undefined) throw new Error('no model is loaded in this engine worker');
+  const e = engine;
+  const t0 = performance.now();
+  // Half the context at most, so the prompt always keeps the other half.
+  const maxTokens = Math.max(1, Math.min(req.maxTokens, Math.floor(nPositions / 2)));
+  const built = buildPrompt(req.textBeforeCursor, req.textBeforeCursor.length, {
+    maxTokens: nPositions - maxTokens,
+    countTokens: (text) => e.tokenizer.encode(text).length,
+    previousWindowStart: req.previousWindowStart,
+  });
+  const promptMs = performance.now() - t0;
+  let started = false;
+  const result = await e.complete({
+    prompt: built.prompt,
+    maxTokens,
+    temperature: req.temperature,
+    topP: req.topP,
+    seed: req.seed,
+    n: req.n,
+    maxLines: req.maxLines,
+    deadlineMs: req.deadlineMs,
+    signal,
+    onToken: (event) => {
+      if (event.candidate === 0) onToken();
+      if (!started) {
+        started = true;
+        post({ type: 'started', id });
+      }
+    },
+  });
+  return {
+    candidates: result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason })),
+    windowStartOffset: built.windowStartOffset,
+    promptTokens: result.promptTokens,
+    reusedTokens: result.reusedTokens,
+    droppedTokens: result.droppedTokens,
+    timings: { promptMs, ...result.timings, totalMs: performance.now() - t0 },
+  };
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case 'cancel':
+      running.get(message.id)?.abort();
+      return;
+    case 'load':
+      try {
+        await load(message.id, message.request);
+      } catch (err) {
+        post({ type: 'failed', id: message.id, error: serialize(err) });
+      }
+      return;
+    case 'complete': {
+      const controller = new AbortController();
+      running.set(message.id, controller);
+      let sampled = 0;
+      try {
+        const result = await complete(message.id, message.request, controller.signal, () => sampled++);
+        post({ type: 'completed', id: message.id, result });
+      } catch (err) {
+        post({ type: 'failed', id: message.id, error: serialize(err, isCancelled(err) ? sampled : undefined) });
+      } finally {
+        running.delete(message.id);
+      }
+      return;
+    }
+    case 'unload':
+      for (const controller of running.values()) controller.abort();
+      try {
+        await engine?.model.dispose();
+        engine = undefined;
+        post({ type: 'unloaded', id: message.id });
+      } catch (err) {
+        post({ type: 'failed', id: message.id, error: serialize(err) });
+      }
+      return;
+  }
+}
+
+// Not awaited one after another: a 'cancel' must be handled while a completion is still running
+// (onnxruntime yields to the event loop between decode steps, so it gets through in time).
+port.on('message', (message: ToWorker) => void handle(message));

@@ -1,0 +1,206 @@
+/**
+ * Owns the model's life in the extension host: nothing at activation, a load on first need
+ * (state "loading"), an unload after `idleUnloadMinutes` without use, and a reload when the model,
+ * modelPath, device or threads settings change. The model itself lives in a worker thread
+ * (engineWorker.ts); a reload replaces the whole worker.
+ *
+ * A failed load leaves the manager in "error" until the settings change or the user retries, so a
+ * missing or corrupt model costs one notification, not one per keystroke.
+ */
+import * as vscode from 'vscode';
+import { CancelledError } from '../engine/errors';
+import { EngineClient, type GenerationOutcome } from './engineClient';
+import type { WorkerLoadedInfo } from './engineProtocol';
+import { resolveModelLocation, type ModelFolders, type ModelLocation } from './modelResolution';
+import type { Settings, SettingsChange } from './settings';
+
+export type ModelState =
+  | { readonly kind: 'unloaded' }
+  | { readonly kind: 'loading'; readonly label: string }
+  | { readonly kind: 'ready'; readonly label: string; readonly info: WorkerLoadedInfo }
+  | { readonly kind: 'error'; readonly error: Error };
+
+export interface LoadedModel {
+  readonly client: EngineClient;
+  readonly info: WorkerLoadedInfo;
+  readonly label: string;
+  /** Changes with every load: results of an older model must not be cached as this one's. */
+  readonly epoch: number;
+}
+
+export interface ModelManagerOptions {
+  getSettings(): Settings;
+  folders: ModelFolders;
+  graphCacheDir: string;
+  /** dist/engineWorker.js */
+  workerPath: string;
+  log: vscode.LogOutputChannel;
+  onGenerationFinished?(outcome: GenerationOutcome): void;
+}
+
+interface Session {
+  readonly epoch: number;
+  readonly client: EngineClient;
+  readonly location: ModelLocation;
+  readonly ready: Promise<LoadedModel>;
+}
+
+export class ModelManager implements vscode.Disposable {
+  private currentState: ModelState = { kind: 'unloaded' };
+  private session: Session | undefined;
+  private epoch = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Loads started, for the status tooltip and the tests. */
+  loadCount = 0;
+  private readonly stateEmitter = new vscode.EventEmitter<ModelState>();
+  private readonly failureEmitter = new vscode.EventEmitter<Error>();
+  /** Every state change. */
+  readonly onDidChangeState = this.stateEmitter.event;
+  /** A load failed or the worker died: once per failure, for the one notification. */
+  readonly onDidFail = this.failureEmitter.event;
+
+  constructor(private readonly options: ModelManagerOptions) {}
+
+  get state(): ModelState {
+    return this.currentState;
+  }
+
+  /**
+   * The loaded model, loading it first when needed; undefined while in error (no suggestions, no
+   * retry storm). Several callers during one load share it.
+   */
+  async acquire(): Promise<LoadedModel | undefined> {
+    if (this.currentState.kind === 'error') return undefined;
+    const session = this.session ?? this.startLoad();
+    if (session === undefined) return undefined;
+    try {
+      const model = await session.ready;
+      this.touch();
+      return model;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The model when it is loaded already; never starts a load. */
+  get loaded(): LoadedModel | undefined {
+    return this.currentState.kind === 'ready' ? this.loadedModel : undefined;
+  }
+
+  private loadedModel: LoadedModel | undefined;
+
+  /** Pushes the idle unload back; call on every use. */
+  touch(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const minutes = this.options.getSettings().idleUnloadMinutes;
+    if (minutes <= 0 || this.session === undefined) return;
+    this.idleTimer = setTimeout(() => {
+      this.options.log.info(`unloading the model after ${minutes} idle minute(s)`);
+      void this.unload();
+    }, minutes * 60_000);
+  }
+
+  /** Drops the model (memory back to the editor); the next use loads it again. */
+  async unload(): Promise<void> {
+    this.epoch++;
+    const session = this.session;
+    this.session = undefined;
+    this.loadedModel = undefined;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.currentState.kind !== 'unloaded') this.setState({ kind: 'unloaded' });
+    await session?.client.dispose();
+  }
+
+  /** A fresh load with the current settings; from "error" too (the user changed something or asked to retry). */
+  async reload(): Promise<LoadedModel | undefined> {
+    await this.unload();
+    return this.acquire();
+  }
+
+  /** Settings changed: a model that is loaded, loading or failed is reloaded now; an unloaded one stays so. */
+  handleSettingsChange(change: SettingsChange): void {
+    if (change.model) {
+      if (this.currentState.kind === 'unloaded') return;
+      this.options.log.info('model settings changed: reloading');
+      void this.reload();
+    } else if (change.idleUnload) {
+      this.touch();
+    }
+  }
+
+  dispose(): void {
+    void this.unload();
+    this.stateEmitter.dispose();
+    this.failureEmitter.dispose();
+  }
+
+  private startLoad(): Session | undefined {
+    const epoch = ++this.epoch;
+    const settings = this.options.getSettings();
+    const { log } = this.options;
+    let location: ModelLocation;
+    try {
+      location = resolveModelLocation(settings, this.options.folders);
+    } catch (err) {
+      this.fail(err);
+      return undefined;
+    }
+    this.loadCount++;
+    const client = new EngineClient(this.options.workerPath, {
+      onExit: (error) => {
+        if (epoch !== this.epoch) return;
+        this.session = undefined;
+        this.loadedModel = undefined;
+        this.fail(error);
+      },
+      onGenerationFinished: (outcome) => this.options.onGenerationFinished?.(outcome),
+    });
+    this.setState({ kind: 'loading', label: location.label });
+    log.info(`loading model ${location.label} from ${location.checkpointDir} (device ${settings.device}, threads ${settings.threads ?? 'auto'})`);
+    const ready = client
+      .load({
+        checkpointDir: location.checkpointDir,
+        modelsRoot: this.options.folders.modelsRoot,
+        graphCacheDir: this.options.graphCacheDir,
+        device: settings.device,
+        threads: settings.threads,
+      })
+      .then(
+        (info) => {
+          if (epoch !== this.epoch) throw new CancelledError('superseded by a newer load');
+          const model: LoadedModel = { client, info, label: location.label, epoch };
+          this.loadedModel = model;
+          this.setState({ kind: 'ready', label: location.label, info });
+          log.info(`model ${location.label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${info.device.threads} threads)`);
+          return model;
+        },
+        (err: unknown) => {
+          if (epoch === this.epoch) {
+            this.session = undefined;
+            void client.dispose();
+            this.fail(err);
+          }
+          throw err;
+        },
+      );
+    // Callers that give up waiting must not leave an unhandled rejection behind.
+    ready.catch(() => undefined);
+    const session: Session = { epoch, client, location, ready };
+    this.session = session;
+    return session;
+  }
+
+  private fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.options.log.error(`model: ${error.name === 'UserError' || error.name === 'ModelNotDownloadedError' ? error.message : (error.stack ?? error.message)}`);
+    this.setState({ kind: 'error', error });
+    this.failureEmitter.fire(error);
+  }
+
+  private setState(state: ModelState): void {
+    this.currentState = state;
+    this.stateEmitter.fire(state);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The `gpt2Complete.*` settings as one typed, validated record. Values from hand-edited
+ * settings.json can be anything, so every field falls back to its default (or is clamped)
+ * instead of failing later in the pipeline.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { DEFAULT_LANGUAGE_ENABLEMENT, type LanguageEnablement } from '../completion';
+
+export const SECTION = 'gpt2Complete';
+
+export const MODEL_CHOICES = ['embedded', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl', 'distilgpt2'] as const;
+export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+
+export interface Settings {
+  readonly enable: boolean;
+  readonly languages: LanguageEnablement;
+  /** 'embedded' or a preset name; ignored when `modelPath` is set. */
+  readonly model: string;
+  /** A checkpoint folder, already expanded (`~`, `${workspaceFolder}`); '' when unset. */
+  readonly modelPath: string;
+  readonly device: string;
+  /** undefined = automatic (all cores but one). */
+  readonly threads: number | undefined;
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly debounceMs: number;
+  /** 0 = never unload. */
+  readonly idleUnloadMinutes: number;
+}
+
+/** Settings whose change means a different model session (a reload). */
+export const MODEL_KEYS = ['model', 'modelPath', 'device', 'threads'] as const;
+
+export const DEFAULTS: Settings = {
+  enable: true,
+  languages: { ...DEFAULT_LANGUAGE_ENABLEMENT, markdown: true },
+  model: 'embedded',
+  modelPath: '',
+  device: 'auto',
+  threads: undefined,
+  maxTokens: 64,
+  temperature: 0,
+  // Copilot's 200 ms display floor; the adaptive debouncer moves within [100, 800] ms from here.
+  debounceMs: 200,
+  idleUnloadMinutes: 15,
+};
+
+function numberIn(value: unknown, min: number, max: number, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+}
+
+function oneOf<T extends string>(value: unknown, choices: readonly T[], fallback: T): T {
+  return typeof value === 'string' && (choices as readonly string[]).includes(value) ? (value as T) : fallback;
+}
+
+function languageMap(value: unknown): LanguageEnablement {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return DEFAULTS.languages;
+  const map: Record<string, boolean> = {};
+  for (const [language, on] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof on === 'boolean') map[language] = on;
+  }
+  return map;
+}
+
+/** `~` and `${workspaceFolder}` as in other path settings; a relative path is taken from the first workspace folder. */
+export function expandModelPath(raw: string, homeDir: string, workspaceFolder: string | undefined): string {
+  let p = raw.trim();
+  if (p === '') return '';
+  if (workspaceFolder !== undefined) p = p.replace(/\$\{workspaceFolder\}/g, () => workspaceFolder);
+  if (p === '~' || p.startsWith('~/') || p.startsWith('~\\')) p = path.join(homeDir, p.slice(1));
+  if (!path.isAbsolute(p) && workspaceFolder !== undefined) p = path.join(workspaceFolder, p);
+  return p;
+}
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  const threads = numberIn(c.get('threads'), 0, 256, 0);
+  const workspaceFolder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const rawPath = c.get('modelPath');
+  return {
+    enable: c.get('enable') !== false,
+    languages: languageMap(c.get('languages')),
+    model: oneOf(c.get('model'), MODEL_CHOICES, 'embedded'),
+    modelPath: typeof rawPath === 'string' ? expandModelPath(rawPath, os.homedir(), workspaceFolder) : '',
+    device: oneOf(c.get('device'), DEVICE_CHOICES, 'auto'),
+    threads: threads >= 1 ? Math.floor(threads) : undefined,
+    maxTokens: Math.round(numberIn(c.get('maxTokens'), 1, 512, DEFAULTS.maxTokens)),
+    temperature: numberIn(c.get('temperature'), 0, 2, DEFAULTS.temperature),
+    debounceMs: Math.round(numberIn(c.get('debounceMs'), 0, 5000, DEFAULTS.debounceMs)),
+    idleUnloadMinutes: numberIn(c.get('idleUnloadMinutes'), 0, 24 * 60, DEFAULTS.idleUnloadMinutes),
+  };
+}
+
+/** Which groups of settings a change touched. */
+export interface SettingsChange {
+  readonly settings: Settings;
+  /** model, modelPath, device or threads: the loaded session no longer matches. */
+  readonly model: boolean;
+  readonly idleUnload: boolean;
+  readonly debounce: boolean;
+}
+
+/** Calls `listener` with fresh settings whenever any `gpt2Complete.*` setting changes. */
+export function onSettingsChanged(listener: (change: SettingsChange) => void): vscode.Disposable {
+  return vscode.workspace.onDidChangeConfiguration((event) => {
+    if (!event.affectsConfiguration(SECTION)) return;
+    const touched = (key: string): boolean => event.affectsConfiguration(`${SECTION}.${key}`);
+    listener({
+      settings: readSettings(),
+      model: MODEL_KEYS.some(touched),
+      idleUnload: touched('idleUnloadMinutes'),
+      debounce: touched('debounceMs'),
+    });
+  });
+}

@@ -1,0 +1,94 @@
+// What the suite reads from and sets in the running extension: the test-hook commands that expose
+// its state (registered because the host runs it in test mode), and its settings.
+import * as vscode from 'vscode';
+import { waitFor, type WaitOptions } from './editorDriver';
+
+export interface DeviceInfo {
+  provider: string;
+  reason: string;
+  threads: number;
+}
+
+export interface CompletionTrace {
+  documentUri: string;
+  languageId: string;
+  offset: number;
+  trigger: 'automatic' | 'manual';
+  source: 'model' | 'typing-through' | 'cache';
+  raw: string[];
+  items: string[];
+  multiline: boolean;
+  latencyMs: number;
+  checkpointDir?: string;
+  result?: {
+    promptTokens: number;
+    reusedTokens: number;
+    timings: { promptMs: number; prefillMs: number; decodeMs: number; decodeTokens: number; totalMs: number };
+  };
+}
+
+export interface HookState {
+  model: {
+    state: 'unloaded' | 'loading' | 'ready' | 'error';
+    label?: string;
+    checkpointDir?: string;
+    device?: DeviceInfo;
+    loadMs?: number;
+    error?: string;
+    loadCount: number;
+  };
+  counters: { engineCalls: number; engineCancelled: number; typingThroughHits: number; cacheHits: number };
+  generating: boolean;
+  generationStarts: number;
+  outcomes: { id: number; outcome: 'completed' | 'cancelled' | 'failed'; tokensBeforeCancel?: number }[];
+  lastCompletion?: CompletionTrace;
+  notifications: { message: string; actions: string[] }[];
+  status: { state: 'idle' | 'loading' | 'generating' | 'paused' | 'error'; text: string };
+  stats: { shown: number; accepted: number; acceptedChars: number };
+}
+
+export interface EventLoopReport {
+  worstGapMs: number;
+  delayMaxMs: number;
+  delayP99Ms: number;
+  /** Longest garbage-collection pause of the host's thread in the same time. */
+  worstGcMs: number;
+  durationMs: number;
+}
+
+export async function hookState(): Promise<HookState> {
+  const state = await vscode.commands.executeCommand<HookState | undefined>('gpt2Complete._testState');
+  if (state === undefined) throw new Error('gpt2Complete._testState is not registered: is the extension running in test mode?');
+  return state;
+}
+
+export async function resetHooks(): Promise<void> {
+  await vscode.commands.executeCommand('gpt2Complete._testReset');
+}
+
+export async function probeEventLoop(action: 'start'): Promise<void>;
+export async function probeEventLoop(action: 'stop'): Promise<EventLoopReport>;
+export async function probeEventLoop(action: 'start' | 'stop'): Promise<EventLoopReport | void> {
+  return vscode.commands.executeCommand('gpt2Complete._eventLoopProbe', action);
+}
+
+export async function setSetting(key: string, value: unknown, section = 'gpt2Complete'): Promise<void> {
+  await vscode.workspace.getConfiguration(section).update(key, value, vscode.ConfigurationTarget.Global);
+}
+
+/** Waits until the hook state satisfies `predicate`, returning that state. */
+export function waitForState(predicate: (s: HookState) => boolean, options: WaitOptions = {}): Promise<HookState> {
+  return waitFor(async () => {
+    const s = await hookState();
+    return predicate(s) ? s : undefined;
+  }, options);
+}
+
+/** Waits for the model at `checkpointDir` to be loaded. */
+export function waitForModel(checkpointDir: string, timeoutMs = 60_000): Promise<HookState> {
+  return waitForState((s) => s.model.state === 'ready' && s.model.checkpointDir === checkpointDir, {
+    timeoutMs,
+    intervalMs: 100,
+    what: `model ${checkpointDir} to load`,
+  });
+}
