@@ -1,0 +1,66 @@
+/**
+ * The messages between a front end (the CLI, the extension) and the fine-tuning child process
+ * (src/training/fineTuneProcess.ts, bundled to dist/fineTuneProcess.js and started with
+ * child_process.fork). Training never runs in the extension host: the child has its own event
+ * loop, memory and threads, and dies without taking the editor with it.
+ */
+import type { DataReport } from './data/dataset';
+
+/** What to train: sent once as the first message to the child. */
+export interface FineTuneJob {
+  /** The folder whose files are mined. */
+  folder: string;
+  /** A checkpoint folder (already resolved from a preset name). */
+  model: string;
+  /** Where checkpoints, the adapter (or full model) and report.json go. */
+  out: string;
+  method: 'lora' | 'full';
+  lambda?: number;
+  steps?: number;
+  epochs?: number;
+  lr?: number;
+  batchTokens?: number;
+  seed?: number;
+  device?: string;
+  threads?: number;
+  include?: string[];
+  exclude?: string[];
+  /** Mine, check and estimate, then stop before training (the extension's confirm step). */
+  dryRun?: boolean;
+}
+
+export interface LossTriple {
+  l1: number;
+  l2: number;
+  l3: number;
+}
+
+export interface EvalJson {
+  l1: number;
+  l2: number;
+  perplexity: number;
+  exact_match: number;
+}
+
+/** The CLI's `finetune --json` result; the keys are a contract. */
+export interface FineTuneResultJson {
+  steps: number;
+  tokens: number;
+  tokens_per_s: number;
+  train: LossTriple;
+  eval: { before: EvalJson; after: EvalJson };
+  out: string;
+}
+
+export type ChildMessage =
+  | { type: 'report'; report: DataReport; text: string }
+  | { type: 'estimate'; memoryBytes: number; availableBytes: number; steps: number; secondsPerStep?: number; text: string }
+  | { type: 'eval'; phase: 'before' | 'after'; result: EvalJson }
+  | { type: 'progress'; step: number; totalSteps: number; loss: LossTriple; tokensPerSecond: number; etaSeconds: number }
+  | { type: 'done'; result: FineTuneResultJson; lossCurve: { step: number; l3: number; heldOutL2?: number }[] }
+  | { type: 'dryRunDone' }
+  | { type: 'cancelled'; checkpoint?: string }
+  /** A UserError's one line; anything else carries its stack in `detail`. */
+  | { type: 'error'; message: string; user: boolean; detail?: string };
+
+export type ParentMessage = { type: 'start'; job: FineTuneJob } | { type: 'cancel' };
