@@ -663,6 +663,32 @@ define({
   },
 });
 
+define({
+  domain: '', op: 'SoftmaxCrossEntropyLoss', inputs: [2, 2],
+  infer: (ctx) => {
+    const scores = input(ctx, 0), labels = input(ctx, 1);
+    if (scores.shape.length !== 2 || labels.shape.length !== 1) throw new Error('SoftmaxCrossEntropyLoss: only scores [N,C] with labels [N] are supported here');
+    if (labels.dtype !== 'int64' && labels.dtype !== 'int32') throw new Error('SoftmaxCrossEntropyLoss: labels must be int32 or int64');
+    const reduction = ctx.attributes.reduction;
+    if (reduction?.kind !== 'string' || reduction.value !== 'none') throw new Error('SoftmaxCrossEntropyLoss: only reduction "none" is supported here');
+    if (ctx.attributes.ignore_index !== undefined) throw new Error('SoftmaxCrossEntropyLoss: ignore_index is not supported here (weight the losses instead)');
+    return [{ dtype: scores.dtype, shape: [scores.shape[0]] }, scores];
+  },
+  // loss_n = −log_prob[n, label_n]: dscores = g_n·(softmax − onehot) = g_n·exp(log_prob), then −g_n
+  // scatter-added at the label: three nodes over [N,C] (the LM head's [tokens, vocab]) where the
+  // LogSoftmax and GatherElements rules emit six.
+  backward: (ctx) => {
+    const { g } = ctx, scores = bwIn(ctx, 0), gy = bwGrad(ctx);
+    if (ctx.grads[1]) throw new Error('SoftmaxCrossEntropyLoss: differentiating through its log_prob output is not supported; use LogSoftmax');
+    const logProb = ctx.outputs[1] ?? g.node('LogSoftmax', [scores], { axis: attrOf.int(1) })[0];
+    const column = (v: Value) => g.unsqueeze(v, [1]);
+    let labels = bwIn(ctx, 1);
+    if (labels.dtype !== 'int64') labels = g.cast(labels, 'int64');
+    const spread = g.mul(g.node('Exp', [logProb])[0], column(gy));
+    return [g.node('ScatterElements', [spread, column(labels), column(neg(g, gy))], { axis: attrOf.int(1), reduction: attrOf.string('add') })[0]];
+  },
+});
+
 /** ScatterElements and ScatterND (opset 18: reduction none/add/mul/min/max): only in backward passes. */
 for (const op of ['ScatterElements', 'ScatterND']) {
   define({
