@@ -20,6 +20,16 @@ export function run(): Promise<void> {
     .sort();
   for (const f of files) mocha.addFile(path.join(__dirname, f));
 
+  // A second start in the same run means the extension host died and was restarted mid-suite.
+  const marker = process.env.GPT2C_SUITE_STARTED_MARKER;
+  if (marker) {
+    if (fs.existsSync(marker)) {
+      console.log('host: the extension host restarted during the suite (it crashed); failing the run');
+      return Promise.reject(new Error('the extension host restarted during the suite'));
+    }
+    fs.writeFileSync(marker, String(process.pid));
+  }
+
   return new Promise((resolve, reject) => {
     try {
       const runner = mocha.run((failures) => {
