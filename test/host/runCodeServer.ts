@@ -117,7 +117,7 @@ async function main(): Promise<number> {
 function startServer(port: number, dir: string, logFile: string): ChildProcess {
   // The suite marks its start in this file: an extension host that crashes mid-suite is restarted
   // by the workbench and would run the suite again from the top, hiding the crash (see suite/index.ts).
-  const env = { ...process.env, GPT2C_SUITE_STARTED_MARKER: path.join(dir, 'suite-started') };
+  const env: NodeJS.ProcessEnv = { ...process.env, GPT2C_SUITE_STARTED_MARKER: path.join(dir, 'suite-started') };
   // Variables that would make code-server talk to an enclosing VS Code instead of starting its own.
   for (const key of Object.keys(env)) {
     if (key.startsWith('VSCODE_') || key === 'ELECTRON_RUN_AS_NODE') delete env[key];
