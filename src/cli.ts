@@ -6,6 +6,9 @@ import { isCancelled, UserError } from './engine/errors';
 import { COMPLETE_HELP, completeCommand } from './cli/completeCommand';
 import { INIT_HELP, initCommand } from './cli/initCommand';
 import { SCORE_HELP, scoreCommand } from './cli/scoreCommand';
+import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand';
+import { EVAL_HELP, evalCommand } from './cli/evalCommand';
+import { DATASET_HELP, datasetCommand } from './cli/datasetCommand';
 
 interface Command {
   run(argv: string[]): Promise<void>;
@@ -16,6 +19,9 @@ const COMMANDS: Record<string, Command> = {
   complete: { run: completeCommand, help: COMPLETE_HELP },
   score: { run: scoreCommand, help: SCORE_HELP },
   init: { run: initCommand, help: INIT_HELP },
+  finetune: { run: finetuneCommand, help: FINETUNE_HELP },
+  eval: { run: evalCommand, help: EVAL_HELP },
+  dataset: { run: datasetCommand, help: DATASET_HELP },
 };
 
 const USAGE = `usage: gpt2-complete <command> [options]   (gpt2-complete <command> --help for its options)

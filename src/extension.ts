@@ -8,6 +8,9 @@ import * as vscode from 'vscode';
 import { COMMANDS, registerCommands } from './vscode/commands';
 import type { GenerationOutcome } from './vscode/engineClient';
 import { ErrorNotifier } from './vscode/errorNotifier';
+import { AdapterStore } from './vscode/fineTune/adapterStore';
+import { FineTuneController, registerFineTuneCommands } from './vscode/fineTune/fineTuneCommand';
+import { registerFineTuneTestHooks } from './vscode/fineTune/fineTuneTestHooks';
 import { InlineProvider } from './vscode/inlineProvider';
 import { ModelManager } from './vscode/modelManager';
 import type { ModelFolders } from './vscode/modelResolution';
@@ -27,14 +30,28 @@ export function activate(context: vscode.ExtensionContext): void {
     embeddedDir: path.join(context.extensionPath, 'models', 'embedded'),
     modelsRoot: path.join(storage, 'models'),
   };
+  const graphCacheDir = path.join(storage, 'graphs');
   const generationFinished = new vscode.EventEmitter<GenerationOutcome>();
+  // The workspace's fine-tuned adapter, merged into the model it was trained on when that loads.
+  const adapters = new AdapterStore(context.workspaceState, context.storageUri?.fsPath);
   const manager = new ModelManager({
     getSettings,
     folders,
-    graphCacheDir: path.join(storage, 'graphs'),
+    graphCacheDir,
     workerPath: path.join(context.extensionPath, 'dist', 'engineWorker.js'),
     log,
     onGenerationFinished: (outcome) => generationFinished.fire(outcome),
+    adapterFor: (checkpointDir) => adapters.adapterFor(checkpointDir),
+  });
+  const fineTune = new FineTuneController({
+    extensionUri: context.extensionUri,
+    processPath: path.join(context.extensionPath, 'dist', 'fineTuneProcess.js'),
+    graphCacheDir,
+    adapters,
+    settings: getSettings,
+    folders,
+    log,
+    showLogs: () => log.show(),
   });
   const pause = new PauseState(context.globalState);
   const stats = new StatsStore(context.globalState);
@@ -70,10 +87,15 @@ export function activate(context: vscode.ExtensionContext): void {
       statusBar.render();
     }),
     ...registerCommands({ manager, pause, stats, settings: getSettings, log, folders, status: statusSources }),
+    adapters,
+    fineTune,
+    adapters.onDidChange(() => manager.reloadIfInUse('the fine-tuned adapter changed')),
+    ...registerFineTuneCommands(fineTune),
   );
   if (testHooksEnabled(context.extensionMode)) {
     context.subscriptions.push(
       ...registerTestHooks({ provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event }),
+      ...registerFineTuneTestHooks(fineTune, adapters, manager),
     );
   }
   log.info(`activated; model setting "${settings.modelPath || settings.model}" loads on first use (settings: ${SECTION}.*)`);

@@ -2,11 +2,30 @@
  * The engine's composition root: a model setting (a preset name or a checkpoint folder) becomes
  * a ready CompletionEngine. The CLI and the extension both load through here.
  */
+import { createHash } from 'crypto';
 import { openCheckpoint, type Checkpoint } from './checkpoint';
 import { CompletionEngine } from './engine';
 import { OrtModel } from './ortModel';
 import { resolveModel } from './presets';
 import { getTokenizer } from './tokenizer';
+import type { WeightSource } from './weights';
+
+/**
+ * Weights laid over the base checkpoint's before the graph is built: a LoRA adapter merged in, or a
+ * fine-tuned checkpoint of the same shape. The engine only knows this seam; what an adapter is (file
+ * layout, merge arithmetic) lives in src/training, and front ends wire the two together. Because
+ * the result is baked into the graph's initializers, an adapter costs nothing per token.
+ */
+export interface WeightsOverlay {
+  /** Identifies the overlay's content (e.g. SHA-256 of its files); part of the graph cache key. */
+  readonly id: string;
+  /** Short description for messages, e.g. the adapter folder. */
+  readonly label: string;
+  /** The weights to build from, given the base's; tensors may still be read lazily. */
+  apply(base: WeightSource): WeightSource;
+  /** Releases what `apply` opened; called once the graph is built. */
+  close?(): void;
+}
 
 export interface LoadOptions {
   /** A preset name (gpt2, gpt2-medium, ...) or a checkpoint folder. */
@@ -17,6 +36,8 @@ export interface LoadOptions {
   graphCacheDir: string;
   device?: string;
   threads?: number;
+  /** An adapter (or fine-tuned weights) merged into the base when the graph is built. */
+  overlay?: WeightsOverlay;
 }
 
 export interface LoadedEngine {
@@ -25,21 +46,31 @@ export interface LoadedEngine {
   loadMs: number;
 }
 
+/** The graph cache key: the checkpoint's hash, combined with the overlay's id when there is one. */
+export function weightsHash(checkpointHash: string, overlay?: WeightsOverlay): string {
+  if (!overlay) return checkpointHash;
+  return createHash('sha256').update(`${checkpointHash}\n${overlay.id}`).digest('hex');
+}
+
 export async function loadEngine(opts: LoadOptions): Promise<LoadedEngine> {
   const t0 = performance.now();
-  const checkpointDir = resolveModel(opts.model, opts.modelsRoot);
-  const checkpoint: Checkpoint = openCheckpoint(checkpointDir);
   try {
-    const model = await OrtModel.load({
-      weights: checkpoint,
-      checkpointHash: checkpoint.contentHash(),
-      cacheDir: opts.graphCacheDir,
-      device: opts.device,
-      threads: opts.threads,
-    });
-    const engine = new CompletionEngine(model, getTokenizer());
-    return { engine, checkpointDir, loadMs: performance.now() - t0 };
+    const checkpointDir = resolveModel(opts.model, opts.modelsRoot);
+    const checkpoint: Checkpoint = openCheckpoint(checkpointDir);
+    try {
+      const model = await OrtModel.load({
+        weights: opts.overlay ? opts.overlay.apply(checkpoint) : checkpoint,
+        checkpointHash: weightsHash(checkpoint.contentHash(), opts.overlay),
+        cacheDir: opts.graphCacheDir,
+        device: opts.device,
+        threads: opts.threads,
+      });
+      const engine = new CompletionEngine(model, getTokenizer());
+      return { engine, checkpointDir, loadMs: performance.now() - t0 };
+    } finally {
+      checkpoint.close();
+    }
   } finally {
-    checkpoint.close();
+    opts.overlay?.close?.();
   }
 }

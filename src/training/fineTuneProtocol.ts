@@ -27,6 +27,15 @@ export interface FineTuneJob {
   exclude?: string[];
   /** Mine, check and estimate, then stop before training (the extension's confirm step). */
   dryRun?: boolean;
+  /** Held-out cut points evaluated before and after (default 200: DEFAULT_EVAL_CASES). */
+  evalCases?: number;
+  /** Steps between checkpoints / held-out evaluations (default: a tenth of the run each). */
+  checkpointEvery?: number;
+  evalEvery?: number;
+  /** Evaluations without improvement before stopping early (default 3). */
+  patience?: number;
+  /** Where the evaluation models' compiled graphs are cached (default: a temp folder, removed after). */
+  graphCacheDir?: string;
 }
 
 export interface LossTriple {

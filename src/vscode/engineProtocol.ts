@@ -14,6 +14,8 @@ export interface WorkerLoadRequest {
   graphCacheDir: string;
   device: string;
   threads: number | undefined;
+  /** A fine-tuned adapter folder merged into the model as it loads (the workspace's, when switched on). */
+  adapterDir?: string;
 }
 
 export interface WorkerLoadedInfo {
@@ -22,6 +24,8 @@ export interface WorkerLoadedInfo {
   device: DeviceInfo;
   /** The model's context size: prompt + generated tokens must fit. */
   nPositions: number;
+  /** The adapter merged in, if any. */
+  adapterDir?: string;
 }
 
 /** A completion at the end of `textBeforeCursor`: the worker builds the prompt (it has the tokenizer) and generates. */

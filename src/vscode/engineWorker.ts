@@ -11,6 +11,7 @@ import { buildPrompt } from '../completion/prompt';
 import type { CompletionEngine } from '../engine/engine';
 import { isCancelled } from '../engine/errors';
 import { loadEngine } from '../engine/loadModel';
+import { adapterOverlay } from '../training/adapterOverlay';
 import type {
   FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest,
 } from './engineProtocol';
@@ -42,13 +43,14 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
     graphCacheDir: req.graphCacheDir,
     device: req.device,
     threads: req.threads,
+    overlay: req.adapterDir !== undefined ? adapterOverlay(req.adapterDir) : undefined,
   });
   engine = loaded.engine;
   nPositions = engine.model.config.nPositions;
   post({
     type: 'loaded',
     id,
-    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, nPositions },
+    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, nPositions, adapterDir: req.adapterDir },
   });
 }
 

@@ -36,6 +36,8 @@ export interface ModelManagerOptions {
   workerPath: string;
   log: vscode.LogOutputChannel;
   onGenerationFinished?(outcome: GenerationOutcome): void;
+  /** The fine-tuned adapter to merge into this checkpoint, if the workspace has one switched on for it. */
+  adapterFor?(checkpointDir: string): string | undefined;
 }
 
 interface Session {
@@ -122,12 +124,17 @@ export class ModelManager implements vscode.Disposable {
   /** Settings changed: a model that is loaded, loading or failed is reloaded now; an unloaded one stays so. */
   handleSettingsChange(change: SettingsChange): void {
     if (change.model) {
-      if (this.currentState.kind === 'unloaded') return;
-      this.options.log.info('model settings changed: reloading');
-      void this.reload();
+      this.reloadIfInUse('model settings changed');
     } else if (change.idleUnload) {
       this.touch();
     }
+  }
+
+  /** What the model is built from changed (settings, the workspace's adapter): a model in use is reloaded now. */
+  reloadIfInUse(reason: string): void {
+    if (this.currentState.kind === 'unloaded') return;
+    this.options.log.info(`${reason}: reloading`);
+    void this.reload();
   }
 
   dispose(): void {
@@ -148,6 +155,9 @@ export class ModelManager implements vscode.Disposable {
       return undefined;
     }
     this.loadCount++;
+    const adapterDir = this.options.adapterFor?.(location.checkpointDir);
+    // The status bar shows the label: a fine-tuned model must not look like the base.
+    const label = adapterDir !== undefined ? `${location.label} (fine-tuned)` : location.label;
     const client = new EngineClient(this.options.workerPath, {
       onExit: (error) => {
         if (epoch !== this.epoch) return;
@@ -157,8 +167,8 @@ export class ModelManager implements vscode.Disposable {
       },
       onGenerationFinished: (outcome) => this.options.onGenerationFinished?.(outcome),
     });
-    this.setState({ kind: 'loading', label: location.label });
-    log.info(`loading model ${location.label} from ${location.checkpointDir} (device ${settings.device}, threads ${settings.threads ?? 'auto'})`);
+    this.setState({ kind: 'loading', label });
+    log.info(`loading model ${label} from ${location.checkpointDir}${adapterDir !== undefined ? ` with the adapter ${adapterDir}` : ''} (device ${settings.device}, threads ${settings.threads ?? 'auto'})`);
     const ready = client
       .load({
         checkpointDir: location.checkpointDir,
@@ -166,14 +176,15 @@ export class ModelManager implements vscode.Disposable {
         graphCacheDir: this.options.graphCacheDir,
         device: settings.device,
         threads: settings.threads,
+        adapterDir,
       })
       .then(
         (info) => {
           if (epoch !== this.epoch) throw new CancelledError('superseded by a newer load');
-          const model: LoadedModel = { client, info, label: location.label, epoch };
+          const model: LoadedModel = { client, info, label, epoch };
           this.loadedModel = model;
-          this.setState({ kind: 'ready', label: location.label, info });
-          log.info(`model ${location.label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${info.device.threads} threads)`);
+          this.setState({ kind: 'ready', label, info });
+          log.info(`model ${label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${info.device.threads} threads)`);
           return model;
         },
         (err: unknown) => {

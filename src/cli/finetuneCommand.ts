@@ -1,0 +1,151 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { UserError } from '../engine/errors';
+import { resolveModel } from '../engine/presets';
+import { formatEvalTable } from '../training/evaluate';
+import { DEFAULT_BATCH_TOKENS, formatDuration } from '../training/fineTune';
+import { startFineTune, type StartOptions } from '../training/fineTuneClient';
+import type { ChildMessage, EvalJson, FineTuneJob } from '../training/fineTuneProtocol';
+import { DEFAULT_LAMBDA, DEFAULT_LR } from '../training/trainer';
+import { intFlag, numberFlag, parseCommandArgs } from './args';
+import { cliGraphCache, cliModelsRoot } from './paths';
+
+export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DIR [options]
+  Fine-tunes M on the files of <folder> with L3 = L2 + λ·L1 (continuation loss plus λ times the
+  context's language-modelling loss), evaluating held-out files before and after. Writes a LoRA
+  adapter (adapter_model.safetensors + adapter_config.json) or, with --method full, a checkpoint
+  (config.json + model.safetensors) into DIR, with checkpoints/ and report.json. Ctrl+C stops at the
+  next step boundary keeping the last checkpoint; the same command again resumes from it.
+  --model M          a preset (gpt2, distilgpt2, ...) or a checkpoint folder
+  --out DIR          where the result goes
+  --method lora|full LoRA adapter (default) or every weight (small models)
+  --lambda L         weight of the context loss L1 (default ${DEFAULT_LAMBDA})
+  --steps N | --epochs E   length of the run (default 1 epoch)
+  --lr X             peak learning rate (default ${DEFAULT_LR.lora} for LoRA, ${DEFAULT_LR.full} for full)
+  --batch-tokens N   tokens per step (default ${DEFAULT_BATCH_TOKENS})
+  --seed S           seeds the split, the cut points and the order (default 0)
+  --include G, --exclude G   globs over the folder's files (repeatable)
+  --eval-cases N     held-out cut points evaluated (default 200)
+  --device D         auto (default) | cpu | cuda | dml | coreml | webgpu
+  --threads N        CPU threads (default: all cores but one)
+  --dry-run          mine, check and estimate, then stop
+  --json             print the result as JSON on stdout:
+                     {"steps","tokens","tokens_per_s","train":{"l1","l2","l3"},"eval":{"before":{…},"after":{…}},"out"}`;
+
+/**
+ * The child's entry next to this code: dist/fineTuneProcess.js beside the bundled CLI; from source
+ * (tsx src/cli.ts) the .ts entry, which the child runs through the loader it inherits.
+ */
+export function fineTuneScript(): string {
+  const candidates = [path.join(__dirname, 'fineTuneProcess.js'), path.join(__dirname, '..', 'training', 'fineTuneProcess.ts')];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new Error(`fineTuneProcess not found (looked for ${candidates.join(', ')}); run npm run build`);
+  return found;
+}
+
+export async function finetuneCommand(argv: string[], start: Partial<StartOptions> = {}): Promise<void> {
+  const { values, positionals } = parseCommandArgs('finetune', argv, {
+    model: { type: 'string' },
+    out: { type: 'string' },
+    method: { type: 'string' },
+    lambda: { type: 'string' },
+    steps: { type: 'string' },
+    epochs: { type: 'string' },
+    lr: { type: 'string' },
+    'batch-tokens': { type: 'string' },
+    seed: { type: 'string' },
+    include: { type: 'string', multiple: true },
+    exclude: { type: 'string', multiple: true },
+    'eval-cases': { type: 'string' },
+    device: { type: 'string' },
+    threads: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    json: { type: 'boolean' },
+  }, true);
+  if (positionals.length !== 1) throw new UserError('finetune: give exactly one folder to learn from (see gpt2-complete finetune --help)');
+  if (!values.model) throw new UserError('finetune: --model is required (a preset name such as gpt2, or a checkpoint folder)');
+  if (!values.out) throw new UserError('finetune: --out DIR is required (where the adapter or model goes)');
+  const method = values.method ?? 'lora';
+  if (method !== 'lora' && method !== 'full') throw new UserError(`finetune: --method must be lora or full (got "${method}")`);
+  if (values.steps !== undefined && values.epochs !== undefined) throw new UserError('finetune: give --steps or --epochs, not both');
+  const job: FineTuneJob = {
+    folder: path.resolve(positionals[0]),
+    model: resolveModel(values.model, cliModelsRoot()),
+    out: path.resolve(values.out),
+    method,
+    lambda: values.lambda === undefined ? undefined : numberFlag('lambda', values.lambda, 0, 1e6, DEFAULT_LAMBDA),
+    steps: intFlag('steps', values.steps, 1),
+    epochs: values.epochs === undefined ? undefined : numberFlag('epochs', values.epochs, 1e-6, 1e6, 1),
+    lr: values.lr === undefined ? undefined : numberFlag('lr', values.lr, 1e-12, 10, 0),
+    batchTokens: intFlag('batch-tokens', values['batch-tokens'], 2),
+    seed: intFlag('seed', values.seed, 0, 0),
+    include: values.include,
+    exclude: values.exclude,
+    evalCases: intFlag('eval-cases', values['eval-cases'], 1),
+    device: values.device ?? 'auto',
+    threads: intFlag('threads', values.threads, 1),
+    dryRun: values['dry-run'] ?? false,
+    graphCacheDir: cliGraphCache(),
+  };
+  if (!fs.existsSync(job.folder) || !fs.statSync(job.folder).isDirectory()) throw new UserError(`finetune: ${job.folder} is not a folder`);
+
+  const progress = new ProgressPrinter();
+  const handle = startFineTune(job, { script: fineTuneScript(), ...start, onMessage: (m) => progress.show(m) });
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\nstopping at the next step boundary (Ctrl+C again to stop now)…\n');
+      handle.cancel();
+    } else {
+      handle.kill();
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await handle.result;
+    if (result && values.json) process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** Front-end rendering of the child's messages, on stderr. */
+class ProgressPrinter {
+  private lastLine = 0;
+  private before: EvalJson | undefined;
+
+  show(m: ChildMessage): void {
+    const err = (s: string): void => void process.stderr.write(s + '\n');
+    switch (m.type) {
+      case 'report':
+        return err(m.text + '\n');
+      case 'estimate':
+        return err(m.text);
+      case 'eval':
+        if (m.phase === 'before') {
+          this.before = m.result;
+          return err(`held-out before training:\n${formatEvalTable(m.result)}`);
+        }
+        return err(`held-out evaluation:\n${formatEvalTable(this.before ?? m.result, m.result)}`);
+      case 'progress': {
+        // A line a second at most (and the last step): readable in a terminal and in a log.
+        const now = Date.now();
+        if (m.step !== m.totalSteps && m.step !== 1 && now - this.lastLine < 1000) return;
+        this.lastLine = now;
+        const { l1, l2, l3 } = m.loss;
+        return err(
+          `step ${m.step}/${m.totalSteps}  loss ${l3.toFixed(4)} (L2 ${l2.toFixed(4)}, L1 ${l1.toFixed(4)})  ` +
+            `${Math.round(m.tokensPerSecond)} tokens/s  ETA ${formatDuration(m.etaSeconds)}`,
+        );
+      }
+      case 'done':
+        return err(`saved to ${m.result.out} after ${m.result.steps} steps (${m.result.tokens} tokens, ${Math.round(m.result.tokens_per_s)} tokens/s)`);
+      case 'cancelled':
+        return err(m.checkpoint ? `stopped; the last checkpoint is ${m.checkpoint}: run the same command again to resume` : 'stopped before the first checkpoint');
+      case 'dryRunDone':
+      case 'error':
+        return;
+    }
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * A whole fine-tuning run, as the child process (fineTuneProcess.ts) runs it for the CLI and the
+ * extension: mine the folder → report → enough data? → batch shape → memory → estimate → (dry run
+ * stops) → evaluate before → train → save the best → evaluate after → out/report.json.
+ *
+ * Every stage tells the front end through `emit`; the signal cancels at the next step boundary (or
+ * between files, batches and cases outside training), keeping the last checkpoint. A second run
+ * with the same `out` continues from that checkpoint (the trainer checks it is the same run).
+ *
+ * Losses before and after come from the training session's forward-only graph (fast, batched);
+ * exact match from a CompletionEngine, the after one built from the files just written to `out`,
+ * so the result measures what the user will load, not only what was in memory.
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { openCheckpoint, type Checkpoint } from '../engine/checkpoint';
+import { NAMED_CONFIGS, type GPT2Config } from '../engine/config';
+import { CancelledError, UserError } from '../engine/errors';
+import { loadEngine, type WeightsOverlay } from '../engine/loadModel';
+import { findPreset } from '../engine/presets';
+import type { WeightSource } from '../engine/weights';
+import { checkpointOverlay, loraOverlay } from './adapterOverlay';
+import { checkEnoughData, formatReport, mineDataset, type DatasetOptions, type DataReport } from './data/dataset';
+import type { Example } from './data/examples';
+import { DEFAULT_EVAL_CASES, evalCases, evaluate, sessionScorer, type EvalResult } from './evaluate';
+import type { ChildMessage, FineTuneJob, FineTuneResultJson } from './fineTuneProtocol';
+import { DEFAULT_LORA_CONFIG, type LoraConfig } from './lora';
+import { availableMemory, checkTrainingMemory, formatBytes } from './memoryEstimate';
+import { chooseBatchShape, makeBatch, type BatchShape } from './objective';
+import { DEFAULT_LAMBDA, initialValues, latestCheckpoint, train, type TrainResult } from './trainer';
+import { TrainingSession } from './trainingSession';
+
+/** Tokens per step (rows × seqLen) unless --batch-tokens says: 4 × 256, the batch the PERF.md peer trains at. */
+export const DEFAULT_BATCH_TOKENS = 1024;
+export const REPORT_FILE = 'report.json';
+const CURVE_FILE = 'loss-curve.json';
+const BEFORE_FILE = 'eval-before.json';
+
+export interface LossPoint {
+  step: number;
+  l3: number;
+  heldOutL2?: number;
+}
+
+/**
+ * Mining options for a model: the defaults (256 tokens of context, 64 of continuation) where they
+ * fit its positions, scaled down for a short-context model so every example fits one row whole.
+ * `eval` uses this too, so it scores the same cut points as `finetune` with the same seed.
+ */
+export function miningOptions(config: GPT2Config, o: { seed?: number; include?: string[]; exclude?: string[] }): DatasetOptions {
+  const continuationTokens = Math.max(1, Math.min(64, Math.floor(config.nPositions / 4)));
+  return {
+    seed: o.seed ?? 0,
+    include: o.include,
+    exclude: o.exclude,
+    contextTokens: Math.max(1, Math.min(256, config.nPositions - continuationTokens)),
+    continuationTokens,
+  };
+}
+
+/** Updates the trainer will take (its rule, with no accumulation): --steps, or ⌈epochs · batches⌉. */
+export function plannedSteps(job: Pick<FineTuneJob, 'steps' | 'epochs'>, trainExamples: number, rows: number): number {
+  if (job.steps !== undefined) return job.steps;
+  return Math.max(1, Math.ceil((job.epochs ?? 1) * Math.ceil(trainExamples / rows)));
+}
+
+/**
+ * The held-out cases early stopping scores, a hash-ordered prefix of the evaluation cases: a
+ * forward-only batch costs about a third of a step, so with an evaluation every tenth of the run
+ * this many keeps evaluation near a fifth of training time (at least 32 cases, for a usable signal).
+ */
+export function earlyStoppingCases<T>(cases: readonly T[], rows: number, steps: number): T[] {
+  const evaluations = Math.min(10, steps);
+  const budget = Math.round((0.2 * steps * 3 * rows) / evaluations);
+  return cases.slice(0, Math.min(cases.length, Math.max(32, budget)));
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  const h = Math.floor(seconds / 3600);
+  return `${h} h ${Math.round((seconds - h * 3600) / 60)} min`;
+}
+
+function checkJob(job: FineTuneJob): void {
+  if (job.method !== 'lora' && job.method !== 'full') throw new UserError(`method must be lora or full (got ${String(job.method)})`);
+  if (job.steps !== undefined && job.epochs !== undefined) throw new UserError('give either a number of steps or of epochs, not both');
+  const positiveInt = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UserError(`${name} must be a positive integer (got ${v})`);
+  };
+  positiveInt('steps', job.steps);
+  positiveInt('batch tokens', job.batchTokens);
+  positiveInt('evaluation cases', job.evalCases);
+  if (job.epochs !== undefined && !(job.epochs > 0)) throw new UserError(`epochs must be positive (got ${job.epochs})`);
+}
+
+/** PEFT's base_model_name_or_path: the Hub id when the folder is a preset's, else the folder. */
+function baseModelName(dir: string, config: GPT2Config): string {
+  const preset = findPreset(path.basename(dir));
+  const shape = preset && NAMED_CONFIGS[preset.configName];
+  const same = shape && (Object.keys(shape) as (keyof GPT2Config)[]).every((k) => shape[k] === config[k]);
+  return preset && same ? preset.repo : dir;
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+function writeJson(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 1) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+/** Identifies a before-evaluation: the base weights and the exact cases. */
+function beforeKey(modelHash: string, cases: readonly Example[]): string {
+  const h = createHash('sha256').update(modelHash);
+  for (const e of cases) h.update(`${e.file}:${e.cut}:${e.contextIds.join(',')}|${e.continuationIds.join(',')};`);
+  return h.digest('hex');
+}
+
+function checkSignal(signal: AbortSignal): void {
+  if (signal.aborted) throw new CancelledError();
+}
+
+interface Context {
+  job: FineTuneJob;
+  emit: (m: ChildMessage) => void;
+  signal: AbortSignal;
+  config: GPT2Config;
+  lambda: number;
+  seed: number;
+  graphCacheDir: string;
+}
+
+/** Loss and exact match of `values` (losses) and of the engine `overlay` gives (exact match). */
+async function evaluateWith(
+  ctx: Context, session: TrainingSession, values: Map<string, Float32Array>, shape: BatchShape, cases: Example[], overlay?: WeightsOverlay,
+): Promise<EvalResult> {
+  const { engine } = await loadEngine({
+    model: ctx.job.model,
+    modelsRoot: path.dirname(ctx.job.model),
+    graphCacheDir: ctx.graphCacheDir,
+    device: ctx.job.device,
+    threads: ctx.job.threads,
+    overlay,
+  });
+  try {
+    return await evaluate({ examples: cases, lambda: ctx.lambda, scorer: sessionScorer(session, values, shape), completer: engine, signal: ctx.signal });
+  } finally {
+    await engine.model.dispose();
+  }
+}
+
+/** Seconds per step from one or two real steps (the first pays allocation; a second only when cheap). */
+async function timeStep(session: TrainingSession, train: readonly Example[], shape: BatchShape, values: Map<string, Float32Array>, lambda: number): Promise<number> {
+  const group = Array.from({ length: Math.min(shape.rows, train.length) }, (_, i) => i);
+  const batch = makeBatch(train, group, shape);
+  let t0 = performance.now();
+  await session.step(batch, values, lambda);
+  let seconds = (performance.now() - t0) / 1000;
+  if (seconds < 2) {
+    t0 = performance.now();
+    await session.step(batch, values, lambda);
+    seconds = (performance.now() - t0) / 1000;
+  }
+  return seconds;
+}
+
+export async function runFineTune(job: FineTuneJob, emit: (m: ChildMessage) => void, signal: AbortSignal): Promise<FineTuneResultJson | null> {
+  checkJob(job);
+  const base = openCheckpoint(job.model);
+  const tempCache = job.graphCacheDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2-finetune-graphs-'));
+  try {
+    const ctx: Context = {
+      job,
+      emit,
+      signal,
+      config: base.config,
+      lambda: job.lambda ?? DEFAULT_LAMBDA,
+      seed: job.seed ?? 0,
+      graphCacheDir: job.graphCacheDir ?? tempCache!,
+    };
+    return await run(ctx, base);
+  } finally {
+    base.close();
+    if (tempCache) fs.rmSync(tempCache, { recursive: true, force: true });
+  }
+}
+
+async function run(ctx: Context, base: Checkpoint): Promise<FineTuneResultJson | null> {
+  const { job, emit, signal, config, lambda, seed } = ctx;
+  const modelName = path.basename(job.model);
+
+  // Data.
+  const data = await mineDataset(job.folder, { ...miningOptions(config, job), signal });
+  emit({ type: 'report', report: data.report, text: formatReport(data.report) });
+  checkEnoughData(data.report);
+  checkSignal(signal);
+
+  // Shape, memory, estimate. The shape fits the longest held-out example too, so held-out losses
+  // are of whole examples, as `eval` (one example per forward) computes them.
+  const shape = chooseBatchShape([...data.train, ...data.heldOut], { batchTokens: job.batchTokens ?? DEFAULT_BATCH_TOKENS, maxSeqLen: config.nPositions });
+  const lora: LoraConfig | undefined = job.method === 'lora' ? DEFAULT_LORA_CONFIG : undefined;
+  const available = availableMemory();
+  const memory = checkTrainingMemory({ config, method: job.method, lora, rows: shape.rows, seqLen: shape.seqLen }, available, { modelName, lora: DEFAULT_LORA_CONFIG });
+  const steps = plannedSteps(job, data.train.length, shape.rows);
+
+  const session = await TrainingSession.create({ weights: base, method: job.method, lora, batch: shape.rows, seqLen: shape.seqLen, device: job.device, threads: job.threads });
+  try {
+    const values = initialValues(session.params, job.method === 'full' ? { method: 'full', base } : { method: 'lora', lora: lora!, model: config, seed });
+    const secondsPerStep = await timeStep(session, data.train, shape, values, lambda);
+    const what = job.method === 'lora' ? 'LoRA fine-tuning' : 'full fine-tuning';
+    emit({
+      type: 'estimate',
+      memoryBytes: memory.total,
+      availableBytes: available.free,
+      steps,
+      secondsPerStep,
+      text:
+        `${what} of ${modelName} on ${session.device.provider}: ${steps} steps of ${shape.rows} × ${shape.seqLen} tokens, ` +
+        `~${secondsPerStep.toFixed(2)} s/step → ~${formatDuration(steps * secondsPerStep)} of training plus evaluation; ` +
+        `memory ~${formatBytes(memory.total)} of ${formatBytes(available.free)} free`,
+    });
+    if (job.dryRun) {
+      emit({ type: 'dryRunDone' });
+      return null;
+    }
+    checkSignal(signal);
+    fs.mkdirSync(job.out, { recursive: true });
+
+    // Before: the base model (LoRA starts with B = 0; full starts from copies of the base).
+    const cases = evalCases(data.heldOut, { max: job.evalCases ?? DEFAULT_EVAL_CASES, seed });
+    const key = beforeKey(base.contentHash(), cases);
+    const cached = readJson<{ key: string; result: EvalResult }>(path.join(job.out, BEFORE_FILE));
+    let before: EvalResult;
+    if (cached?.key === key) {
+      before = cached.result;
+    } else {
+      before = await evaluateWith(ctx, session, values, shape, cases);
+      writeJson(path.join(job.out, BEFORE_FILE), { key, result: before });
+    }
+    emit({ type: 'eval', phase: 'before', result: before });
+
+    const { result, curve } = await trainWithCurve(ctx, session, values, data.train, earlyStoppingCases(cases, shape.rows, steps), shape, lora, base);
+
+    // After: the best values' losses, and exact match through the files just written.
+    const overlay = job.method === 'lora' ? loraOverlay(job.out) : checkpointOverlay(job.out);
+    const after = await evaluateWith(ctx, session, result.values, shape, cases, overlay);
+    emit({ type: 'eval', phase: 'after', result: after });
+
+    const json: FineTuneResultJson = {
+      steps: result.steps,
+      tokens: result.tokens,
+      tokens_per_s: result.tokensPerSec,
+      train: result.train,
+      eval: { before, after },
+      out: result.out,
+    };
+    writeReport(job, json, result, curve, shape, lambda, data.report);
+    emit({ type: 'done', result: json, lossCurve: curve });
+    return json;
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** Runs the trainer, keeping the loss curve across a resume (saved with each checkpoint). */
+async function trainWithCurve(
+  ctx: Context, session: TrainingSession, values: Map<string, Float32Array>, trainSet: readonly Example[], heldOut: readonly Example[],
+  shape: BatchShape, lora: LoraConfig | undefined, base: WeightSource,
+): Promise<{ result: TrainResult; curve: LossPoint[] }> {
+  const { job, emit, signal } = ctx;
+  const curveFile = path.join(job.out, CURVE_FILE);
+  const resumeAt = latestCheckpoint(job.out)?.step ?? 0;
+  const curve = (resumeAt > 0 ? readJson<LossPoint[]>(curveFile) ?? [] : []).filter((p) => p.step <= resumeAt);
+  const result = await train({
+    session,
+    values,
+    train: trainSet,
+    heldOut,
+    shape,
+    outDir: job.out,
+    output: lora
+      ? { method: 'lora', lora, model: ctx.config, baseModel: baseModelName(job.model, ctx.config) }
+      : { method: 'full', base },
+    lambda: ctx.lambda,
+    lr: job.lr,
+    steps: job.steps,
+    epochs: job.epochs,
+    seed: ctx.seed,
+    checkpointEvery: job.checkpointEvery,
+    evalEvery: job.evalEvery,
+    patience: job.patience,
+    signal,
+    onProgress: (p) => {
+      curve.push({ step: p.step, l3: p.losses.l3 });
+      emit({ type: 'progress', step: p.step, totalSteps: p.totalSteps, loss: p.losses, tokensPerSecond: p.tokensPerSec, etaSeconds: p.etaSec });
+    },
+    onEval: (e) => {
+      const point = curve.find((p) => p.step === e.step);
+      if (point) point.heldOutL2 = e.l2;
+    },
+    onCheckpoint: () => writeJson(curveFile, curve),
+  });
+  return { result, curve };
+}
+
+function writeReport(
+  job: FineTuneJob, json: FineTuneResultJson, r: TrainResult, curve: LossPoint[], shape: BatchShape, lambda: number, data: DataReport,
+): void {
+  writeJson(path.join(job.out, REPORT_FILE), {
+    result: json,
+    model: job.model,
+    method: job.method,
+    lambda,
+    seed: job.seed ?? 0,
+    batch: shape,
+    best: r.best,
+    stoppedEarly: r.stoppedEarly,
+    resumedFrom: r.resumedFrom,
+    evals: r.evals,
+    lossCurve: curve,
+    data: {
+      folder: data.folder,
+      source: data.source,
+      train: data.train,
+      heldOut: data.heldOut,
+      filesUsed: data.used.length,
+      filesSkipped: data.skipped.length,
+      skippedByReason: data.skippedByReason,
+    },
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * Starts a fine-tuning job in a child process (fineTuneProcess.ts, bundled as
+ * dist/fineTuneProcess.js) and follows it: the CLI and the extension both train through this.
+ * The child's stdout and stderr never reach the caller's stdout (the CLI's --json owns it).
+ */
+import { fork } from 'child_process';
+import { CancelledError, UserError } from '../engine/errors';
+import type { ChildMessage, FineTuneJob, FineTuneResultJson, ParentMessage } from './fineTuneProtocol';
+
+export interface StartOptions {
+  /** The child's entry: dist/fineTuneProcess.js, resolved by the caller (it knows where it is installed). */
+  script: string;
+  onMessage?: (m: ChildMessage) => void;
+  /** The child's own output (runtime warnings, crashes); default: this process's stderr. */
+  onOutput?: (text: string) => void;
+  /** Node flags for the child (default: this process's, so a tsx-run parent can fork a .ts entry). */
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface FineTuneHandle {
+  /**
+   * The result on 'done'; null after a dry run. Rejects with a CancelledError on 'cancelled', a
+   * UserError for a user-facing failure, and an Error otherwise (a crash included).
+   */
+  result: Promise<FineTuneResultJson | null>;
+  /** Asks the child to stop at the next step boundary, keeping its last checkpoint. */
+  cancel(): void;
+  /** Ends the child now (a second Ctrl+C): the last checkpoint written stays good. */
+  kill(): void;
+  readonly pid: number | undefined;
+}
+
+/** The child's output kept for a crash report. */
+const TAIL_CHARS = 4000;
+
+export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHandle {
+  const child = fork(opts.script, [], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    execArgv: opts.execArgv,
+    env: opts.env,
+  });
+  const output = opts.onOutput ?? ((text: string) => process.stderr.write(text));
+  let tail = '';
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    tail = (tail + text).slice(-TAIL_CHARS);
+    output(text);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+
+  let settled = false;
+  const result = new Promise<FineTuneResultJson | null>((resolve, reject) => {
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      f();
+    };
+    child.on('message', (m: ChildMessage) => {
+      opts.onMessage?.(m);
+      switch (m.type) {
+        case 'done':
+          return settle(() => resolve(m.result));
+        case 'dryRunDone':
+          return settle(() => resolve(null));
+        case 'cancelled':
+          return settle(() => reject(new CancelledError(m.checkpoint ? `cancelled; the last checkpoint is ${m.checkpoint}` : 'cancelled before the first checkpoint')));
+        case 'error':
+          return settle(() => reject(m.user ? new UserError(m.message) : Object.assign(new Error(m.message), { stack: m.detail ?? m.message })));
+      }
+    });
+    child.on('error', (e) => settle(() => reject(new Error(`the fine-tuning process could not run ${opts.script}: ${e.message}`))));
+    // 'close' rather than 'exit': it comes after the child's last messages and output are in.
+    child.on('close', (code, signal) => {
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const last = tail.trim().split('\n').slice(-15).join('\n');
+      settle(() => reject(new Error(`the fine-tuning process ${how} before reporting a result${last ? `; its last output:\n${last}` : ''}`)));
+    });
+  });
+
+  const post = (m: ParentMessage) => {
+    if (child.connected) child.send(m);
+  };
+  post({ type: 'start', job });
+  return {
+    result,
+    cancel: () => post({ type: 'cancel' }),
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    pid: child.pid,
+  };
+}

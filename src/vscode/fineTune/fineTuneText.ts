@@ -1,0 +1,76 @@
+/**
+ * The words and numbers the fine-tune command shows: the confirm dialog's summary of the data and
+ * the estimate, the progress line, and the one-line result. Pure functions, no `vscode` import.
+ */
+import { formatCount, summarizeSkipped, type DataReport } from '../../training/data/report';
+import type { EvalJson } from '../../training/fineTuneProtocol';
+import { formatBytes } from '../../training/memoryEstimate';
+import type { EstimateMessage, ProgressMessage } from './fineTuneRun';
+
+/** "45 s", "3 min 10 s", "1 h 05 min". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${formatCount(n)} ${n === 1 ? one : many}`;
+
+/** The data lines of the confirm dialog: files used and skipped by reason, tokens, examples. */
+export function dataSummary(report: DataReport): string[] {
+  const skipped = report.skipped.length > 0 ? `; ${plural(report.skipped.length, 'file')} skipped (${summarizeSkipped(report)})` : '';
+  return [
+    `Files: ${formatCount(report.used.length)} used (${formatCount(report.train.files)} for training, ${formatCount(report.heldOut.files)} held out to measure the result)${skipped}.`,
+    `Tokens: ${formatCount(report.train.tokens)} for training, ${formatCount(report.heldOut.tokens)} held out; ` +
+      `${plural(report.train.examples, 'training example')}, ${plural(report.heldOut.examples, 'evaluation cut')}.`,
+  ];
+}
+
+/** The estimate lines: steps, time when the child measured a step, memory against what is free. */
+export function estimateSummary(estimate: EstimateMessage): string[] {
+  const time =
+    estimate.secondsPerStep !== undefined && estimate.secondsPerStep > 0
+      ? `about ${formatDuration(estimate.steps * estimate.secondsPerStep)}`
+      : 'time shown once the first steps are measured';
+  const lines = [`Training: ${plural(estimate.steps, 'step')}, ${time}.`];
+  const memory = `Memory: about ${formatBytes(estimate.memoryBytes)} of ${formatBytes(estimate.availableBytes)} available.`;
+  lines.push(estimate.memoryBytes > estimate.availableBytes ? `${memory} This may not fit: close other programs first.` : memory);
+  return lines;
+}
+
+export interface ConfirmText {
+  message: string;
+  detail: string;
+}
+
+export function confirmText(opts: {
+  modelLabel: string;
+  folderName: string;
+  report: DataReport;
+  estimate: EstimateMessage | undefined;
+  resumeFromStep: number | undefined;
+}): ConfirmText {
+  const lines = [...dataSummary(opts.report)];
+  if (opts.estimate !== undefined) lines.push(...estimateSummary(opts.estimate));
+  if (opts.resumeFromStep !== undefined) {
+    lines.push(`An earlier run on this folder stopped at step ${formatCount(opts.resumeFromStep)}: "Resume" continues it, "Start Over" trains from the beginning.`);
+  }
+  lines.push('', 'Training runs in a separate process: the editor stays usable, and you can cancel at any time (the last checkpoint is kept).');
+  return { message: `Fine-tune ${opts.modelLabel} on ${opts.folderName}?`, detail: lines.join('\n') };
+}
+
+/** The progress notification's line. */
+export function progressLine(p: ProgressMessage): string {
+  const eta = p.etaSeconds > 0 && Number.isFinite(p.etaSeconds) ? ` · ETA ${formatDuration(p.etaSeconds)}` : '';
+  return `step ${formatCount(p.step)}/${formatCount(p.totalSteps)} · loss ${p.loss.l3.toFixed(3)}${eta}`;
+}
+
+const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+/** "held-out loss 3.41 → 2.87, next-line exact match 12.0% → 18.5%". */
+export function resultLine(before: EvalJson | undefined, after: EvalJson | undefined): string {
+  if (before === undefined || after === undefined) return '';
+  return `held-out loss ${before.l2.toFixed(2)} → ${after.l2.toFixed(2)}, next-line exact match ${percent(before.exact_match)} → ${percent(after.exact_match)}`;
+}

@@ -1,0 +1,253 @@
+/**
+ * A whole fine-tuning run on a tiny random GPT-2 (real vocabulary, 64 positions, 32 wide) and a
+ * small, very repetitive TypeScript corpus, through runFineTune and through the child process.
+ * Sizes are chosen for time: 2 × 64-token steps, a few evaluation cases, tens of steps.
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { evalCommand } from '../../../src/cli/evalCommand';
+import { openCheckpoint } from '../../../src/engine/checkpoint';
+import type { GPT2Config } from '../../../src/engine/config';
+import { CancelledError, UserError } from '../../../src/engine/errors';
+import { OrtModel } from '../../../src/engine/ortModel';
+import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
+import { adapterOverlay } from '../../../src/training/adapterOverlay';
+import { mineDataset } from '../../../src/training/data/dataset';
+import { modelScorer, sessionScorer } from '../../../src/training/evaluate';
+import { miningOptions, runFineTune } from '../../../src/training/fineTune';
+import { startFineTune } from '../../../src/training/fineTuneClient';
+import type { ChildMessage, FineTuneJob, FineTuneResultJson } from '../../../src/training/fineTuneProtocol';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights } from '../../../src/training/lora';
+import { latestCheckpoint } from '../../../src/training/trainer';
+import { TrainingSession } from '../../../src/training/trainingSession';
+
+const CONFIG: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
+const REPO = path.resolve(__dirname, '../../..');
+
+/** 48 files of near-identical small functions: ~26,000 tokens, enough to pass the data minimum. */
+function writeCorpus(root: string, files = 48, functions = 18): void {
+  const names = ['count', 'total', 'index', 'value', 'limit'];
+  fs.mkdirSync(root, { recursive: true });
+  for (let f = 0; f < files; f++) {
+    const lines = [`// module ${f}`, `import { check } from './check';`, ''];
+    for (let k = 0; k < functions; k++) {
+      const n = names[(f + k) % names.length];
+      lines.push(`export function ${n}Plus${k}(${n}: number): number {`, `  check(${n});`, `  return ${n} + ${k};`, '}', '');
+    }
+    fs.writeFileSync(path.join(root, `m${f}.ts`), lines.join('\n'));
+  }
+}
+
+function collect(): { messages: ChildMessage[]; emit: (m: ChildMessage) => void } {
+  const messages: ChildMessage[] = [];
+  return { messages, emit: (m) => messages.push(m) };
+}
+
+describe('fine-tuning run', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let corpus: string;
+  let model: string;
+  const job = (name: string, extra: Partial<FineTuneJob> = {}): FineTuneJob => ({
+    folder: corpus,
+    model,
+    out: path.join(dir, name),
+    method: 'lora',
+    batchTokens: 128,
+    evalCases: 4,
+    threads: 2,
+    seed: 3,
+    ...extra,
+  });
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-finetune-'));
+    corpus = path.join(dir, 'corpus');
+    model = path.join(dir, 'model');
+    writeCorpus(corpus);
+    writeRandomCheckpoint(model, CONFIG, 11);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('lowers held-out L2 clearly (full fine-tuning), reporting every stage and writing the model and report.json', async () => {
+    const { messages, emit } = collect();
+    const r = (await runFineTune(job('full', { method: 'full', steps: 60, lr: 5e-3, evalCases: 8 }), emit, new AbortController().signal))!;
+    const { before, after } = r.eval;
+    assert.ok(before.l2 > 10, `a random model starts near ln(50257): ${before.l2}`);
+    assert.ok(after.l2 < before.l2 - 3, `held-out L2 ${before.l2.toFixed(3)} → ${after.l2.toFixed(3)}`);
+    assert.ok(Math.abs(after.perplexity - Math.exp(after.l2)) < 1e-6 * after.perplexity);
+    assert.equal(r.steps, 60);
+    assert.ok(r.tokens > 0 && r.tokens_per_s > 0);
+    assert.deepEqual(Object.keys(r).sort(), ['eval', 'out', 'steps', 'tokens', 'tokens_per_s', 'train']);
+
+    const types = messages.map((m) => m.type);
+    assert.deepEqual(types.slice(0, 3), ['report', 'estimate', 'eval']);
+    assert.deepEqual(types.slice(-2), ['eval', 'done']);
+    assert.equal(types.filter((t) => t === 'progress').length, 60);
+    const estimate = messages[1] as Extract<ChildMessage, { type: 'estimate' }>;
+    assert.equal(estimate.steps, 60);
+    assert.ok(estimate.secondsPerStep! > 0 && estimate.memoryBytes > 0);
+    const done = messages.at(-1) as Extract<ChildMessage, { type: 'done' }>;
+    assert.equal(done.lossCurve.length, 60);
+    assert.ok(done.lossCurve.some((p) => p.heldOutL2 !== undefined));
+
+    const out = path.join(dir, 'full');
+    const trained = openCheckpoint(out);
+    trained.close();
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+    assert.deepEqual(report.result, r);
+    assert.equal(report.lossCurve.length, 60);
+    assert.equal(report.data.train.files + report.data.heldOut.files, 48);
+  });
+
+  describe('LoRA', () => {
+    const lora = { steps: 12, lr: 2e-2, checkpointEvery: 4, evalEvery: 4, patience: 10 };
+    let straight: FineTuneResultJson;
+
+    before(async () => {
+      straight = (await runFineTune(job('lora-a', lora), () => undefined, new AbortController().signal))!;
+    });
+
+    it('saves an adapter that, loaded and merged, gives the logits training saw', async () => {
+      const out = path.join(dir, 'lora-a');
+      assert.ok(fs.existsSync(path.join(out, ADAPTER_WEIGHTS_FILE)) && fs.existsSync(path.join(out, ADAPTER_CONFIG_FILE)));
+      const base = openCheckpoint(model);
+      try {
+        const adapter = loadAdapter(out, base.config);
+        assert.ok([...adapter.values].some(([name, v]) => name.includes('lora_B') && v.some((x) => x !== 0)), 'B has moved');
+        const data = await mineDataset(corpus, miningOptions(CONFIG, { seed: 3 }));
+        const examples = data.heldOut.slice(0, 6);
+        const shape = { rows: 2, seqLen: 64 };
+
+        const session = await TrainingSession.create({ weights: base, method: 'lora', lora: adapter.config, batch: shape.rows, seqLen: shape.seqLen, threads: 2 });
+        const merged = await OrtModel.load({ weights: mergedWeights(base, adapter), threads: 2 });
+        const plain = await OrtModel.load({ weights: base, threads: 2 });
+        try {
+          const training = await sessionScorer(session, adapter.values, shape)(examples, 0.5);
+          const inference = await modelScorer(merged)(examples, 0.5);
+          const untouched = await modelScorer(plain)(examples, 0.5);
+          assert.ok(Math.abs(training.l2 - inference.l2) < 1e-4, `L2 ${training.l2} (training) vs ${inference.l2} (merged)`);
+          assert.ok(Math.abs(training.l1 - inference.l1) < 1e-4, `L1 ${training.l1} (training) vs ${inference.l1} (merged)`);
+          assert.ok(Math.abs(untouched.l2 - inference.l2) > 1e-3, 'the adapter changes the model');
+        } finally {
+          await Promise.all([session.dispose(), merged.dispose(), plain.dispose()]);
+        }
+      } finally {
+        base.close();
+      }
+    });
+
+    it('`eval --adapter` scores the same cut points as finetune with the same seed, and gets its numbers', async () => {
+      const saved = { home: process.env.GPT2_COMPLETE_HOME, write: process.stdout.write };
+      process.env.GPT2_COMPLETE_HOME = path.join(dir, 'home');
+      let stdout = '';
+      process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
+      try {
+        await evalCommand([corpus, '--model', model, '--adapter', path.join(dir, 'lora-a'), '--seed', '3', '--eval-cases', '4', '--threads', '2', '--json']);
+      } finally {
+        process.stdout.write = saved.write;
+        if (saved.home === undefined) delete process.env.GPT2_COMPLETE_HOME;
+        else process.env.GPT2_COMPLETE_HOME = saved.home;
+      }
+      const r = JSON.parse(stdout);
+      assert.deepEqual(Object.keys(r), ['l1', 'l2', 'perplexity', 'exact_match']);
+      const after = straight.eval.after;
+      assert.ok(Math.abs(r.l2 - after.l2) < 1e-4 && Math.abs(r.l1 - after.l1) < 1e-4, `${JSON.stringify(r)} vs ${JSON.stringify(after)}`);
+      assert.equal(r.exact_match, after.exact_match);
+      assert.throws(() => adapterOverlay(path.join(dir, 'no-such')), (e: unknown) => e instanceof UserError && /no such folder/.test(e.message));
+      assert.throws(() => adapterOverlay(corpus), (e: unknown) => e instanceof UserError && /not an adapter/.test(e.message));
+    });
+
+    it('resumes a cancelled run to the adapter of an uninterrupted one', async () => {
+      const controller = new AbortController();
+      const emit = (m: ChildMessage) => {
+        if (m.type === 'progress' && m.step === 6) controller.abort();
+      };
+      await assert.rejects(runFineTune(job('lora-b', lora), emit, controller.signal), CancelledError);
+      const out = path.join(dir, 'lora-b');
+      assert.equal(latestCheckpoint(out)!.step, 4);
+      assert.ok(!fs.existsSync(path.join(out, ADAPTER_WEIGHTS_FILE)));
+
+      const { messages, emit: record } = collect();
+      const resumed = (await runFineTune(job('lora-b', lora), record, new AbortController().signal))!;
+      const steps = messages.filter((m) => m.type === 'progress').map((m) => (m as { step: number }).step);
+      assert.deepEqual(steps, [5, 6, 7, 8, 9, 10, 11, 12], 'continues after the checkpoint of step 4');
+      assert.equal(resumed.steps, straight.steps);
+      assert.equal(resumed.tokens, straight.tokens);
+      assert.deepEqual(resumed.eval.before, straight.eval.before);
+
+      const a = loadAdapter(path.join(dir, 'lora-a'), CONFIG).values;
+      const b = loadAdapter(out, CONFIG).values;
+      assert.deepEqual([...b.keys()], [...a.keys()]);
+      let worst = 0;
+      for (const [name, va] of a) {
+        const vb = b.get(name)!;
+        for (let i = 0; i < va.length; i++) worst = Math.max(worst, Math.abs(va[i] - vb[i]));
+      }
+      assert.ok(worst <= 1e-6, `largest difference ${worst}`);
+    });
+  });
+
+  it('stops before training with a one-line message when the folder has too little data', async () => {
+    const small = path.join(dir, 'small');
+    writeCorpus(small, 3, 4);
+    const { messages, emit } = collect();
+    await assert.rejects(runFineTune(job('small-out', { folder: small }), emit, new AbortController().signal), (e: unknown) => {
+      assert.ok(e instanceof UserError);
+      assert.match(e.message, /^too little data to fine-tune on in .*: found 3 usable files, .* tokens .*needs at least 20,000 tokens/);
+      assert.ok(!e.message.includes('\n'));
+      return true;
+    });
+    assert.deepEqual(messages.map((m) => m.type), ['report']);
+    assert.ok(!fs.existsSync(path.join(dir, 'small-out')));
+  });
+
+  describe('in a child process', () => {
+    const script = path.join(REPO, 'dist', 'fineTuneProcess.js');
+    before(function () {
+      this.timeout(120_000);
+      execFileSync(process.execPath, [path.join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'pipe' });
+    });
+
+    it('runs a job end to end and reports through messages', async () => {
+      const messages: ChildMessage[] = [];
+      const output: string[] = [];
+      const handle = startFineTune(job('child', { steps: 2 }), { script, execArgv: [], onMessage: (m) => messages.push(m), onOutput: (t) => output.push(t) });
+      const r = (await handle.result)!;
+      assert.equal(r.steps, 2);
+      assert.equal(r.out, path.join(dir, 'child'));
+      assert.ok(fs.existsSync(path.join(dir, 'child', ADAPTER_WEIGHTS_FILE)));
+      assert.deepEqual([...new Set(messages.map((m) => m.type))], ['report', 'estimate', 'eval', 'progress', 'done']);
+    });
+
+    it('cancels through the client at a step boundary, and a dry run stops before training', async () => {
+      const messages: ChildMessage[] = [];
+      const handle = startFineTune(job('child-cancel', { steps: 500 }), {
+        script,
+        execArgv: [],
+        onOutput: () => undefined,
+        onMessage: (m) => {
+          messages.push(m);
+          if (m.type === 'progress') handle.cancel();
+        },
+      });
+      await assert.rejects(handle.result, CancelledError);
+      assert.equal(messages.at(-1)!.type, 'cancelled');
+      assert.ok(messages.filter((m) => m.type === 'progress').length < 5);
+
+      const dry = startFineTune(job('child-dry', { dryRun: true }), { script, execArgv: [], onOutput: () => undefined });
+      assert.equal(await dry.result, null);
+      assert.ok(!fs.existsSync(path.join(dir, 'child-dry')));
+    });
+
+    it('reports a child that dies without a result, with its exit', async () => {
+      const crash = path.join(dir, 'crash.js');
+      fs.writeFileSync(crash, "process.on('message', () => { process.stderr.write('boom\\n'); process.exit(3); });");
+      const handle = startFineTune(job('never'), { script: crash, execArgv: [], onOutput: () => undefined });
+      await assert.rejects(handle.result, /exited with code 3 before reporting a result; its last output:\nboom/);
+    });
+  });
+});
