@@ -9,6 +9,7 @@ import { SCORE_HELP, scoreCommand } from './cli/scoreCommand';
 import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand';
 import { EVAL_HELP, evalCommand } from './cli/evalCommand';
 import { DATASET_HELP, datasetCommand } from './cli/datasetCommand';
+import { LOSS_HELP, lossCommand } from './cli/lossCommand';
 
 interface Command {
   run(argv: string[]): Promise<void>;
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   finetune: { run: finetuneCommand, help: FINETUNE_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
   dataset: { run: datasetCommand, help: DATASET_HELP },
+  loss: { run: lossCommand, help: LOSS_HELP },
 };
 
 const USAGE = `usage: gpt2-complete <command> [options]   (gpt2-complete <command> --help for its options)
