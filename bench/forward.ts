@@ -4,10 +4,11 @@
  * for each thread count. Each configuration runs in its own child process so RSS is its own.
  *
  *   npx tsx bench/forward.ts [--threads 1,2] [--head transB,transposedCopy] [--prepack on,off] [--spin on,off]
- *                            [--config small] [--cache <dir>] [--quick]
+ *                            [--chunk 256,0] [--config small] [--cache <dir>] [--quick]
  *
- * Defaults are the model's own settings (transB head, pre-packing on, no spinning). Timings are wall
- * and CPU medians: on a shared machine quote the CPU figure of 1-thread runs, and ratios from one run.
+ * Defaults are the model's own settings (transB head, pre-packing on, no spinning, prompts in chunks of
+ * PREFILL_CHUNK tokens; --chunk 0 runs a prompt in one piece). Timings are wall and CPU medians: on a
+ * shared machine quote the CPU figure of 1-thread runs, and ratios from one run.
  *
  * PERF.md's bandwidth floor for fp32 gpt2-small decode is ~20 ms/token (~50 tok/s). Bars: >= 35 tok/s at
  * short context; decode at context 1000 >= 75% of decode at context 64.
@@ -19,7 +20,7 @@ import * as path from 'node:path';
 import { NAMED_CONFIGS } from '../src/engine/config';
 import type { HeadLayout } from '../src/engine/gpt2Graph';
 import type { KVCache } from '../src/engine/model';
-import { OrtModel } from '../src/engine/ortModel';
+import { OrtModel, PREFILL_CHUNK } from '../src/engine/ortModel';
 import { randomWeightSource } from '../src/engine/randomCheckpoint';
 
 interface Variant {
@@ -27,6 +28,7 @@ interface Variant {
   head: HeadLayout;
   prepack: boolean;
   spin: boolean;
+  chunk: number;
 }
 
 interface Result extends Variant {
@@ -87,6 +89,7 @@ async function runChild(v: Variant): Promise<Result> {
     device: 'cpu',
     threads: v.threads,
     graph: { head: v.head },
+    prefillChunk: v.chunk,
     sessionOptions: {
       extra: { session: { disable_prepacking: v.prepack ? '0' : '1', intra_op: { allow_spinning: v.spin ? '1' : '0' } } },
     },
@@ -104,7 +107,8 @@ async function runChild(v: Variant): Promise<Result> {
   const decodeMs: Record<string, Timing> = {};
   for (const ctx of [64, 1000]) {
     if (ctx >= config.nPositions) continue;
-    // A cache of ctx - 1 tokens, then one step to context ctx; the cache is immutable, so reused.
+    // A cache of ctx - 1 tokens, then one step to context ctx, from that same cache every time: each step
+    // writes position ctx - 1 of the buffer in place, which leaves the ctx - 1 cached positions valid.
     let cache: KVCache | null = null;
     for (let done = 0; done < ctx - 1;) {
       const n = Math.min(256, ctx - 1 - done);
@@ -123,7 +127,9 @@ function variants(): Variant[] {
   for (const threads of list('threads', '1,2').map(Number)) {
     for (const head of list('head', 'transB') as HeadLayout[]) {
       for (const prepack of list('prepack', 'on').map((s) => s === 'on')) {
-        for (const spin of list('spin', 'off').map((s) => s === 'on')) out.push({ threads, head, prepack, spin });
+        for (const spin of list('spin', 'off').map((s) => s === 'on')) {
+          for (const chunk of list('chunk', String(PREFILL_CHUNK)).map(Number)) out.push({ threads, head, prepack, spin, chunk });
+        }
       }
     }
   }
@@ -147,7 +153,7 @@ async function main(): Promise<void> {
     const fmt = (t: Timing) => `${t.wall.toFixed(1)} (cpu ${t.cpu.toFixed(1)})`;
     const d64 = r.decodeMs['64'], d1000 = r.decodeMs['1000'];
     console.log([
-      `threads=${r.threads} head=${r.head} prepack=${r.prepack ? 'on' : 'off'} spin=${r.spin ? 'on' : 'off'}`,
+      `threads=${r.threads} head=${r.head} prepack=${r.prepack ? 'on' : 'off'} spin=${r.spin ? 'on' : 'off'} chunk=${r.chunk || 'none'}`,
       `  load ${(r.loadMs / 1000).toFixed(1)} s, RSS after load ${r.rssAfterLoadMiB.toFixed(0)} MiB, peak RSS ${r.peakRssMiB.toFixed(0)} MiB`,
       `  prefill, median ms: ${Object.entries(r.prefillMs).map(([n, t]) => `${n}: ${fmt(t)}`).join(', ')}`,
       ...(d64 ? [`  decode at context 64:   ${fmt(d64)} ms/token = ${tokS(d64.wall)} tok/s (by cpu time ${tokS(d64.cpu)})`] : []),

@@ -12,6 +12,8 @@ export interface DeviceInfo {
 /**
  * Keys and values of every layer for the tokens a model has seen, per batch row.
  * Opaque to callers except for its length; the model that made it knows its layout.
+ * forward() may append to the cache's storage in place: only the returned cache (and shorter
+ * views whose positions were not overwritten since) stay valid; using a stale one throws.
  */
 export interface KVCache {
   /** Number of positions (tokens) cached per row. */

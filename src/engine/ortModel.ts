@@ -1,6 +1,13 @@
 /**
  * GPT-2 on onnxruntime-node: builds the graph (or takes it from the on-disk cache), opens an
  * InferenceSession on the chosen execution provider, and runs tokens after a KV cache.
+ *
+ * KV caches: a cache is a view of the first `length` positions of a JS-owned buffer (kvBuffer.ts)
+ * that every run reads without a copy. forward() appends to that buffer in place and returns the
+ * grown cache; truncate() is O(1), a shorter view of the same buffer; expand() and selectRow() copy
+ * into new buffers. A cache stays usable until a forward() from a shorter view of its buffer
+ * overwrites its positions (continuing from the newest cache, as the generator does, never does);
+ * any use of it after that throws StaleKVCacheError rather than read another sequence's keys.
  */
 import * as ort from 'onnxruntime-node';
 import type { GPT2Config } from './config';
@@ -8,10 +15,11 @@ import { headDim } from './config';
 import { UserError } from './errors';
 import { chooseExecutionProvider, type ExecutionChoice } from './executionProvider';
 import {
-  DEFAULT_HEAD_LAYOUT, GPT2_GRAPH_VERSION, buildGpt2Graph, pastKeyName, pastValueName, presentKeyName, presentValueName,
-  type Gpt2GraphOptions,
+  CAUSAL_BIAS, DEFAULT_HEAD_LAYOUT, GPT2_GRAPH_VERSION, MASK, PART_SELECTOR, PAST_BIAS, buildGpt2Graph, newKeyName, newValueName,
+  pastKeyName, pastValueName, type Gpt2GraphOptions,
 } from './gpt2Graph';
 import { loadOrBuildGraph } from './graphCache';
+import { KVBuffer, grownCapacity } from './kvBuffer';
 import type { DeviceInfo, ForwardResult, KVCache, LanguageModel } from './model';
 import { EXTERNAL_DATA_THRESHOLD, initializerBytes, serializeModel } from './onnx/protoWriter';
 import type { WeightSource } from './weights';
@@ -34,7 +42,17 @@ export interface OrtModelOptions {
   graph?: Gpt2GraphOptions;
   /** Extra session options (benchmarks); merged over the defaults. */
   sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Longest run of new tokens per session run (default PREFILL_CHUNK; 0: no limit). For benchmarks. */
+  prefillChunk?: number;
 }
+
+/**
+ * Long inputs run in chunks of this many tokens, each after the K/V of the ones before. The graph
+ * takes the new tokens' [S,S] scores through more passes than MultiHeadAttention did (gpt2Graph.ts),
+ * and chunks keep that square small and skip most of its masked half: a 1024-token prompt took
+ * 3.7-4.1 s of CPU in one run and 3.0-3.2 s in chunks of 256 (1 thread); chunks of 128 were slower.
+ */
+export const PREFILL_CHUNK = 256;
 
 /** Where the compiled graph came from. */
 export interface GraphSource {
@@ -42,36 +60,48 @@ export interface GraphSource {
   fromCache: boolean;
 }
 
-/** Keys and values per layer, each [batch, heads, length, headDim]; never written after creation. */
+/**
+ * A view of the first `length` positions of a KVBuffer, as it was at `generation`. forward() appends
+ * to the buffer in place, so a cache is only good until a forward() from a shorter view of the same
+ * buffer overwrites its positions; using it after that throws (see kvBuffer.ts).
+ */
 class OrtKVCache implements KVCache {
   constructor(
     readonly owner: OrtModel,
-    readonly batch: number,
+    readonly buffer: KVBuffer,
     readonly length: number,
-    readonly keys: readonly ort.Tensor[],
-    readonly values: readonly ort.Tensor[],
+    readonly generation: number,
   ) {}
+
+  get batch(): number {
+    return this.buffer.batch;
+  }
 }
 
 export class OrtModel implements LanguageModel {
   private readonly heads: number;
   private readonly headSize: number;
-  private readonly emptyPasts = new Map<number, ort.Tensor>();
+  private readonly chunk: number;
+  private causal: ort.Tensor | null = null;
 
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly config: GPT2Config,
     readonly device: DeviceInfo,
     readonly graphSource: GraphSource,
+    prefillChunk: number,
   ) {
     this.heads = config.nHead;
     this.headSize = headDim(config);
+    this.chunk = prefillChunk > 0 ? prefillChunk : Infinity;
   }
 
   static async load(opts: OrtModelOptions): Promise<OrtModel> {
     const precision = opts.precision ?? 'fp32';
     if (precision !== 'fp32') throw new UserError(`precision "${String(precision)}" is not supported; use fp32`);
     if (opts.cacheDir && !opts.checkpointHash) throw new Error('OrtModel.load: cacheDir needs checkpointHash');
+    const chunk = opts.prefillChunk ?? PREFILL_CHUNK;
+    if (!Number.isInteger(chunk) || chunk < 0) throw new Error(`OrtModel.load: bad prefillChunk ${chunk}`);
     const choice = await chooseExecutionProvider({ device: opts.device, threads: opts.threads });
     const build = () => buildGpt2Graph(opts.weights, opts.graph);
     let model: string | Uint8Array;
@@ -99,7 +129,7 @@ export class OrtModel implements LanguageModel {
       source = { fromCache: false };
     }
     const session = await openSession(model, choice, opts);
-    return new OrtModel(session.session, opts.weights.config, session.device, source);
+    return new OrtModel(session.session, opts.weights.config, session.device, source, chunk);
   }
 
   async forward(tokens: number[][], past: KVCache | null, logitPositions?: number[]): Promise<ForwardResult> {
@@ -109,7 +139,7 @@ export class OrtModel implements LanguageModel {
     const seq = tokens[0].length;
     if (seq === 0) throw new Error('forward: no tokens');
     if (tokens.some((row) => row.length !== seq)) throw new Error('forward: rows of different lengths');
-    const cache = past === null ? null : this.own(past);
+    const cache = past === null ? null : this.live(past);
     if (cache && cache.batch !== batch) throw new Error(`forward: ${batch} rows after a cache of ${cache.batch}`);
     const pastLen = cache?.length ?? 0;
     if (pastLen + seq > c.nPositions) {
@@ -119,102 +149,136 @@ export class OrtModel implements LanguageModel {
     if (positions.length === 0 || positions.some((p) => !Number.isInteger(p) || p < 0 || p >= seq)) {
       throw new Error(`forward: logit positions must be in 0..${seq - 1}`);
     }
-
-    const ids = new BigInt64Array(batch * seq);
-    const pos = new BigInt64Array(batch * seq);
-    for (let b = 0; b < batch; b++) {
-      for (let s = 0; s < seq; s++) {
-        const t = tokens[b][s];
+    for (const row of tokens) {
+      for (const t of row) {
         if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new Error(`forward: token ${t} outside the vocabulary (0..${c.vocabSize - 1})`);
-        ids[b * seq + s] = BigInt(t);
-        pos[b * seq + s] = BigInt(pastLen + s);
       }
     }
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', ids, [batch, seq]),
-      position_ids: new ort.Tensor('int64', pos, [batch, seq]),
-      logits_index: new ort.Tensor('int64', BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]),
-    };
-    for (let i = 0; i < c.nLayer; i++) {
-      feeds[pastKeyName(i)] = cache ? cache.keys[i] : this.emptyPast(batch);
-      feeds[pastValueName(i)] = cache ? cache.values[i] : this.emptyPast(batch);
+
+    let buffer = cache?.buffer ?? null;
+    // Every run attends over the buffer's whole capacity (masked past the cache): a short view of a
+    // large buffer continues in a right-sized copy (the old buffer and its caches stay as they were).
+    if (buffer && buffer.capacity >= 2 * grownCapacity(pastLen + seq, c.nPositions)) {
+      buffer = buffer.select(Array.from({ length: batch }, (_, b) => b), pastLen);
     }
-    const out = await this.session.run(feeds);
-    const keys: ort.Tensor[] = [], values: ort.Tensor[] = [];
-    for (let i = 0; i < c.nLayer; i++) {
-      keys.push(out[presentKeyName(i)] as ort.Tensor);
-      values.push(out[presentValueName(i)] as ort.Tensor);
+    if (seq <= this.chunk) {
+      const { logits, buffer: grown, generation } = await this.run(tokens, buffer, pastLen, positions);
+      return { logits, cache: new OrtKVCache(this, grown, pastLen + seq, generation) };
     }
-    return {
-      logits: out.logits.data as Float32Array,
-      cache: new OrtKVCache(this, batch, pastLen + seq, keys, values),
-    };
+    // Chunks in order; each is asked for the logits it holds (or its last position, discarded).
+    const V = c.vocabSize;
+    const logits = new Float32Array(batch * positions.length * V);
+    let done = 0, generation = 0;
+    while (done < seq) {
+      const n = Math.min(this.chunk, seq - done);
+      const picks = positions.flatMap((p, j) => (p >= done && p < done + n ? [[p - done, j]] : []));
+      const local = picks.length > 0 ? picks.map(([p]) => p) : [n - 1];
+      const out = await this.run(tokens.map((row) => row.slice(done, done + n)), buffer, pastLen + done, local);
+      for (let b = 0; b < batch; b++) {
+        picks.forEach(([, j], i) => {
+          const row = b * local.length + i;
+          logits.set(out.logits.subarray(row * V, (row + 1) * V), (b * positions.length + j) * V);
+        });
+      }
+      ({ buffer, generation } = out);
+      done += n;
+    }
+    return { logits, cache: new OrtKVCache(this, buffer!, pastLen + seq, generation) };
   }
 
   truncate(cache: KVCache, length: number): KVCache {
-    const kv = this.own(cache);
+    const kv = this.live(cache);
     if (!Number.isInteger(length) || length < 0 || length > kv.length) {
       throw new Error(`truncate: length ${length} outside 0..${kv.length}`);
     }
     if (length === kv.length) return kv;
-    // Positions are axis 2 of [B,H,L,D]: each (b,h) keeps its first `length` rows of D.
-    const cut = (t: ort.Tensor): ort.Tensor => {
-      const src = t.data as Float32Array;
-      const rows = kv.batch * this.heads;
-      const inStride = kv.length * this.headSize, outStride = length * this.headSize;
-      const dst = new Float32Array(rows * outStride);
-      for (let r = 0; r < rows; r++) dst.set(src.subarray(r * inStride, r * inStride + outStride), r * outStride);
-      return this.kvTensor(dst, kv.batch, length);
-    };
-    return new OrtKVCache(this, kv.batch, length, kv.keys.map(cut), kv.values.map(cut));
+    return new OrtKVCache(this, kv.buffer, length, kv.buffer.current);
   }
 
   expand(cache: KVCache, batch: number): KVCache {
-    const kv = this.own(cache);
+    const kv = this.live(cache);
     if (kv.batch !== 1) throw new Error(`expand: needs a batch-1 cache (got ${kv.batch})`);
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`expand: bad batch ${batch}`);
     if (batch === 1) return kv;
-    const tile = (t: ort.Tensor): ort.Tensor => {
-      const src = t.data as Float32Array;
-      const dst = new Float32Array(src.length * batch);
-      for (let b = 0; b < batch; b++) dst.set(src, b * src.length);
-      return this.kvTensor(dst, batch, kv.length);
-    };
-    return new OrtKVCache(this, batch, kv.length, kv.keys.map(tile), kv.values.map(tile));
+    const tiled = kv.buffer.select(new Array<number>(batch).fill(0), kv.length);
+    return new OrtKVCache(this, tiled, kv.length, tiled.current);
   }
 
   selectRow(cache: KVCache, row: number): KVCache {
-    const kv = this.own(cache);
+    const kv = this.live(cache);
     if (!Number.isInteger(row) || row < 0 || row >= kv.batch) throw new Error(`selectRow: row ${row} outside 0..${kv.batch - 1}`);
     if (kv.batch === 1) return kv;
-    // Batch is the outermost axis, so a row is one contiguous block.
-    const pick = (t: ort.Tensor): ort.Tensor => {
-      const size = this.heads * kv.length * this.headSize;
-      return this.kvTensor((t.data as Float32Array).slice(row * size, (row + 1) * size), 1, kv.length);
-    };
-    return new OrtKVCache(this, 1, kv.length, kv.keys.map(pick), kv.values.map(pick));
+    const one = kv.buffer.select([row], kv.length);
+    return new OrtKVCache(this, one, kv.length, one.current);
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
   }
 
-  private own(cache: KVCache): OrtKVCache {
+  /** `cache` if it is this model's and none of its positions has been overwritten since it was made. */
+  private live(cache: KVCache): OrtKVCache {
     if (!(cache instanceof OrtKVCache) || cache.owner !== this) throw new Error('KV cache from another model');
+    cache.buffer.check(cache.length, cache.generation);
     return cache;
   }
 
-  private kvTensor(data: Float32Array, batch: number, length: number): ort.Tensor {
-    return new ort.Tensor('float32', data, [batch, this.heads, length, this.headSize]);
+  /**
+   * One session run of `tokens` after the first `pastLen` positions of `buffer` (null: none); the
+   * new K/V are written into the buffer at pastLen (a new buffer when there was none, a larger one
+   * when it is full), which is returned with the generation of that write.
+   */
+  private async run(tokens: number[][], buffer: KVBuffer | null, pastLen: number, positions: readonly number[]):
+    Promise<{ logits: Float32Array; buffer: KVBuffer; generation: number }> {
+    const c = this.config;
+    const batch = tokens.length, seq = tokens[0].length;
+    const H = this.heads, D = this.headSize;
+    const ids = new BigInt64Array(batch * seq);
+    const pos = new BigInt64Array(batch * seq);
+    for (let b = 0; b < batch; b++) {
+      for (let s = 0; s < seq; s++) {
+        ids[b * seq + s] = BigInt(tokens[b][s]);
+        pos[b * seq + s] = BigInt(pastLen + s);
+      }
+    }
+    const cap = buffer?.capacity ?? 0;
+    const pastBias = new Float32Array(cap).fill(MASK, pastLen);
+    // [C+S, 2]: column 0 sums the past columns of a probability row, column 1 the new ones.
+    const selector = new Float32Array(2 * (cap + seq));
+    for (let j = 0; j < cap + seq; j++) selector[2 * j + (j < cap ? 0 : 1)] = 1;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', ids, [batch, seq]),
+      position_ids: new ort.Tensor('int64', pos, [batch, seq]),
+      logits_index: new ort.Tensor('int64', BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]),
+      [PAST_BIAS]: new ort.Tensor('float32', pastBias, [1, cap]),
+      [CAUSAL_BIAS]: this.causalBias(seq),
+      [PART_SELECTOR]: new ort.Tensor('float32', selector, [cap + seq, 2]),
+    };
+    const empty = new Float32Array(0);
+    for (let i = 0; i < c.nLayer; i++) {
+      feeds[pastKeyName(i)] = new ort.Tensor('float32', buffer ? buffer.keys[i] : empty, [batch, H, cap, D]);
+      feeds[pastValueName(i)] = new ort.Tensor('float32', buffer ? buffer.values[i] : empty, [batch, H, cap, D]);
+    }
+    const generation = buffer?.current ?? 0;
+    const out = await this.session.run(feeds);
+    // A concurrent forward() from a shorter cache may have rewritten the past this run read.
+    buffer?.check(pastLen, generation);
+    const target = buffer ?? new KVBuffer(c.nLayer, batch, H, D, c.nPositions, grownCapacity(seq, c.nPositions));
+    target.reserve(pastLen + seq, pastLen);
+    for (let i = 0; i < c.nLayer; i++) {
+      target.write(i, pastLen, seq, out[newKeyName(i)].data as Float32Array, out[newValueName(i)].data as Float32Array);
+    }
+    return { logits: out.logits.data as Float32Array, buffer: target, generation: target.commit(pastLen, seq) };
   }
 
-  private emptyPast(batch: number): ort.Tensor {
-    let t = this.emptyPasts.get(batch);
-    if (!t) {
-      t = this.kvTensor(new Float32Array(0), batch, 0);
-      this.emptyPasts.set(batch, t);
+  /** [S,S]: 0 where new token i may see new token j (j <= i), MASK above; the last is kept (decode reuses S = 1). */
+  private causalBias(seq: number): ort.Tensor {
+    if (this.causal?.dims[0] !== seq) {
+      const bias = new Float32Array(seq * seq);
+      for (let i = 0; i < seq; i++) bias.fill(MASK, i * seq + i + 1, (i + 1) * seq);
+      this.causal = new ort.Tensor('float32', bias, [seq, seq]);
     }
-    return t;
+    return this.causal;
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { GPT2Config } from '../../src/engine/config';
-import { buildGpt2Graph, GPT2_GRAPH_VERSION, pastKeyName, presentValueName } from '../../src/engine/gpt2Graph';
+import { buildGpt2Graph, GPT2_GRAPH_VERSION, newKeyName, newValueName, pastKeyName, pastValueName } from '../../src/engine/gpt2Graph';
+import { StaleKVCacheError } from '../../src/engine/kvBuffer';
 import { OrtModel } from '../../src/engine/ortModel';
 import type { WeightSource } from '../../src/engine/weights';
 import { referenceLogits } from '../reference/gpt2Reference';
@@ -42,16 +43,24 @@ describe('gpt2Graph', () => {
         ['position_ids', 'int64', ['batch', 'sequence']],
         ['logits_index', 'int64', ['logit_positions']],
       ]);
-      assert.equal(g.inputs.length, 3 + 2 * nLayer);
-      assert.deepEqual(g.inputs.find((v) => v.name === pastKeyName(1))?.shape, ['batch', nHead, 'past_sequence', D]);
+      assert.deepEqual(g.inputs.slice(3, 6).map((v) => [v.name, v.dtype, v.shape]), [
+        ['past_bias', 'float32', [1, 'past_capacity']],
+        ['causal_bias', 'float32', ['sequence', 'sequence']],
+        ['part_selector', 'float32', ['past_capacity+sequence', 2]],
+      ]);
+      assert.equal(g.inputs.length, 6 + 2 * nLayer);
+      assert.deepEqual(g.inputs.find((v) => v.name === pastKeyName(1))?.shape, ['batch', nHead, 'past_capacity', D]);
+      assert.deepEqual(g.inputs.find((v) => v.name === pastValueName(1))?.shape, ['batch', nHead, 'past_capacity', D]);
       const logits = g.outputs.find((v) => v.name === 'logits');
       assert.deepEqual(logits?.shape, ['batch', 'logit_positions', vocabSize]);
-      assert.deepEqual(g.outputs.find((v) => v.name === presentValueName(0))?.shape, ['batch', nHead, 'past_sequence+sequence', D]);
+      // Only the new tokens' K/V come back (the past stays in the caller's buffers).
+      assert.deepEqual(g.outputs.find((v) => v.name === newKeyName(0))?.shape, ['batch', nHead, 'sequence', D]);
+      assert.deepEqual(g.outputs.find((v) => v.name === newValueName(0))?.shape, ['batch', nHead, 'sequence', D]);
       assert.equal(g.outputs.length, 1 + 2 * nLayer);
       // Every node output carries its inferred type (what a backward pass builds on).
       for (const n of g.nodes) for (const o of n.outputs) if (o !== '') assert.ok(g.values.get(o), `no type for ${o}`);
-      assert.deepEqual(g.values.get(presentValueName(0))?.dtype, 'float32');
-      assert.ok(Number.isInteger(GPT2_GRAPH_VERSION) && GPT2_GRAPH_VERSION >= 1);
+      assert.deepEqual(g.values.get(newValueName(0))?.dtype, 'float32');
+      assert.ok(Number.isInteger(GPT2_GRAPH_VERSION) && GPT2_GRAPH_VERSION >= 2);
     });
 
     it('reads each weight lazily, once per write', () => {
@@ -128,15 +137,88 @@ describe('gpt2Graph', () => {
 
     it('truncate keeps a prefix that continues like the full run', async () => {
       const { cache } = await model.forward([seq.slice(0, 10)], null);
+      assert.equal(model.truncate(cache, 10), cache);
+      assert.throws(() => model.truncate(cache, 11), /outside/);
       const cut = model.truncate(cache, 6);
       assert.equal(cut.length, 6);
       const r = await model.forward([seq.slice(6)], cut, all(6));
       assertClose(r.logits, rows(full, V, 6, 12), 'after truncate');
-      assert.equal(model.truncate(cache, 10), cache);
-      const empty = model.truncate(cache, 0);
+      const empty = model.truncate(r.cache, 0);
       assert.equal(empty.length, 0);
       assertClose((await model.forward([seq], empty, all(12))).logits, full, 'after truncate to 0');
-      assert.throws(() => model.truncate(cache, 11), /outside/);
+    });
+
+    it('a cache whose positions a later forward() overwrote is refused; its unchanged prefix is not', async () => {
+      const { cache: ten } = await model.forward([seq.slice(0, 10)], null);
+      const six = model.truncate(ten, 6);
+      const seven = model.truncate(ten, 7);
+      const first = await model.forward([[seq[6], 300]], six); // writes positions 6 and 7 in place
+      for (const stale of [ten, seven]) {
+        await assert.rejects(model.forward([[1]], stale), StaleKVCacheError);
+        assert.throws(() => model.truncate(stale, 2), StaleKVCacheError);
+        assert.throws(() => model.expand(stale, 2), StaleKVCacheError);
+      }
+      // Positions 0..5 are untouched: six continues again (the bench decodes one cache repeatedly),
+      // which in turn overwrites what `first` holds.
+      const again = await model.forward([seq.slice(6, 9)], six, all(3));
+      assertClose(again.logits, rows(full, V, 6, 9), 'second continuation of the same prefix');
+      await assert.rejects(model.forward([[1]], first.cache), StaleKVCacheError);
+      assert.equal(model.truncate(again.cache, 4).length, 4);
+    });
+
+    it('concurrent forwards from a cache and a shorter view of it: the longer one ends up stale', async () => {
+      const { cache: ten } = await model.forward([seq.slice(0, 10)], null);
+      const six = model.truncate(ten, 6);
+      const [fromTen, fromSix] = await Promise.allSettled([model.forward([[seq[10]]], ten), model.forward([[seq[6]]], six)]);
+      assert.equal(fromSix.status, 'fulfilled');
+      if (fromSix.status === 'fulfilled') assertClose(fromSix.value.logits, rows(full, V, 6, 7), 'the shorter view');
+      // Whichever finished first, what came from the overwritten cache is refused, never silently wrong.
+      if (fromTen.status === 'fulfilled') await assert.rejects(model.forward([[1]], fromTen.value.cache), StaleKVCacheError);
+      else assert.ok(fromTen.reason instanceof StaleKVCacheError);
+    });
+
+    it('appends past the buffer capacity: decode to the last position equals the full run', async () => {
+      const n = SMALL_CONFIG.nPositions;
+      const long = tokens(n, 9, V);
+      const ref = (await model.forward([long], null, all(n))).logits;
+      assertClose(ref, referenceLogits(weights, long), 'one run of every position');
+      let r = await model.forward([long.slice(0, 20)], null);
+      for (let i = 20; i < n; i++) { // the buffer (room for 48) grows on the way
+        r = await model.forward([[long[i]]], r.cache);
+        assertClose(r.logits, rows(ref, V, i, i + 1), `position ${i}`);
+      }
+      await assert.rejects(model.forward([[1]], r.cache), /exceed/);
+    });
+
+    it('a short cache of a large buffer continues in a copy; the large one stays usable', async () => {
+      const long = tokens(40, 4, V);
+      const ref = referenceLogits(weights, [...long.slice(0, 3), ...seq.slice(0, 2)]);
+      const { cache: forty } = await model.forward([long], null);
+      for (const batch of [1, 2]) {
+        const big = batch === 1 ? forty : model.expand(forty, batch);
+        const r = await model.forward(Array.from({ length: batch }, () => seq.slice(0, 2)), model.truncate(big, 3), [0, 1]);
+        for (let b = 0; b < batch; b++) assertClose(r.logits.subarray(b * 2 * V, (b + 1) * 2 * V), rows(ref, V, 3, 5), `row ${b} of ${batch}`);
+        const more = await model.forward(Array.from({ length: batch }, () => [long[0]]), big); // not overwritten: it was a copy
+        assert.equal(more.cache.length, 41);
+      }
+    });
+
+    it('runs long inputs in chunks with the same logits', async () => {
+      const chunked = await OrtModel.load({ weights, device: 'cpu', threads: 1, prefillChunk: 5 });
+      try {
+        const picked = await chunked.forward([seq], null, [11, 0, 7, 7, 4]);
+        assertClose(picked.logits, [11, 0, 7, 7, 4].flatMap((p) => [...rows(full, V, p, p + 1)]), 'chunked, picked positions');
+        assert.equal(picked.cache.length, 12);
+        const head = await chunked.forward([seq.slice(0, 1)], null);
+        const rest = await chunked.forward([seq.slice(1)], head.cache, all(11));
+        assertClose(rest.logits, rows(full, V, 1, 12), 'chunked after a cache');
+        const reversed = seq.slice().reverse();
+        const batch = await chunked.forward([seq, reversed], null, [6]);
+        assertClose(batch.logits.subarray(0, V), rows(full, V, 6, 7), 'chunked batch row 0');
+        assertClose(batch.logits.subarray(V), rows(referenceLogits(weights, reversed), V, 6, 7), 'chunked batch row 1');
+      } finally {
+        await chunked.dispose();
+      }
     });
 
     it('expand repeats a batch-1 cache; selectRow takes one row back out', async () => {
