@@ -3,6 +3,7 @@
  * dist/fineTuneProcess.js) and follows it: the CLI and the extension both train through this.
  * The child's stdout and stderr never reach the caller's stdout (the CLI's --json owns it).
  */
+import * as os from 'node:os';
 import { fork } from 'child_process';
 import { CancelledError, UserError } from '../engine/errors';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson, ParentMessage } from './fineTuneProtocol';
@@ -31,6 +32,9 @@ export interface FineTuneHandle {
   readonly pid: number | undefined;
 }
 
+/** Niceness of the training process (0 normal, 19 lowest). */
+const TRAINING_NICENESS = 10;
+
 /** The child's output kept for a crash report. */
 const TAIL_CHARS = 4000;
 
@@ -40,6 +44,15 @@ export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHan
     execArgv: opts.execArgv,
     env: opts.env,
   });
+  // Training takes every core it is given; below-normal priority keeps the editor (or the shell)
+  // that started it responsive. Not every platform lets a process lower another's priority.
+  if (child.pid !== undefined) {
+    try {
+      os.setPriority(child.pid, TRAINING_NICENESS);
+    } catch {
+      // keep the default priority
+    }
+  }
   const output = opts.onOutput ?? ((text: string) => process.stderr.write(text));
   let tail = '';
   const onData = (chunk: Buffer) => {

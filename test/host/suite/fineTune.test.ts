@@ -167,21 +167,25 @@ suite('Fine-tune on workspace', function () {
     await vscode.commands.executeCommand('gpt2Complete.fineTune');
     assert.match((await fineTuneState()).lastOutcome?.message ?? '', /already in progress/);
 
-    // The host's event loop while the child trains and reports every step (no typing in this window:
-    // typing itself keeps the host busy, see eventLoop.test.ts) ...
-    await probeEventLoop('start');
-    await sleep(3000);
-    const loop: EventLoopReport = await probeEventLoop('stop');
-    console.log(`      event loop during training: worst gap ${loop.worstGapMs.toFixed(1)} ms over ${Math.round(loop.durationMs)} ms`);
-    assert.ok(loop.worstGapMs < 100, `the extension host was blocked for ${loop.worstGapMs.toFixed(0)} ms during training`);
-    // ... and the editor's suggestions keep coming.
-    await completionFromModel(editors);
+    try {
+      // The host's event loop while the child trains and reports every step (no typing in this window:
+      // typing itself keeps the host busy, see eventLoop.test.ts) ...
+      await probeEventLoop('start');
+      await sleep(3000);
+      const loop: EventLoopReport = await probeEventLoop('stop');
+      console.log(`      event loop during training: worst gap ${loop.worstGapMs.toFixed(1)} ms over ${Math.round(loop.durationMs)} ms`);
+      assert.ok(loop.worstGapMs < 100, `the extension host was blocked for ${loop.worstGapMs.toFixed(0)} ms during training`);
+      // ... and the editor's suggestions keep coming.
+      await completionFromModel(editors);
 
-    const progressed = await waitForFineTune((s) => (s.progress?.step ?? 0) >= 3, 'step 3 (a checkpoint written)');
-    assert.ok(progressed.progress && progressed.progress.totalSteps === SHORT_RUN.steps && Number.isFinite(progressed.progress.loss.l3));
-    const cancelled = await vscode.commands.executeCommand<boolean>('gpt2Complete._testFineTuneCancel');
-    assert.equal(cancelled, true);
-    await run;
+      const progressed = await waitForFineTune((s) => (s.progress?.step ?? 0) >= 3, 'step 3 (a checkpoint written)');
+      assert.ok(progressed.progress && progressed.progress.totalSteps === SHORT_RUN.steps && Number.isFinite(progressed.progress.loss.l3));
+    } finally {
+      // Cancelled whatever happened above, so a failure here does not leave a run that refuses the next test's start.
+      const cancelled = await vscode.commands.executeCommand<boolean>('gpt2Complete._testFineTuneCancel');
+      assert.equal(cancelled, true);
+      await run;
+    }
 
     const s = await fineTuneState();
     assert.equal(s.lastOutcome?.kind, 'cancelled', JSON.stringify(s.lastOutcome));
