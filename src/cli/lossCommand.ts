@@ -21,7 +21,6 @@ export const LOSS_HELP = `gpt2-complete loss --model M [--adapter DIR] --example
   Each line of F is {"context": str, "continuation": str}, {"prompt": str, "completion": str} (as
   \`dataset\` writes) or {"context_ids": [int], "continuation_ids": [int]}; the whole file is one batch.
 ${MODEL_FLAGS_HELP}
-  --adapter DIR      a PEFT LoRA adapter, merged into the model first
   --lambda L         weight of L1 (default ${DEFAULT_LAMBDA}, the trainer's)
   --grad-out G       also write dL3/dθ for every parameter of the checkpoint to G (safetensors, F32) under
                      the checkpoint's own tensor names; the tied wte.weight holds both its embedding and
