@@ -3,7 +3,7 @@ import { intFlag, numberFlag, parseCommandArgs } from './args';
 import { loadFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
 import { readStdin, textBeforePosition } from './promptSource';
 
-export const COMPLETE_HELP = `gpt2-complete complete --model M (--prompt TEXT | --file F --line L --column C | < stdin) [options]
+export const COMPLETE_HELP = `gpt2-complete complete [--model M] (--prompt TEXT | --file F --line L --column C | < stdin) [options]
   Prints the completion of the prompt (a file's text before line L, column C, both 1-based).
 ${MODEL_FLAGS_HELP}
   --max-tokens N     tokens to generate at most (default 32)

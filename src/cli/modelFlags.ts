@@ -1,8 +1,10 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { UserError } from '../engine/errors';
 import { loadEngine, type LoadedEngine } from '../engine/loadModel';
 import { adapterOverlay } from '../training/adapterOverlay';
 import { intFlag } from './args';
-import { cliGraphCache, cliModelsRoot } from './paths';
+import { cliGraphCache, cliModelsRoot, embeddedModelDir } from './paths';
 
 /** Flags every command that runs a model takes. */
 export const MODEL_FLAGS = {
@@ -12,7 +14,8 @@ export const MODEL_FLAGS = {
   threads: { type: 'string' },
 } as const;
 
-export const MODEL_FLAGS_HELP = `  --model M     a preset (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) or a checkpoint folder
+export const MODEL_FLAGS_HELP = `  --model M     embedded (default: the small model shipped in models/), a preset (gpt2, gpt2-medium,
+                gpt2-large, gpt2-xl, distilgpt2) or a checkpoint folder
   --adapter DIR a LoRA adapter (adapter_config.json + adapter_model.safetensors, e.g. from finetune or PEFT)
                 or a fine-tuned checkpoint of the same model, merged into M when the model loads
   --device D    auto (default) | cpu | cuda | dml | coreml | webgpu
@@ -22,13 +25,22 @@ export async function loadFromFlags(
   command: string,
   values: { model?: string; adapter?: string; device?: string; threads?: string },
 ): Promise<LoadedEngine> {
-  if (!values.model) throw new UserError(`${command}: --model is required (a preset name such as gpt2, or a checkpoint folder)`);
+  const model = values.model ?? 'embedded';
   return loadEngine({
-    model: values.model,
+    // The embedded model is the package's own folder, not a preset to download.
+    model: model === 'embedded' ? embeddedModel() : model,
     modelsRoot: cliModelsRoot(),
     graphCacheDir: cliGraphCache(),
     device: values.device ?? 'auto',
     threads: intFlag('threads', values.threads, 1),
     overlay: values.adapter !== undefined ? adapterOverlay(values.adapter) : undefined,
   });
+}
+
+function embeddedModel(): string {
+  const dir = embeddedModelDir();
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    throw new UserError(`the embedded model is not in this copy (${dir}); run npm run train:embedded, or pass --model with a preset or a checkpoint folder`);
+  }
+  return dir;
 }

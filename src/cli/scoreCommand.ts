@@ -3,7 +3,7 @@ import { UserError } from '../engine/errors';
 import { parseCommandArgs } from './args';
 import { loadFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
 
-export const SCORE_HELP = `gpt2-complete score --model M (--text TEXT | --file F) [--json]
+export const SCORE_HELP = `gpt2-complete score [--model M] (--text TEXT | --file F) [--json]
   Log-probability of each token given the ones before it, and the mean loss in nats per token.
 ${MODEL_FLAGS_HELP}
   --json   print {"tokens": [int], "logprobs": [num], "loss": num}; logprobs[i] = ln P(tokens[i+1] | tokens[0..i])`;
