@@ -523,13 +523,16 @@ define({
   backward: (ctx) => [ctx.g.reshape(bwGrad(ctx), staticShape(bwIn(ctx, 0)))],
 });
 
+/** Softmax and LogSoftmax: the output has the input's type; the axis must be in range. */
+function inferKeepsShapeAlongAxis(ctx: InferContext): TensorType[] {
+  const x = input(ctx, 0);
+  normAxis(intAttr(ctx.attributes, 'axis', -1), x.shape.length);
+  return [x];
+}
+
 define({
   domain: '', op: 'Softmax', inputs: [1, 1],
-  infer: (ctx) => {
-    const x = input(ctx, 0);
-    normAxis(intAttr(ctx.attributes, 'axis', -1), x.shape.length);
-    return [x];
-  },
+  infer: inferKeepsShapeAlongAxis,
   // y = softmax(x): dx = y·(g − Σ g·y) along the axis (no SoftmaxGrad in the CPU build).
   backward: (ctx) => {
     const { g } = ctx, y = bwOut(ctx, 0), gy = bwGrad(ctx);
@@ -632,11 +635,7 @@ define({
 
 define({
   domain: '', op: 'LogSoftmax', inputs: [1, 1],
-  infer: (ctx) => {
-    const x = input(ctx, 0);
-    normAxis(intAttr(ctx.attributes, 'axis', -1), x.shape.length);
-    return [x];
-  },
+  infer: inferKeepsShapeAlongAxis,
   // y = x − logΣeˣ: dx = g − softmax(x)·Σg, with softmax(x) = eʸ.
   backward: (ctx) => {
     const { g } = ctx, y = bwOut(ctx, 0), gy = bwGrad(ctx);
