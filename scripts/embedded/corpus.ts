@@ -286,8 +286,8 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusManifest> {
     }
   }
   const sum = (split: 'train' | 'heldout') => {
-    const fs_ = files.filter((f) => f.split === split);
-    return { files: fs_.length, tokens: fs_.reduce((n, f) => n + f.tokens, 0) };
+    const inSplit = files.filter((f) => f.split === split);
+    return { files: inSplit.length, tokens: inSplit.reduce((n, f) => n + f.tokens, 0) };
   };
   const manifest: CorpusManifest = {
     version: CORPUS_VERSION,

@@ -140,6 +140,17 @@ function exampleBlock(e: CompletionExample, i: number): string[] {
   ];
 }
 
+/** One honest paragraph on where the model stands against the baselines, from the numbers. */
+function verdict(r: EmbeddedReport): string {
+  const e = r.eval;
+  const em = e.exactMatch;
+  const lossVs = (base: number) => (e.modelLoss < base ? 'lower' : 'higher');
+  const evals = r.training.evals;
+  const falling = evals.length >= 2 && evals[evals.length - 1].l2 < evals[evals.length - 2].l2;
+  const emVs = (base: number) => (em.model > base ? 'more' : em.model === base ? 'as many' : 'fewer');
+  return `It is small and briefly trained (${int(r.training.tokens)} tokens on two CPU cores), so it is no substitute for gpt2 (124M) on anything that needs knowledge. Against a trigram model of the same corpus, its held-out loss is ${lossVs(e.ngramLoss)} than the trigram's on the whole training split and ${lossVs(e.matchedLoss)} than the trigram's on the same ${int(r.training.tokens)} tokens, and it gets ${emVs(em.ngram)} next lines exactly right (${em.model} vs ${em.ngram} of ${em.cases}).${e.modelLoss > e.matchedLoss && falling ? ' Its held-out loss was still falling when training ended (see Training): a transformer needs more updates than this budget gave it to catch up with counting.' : ''}`;
+}
+
 export function renderModelCard(r: EmbeddedReport): string {
   const c = r.shape.config;
   const t = r.training;
@@ -149,9 +160,9 @@ export function renderModelCard(r: EmbeddedReport): string {
   const lines = [
     '# The embedded model',
     '',
-    `${/^8|^11|^18/.test(String(c.nLayer)) ? 'An' : 'A'} ${c.nLayer}-layer, ${c.nEmbd}-wide GPT-2 (${c.nHead} heads, ${c.nPositions}-token context, GPT-2's tokenizer and 50257-token vocabulary, tied output head) trained from random weights by this project's own trainer, on code this machine has: TypeScript/JavaScript from the npm packages installed in this project and Python's standard library. It ships as \`config.json\` + \`model.safetensors\` in the Hugging Face layout, so the engine loads it like any GPT-2 checkpoint. The extension's \`gpt2Complete.model\` setting loads it as \`embedded\`, its default.`,
+    `${/^8|^11|^18/.test(String(c.nLayer)) ? 'An' : 'A'} ${c.nLayer}-layer, ${c.nEmbd}-wide GPT-2 (${c.nHead} heads, ${c.nPositions}-token context, GPT-2's tokenizer and 50257-token vocabulary, tied output head) trained from random weights by this project's own trainer, on code this machine has: TypeScript/JavaScript from the npm packages installed in this project and Python's standard library. It ships as \`config.json\` + \`model.safetensors\` in the Hugging Face layout, so the engine loads it like any GPT-2 checkpoint. It is the default model: \`embedded\` in the extension's \`gpt2Complete.model\` setting and in the CLI's \`--model\`.`,
     '',
-    `It is small and briefly trained: it completes common code idioms (indentation, keywords, brackets, frequent identifiers), and is no substitute for gpt2 (124M) on anything that needs knowledge. Its numbers below are against a trigram model of the same corpus, to say what they mean.`,
+    verdict(r),
     '',
     '## Summary',
     '',

@@ -47,8 +47,9 @@ export const CANDIDATES: Shape[] = [
   { nLayer: 6, nEmbd: 192, nPositions: 512 },
   { nLayer: 2, nEmbd: 256, nPositions: 512 },
 ];
-/** About an hour on this 2-core machine while it was shared with other work (~220 tokens/s). */
-export const DEFAULT_TOKENS = 800_000;
+/** The shipped model's budget: about 35–60 minutes on this 2-core machine, depending on what else runs on it. */
+export const DEFAULT_TOKENS = 1_600_000;
+/** Peak learning rate 1e-3: at 3e-3 the same CPU time ended at a higher held-out loss (MODEL_CARD.md). */
 export const HYPER: Hyper = { rows: 2, lr: 1e-3, warmupSteps: 30, minLrRatio: 0.1, weightDecay: 0.1, seed: 0 };
 const EVAL_WINDOWS = 100;
 const TRAINER_EVAL_WINDOWS = 24;
