@@ -21,7 +21,7 @@ export interface CompletionExample {
 
 export interface EmbeddedReport {
   corpus: CorpusManifest;
-  shape: { name: string; config: GPT2Config; params: number; fileBytes: number };
+  shape: { name: string; config: GPT2Config; params: number; fileBytes: number; /** Why this shape (the default's). */ rationale?: string };
   measurements?: { cpuBudgetSec: number; hyper: Hyper; heldOutWindows: number; results: ShapeMeasurement[] };
   training: {
     hyper: Hyper;
@@ -111,7 +111,7 @@ function skipSummary(c: CorpusManifest): string {
 
 function measurementTable(m: NonNullable<EmbeddedReport['measurements']>, chosen: { shape: string; lr: number }): string[] {
   return [
-    `Each candidate was trained from the same seed on the same data for ${m.cpuBudgetSec} CPU-seconds (both threads counted; wall time on this shared machine varied with other work), batch ${m.hyper.rows} × context, the peak learning rate in the table held after a ${m.hyper.warmupSteps}-step warm-up; held-out loss over ${m.heldOutWindows} held-out windows. Latency: the inference model (\`OrtModel\`) on one thread (the extension's default on a 2-core machine), a prompt of context − 64 tokens, then one token at a time.`,
+    `Each candidate was trained from the same seed on the same data for ${m.cpuBudgetSec} CPU-seconds (both threads counted; wall time on this shared machine varied with other work), batch ${m.hyper.rows} × context, the peak learning rate in the table held after a ${m.hyper.warmupSteps}-step warm-up; held-out loss over ${m.heldOutWindows} held-out windows. Latency: the inference model (\`OrtModel\`) on one thread (the extension's default on a 2-core machine), a prompt of context − 64 tokens, then one token at a time. Latencies were measured under whatever load other work put on this shared machine at the time (it varied severalfold), so they rank shapes only roughly; the Summary has the shipped model's latency through the engine.`,
     '',
     '| shape (layers × width) | peak lr | parameters | fp16 size | steps | training tokens | tokens/CPU-s | held-out loss (nats/token) | prefill | decode |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -187,10 +187,11 @@ export function renderModelCard(r: EmbeddedReport): string {
     '',
     '## Shape',
     '',
-    `The 50257 × width token embedding doubles as the output head, so it is most of the size (2 bytes per entry in fp16: ${mb(2 * c.vocabSize * 256)} at width 256) and, at 2·width·50257 FLOPs per token, most of the training and decoding cost; a transformer layer costs ~24·width² FLOPs per token, a few percent of the head at these widths. So the budget buys width, and depth is cheap.`,
+    `The 50257 × width token embedding doubles as the output head, so it is most of the size (2 bytes per entry in fp16: ${mb(2 * c.vocabSize * 256)} at width 256, so a 30 MB model is at most 256 wide) and, at 2·width·50257 FLOPs per token, most of the training cost; a transformer layer costs ~24·width² FLOPs per token, a few percent of the head at these widths. Width is paid for twice, in size and in time; depth is cheap to train but adds sequential work to every decoded token.`,
     '',
     ...(r.measurements ? measurementTable(r.measurements, { shape: r.shape.name, lr: t.hyper.lr }) : ['(No shape measurements were recorded for this build: run `npm run train:embedded -- --measure` first.)']),
     '',
+    ...(r.shape.rationale ? [r.shape.rationale, ''] : []),
     '## Training',
     '',
     `Plain language modelling with the fine-tuning trainer (\`src/training/trainer.ts\`, full-model \`TrainingSession\`): the training split is one stream of files, each preceded by \`<|endoftext|>\`, cut into ${c.nPositions}-token windows; each window is an example with a one-token context and the rest as continuation, so every position is a target of L2 and L1 is empty (λ plays no part). Random initialisation as GPT-2's (\`src/engine/randomCheckpoint.ts\`, seed ${t.hyper.seed}); AdamW (β = 0.9, 0.999, weight decay ${t.hyper.weightDecay} on matrices other than the embeddings), peak learning rate ${t.hyper.lr}, ${t.hyper.warmupSteps}-step linear warm-up, cosine decay to ${t.hyper.minLrRatio}× over ${int(t.steps)} steps, gradient norm clipped at 1; batch ${t.hyper.rows} windows. The weights kept are those of the best held-out evaluation (step ${t.bestStep}), converted to fp16.`,
