@@ -5,22 +5,23 @@
  * All tensors are fp32. The parts:
  * - weights: every parameter once (trainable ones as our Float32Arrays, frozen ones as the graph's
  *   initializers);
- * - gradients (4 B), AdamW m and v (8 B) for each trainable parameter: with the weights, the
- *   16 B/param of PERF.md's table for full fine-tuning; LoRA pays them for adapter tensors only;
- *   plus an accumulation buffer (4 B) when gradients are accumulated over micro-batches;
- * - activations kept for the backward pass, per layer and token: about 17·E floats (LN inputs and
- *   outputs, Q/K/V, attention output, the MLP's 4E pre- and post-GELU, residuals) and 2·H·T for
- *   attention scores and probabilities; two more layers' worth for the gradients in flight; and
- *   3·V per token at the head (logits, log-probabilities, their gradient). LoRA saves as much:
- *   the gradient still has to flow back through every block to reach the first adapters;
+ * - gradients: each step's come back as fresh arrays while the previous step's still wait for the
+ *   garbage collector, so two sets (8 B per trainable parameter); AdamW m and v (8 B); an
+ *   accumulation buffer (4 B) when gradients are accumulated over micro-batches;
+ * - activations: the LoRA dropout masks (inputs, B·T·in floats per adapted layer), and the peak of the intermediate tensors of the training graph itself (graphMemory.ts
+ *   walks the graph that would be built, so the vocabulary-sized logits, log-probabilities and their
+ *   gradient, the attention scores and every saved activation are counted as the graph has them),
+ *   times ARENA_FACTOR for what onnxruntime's allocator holds beyond the live bytes;
  * - a fixed overhead for the runtime and the process.
- * The estimate errs high: it is a gate, and a refused run that would have fit costs less than a
- * swapping machine.
+ * Calibrated against measured peak RSS (bench/RESULTS.md, training); it errs high: it is a gate, and
+ * a refused run that would have fit costs less than a swapping machine.
  */
 import * as os from 'os';
 import { parameterCount, type GPT2Config } from '../engine/config';
 import { UserError } from '../engine/errors';
-import { loraParams, type LoraConfig } from './lora';
+import { graphMemory } from './graphMemory';
+import { DEFAULT_LORA_CONFIG, loraModules, loraParams, type LoraConfig } from './lora';
+import { buildTrainingGraph } from './trainingGraph';
 
 export interface MemoryRequest {
   config: GPT2Config;
@@ -44,13 +45,21 @@ export interface MemoryEstimate {
 }
 
 const F32 = 4;
-const ACTIVATION_FLOATS_PER_EMBD = 17;
-const ATTENTION_FLOATS_PER_HEAD_POSITION = 2;
-const HEAD_FLOATS_PER_VOCAB = 3;
+/**
+ * Resident bytes per byte of the graph's live intermediates: onnxruntime's CPU arena grows in
+ * power-of-two extensions and keeps what it took, and glibc keeps freed chunks. Measured peak RSS
+ * less the other parts, over the simulated peak: 2.8–3.2 for tiny (4 × 256, full and LoRA) at 4×256.
+ */
+export const ARENA_FACTOR = 3;
+/**
+ * Frozen weights (LoRA) are the graph's initializers: the serialized model holds them while the
+ * session is created, onnxruntime keeps its own copy, and its Gemm kernels pre-pack another.
+ */
+export const FROZEN_WEIGHT_COPIES = 3;
 /**
  * An allowance for the rest of the process: node with onnxruntime loaded is ~55 MB resident at rest
- * (measured), the mined data up to ~60 MB (dataset.ts caps it at 20,000 examples of ~3 KB); the
- * remainder is headroom for the runtime's arena and fragmentation.
+ * (measured), the mined data up to ~60 MB (dataset.ts caps it at 20,000 examples of ~3 KB), the
+ * serialized model while the session is created; the remainder is headroom for fragmentation.
  */
 export const RUNTIME_OVERHEAD_BYTES = 300e6;
 
@@ -60,20 +69,43 @@ export function trainableParameterCount(req: Pick<MemoryRequest, 'config' | 'met
   return loraParams(req.config, req.lora).reduce((n, p) => n + p.shape[0] * p.shape[1], 0);
 }
 
-/** Bytes of activations one [rows, seqLen] step keeps for its backward pass. */
-export function activationBytes(config: GPT2Config, rows: number, seqLen: number): number {
-  const tokens = rows * seqLen;
-  const perLayer = tokens * (ACTIVATION_FLOATS_PER_EMBD * config.nEmbd + ATTENTION_FLOATS_PER_HEAD_POSITION * config.nHead * seqLen);
-  return F32 * ((config.nLayer + 2) * perLayer + HEAD_FLOATS_PER_VOCAB * tokens * config.vocabSize);
+/** Graph walks are cheap (milliseconds) but the alternatives search asks for many shapes. */
+const liveCache = new Map<string, number>();
+
+/**
+ * Peak bytes of the training graph's intermediates for one [rows, seqLen] step (the gradient
+ * outputs included), from the graph that would be built; no weights are read.
+ */
+export function activationBytes(config: GPT2Config, rows: number, seqLen: number, method: 'full' | 'lora' = 'full', lora: LoraConfig = DEFAULT_LORA_CONFIG): number {
+  const key = JSON.stringify([config, rows, seqLen, method, method === 'lora' ? lora : null]);
+  let peak = liveCache.get(key);
+  if (peak === undefined) {
+    // Blocks are alike, so the peak is affine in the layer count: walk 1- and 2-block graphs
+    // (milliseconds) rather than the model's (seconds for gpt2-xl).
+    const walk = (nLayer: number): number => {
+      const c = { ...config, nLayer };
+      const noWeights = { config: c, tensor: (name: string): Float32Array => { throw new Error(`activationBytes: ${name} is not read`); } };
+      const l = lora.layers ? { ...lora, layers: undefined } : lora;
+      return graphMemory(buildTrainingGraph(noWeights, { method, lora: l, batch: rows, seqLen }).graph).peak;
+    };
+    const one = walk(1);
+    peak = one + (config.nLayer - 1) * (walk(2) - one);
+    liveCache.set(key, peak);
+  }
+  return ARENA_FACTOR * peak;
 }
 
 export function estimateTrainingMemory(req: MemoryRequest): MemoryEstimate {
   const trainable = trainableParameterCount(req);
-  const weights = F32 * parameterCount(req.config) + (req.method === 'lora' ? F32 * trainable : 0);
-  const gradients = F32 * trainable;
+  const weights = F32 * parameterCount(req.config) * (req.method === 'lora' ? FROZEN_WEIGHT_COPIES : 1) + (req.method === 'lora' ? F32 * trainable : 0);
+  const gradients = 2 * F32 * trainable;
   const optimizer = 2 * F32 * trainable;
   const accumulation = (req.accumulation ?? 1) > 1 ? F32 * trainable : 0;
-  const activations = activationBytes(req.config, req.rows, req.seqLen);
+  const seqLen = Math.min(req.seqLen, req.config.nPositions);
+  // LoRA dropout masks are inputs (JS buffers the session keeps), one float per adapted layer input.
+  const masks = req.method === 'lora' && req.lora && req.lora.dropout > 0
+    ? F32 * req.rows * seqLen * loraModules(req.config, req.lora).reduce((n, m) => n + m.in, 0) : 0;
+  const activations = activationBytes(req.config, req.rows, seqLen, req.method, req.lora) + masks;
   const overhead = RUNTIME_OVERHEAD_BYTES;
   return {
     weights,

@@ -10,16 +10,18 @@
  *
  * Full fine-tuning trains every parameter (canonical names). LoRA trains A [r,in] and B [out,r] per
  * adapted Conv1D (PEFT names), with the base frozen as initializers: y = x·W + b + s·(x·Aᵀ)·Bᵀ,
- * s = alpha/r. LoRA dropout is not applied (it would need a fresh mask per step, which the step
- * contract has no seed for), so a run with dropout > 0 trains as with dropout 0.
+ * s = alpha/r. With LoRA dropout p > 0 the gradient graph also takes one mask input per adapted
+ * layer, `lora_dropout.h.<i>.<target>` [B·T, in] (0 or 1/(1 − p), loraDropout.ts), and the adapter
+ * reads x·mask: PEFT's lora_B(lora_A(dropout(x))). The losses-only graph (evaluation) has none.
  *
  * Shapes are fixed at build time ([B,T] of the session); shorter batches are padded by the session.
  */
 import { headDim, parameterShapes, type GPT2Config } from '../engine/config';
 import { GraphBuilder, attr, type Graph, type Value } from '../engine/onnx/ir';
 import type { WeightSource } from '../engine/weights';
-import { addGradients } from './autodiff/gradient';
+import { addVectorJacobianProduct } from './autodiff/gradient';
 import { loraModules, loraParams, loraScaling, validateLoraConfig, type LoraConfig, type LoraModule } from './lora';
+import { dropoutMaskName } from './loraDropout';
 import type { TrainableParam } from './objective';
 
 export const INPUT_IDS = 'input_ids';
@@ -44,12 +46,23 @@ export interface TrainingGraphOptions {
 export interface TrainingGraph {
   graph: Graph;
   params: TrainableParam[];
+  /** LoRA dropout mask inputs (empty without dropout), and the probability they are drawn with. */
+  dropoutMasks: { name: string; shape: [number, number] }[];
+  dropout: number;
 }
 
 /** How the forward pass reads a parameter, and which LoRA adapter (if any) a Conv1D has. */
 interface Params {
   w(name: string): Value;
-  adapter(conv: string): { a: Value; b: Value; scaling: number } | undefined;
+  adapter(conv: string): Adapter | undefined;
+}
+
+interface Adapter {
+  a: Value;
+  b: Value;
+  scaling: number;
+  /** Dropout factors for the adapter's input rows, when training with dropout. */
+  mask?: Value;
 }
 
 export function buildTrainingGraph(weights: WeightSource, opts: TrainingGraphOptions): TrainingGraph {
@@ -66,6 +79,8 @@ export function buildTrainingGraph(weights: WeightSource, opts: TrainingGraphOpt
   const shapes = parameterShapes(c);
   const trainable: Value[] = [];
   let params: Params;
+  const masks: { name: string; shape: [number, number] }[] = [];
+  let dropout = 0;
   if (opts.method === 'full') {
     const inputs = new Map([...shapes].map(([name, shape]) => [name, g.input(name, 'float32', shape)]));
     trainable.push(...inputs.values());
@@ -74,12 +89,19 @@ export function buildTrainingGraph(weights: WeightSource, opts: TrainingGraphOpt
     if (!opts.lora) throw new Error('training graph: method lora needs a LoRA config');
     const lora = validateLoraConfig(opts.lora, c);
     const frozen = new Map<string, Value>();
-    const adapters = new Map<string, { a: Value; b: Value; scaling: number }>();
+    const adapters = new Map<string, Adapter>();
+    dropout = opts.gradients !== false ? lora.dropout : 0;
     for (const m of loraModules(c, lora)) {
       const a = g.input(m.a, 'float32', [lora.rank, m.in]);
       const b = g.input(m.b, 'float32', [m.out, lora.rank]);
       trainable.push(a, b);
-      adapters.set(convName(m), { a, b, scaling: loraScaling(lora) });
+      let mask: Value | undefined;
+      if (dropout > 0) {
+        const shape: [number, number] = [B * T, m.in];
+        mask = g.input(dropoutMaskName(convName(m)), 'float32', shape);
+        masks.push({ name: mask.name, shape });
+      }
+      adapters.set(convName(m), { a, b, scaling: loraScaling(lora), mask });
     }
     params = {
       w: (name) => {
@@ -96,7 +118,7 @@ export function buildTrainingGraph(weights: WeightSource, opts: TrainingGraphOpt
 
   const logits = gpt2Forward(g, c, params, ids, B, T);
   const losses = objective(g, logits, ids, l1Mask, l2Mask, lambda, B, T);
-  const grads = opts.gradients === false ? undefined : addGradients(g, losses.l3, trainable);
+  const grads = opts.gradients === false ? undefined : addVectorJacobianProduct(g, logits, headGradient(g, losses), trainable);
   // Outputs are named last: naming renames a value, which every node already reading it follows.
   for (const name of LOSS_NAMES) g.output(losses[name], name);
   if (grads) for (const p of trainable) g.output(grads.get(p.name)!, gradName(p.name));
@@ -104,7 +126,7 @@ export function buildTrainingGraph(weights: WeightSource, opts: TrainingGraphOpt
   const list: TrainableParam[] = opts.method === 'full'
     ? [...shapes].map(([name, shape]) => ({ name, shape }))
     : loraParams(c, opts.lora!);
-  return { graph: g.build(), params: list };
+  return { graph: g.build(), params: list, dropoutMasks: masks, dropout };
 }
 
 function convName(m: LoraModule): string {
@@ -140,12 +162,12 @@ function layerNorm(g: GraphBuilder, p: Params, name: string, x: Value, eps: numb
     { axis: attr.int(-1), epsilon: attr.float(eps) }, { outputs: 3 })[0];
 }
 
-/** Conv1D y = x·W + b (W [in,out]), plus the LoRA delta s·(x·Aᵀ)·Bᵀ when the layer is adapted. */
+/** Conv1D y = x·W + b (W [in,out]), plus the LoRA delta s·(dropout(x)·Aᵀ)·Bᵀ when the layer is adapted. */
 function conv1d(g: GraphBuilder, p: Params, name: string, x: Value): Value {
   const y = g.gemm(x, p.w(name + '.weight'), p.w(name + '.bias'));
   const lora = p.adapter(name);
   if (!lora) return y;
-  const down = g.gemm(x, lora.a, null, { transB: true });
+  const down = g.gemm(lora.mask ? g.mul(x, lora.mask) : x, lora.a, null, { transB: true });
   return g.add(y, g.gemm(down, lora.b, null, { transB: true, alpha: lora.scaling }));
 }
 
@@ -162,29 +184,56 @@ function attention(g: GraphBuilder, c: GPT2Config, qkv: Value, causal: Value, B:
   return g.reshape(g.transpose(out, [0, 2, 1, 3]), [B * T, E]);
 }
 
+/** The objective's values the backward pass starts from. */
+interface Objective {
+  l1: Value;
+  l2: Value;
+  l3: Value;
+  /** log softmax(logits) [B·T, V], the targets [B·T, 1], and dL3/dnll per position [B·T, 1]. */
+  logProb: Value;
+  targets: Value;
+  weight: Value;
+}
+
 /**
  * L1 and L2: token-level means of the NLL of token t + 1 at position t, weighted by the masks,
  * Σ(nll·m)/max(Σm, 1), so a batch without targets of a kind has that loss 0; L3 = L2 + λ·L1.
+ * The NLL is LogSoftmax over the last axis and a GatherElements, not SoftmaxCrossEntropyLoss: the
+ * CPU build runs that op as its ONNX function, a LogSoftmax over axis 1 of [B·T, V, 1], which was
+ * ~4× slower than over the last axis (13% of a tiny model's step).
  */
 function objective(
   g: GraphBuilder, logits: Value, ids: Value, l1Mask: Value, l2Mask: Value, lambda: Value, B: number, T: number,
-): { l1: Value; l2: Value; l3: Value } {
+): Objective {
   const next = g.node('Slice', [ids, g.constInt64([1]), g.constInt64([T]), g.constInt64([1])])[0];
   const pad = g.initializer(g.uniqueName('no_target'), 'int64', [B, 1], new BigInt64Array(B));
-  const targets = g.reshape(g.concat([next, pad], 1), [B * T]);
-  // −log softmax(logits)[target] per position; its rule is the cheapest backward over [B·T, V].
-  const nllRows = g.node('SoftmaxCrossEntropyLoss', [logits, targets], { reduction: attr.string('none') }, { outputs: 2 })[0];
-  const nll = g.reshape(nllRows, [B, T]);
+  const targets = g.reshape(g.concat([next, pad], 1), [B * T, 1]);
+  const logProb = g.node('LogSoftmax', [logits], { axis: attr.int(-1) })[0];
+  const picked = g.node('GatherElements', [logProb, targets], { axis: attr.int(1) })[0];
+  const nll = g.node('Neg', [g.reshape(picked, [B, T])])[0];
   const hasTarget = g.constFloat(span(T).map((t) => (t < T - 1 ? 1 : 0)), [T], 'has_target');
   const one = g.constFloat([1], [], 'one');
-  const mean = (mask: Value): Value => {
+  // Per-position weights m/max(Σm, 1): the loss is Σ nll·weight, and dL/dnll is the weight.
+  const weights = (mask: Value): Value => {
     const m = g.mul(mask, hasTarget);
-    const count = g.node('Max', [sumAll(g, m), one])[0];
-    return g.div(sumAll(g, g.mul(nll, m)), count);
+    return g.div(m, g.node('Max', [sumAll(g, m), one])[0]);
   };
-  const l1 = mean(l1Mask);
-  const l2 = mean(l2Mask);
-  return { l1, l2, l3: g.add(l2, g.mul(lambda, l1)) };
+  const w1 = weights(l1Mask);
+  const w2 = weights(l2Mask);
+  const l1 = sumAll(g, g.mul(nll, w1));
+  const l2 = sumAll(g, g.mul(nll, w2));
+  const weight = g.reshape(g.add(w2, g.mul(lambda, w1)), [B * T, 1]);
+  return { l1, l2, l3: g.add(l2, g.mul(lambda, l1)), logProb, targets, weight };
+}
+
+/**
+ * dL3/dlogits = w·(softmax − onehot(target)) per row, by hand: softmax is exp(log_prob), already
+ * computed, and −w is scatter-added at the target in place. Three passes over [B·T, V]; the rules
+ * for LogSoftmax and GatherElements would take six (a zeros tensor, a row sum, a subtraction).
+ */
+function headGradient(g: GraphBuilder, o: Objective): Value {
+  const spread = g.mul(g.node('Exp', [o.logProb])[0], o.weight);
+  return g.node('ScatterElements', [spread, o.targets, g.node('Neg', [o.weight])[0]], { axis: attr.int(1), reduction: attr.string('add') })[0];
 }
 
 function sumAll(g: GraphBuilder, x: Value): Value {

@@ -4,7 +4,8 @@
  * fed as graph inputs on each call (no copy: PERF.md); the caller owns and updates them.
  * losses() runs a second, forward-only graph (LossSession), opened on first use: onnxruntime runs
  * every node of a graph whatever outputs are fetched, so the training graph would pay for its
- * backward pass.
+ * backward pass. With LoRA dropout, step() draws the layers' masks from its seed into buffers
+ * allocated once (loraDropout.ts); losses() never applies dropout.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -17,7 +18,8 @@ import { EXTERNAL_DATA_THRESHOLD, initializerBytes, serializeModel, writeModel }
 import { sessionOptions } from '../engine/ortModel';
 import type { WeightSource } from '../engine/weights';
 import type { LoraConfig } from './lora';
-import type { LossSession as LossSessionLike, Losses, TrainableParam, TrainingSessionLike } from './objective';
+import { fillDropoutMask } from './loraDropout';
+import type { LossSession as LossSessionLike, Losses, StepOptions, TrainableParam, TrainingSessionLike } from './objective';
 import { INPUT_IDS, L1_MASK, L2_MASK, LAMBDA, LOSS_NAMES, buildTrainingGraph, gradName } from './trainingGraph';
 
 export type { LoraConfig } from './lora';
@@ -48,26 +50,43 @@ export interface TrainingSessionOptions {
 
 export class TrainingSession implements TrainingSessionLike {
   private lossSession: Promise<LossSession> | undefined;
+  private readonly masks: { name: string; shape: [number, number]; data: Float32Array }[];
 
   private constructor(
     private readonly opts: TrainingSessionOptions,
     private readonly choice: ExecutionChoice,
     private readonly graph: OpenGraph,
     readonly params: TrainableParam[],
-  ) {}
+    private readonly dropout: number,
+    masks: { name: string; shape: [number, number] }[],
+  ) {
+    this.masks = masks.map((m) => ({ ...m, data: new Float32Array(m.shape[0] * m.shape[1]) }));
+  }
 
   static async create(opts: TrainingSessionOptions): Promise<TrainingSession> {
     const choice = await chooseExecutionProvider({ device: opts.device, threads: opts.threads });
     const built = buildTrainingGraph(opts.weights, { method: opts.method, lora: opts.lora, batch: opts.batch, seqLen: opts.seqLen });
-    return new TrainingSession(opts, choice, await openGraph(built.graph, choice), built.params);
+    return new TrainingSession(opts, choice, await openGraph(built.graph, choice), built.params, built.dropout, built.dropoutMasks);
+  }
+
+  /** Names of the LoRA dropout mask inputs (none without dropout). */
+  get dropoutMasks(): string[] {
+    return this.masks.map((m) => m.name);
   }
 
   get device(): DeviceInfo {
     return this.choice.device;
   }
 
-  async step(batch: TrainBatch, values: Map<string, Float32Array>, lambda: number): Promise<Losses & { grads: Map<string, Float32Array> }> {
-    const out = await this.graph.session.run(feeds(this.opts, this.params, batch, values, lambda));
+  /** Losses and gradients of one batch; LoRA dropout masks come from options.seed (default 0). */
+  async step(batch: TrainBatch, values: Map<string, Float32Array>, lambda: number, options: StepOptions = {}): Promise<Losses & { grads: Map<string, Float32Array> }> {
+    const input = feeds(this.opts, this.params, batch, values, lambda);
+    const seed = options.seed ?? 0;
+    for (const m of this.masks) {
+      fillDropoutMask(m.data, this.dropout, seed, m.name);
+      input[m.name] = new ort.Tensor('float32', m.data, m.shape);
+    }
+    const out = await this.graph.session.run(input);
     const grads = new Map<string, Float32Array>();
     for (const p of this.params) grads.set(p.name, out[gradName(p.name)].data as Float32Array);
     return { ...readLosses(out), grads };

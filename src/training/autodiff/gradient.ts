@@ -26,11 +26,25 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
   if (loss.dtype !== 'float32' || lossShape.some((d) => d !== 1)) {
     throw new Error(`addGradients: the loss ${loss.name} must be a float32 scalar (it is ${loss.dtype} [${lossShape.join(',')}])`);
   }
+  return addVectorJacobianProduct(g, loss, g.constFloat([1], lossShape, 'grad_seed'), wrt);
+}
+
+/**
+ * The backward pass from an intermediate value: given `dy` = d loss / d`y` (same shape as y), appends
+ * the nodes computing d loss / dv for every v in `wrt`, through y alone. A caller whose loss tail
+ * has a cheaper gradient by hand than by the rules (the LM head's softmax cross-entropy) starts here;
+ * nodes after y are not differentiated.
+ */
+export function addVectorJacobianProduct(g: GraphBuilder, y: Value, dy: Value, wrt: readonly Value[]): Map<string, Value> {
+  if (dy.dtype !== y.dtype || !sameShape(staticShape(dy), staticShape(y))) {
+    throw new Error(`addVectorJacobianProduct: dy [${dy.shape.join(',')}] does not match ${y.name} [${y.shape.join(',')}]`);
+  }
+  const loss = y;
   const forward = [...g.currentNodes()];
   const differentiable = onPaths(g, forward, loss.name, wrt);
 
   // Contributions to each value's gradient, summed once every consumer has contributed.
-  const parts = new Map<string, Value[]>([[loss.name, [g.constFloat([1], lossShape, 'grad_seed')]]]);
+  const parts = new Map<string, Value[]>([[loss.name, [dy]]]);
   const total = (name: string): Value | undefined => {
     const list = parts.get(name);
     if (!list || list.length === 0) return undefined;
