@@ -11,7 +11,9 @@ import { ErrorNotifier } from './vscode/errorNotifier';
 import { AdapterStore } from './vscode/fineTune/adapterStore';
 import { FineTuneController, registerFineTuneCommands } from './vscode/fineTune/fineTuneCommand';
 import { registerFineTuneTestHooks } from './vscode/fineTune/fineTuneTestHooks';
+import { cleanGraphCache, inUseGraphHash } from './vscode/graphCacheCleanup';
 import { InlineProvider } from './vscode/inlineProvider';
+import { DownloadProbe } from './vscode/modelDownload';
 import { ModelManager } from './vscode/modelManager';
 import type { ModelFolders } from './vscode/modelResolution';
 import { PauseState } from './vscode/pauseState';
@@ -64,6 +66,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const provider = new InlineProvider({ manager, settings: getSettings, pause, stats, errors, log });
   const statusSources: StatusSources = { manager, provider, pause, stats, settings: getSettings, menuCommand: COMMANDS.showMenu };
   const statusBar = new StatusBar(statusSources);
+  const testHooks = testHooksEnabled(context.extensionMode);
+  const downloadProbe = testHooks ? new DownloadProbe() : undefined;
+  if (downloadProbe !== undefined) context.subscriptions.push(downloadProbe);
 
   context.subscriptions.push(
     log,
@@ -77,7 +82,18 @@ export function activate(context: vscode.ExtensionContext): void {
     manager.onDidFail((error) => errors.notify(error)),
     manager.onDidChangeState((state) => {
       // A working model clears the "shown once" memory; a new model must not serve the old one's suggestions.
-      if (state.kind === 'ready') errors.reset();
+      if (state.kind === 'ready') {
+        errors.reset();
+        // Graphs of adapters and models no longer used would pile up (one per adapter, model-sized).
+        void inUseGraphHash(state.info.checkpointDir, state.info.adapterDir)
+          .then((hash) => cleanGraphCache(graphCacheDir, [hash]))
+          .then(
+            (r) => {
+              if (r.removed.length > 0) log.info(`graph cache: removed ${r.removed.length} unused graph(s), ${Math.round(r.freedBytes / 2 ** 20)} MiB (${r.kept} kept)`);
+            },
+            (err: unknown) => log.warn(`graph cache cleanup skipped: ${err instanceof Error ? err.message : String(err)}`),
+          );
+      }
       if (state.kind === 'loading') provider.clearCaches();
     }),
     onSettingsChanged((change) => {
@@ -86,15 +102,21 @@ export function activate(context: vscode.ExtensionContext): void {
       if (change.debounce) provider.resetDebouncer();
       statusBar.render();
     }),
-    ...registerCommands({ manager, pause, stats, settings: getSettings, log, folders, status: statusSources }),
+    ...registerCommands({
+      manager, pause, stats, settings: getSettings, log, folders, status: statusSources,
+      accepted: (documentUri, itemText) => provider.accepted(documentUri, itemText),
+      downloadProbe,
+    }),
     adapters,
     fineTune,
     adapters.onDidChange(() => manager.reloadIfInUse('the fine-tuned adapter changed')),
     ...registerFineTuneCommands(fineTune),
   );
-  if (testHooksEnabled(context.extensionMode)) {
+  if (testHooks) {
     context.subscriptions.push(
-      ...registerTestHooks({ provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event }),
+      ...registerTestHooks({
+        provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event, download: downloadProbe, folders,
+      }),
       ...registerFineTuneTestHooks(fineTune, adapters, manager),
     );
   }

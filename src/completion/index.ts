@@ -33,3 +33,4 @@ export {
   type PostprocessStep,
 } from './postprocess';
 export { CompletionStats, type CompletionStatsSnapshot } from './stats';
+export { AcceptanceTracker } from './acceptance';

@@ -9,6 +9,8 @@ export interface CompletionStatsSnapshot {
   readonly accepted: number;
   /** Characters inserted by acceptances, partial ones (word, line) included. */
   readonly acceptedChars: number;
+  /** Partial accepts (accept word, accept line); not counted in `accepted`. */
+  readonly partialAccepts: number;
 }
 
 function isCount(value: unknown): value is number {
@@ -19,6 +21,7 @@ export class CompletionStats {
   private shown = 0;
   private accepted = 0;
   private acceptedChars = 0;
+  private partialAccepts = 0;
 
   /** A suggestion became visible. */
   recordShown(): void {
@@ -31,13 +34,23 @@ export class CompletionStats {
     this.acceptedChars += Math.max(0, Math.floor(chars));
   }
 
+  /**
+   * Part of a suggestion was accepted (a word, a line), inserting `chars` characters. Counted in
+   * the characters but not as an acceptance: a suggestion taken word by word, then with Tab, is one
+   * acceptance and all of its characters.
+   */
+  recordPartialAccept(chars: number): void {
+    this.partialAccepts++;
+    this.acceptedChars += Math.max(0, Math.floor(chars));
+  }
+
   /** Accepted / shown, in [0, 1]; 0 before anything was shown. */
   acceptRate(): number {
     return this.shown === 0 ? 0 : Math.min(1, this.accepted / this.shown);
   }
 
   snapshot(): CompletionStatsSnapshot {
-    return { shown: this.shown, accepted: this.accepted, acceptedChars: this.acceptedChars };
+    return { shown: this.shown, accepted: this.accepted, acceptedChars: this.acceptedChars, partialAccepts: this.partialAccepts };
   }
 
   /** For JSON.stringify (e.g. into the extension's globalState). */
@@ -49,6 +62,7 @@ export class CompletionStats {
     this.shown = 0;
     this.accepted = 0;
     this.acceptedChars = 0;
+    this.partialAccepts = 0;
   }
 
   /**
@@ -71,6 +85,8 @@ export class CompletionStats {
       stats.shown = record.shown;
       stats.accepted = record.accepted;
       stats.acceptedChars = record.acceptedChars;
+      // Absent in counters stored before partial accepts were counted.
+      stats.partialAccepts = isCount(record.partialAccepts) ? record.partialAccepts : 0;
     }
     return stats;
   }

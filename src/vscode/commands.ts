@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { PRESETS } from '../engine/presets';
 import { formatBytes } from '../models/hubDownload';
 import { ACCEPTED_COMMAND } from './inlineProvider';
-import { downloadPreset, type DownloadDependencies } from './modelDownload';
+import { ask, downloadPreset, type DownloadDependencies, type DownloadProbe } from './modelDownload';
 import type { ModelManager } from './modelManager';
 import { isEmbeddedModelPresent, isPresetDownloaded, type ModelFolders } from './modelResolution';
 import type { PauseState } from './pauseState';
@@ -39,6 +39,10 @@ export interface CommandDependencies {
   readonly log: vscode.LogOutputChannel;
   readonly folders: ModelFolders;
   readonly status: StatusSources;
+  /** The accept command's handler (the provider's `accepted`). */
+  readonly accepted: (...args: unknown[]) => void;
+  /** The download's test probe, when the test hooks are on. */
+  readonly downloadProbe?: DownloadProbe;
 }
 
 function openSettings(query = SECTION): Thenable<unknown> {
@@ -50,6 +54,7 @@ export function registerCommands(deps: CommandDependencies): vscode.Disposable[]
     folders: deps.folders,
     log: deps.log,
     openModelPathSetting: () => void openSettings(`${SECTION}.modelPath`),
+    probe: deps.downloadProbe,
   };
   const menu: MenuCommands = {
     togglePause: COMMANDS.togglePause,
@@ -76,7 +81,7 @@ export function registerCommands(deps: CommandDependencies): vscode.Disposable[]
     register(COMMANDS.showLogs, () => deps.log.show()),
     register(COMMANDS.showMenu, () => showStatusMenu(deps.status, menu)),
     register(COMMANDS.openSettings, () => openSettings()),
-    register(ACCEPTED_COMMAND, (chars: number) => deps.stats.recordAccepted(typeof chars === 'number' ? chars : 0)),
+    register(ACCEPTED_COMMAND, (...args: unknown[]) => deps.accepted(...args)),
   ];
 }
 
@@ -84,7 +89,7 @@ async function showStats(stats: StatsStore): Promise<void> {
   const c = stats.snapshot();
   const picked = await vscode.window.showInformationMessage(
     `GPT-2 Complete: ${c.shown} suggestions shown, ${c.accepted} accepted (${(stats.acceptRate() * 100).toFixed(0)}%), ` +
-      `${c.acceptedChars} characters accepted. Counted on this machine only.`,
+      `${c.partialAccepts} partly (word or line), ${c.acceptedChars} characters accepted. Counted on this machine only.`,
     'Reset',
   );
   if (picked === 'Reset') stats.reset();
@@ -170,6 +175,6 @@ async function downloadAndUse(deps: CommandDependencies, download: DownloadDepen
     await deps.manager.reload();
     return;
   }
-  const use = await vscode.window.showInformationMessage(`GPT-2 Complete: use ${preset} for suggestions now?`, 'Use');
+  const use = await ask(download.probe, `GPT-2 Complete: use ${preset} for suggestions now?`, {}, 'Use');
   if (use === 'Use') await useModel(deps, preset);
 }

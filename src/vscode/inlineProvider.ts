@@ -12,7 +12,7 @@
  */
 import * as vscode from 'vscode';
 import {
-  AdaptiveDebouncer, checkGates, CompletionResultCache, createCompletionRequest, inferIndentUnit,
+  AcceptanceTracker, AdaptiveDebouncer, checkGates, CompletionResultCache, createCompletionRequest, inferIndentUnit,
   postprocessCompletion, postprocessContextAt, TypingThroughCache, wait, type PostprocessContext,
 } from '../completion';
 import { isCancelled } from '../engine/errors';
@@ -23,7 +23,11 @@ import type { PauseState } from './pauseState';
 import type { Settings } from './settings';
 import type { StatsStore } from './statsStore';
 
-/** Runs when a suggestion is accepted (InlineCompletionItem.command): counts it. */
+/**
+ * Runs when a suggestion is accepted in full (InlineCompletionItem.command, arguments: the
+ * document URI and the item's text): counts it. Partial accepts (word, line) run no command; the
+ * provider sees them as edits (see completion/acceptance.ts).
+ */
 export const ACCEPTED_COMMAND = 'gpt2Complete._accepted';
 
 /** Candidates generated for an explicit request (Tabby and llama.vscode use 3). */
@@ -87,6 +91,8 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
   private debouncer: AdaptiveDebouncer;
   private readonly typingThrough = new TypingThroughCache();
   private readonly results = new CompletionResultCache();
+  private readonly acceptance = new AcceptanceTracker();
+  private readonly subscriptions: vscode.Disposable[] = [];
   /** The running request per document, so a newer one can cancel it. */
   private readonly running = new Map<string, AbortController>();
   /** The previous prompt window start per document (keeps the KV cache prefix stable). */
@@ -107,6 +113,41 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
 
   constructor(private readonly deps: ProviderDependencies) {
     this.debouncer = new AdaptiveDebouncer({ baseDelayMs: deps.settings().debounceMs });
+    this.subscriptions.push(
+      vscode.workspace.onDidChangeTextDocument((e) => this.documentChanged(e)),
+      vscode.workspace.onDidCloseTextDocument((d) => this.acceptance.clear(d.uri.toString())),
+    );
+  }
+
+  /**
+   * The accept command of an item ran (Tab): counts one acceptance and the characters it inserted.
+   * Takes the arguments `items` gives the command: the document URI and the item's text.
+   */
+  accepted(documentUri: unknown, itemText: unknown): void {
+    if (typeof documentUri === 'number') {
+      // The form of older builds' items: the item's length only.
+      this.deps.stats.recordAccepted(documentUri);
+      return;
+    }
+    if (typeof documentUri !== 'string' || typeof itemText !== 'string') return;
+    this.deps.stats.recordAccepted(this.acceptance.recordAccepted(documentUri, itemText));
+  }
+
+  /** Partial accepts (accept word, accept line) show up as edits that insert part of the suggestion. */
+  private documentChanged(e: vscode.TextDocumentChangeEvent): void {
+    if (e.contentChanges.length === 0) return;
+    const uri = e.document.uri.toString();
+    if (e.contentChanges.length !== 1 || e.reason !== undefined) {
+      // Several cursors, undo or redo: not an accept.
+      this.acceptance.clear(uri);
+      return;
+    }
+    const change = e.contentChanges[0];
+    const chars = this.acceptance.recordEdit(uri, change.rangeOffset, change.rangeLength, change.text);
+    if (chars > 0) {
+      this.deps.stats.recordPartialAccept(chars);
+      this.deps.log.trace(`partial accept of ${chars} character(s)`);
+    }
   }
 
   /** The debounce setting changed: start over with the new base delay. */
@@ -145,6 +186,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
   dispose(): void {
     for (const controller of this.running.values()) controller.abort();
     this.running.clear();
+    for (const s of this.subscriptions) s.dispose();
     this.busyEmitter.dispose();
     this.traceEmitter.dispose();
     this.startEmitter.dispose();
@@ -221,14 +263,14 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
         if (rest !== null) {
           this.counters.typingThroughHits++;
           trace('typing-through', [rest]);
-          return this.items([rest], position);
+          return this.items([rest], position, uri);
         }
         const cached = cacheKey === undefined ? undefined : this.results.get(cacheKey);
         if (cached !== undefined && cached.length > 0) {
           this.counters.cacheHits++;
           this.show(uri, prefix, suffix, cached);
           trace('cache', cached);
-          return this.items(cached, position);
+          return this.items(cached, position, uri);
         }
       }
 
@@ -248,7 +290,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
       trace('model', items, { raw: result.candidates.map((c) => c.text), latencyMs, result, checkpointDir: loaded.info.checkpointDir });
       if (items.length === 0) return undefined;
       this.show(uri, prefix, suffix, items);
-      return this.items(items, position);
+      return this.items(items, position, uri);
     } finally {
       onCancel.dispose();
       if (this.running.get(uri) === controller) this.running.delete(uri);
@@ -297,13 +339,14 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
 
   private show(uri: string, prefix: string, suffix: string, items: readonly string[]): void {
     this.typingThrough.remember({ documentUri: uri, prefix, suffix, completion: items[0] });
+    this.acceptance.recordShown(uri, prefix.length, items);
     this.deps.stats.recordShown();
   }
 
-  private items(texts: readonly string[], position: vscode.Position): vscode.InlineCompletionItem[] {
+  private items(texts: readonly string[], position: vscode.Position, uri: string): vscode.InlineCompletionItem[] {
     const range = new vscode.Range(position, position);
     return texts.map(
-      (text) => new vscode.InlineCompletionItem(text, range, { title: 'Accepted', command: ACCEPTED_COMMAND, arguments: [text.length] }),
+      (text) => new vscode.InlineCompletionItem(text, range, { title: 'Accepted', command: ACCEPTED_COMMAND, arguments: [uri, text] }),
     );
   }
 

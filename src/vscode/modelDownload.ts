@@ -15,6 +15,59 @@ export interface DownloadDependencies {
   readonly log: vscode.LogOutputChannel;
   /** Opens the modelPath setting (the manual alternative). */
   readonly openModelPathSetting: () => void;
+  /** Registered by the test hooks only. */
+  readonly probe?: DownloadProbe;
+}
+
+/**
+ * What the extension-host tests need around a download, where a test cannot reach the workbench's
+ * UI: a modal dialog's buttons and a notification's Cancel cannot be clicked from the extension
+ * host. Inert until a test arms it (testHooks.ts): it records the questions, progress reports and
+ * messages, answers the questions from a queue when one is set, and cancels like the Cancel button.
+ */
+export class DownloadProbe implements vscode.Disposable {
+  /** When set, questions are answered from here (undefined = dismissed) instead of being shown. */
+  answers: (string | undefined)[] | undefined;
+  readonly questions: string[] = [];
+  readonly progress: { receivedBytes: number; totalBytes: number; message: string }[] = [];
+  readonly messages: string[] = [];
+  /** Downloads under way. */
+  running = 0;
+  private readonly cancelEmitter = new vscode.EventEmitter<void>();
+  readonly onDidCancel = this.cancelEmitter.event;
+
+  /** What the notification's Cancel button does to the downloads under way. */
+  cancel(): void {
+    this.cancelEmitter.fire();
+  }
+
+  reset(): void {
+    this.answers = undefined;
+    this.questions.length = 0;
+    this.progress.length = 0;
+    this.messages.length = 0;
+  }
+
+  dispose(): void {
+    this.cancelEmitter.dispose();
+  }
+}
+
+/** A question with one action button: the probe's answer when a test armed it, else the real dialog. */
+export function ask(
+  probe: DownloadProbe | undefined,
+  message: string,
+  options: vscode.MessageOptions,
+  action: string,
+): Thenable<string | undefined> {
+  probe?.questions.push(options.detail !== undefined ? `${message}\n${options.detail}` : message);
+  if (probe?.answers !== undefined) return Promise.resolve(probe.answers.shift());
+  return vscode.window.showInformationMessage(message, options, action);
+}
+
+function inform(probe: DownloadProbe | undefined, message: string): void {
+  probe?.messages.push(message);
+  void vscode.window.showInformationMessage(message);
 }
 
 /** The hub to download from; HF_ENDPOINT is the Hugging Face tools' own way to name a mirror. */
@@ -41,7 +94,8 @@ export async function downloadPreset(name: string, deps: DownloadDependencies): 
     return false;
   }
   const size = formatBytes(totalBytes > 0 ? totalBytes : preset.approxBytes);
-  const answer = await vscode.window.showInformationMessage(
+  const answer = await ask(
+    deps.probe,
     `Download ${preset.name} (${size}) from ${new URL(baseUrl).host}?`,
     { modal: true, detail: `It is saved in ${dest} and runs on this machine; nothing else is sent.` },
     'Download',
@@ -55,40 +109,47 @@ export async function downloadPreset(name: string, deps: DownloadDependencies): 
       async (progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
+        const probeCancel = deps.probe?.onDidCancel(() => controller.abort());
+        if (deps.probe !== undefined) deps.probe.running++;
         const done = new Map<string, number>();
         let reportedPercent = 0;
-        await downloadModel(preset.repo, dest, {
-          baseUrl,
-          signal: controller.signal,
-          onProgress: (p) => {
-            done.set(p.file, p.receivedBytes);
-            const received = [...done.values()].reduce((a, b) => a + b, 0);
-            const percent = totalBytes > 0 ? Math.min(100, (received / totalBytes) * 100) : 0;
-            progress.report({
-              message: `${formatBytes(received)} of ${totalBytes > 0 ? formatBytes(totalBytes) : '?'} · ${formatBytes(p.bytesPerSecond)}/s`,
-              increment: Math.max(0, percent - reportedPercent),
-            });
-            reportedPercent = Math.max(reportedPercent, percent);
-          },
-        });
+        try {
+          await downloadModel(preset.repo, dest, {
+            baseUrl,
+            signal: controller.signal,
+            onProgress: (p) => {
+              done.set(p.file, p.receivedBytes);
+              const received = [...done.values()].reduce((a, b) => a + b, 0);
+              const percent = totalBytes > 0 ? Math.min(100, (received / totalBytes) * 100) : 0;
+              const message = `${formatBytes(received)} of ${totalBytes > 0 ? formatBytes(totalBytes) : '?'} · ${formatBytes(p.bytesPerSecond)}/s`;
+              deps.probe?.progress.push({ receivedBytes: received, totalBytes, message });
+              progress.report({ message, increment: Math.max(0, percent - reportedPercent) });
+              reportedPercent = Math.max(reportedPercent, percent);
+            },
+          });
+        } finally {
+          probeCancel?.dispose();
+          if (deps.probe !== undefined) deps.probe.running--;
+        }
       },
     );
   } catch (err) {
     if (isCancelled(err)) {
-      void vscode.window.showInformationMessage(`Download of ${preset.name} cancelled; it resumes where it stopped next time.`);
+      inform(deps.probe, `Download of ${preset.name} cancelled; it resumes where it stopped next time.`);
       return false;
     }
     reportFailure(err, preset, deps);
     return false;
   }
   deps.log.info(`${preset.name} downloaded into ${dest}`);
-  void vscode.window.showInformationMessage(`GPT-2 Complete: ${preset.name} downloaded (${size}).`);
+  inform(deps.probe, `GPT-2 Complete: ${preset.name} downloaded (${size}).`);
   return true;
 }
 
 function reportFailure(err: unknown, preset: Preset, deps: DownloadDependencies): void {
   const error = err instanceof Error ? err : new Error(String(err));
   deps.log.error(`download of ${preset.name} failed: ${error.stack ?? error.message}`);
+  deps.probe?.messages.push(`failed: ${error.message}`);
   // hubDownload's UserErrors already name the manual alternative; other errors get it here.
   const message = error instanceof UserError
     ? error.message

@@ -26,6 +26,12 @@ export class StatsStore implements vscode.Disposable {
     this.save();
   }
 
+  /** Part of a suggestion (a word, a line) was accepted. */
+  recordPartialAccept(chars: number): void {
+    this.stats.recordPartialAccept(chars);
+    this.save();
+  }
+
   reset(): void {
     this.stats.reset();
     this.save();

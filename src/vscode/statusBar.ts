@@ -144,6 +144,7 @@ export class StatusBar implements vscode.Disposable {
     const counts = stats.snapshot();
     md.appendMarkdown(
       `Suggestions shown ${counts.shown}, accepted ${counts.accepted} (${(stats.acceptRate() * 100).toFixed(0)}%), ` +
+        `${counts.partialAccepts} partly, ` +
         `${counts.acceptedChars} characters accepted — counted on this machine only\n\n`,
     );
     md.appendMarkdown('Click for actions');

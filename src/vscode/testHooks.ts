@@ -9,7 +9,9 @@ import * as vscode from 'vscode';
 import type { GenerationOutcome } from './engineClient';
 import type { ErrorNotifier } from './errorNotifier';
 import type { InlineProvider } from './inlineProvider';
+import type { DownloadProbe } from './modelDownload';
 import type { ModelManager } from './modelManager';
+import type { ModelFolders } from './modelResolution';
 import type { StatsStore } from './statsStore';
 import type { StatusBar } from './statusBar';
 
@@ -22,6 +24,12 @@ export const TEST_COMMANDS = {
   eventLoopProbe: 'gpt2Complete._eventLoopProbe',
   /** Unloads the model, as the idle timer does. */
   unload: 'gpt2Complete._testUnload',
+  /**
+   * The model download's UI, which a test cannot click: `{ answers: [...] }` answers the next
+   * questions (null = dismissed), `'cancel'` is the progress notification's Cancel button,
+   * `'reset'` forgets what was recorded and shows the real dialogs again.
+   */
+  download: 'gpt2Complete._testDownload',
 } as const;
 
 export function testHooksEnabled(mode: vscode.ExtensionMode): boolean {
@@ -35,6 +43,8 @@ export interface TestHookSources {
   readonly stats: StatsStore;
   readonly statusBar: StatusBar;
   readonly onGenerationFinished: vscode.Event<GenerationOutcome>;
+  readonly download?: DownloadProbe;
+  readonly folders: ModelFolders;
 }
 
 /**
@@ -119,6 +129,16 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
       notifications: sources.errors.shown.slice(),
       status: { state: sources.statusBar.state, text: sources.statusBar.text },
       stats: sources.stats.snapshot(),
+      storage: { modelsRoot: sources.folders.modelsRoot },
+      download:
+        sources.download === undefined
+          ? undefined
+          : {
+              questions: sources.download.questions.slice(),
+              progress: sources.download.progress.slice(),
+              messages: sources.download.messages.slice(),
+              running: sources.download.running,
+            },
     };
   };
 
@@ -141,6 +161,13 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
       return probe.stop();
     }),
     vscode.commands.registerCommand(TEST_COMMANDS.unload, () => manager.unload()),
+    vscode.commands.registerCommand(TEST_COMMANDS.download, (action: { answers: (string | null)[] } | 'cancel' | 'reset') => {
+      const probe = sources.download;
+      if (probe === undefined) throw new Error('the download probe is not registered');
+      if (action === 'cancel') probe.cancel();
+      else if (action === 'reset') probe.reset();
+      else probe.answers = action.answers.map((a) => a ?? undefined);
+    }),
     { dispose: () => probe.stop() },
   ];
 }

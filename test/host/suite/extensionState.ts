@@ -44,7 +44,15 @@ export interface HookState {
   lastCompletion?: CompletionTrace;
   notifications: { message: string; actions: string[] }[];
   status: { state: 'idle' | 'loading' | 'generating' | 'paused' | 'error'; text: string };
-  stats: { shown: number; accepted: number; acceptedChars: number };
+  stats: { shown: number; accepted: number; acceptedChars: number; partialAccepts: number };
+  storage: { modelsRoot: string };
+  /** The model download's questions, progress reports and messages (testHooks.ts, DownloadProbe). */
+  download?: {
+    questions: string[];
+    progress: { receivedBytes: number; totalBytes: number; message: string }[];
+    messages: string[];
+    running: number;
+  };
 }
 
 export interface EventLoopReport {

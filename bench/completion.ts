@@ -1,0 +1,341 @@
+/**
+ * `npm run bench:completion`: request → items latency of the completion pipeline as the extension
+ * runs it. The real InlineProvider (src/vscode/inlineProvider.ts), ModelManager and engine worker
+ * thread with the real engine, driven without an editor: a small stand-in for the `vscode` module
+ * supplies the few classes they construct (EventEmitter, Range, InlineCompletionItem), and a
+ * document object replays typing one character at a time through a real source file of this repo.
+ *
+ *   warm model requests: p50 / p90 from the provider call to its items, the KV cache reused from the
+ *     previous keystroke (requests the provider answered from the model with reused tokens > 0)
+ *   typing-through: the user types the characters of the suggestion on screen; served without a
+ *     model call
+ *   memory: process RSS (the engine is a thread of this process) before the first load, while
+ *     serving, and after the idle unload fired
+ *
+ * Random weights never end a line on their own, so every model request generates exactly
+ * `--max-tokens` tokens (default 16, close to Copilot's single-line cap of 20): a real model's line
+ * usually ends sooner. Debounce is 0 so the numbers are the pipeline's, not the pause after typing.
+ *
+ *   npx tsx bench/completion.ts [--model embedded|tiny|small|DIR|'{config json}' ...] [--keystrokes 60] [--max-tokens 16]
+ *     [--threads N] [--precision fp32|int8|int4|auto (default: the extension's)] [--file src/engine/generator.ts] [--worker dist/engineWorker.js (default: the source)]
+ * Prints one markdown table per model (medians) to paste into bench/RESULTS.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const repo = path.resolve(__dirname, '..');
+
+// ---- arguments ---------------------------------------------------------------------------------
+
+function args(name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < process.argv.length - 1; i++) if (process.argv[i] === `--${name}`) out.push(process.argv[i + 1]);
+  return out;
+}
+function arg(name: string, fallback: string): string {
+  return args(name)[0] ?? fallback;
+}
+
+// ---- the `vscode` stand-in ---------------------------------------------------------------------
+
+/** Only what inlineProvider, modelManager and statsStore touch at run time. */
+function vscodeStandIn(): unknown {
+  class EventEmitter<T> {
+    private listeners: ((e: T) => void)[] = [];
+    readonly event = (listener: (e: T) => void): { dispose(): void } => {
+      this.listeners.push(listener);
+      return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+    };
+    fire(e: T): void {
+      for (const l of this.listeners.slice()) l(e);
+    }
+    dispose(): void {
+      this.listeners = [];
+    }
+  }
+  class Range {
+    constructor(readonly start: unknown, readonly end: unknown) {}
+  }
+  class InlineCompletionItem {
+    constructor(readonly insertText: string, readonly range?: Range, readonly command?: unknown) {}
+  }
+  const noEvent = (): { dispose(): void } => ({ dispose: () => undefined });
+  return {
+    EventEmitter,
+    Range,
+    InlineCompletionItem,
+    InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
+    window: { activeTextEditor: undefined, visibleTextEditors: [] },
+    workspace: { onDidChangeTextDocument: noEvent, onDidCloseTextDocument: noEvent },
+    commands: { registerCommand: noEvent, executeCommand: async () => undefined },
+  };
+}
+
+function installVscodeStandIn(): void {
+  const id = path.join(repo, 'bench', '.vscode-stand-in.js');
+  const m = new Module(id);
+  m.filename = id;
+  m.loaded = true;
+  m.exports = vscodeStandIn();
+  require.cache[id] = m;
+  const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  const original = resolver._resolveFilename;
+  resolver._resolveFilename = function (request: string, ...rest: unknown[]) {
+    return request === 'vscode' ? id : original.call(this, request, ...rest);
+  };
+}
+
+installVscodeStandIn();
+/* eslint-disable @typescript-eslint/no-require-imports */
+const { InlineProvider } = require('../src/vscode/inlineProvider') as typeof import('../src/vscode/inlineProvider');
+const { ModelManager } = require('../src/vscode/modelManager') as typeof import('../src/vscode/modelManager');
+const { StatsStore } = require('../src/vscode/statsStore') as typeof import('../src/vscode/statsStore');
+const { DEFAULTS } = require('../src/vscode/settings') as typeof import('../src/vscode/settings');
+type Settings = import('../src/vscode/settings').Settings;
+type CompletionTrace = import('../src/vscode/inlineProvider').CompletionTrace;
+type ModelState = import('../src/vscode/modelManager').ModelState;
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+const quantile = (xs: number[], q: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const fmt = (ms: number): string => (Number.isNaN(ms) ? 'n/a' : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`);
+
+function rssMiB(): number {
+  const status = fs.readFileSync('/proc/self/status', 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const silentLog = new Proxy({}, { get: () => () => undefined }) as never;
+
+/** The shape of models/embedded when this was written; a random checkpoint of it stands in when the folder is absent. */
+const EMBEDDED_SHAPE = '{"model_type":"gpt2","vocab_size":50257,"n_positions":512,"n_embd":128,"n_layer":8,"n_head":2}';
+
+/** A checkpoint folder for `spec`: embedded (models/embedded), a named shape made with the CLI, or a folder. */
+function checkpointFor(spec: string): { dir: string; label: string } {
+  if (spec === 'embedded') {
+    const dir = path.join(repo, 'models', 'embedded');
+    if (fs.existsSync(path.join(dir, 'config.json'))) return { dir, label: 'embedded (models/embedded, trained)' };
+    const random = checkpointFor(EMBEDDED_SHAPE);
+    return { dir: random.dir, label: 'random, shaped like models/embedded (8 layers × 128, context 512)' };
+  }
+  if (fs.existsSync(path.join(spec, 'config.json'))) return { dir: path.resolve(spec), label: spec };
+  const name = spec.startsWith('{') ? `shape-${createHash('sha256').update(spec).digest('hex').slice(0, 12)}` : spec;
+  const dir = path.join(os.tmpdir(), 'gpt2-complete-bench', `random-${name}`);
+  if (!fs.existsSync(path.join(dir, 'model.safetensors'))) {
+    // The project's own CLI, as the brief prescribes: `init --random --config <shape>`.
+    execFileSync(process.execPath, [...process.execArgv, path.join(repo, 'src', 'cli.ts'), 'init', '--random', '--config', spec, '--out', dir], {
+      stdio: ['ignore', 2, 2], // its output is not part of the tables on stdout
+    });
+  }
+  return { dir, label: `random ${spec}` };
+}
+
+/**
+ * The engine worker from the current source: a worker thread does not inherit tsx's loader for its
+ * entry file, so a small CommonJS entry registers tsx and then loads src/vscode/engineWorker.ts.
+ */
+function workerFromSource(dir: string): string {
+  const entry = path.join(dir, 'engineWorker.cjs');
+  fs.writeFileSync(
+    entry,
+    `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();\n` +
+      `require(${JSON.stringify(path.join(repo, 'src', 'vscode', 'engineWorker.ts'))});\n`,
+  );
+  return entry;
+}
+
+/** A document the provider reads: text, version, and a cursor given as an offset. */
+interface BenchDocument {
+  uri: { toString(): string };
+  languageId: string;
+  version: number;
+  text: string;
+  getText(): string;
+  offsetAt(position: { offset: number }): number;
+}
+
+function documentOf(uri: string, languageId: string): BenchDocument {
+  const doc: BenchDocument = {
+    uri: { toString: () => uri },
+    languageId,
+    version: 0,
+    text: '',
+    getText: () => doc.text,
+    offsetAt: (p) => p.offset,
+  };
+  return doc;
+}
+
+const AUTOMATIC = { triggerKind: 1, selectedCompletionInfo: undefined };
+const TOKEN = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose: () => undefined }) };
+
+interface Sample {
+  ms: number;
+  trace: CompletionTrace | undefined;
+  items: number;
+}
+
+// ---- one model ---------------------------------------------------------------------------------
+
+async function benchModel(spec: string): Promise<[string, string][]> {
+  const { dir, label } = checkpointFor(spec);
+  const keystrokes = Number(arg('keystrokes', '60'));
+  const maxTokens = Number(arg('max-tokens', '16'));
+  const threads = arg('threads', '') === '' ? undefined : Number(arg('threads', ''));
+  const sourceFile = path.join(repo, arg('file', 'src/engine/generator.ts'));
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-bench-completion-'));
+  const workerPath = args('worker').length > 0 ? path.resolve(repo, arg('worker', '')) : workerFromSource(storage);
+
+  // The extension's defaults, but for the model, no debounce, the token cap, and the CPU.
+  let settings: Settings = { ...DEFAULTS, modelPath: dir, debounceMs: 0, maxTokens, threads, device: 'cpu', idleUnloadMinutes: 15 };
+  if (args('precision').length > 0) settings = { ...settings, precision: arg('precision', '') } as Settings;
+  const precisionSetting = (settings as { precision?: string }).precision ?? 'fp32';
+  const manager = new ModelManager({
+    getSettings: () => settings,
+    folders: { embeddedDir: path.join(repo, 'models', 'embedded'), modelsRoot: path.join(storage, 'models') },
+    graphCacheDir: path.join(os.tmpdir(), 'gpt2-complete-bench', 'graphs'),
+    workerPath,
+    log: silentLog,
+  });
+  const states: ModelState[] = [];
+  manager.onDidChangeState((s) => states.push(s));
+  const stats = new StatsStore({ get: () => undefined, update: async () => undefined, keys: () => [] } as never);
+  const provider = new InlineProvider({
+    manager,
+    settings: () => settings,
+    pause: { paused: false } as never,
+    stats,
+    errors: { notify: (e: Error) => process.stderr.write(`provider error: ${e.message}\n`) } as never,
+    log: silentLog,
+  });
+  let lastTrace: CompletionTrace | undefined;
+  provider.onDidComplete((t) => (lastTrace = t));
+
+  const source = fs.readFileSync(sourceFile, 'utf8');
+  const doc = documentOf(`file://${sourceFile}`, 'typescript');
+  const ask = async (text: string, offset: number): Promise<Sample> => {
+    doc.text = text;
+    doc.version++;
+    lastTrace = undefined;
+    const t0 = performance.now();
+    const items = await provider.provideInlineCompletionItems(doc as never, { offset } as never, AUTOMATIC as never, TOKEN as never);
+    const ms = performance.now() - t0;
+    const trace = lastTrace !== undefined && (lastTrace as CompletionTrace).offset === offset ? lastTrace : undefined;
+    return { ms, trace, items: items?.length ?? 0 };
+  };
+
+  const rssBeforeLoad = rssMiB();
+
+  // Typing: re-type `keystrokes` characters of the file from a line start past 40% of it, one at a
+  // time, as someone writing it: the cursor's line ends at the cursor, the following lines are there.
+  const start = source.indexOf('\n', Math.floor(source.length * 0.4)) + 1;
+  const samples: Sample[] = [];
+  let cold: Sample | undefined;
+  for (let i = 0; i <= keystrokes && start + i < source.length; i++) {
+    const cursor = start + i;
+    const lineEnd = source.indexOf('\n', cursor);
+    const s = await ask(source.slice(0, cursor) + source.slice(lineEnd < 0 ? source.length : lineEnd), cursor);
+    if (i === 0) cold = s;
+    else samples.push(s);
+  }
+  const rssServing = rssMiB();
+
+  const warm = samples.filter((s) => s.trace?.source === 'model' && (s.trace.result?.reusedTokens ?? 0) > 0);
+  const warmTimings = warm.map((s) => s.trace!.result!.timings);
+  const fromCaches = samples.filter((s) => s.trace !== undefined && s.trace.source !== 'model').length;
+
+  // Typing through: at several points, take the suggestion on screen and type it character by character.
+  const through: Sample[] = [];
+  let throughModelCalls = 0;
+  for (let point = 0; point < 40 && through.length < 60; point++) {
+    // A few characters into a non-blank line, the rest of that line removed.
+    const lineStart = source.indexOf('\n', Math.floor(source.length * (0.3 + point * 0.015))) + 1;
+    const lineEnd = source.indexOf('\n', lineStart);
+    if (lineStart <= 0 || lineEnd < 0) break;
+    const indent = /^[ \t]*/.exec(source.slice(lineStart, lineEnd))![0].length;
+    if (lineEnd - lineStart - indent < 4) continue;
+    const at = lineStart + indent + 4;
+    const after = source.slice(lineEnd);
+    const shown = await ask(source.slice(0, at) + after, at);
+    const suggestion = shown.trace?.items[0] ?? '';
+    if (process.env.BENCH_DEBUG) process.stderr.write(`point ${point}: ${shown.trace?.source} ${JSON.stringify(shown.trace?.raw)} -> ${JSON.stringify(shown.trace?.items)}\n`);
+    if (suggestion.length < 2) continue;
+    const calls = provider.counters.engineCalls;
+    for (let k = 1; k < Math.min(suggestion.length, 8); k++) {
+      const s = await ask(source.slice(0, at) + suggestion.slice(0, k) + after, at + k);
+      if (s.trace?.source !== 'typing-through') throw new Error(`typing through answered from ${s.trace?.source ?? 'nothing'}`);
+      through.push(s);
+    }
+    throughModelCalls += provider.counters.engineCalls - calls;
+  }
+
+  // Idle unload: the setting drops to 1.2 s, as when the user changes it (the manager re-arms its timer).
+  const idleUnload = async (): Promise<number> => {
+    settings = { ...settings, idleUnloadMinutes: 0.02 };
+    manager.touch();
+    const unloadStart = Date.now();
+    while (manager.state.kind !== 'unloaded' && Date.now() - unloadStart < 30_000) await sleep(50);
+    if (manager.state.kind !== 'unloaded') throw new Error('the idle unload did not fire');
+    settings = { ...settings, idleUnloadMinutes: 15 };
+    await sleep(2000); // the worker's dispose and thread exit
+    return rssMiB();
+  };
+  const rssAfterUnload = await idleUnload();
+  // A second load and unload: a one-time cost (native libraries mapped, allocator arenas) stays
+  // flat, a leak grows by about the model again.
+  await ask(source.slice(0, start) + source.slice(source.indexOf('\n', start)), start);
+  const rssSecondServing = rssMiB();
+  const rssAfterSecondUnload = await idleUnload();
+
+  provider.dispose();
+  manager.dispose();
+  stats.dispose();
+  fs.rmSync(storage, { recursive: true, force: true });
+
+  const med = (xs: number[]): number => quantile(xs, 0.5);
+  const loaded = states.find((s): s is Extract<ModelState, { kind: 'ready' }> => s.kind === 'ready');
+  return [
+    [
+      'model',
+      `${label}; ${loaded?.info.device.provider ?? '?'}, ${loaded?.info.device.threads ?? '?'} threads; ` +
+        `precision setting ${precisionSetting} → ${(loaded?.info as { precision?: string } | undefined)?.precision ?? 'fp32'} weights; max ${maxTokens} tokens per suggestion`,
+    ],
+    ['first request (load + cold prefill)', fmt(cold?.ms ?? NaN)],
+    [`warm model requests (${warm.length} of ${samples.length} keystrokes; ${fromCaches} from caches)`, `p50 ${fmt(med(warm.map((s) => s.ms)))}, p90 ${fmt(quantile(warm.map((s) => s.ms), 0.9))}`],
+    ['  of which in the worker: prompt / prefill / decode', `${fmt(med(warmTimings.map((t) => t.promptMs)))} / ${fmt(med(warmTimings.map((t) => t.prefillMs)))} / ${fmt(med(warmTimings.map((t) => t.decodeMs)))} (${med(warmTimings.map((t) => t.decodeTokens))} tokens)`],
+    ['  prompt tokens / reused from the previous keystroke', `${med(warm.map((s) => s.trace!.result!.promptTokens))} / ${med(warm.map((s) => s.trace!.result!.reusedTokens))}`],
+    [`typing-through (${through.length} keystrokes, ${throughModelCalls} model calls)`, `p50 ${fmt(med(through.map((s) => s.ms)))}, p90 ${fmt(quantile(through.map((s) => s.ms), 0.9))}`],
+    ['RSS before the first load / serving / after the idle unload', `${rssBeforeLoad.toFixed(0)} / ${rssServing.toFixed(0)} / ${rssAfterUnload.toFixed(0)} MiB`],
+    ['RSS after the unload − before the load', `${(rssAfterUnload - rssBeforeLoad).toFixed(0)} MiB (serving added ${(rssServing - rssBeforeLoad).toFixed(0)} MiB)`],
+    ['second load: RSS serving / after its idle unload', `${rssSecondServing.toFixed(0)} / ${rssAfterSecondUnload.toFixed(0)} MiB`],
+  ];
+}
+
+async function main(): Promise<void> {
+  const models = args('model').length > 0 ? args('model') : ['embedded', 'small'];
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  process.stdout.write(
+    `${new Date().toISOString().slice(0, 16)}Z · ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB · node ${process.version} · ` +
+      `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n`,
+  );
+  for (const m of models) {
+    const rows = await benchModel(m);
+    process.stdout.write('| measure | value |\n| --- | --- |\n' + rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n') + '\n\n');
+  }
+  process.stdout.write(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+// Partial accepts in a real extension host: VS Code's "accept next word" inserts part of the ghost
+// text and runs no item command (VS Code 1.139 reports partial accepts only through the proposed
+// API inlineCompletionsAdditions, which a published extension cannot use), so the extension counts
+// them from the document edit. The word's characters count once, and Tab on the rest counts one
+// acceptance with only the rest's characters.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { closeWithoutSaving, focus, insertedText, openUntitled, sleep, typeText, waitFor } from './editorDriver';
+import { hookState, resetHooks, setSetting, waitForState, type CompletionTrace } from './extensionState';
+import { EXTENSION_ID, randomModel } from './testModels';
+
+/** Runs `command` until the document changes (the ghost text may not be on screen yet); returns what it inserted. */
+async function runUntilEdit(editor: vscode.TextEditor, command: string): Promise<string> {
+  await focus(editor);
+  const doc = editor.document;
+  const before = doc.getText();
+  const version = doc.version;
+  await vscode.commands.executeCommand('hideSuggestWidget');
+  await waitFor(
+    async () => {
+      await vscode.commands.executeCommand(command);
+      await sleep(50);
+      return doc.version !== version;
+    },
+    { timeoutMs: 5_000, intervalMs: 0, what: `${command} to edit the document` },
+  );
+  return insertedText(before, doc.getText());
+}
+
+suite('partial accepts', function () {
+  this.timeout(180_000);
+  let editor: vscode.TextEditor | undefined;
+
+  suiteSetup(async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext, `extension ${EXTENSION_ID} not found`);
+    await ext.activate();
+    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
+    await setSetting('suggestOnTriggerCharacters', false, 'editor');
+    await setSetting('modelPath', await randomModel('tiny'));
+    await setSetting('temperature', 0);
+    await setSetting('maxTokens', 16);
+    await setSetting('debounceMs', 30);
+  });
+
+  suiteTeardown(async () => {
+    if (editor !== undefined) await closeWithoutSaving(editor);
+    for (const key of ['modelPath', 'temperature', 'maxTokens', 'debounceMs']) await setSetting(key, undefined);
+    await setSetting('quickSuggestions', undefined, 'editor');
+    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+  });
+
+  test('accept next word counts its characters; Tab then counts one acceptance and only the rest', async () => {
+    await resetHooks();
+    editor = await openUntitled('typescript', 'let label = ');
+    // A suggestion of at least two words, so that the next word is a strict part of it.
+    let trace: CompletionTrace | undefined;
+    for (const ch of 'abcdefghijklmnopqrst') {
+      await typeText(editor, ch);
+      const offset = editor.document.offsetAt(editor.selection.active);
+      const t = await waitFor(
+        async () => {
+          const last = (await hookState()).lastCompletion;
+          return last !== undefined && last.offset === offset ? last : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 25, what: 'a completion at the cursor' },
+      ).catch(() => undefined);
+      if (t !== undefined && t.items.length > 0 && /^ ?[A-Za-z]{2,}[ .,;(]+[A-Za-z]/.test(t.items[0])) {
+        trace = t;
+        break;
+      }
+    }
+    assert.ok(trace, 'no suggestion of two words or more');
+    const suggestion = trace.items[0];
+    const before = (await hookState()).stats;
+
+    const word = await runUntilEdit(editor, 'editor.action.inlineSuggest.acceptNextWord');
+    assert.ok(word.length >= 2 && word.length < suggestion.length && suggestion.startsWith(word), `accepted ${JSON.stringify(word)} of ${JSON.stringify(suggestion)}`);
+    const partial = await waitForState((s) => s.stats.partialAccepts === before.partialAccepts + 1, { what: 'the partial accept to be counted' });
+    assert.equal(partial.stats.acceptedChars, before.acceptedChars + word.length);
+    assert.equal(partial.stats.accepted, before.accepted, 'a partial accept counted as a whole acceptance');
+
+    const rest = await runUntilEdit(editor, 'editor.action.inlineSuggest.commit');
+    assert.equal(word + rest, suggestion);
+    const full = await waitForState((s) => s.stats.accepted === before.accepted + 1, { what: 'the acceptance to be counted' });
+    assert.equal(full.stats.acceptedChars, before.acceptedChars + suggestion.length, 'characters counted twice or missed');
+    assert.equal(full.stats.partialAccepts, before.partialAccepts + 1);
+  });
+});
