@@ -35,6 +35,9 @@ export interface EmbeddedReport {
     wallSec: number;
     cpuSec: number;
     threads: number;
+    /** Execution provider and machine of the training run, when not the machine of the report. */
+    device?: string;
+    machine?: string;
   };
   eval: {
     windows: number;
@@ -151,6 +154,17 @@ function verdict(r: EmbeddedReport): string {
   return `It is small and briefly trained (${int(r.training.tokens)} tokens on two CPU cores), so it is no substitute for gpt2 (124M) on anything that needs knowledge. Against a trigram model of the same corpus, its held-out loss is ${lossVs(e.ngramLoss)} than the trigram's on the whole training split and ${lossVs(e.matchedLoss)} than the trigram's on the same ${int(r.training.tokens)} tokens, and it gets ${emVs(em.ngram)} next lines exactly right (${em.model} vs ${em.ngram} of ${em.cases}).${e.modelLoss > e.matchedLoss && falling ? ' Its held-out loss was still falling when training ended (see Training): a transformer needs more updates than this budget gave it to catch up with counting.' : ''}`;
 }
 
+/** "21% of the training split", or "3.2 passes over the training split". */
+function splitShare(tokens: number, split: number): string {
+  return tokens <= split ? `${((100 * tokens) / split).toFixed(0)}% of the training split` : `${(tokens / split).toFixed(1)} passes over the training split`;
+}
+
+/** Where the run trained: this machine's CPU threads, or another machine's provider. */
+function trainedOn(t: EmbeddedReport['training']): string {
+  if (!t.device || t.device === 'cpu') return `on ${t.threads} CPU threads${t.machine ? ` (${t.machine})` : ''}`;
+  return `on the ${t.device} execution provider (${t.machine ?? 'another machine'})`;
+}
+
 export function renderModelCard(r: EmbeddedReport): string {
   const c = r.shape.config;
   const t = r.training;
@@ -171,7 +185,7 @@ export function renderModelCard(r: EmbeddedReport): string {
     `| shape | ${r.shape.name}: ${c.nLayer} layers × ${c.nEmbd} wide, ${c.nHead} heads, context ${c.nPositions}, vocabulary ${c.vocabSize} |`,
     `| parameters | ${int(r.shape.params)} (${((100 * c.vocabSize * c.nEmbd) / r.shape.params).toFixed(0)}% of them the token embedding / output head) |`,
     `| size on disk | ${mb(r.shape.fileBytes)} (\`model.safetensors\`, fp16) |`,
-    `| training | ${int(t.steps)} steps × ${t.hyper.rows} × ${c.nPositions} tokens = ${int(t.tokens)} tokens (${((100 * t.tokens) / r.corpus.totals.train.tokens).toFixed(0)}% of the training split), ${(t.wallSec / 60).toFixed(0)} min in ${t.sittings.length} ${t.sittings.length === 1 ? 'sitting' : 'sittings'}, ${tokPerSec.toFixed(0)} tokens/s on ${t.threads} threads |`,
+    `| training | ${int(t.steps)} steps × ${t.hyper.rows} × ${c.nPositions} tokens = ${int(t.tokens)} tokens (${splitShare(t.tokens, r.corpus.totals.train.tokens)}), ${(t.wallSec / 60).toFixed(0)} min in ${t.sittings.length} ${t.sittings.length === 1 ? 'sitting' : 'sittings'}, ${tokPerSec.toFixed(0)} tokens/s ${trainedOn(t)} |`,
     `| held-out loss | **${e.modelLoss.toFixed(3)}** nats/token (perplexity ${Math.exp(e.modelLoss).toFixed(1)}); trigram baseline ${e.ngramLoss.toFixed(3)} (${Math.exp(e.ngramLoss).toFixed(1)}) |`,
     `| next-line exact match | **${pct(em.model, em.cases)}**; trigram baseline ${pct(em.ngram, em.cases)} |`,
     `| latency (engine, 1 thread) | prefill ${r.latency.prefillMs.toFixed(0)} ms for a ${r.latency.meanPromptTokens.toFixed(0)}-token prompt (mean), decode ${r.latency.decodeMsPerToken.toFixed(1)} ms/token |`,

@@ -12,7 +12,7 @@ import * as path from 'path';
 import type { GPT2Config } from '../../src/engine/config';
 import { CancelledError } from '../../src/engine/errors';
 import { randomWeights } from '../../src/engine/randomCheckpoint';
-import { initialValues, latestCheckpoint, train, type TrainResult } from '../../src/training/trainer';
+import { initialValues, latestCheckpoint, train, type EvalRecord, type TrainResult } from '../../src/training/trainer';
 import type { TokenExample } from '../../src/training/objective';
 import { TrainingSession } from '../../src/training/trainingSession';
 
@@ -53,6 +53,8 @@ export interface PretrainOptions {
   checkpointEvery: number;
   outDir: string;
   threads: number;
+  /** Execution provider (src/engine/executionProvider.ts); CPU unless given. */
+  device?: string;
   resume: boolean;
   /** Wall-clock deadline (ms since epoch): stop at the first checkpoint after it. */
   deadline?: number;
@@ -80,6 +82,8 @@ export interface PretrainOutcome {
   wallSec: number;
   cpuSec: number;
   session: TrainingSession;
+  /** This sitting's held-out evaluations (the result has the whole run's when it finished). */
+  evals: EvalRecord[];
 }
 
 const SITTINGS_FILE = 'sittings.json';
@@ -106,7 +110,7 @@ function checkpointPosition(outDir: string): { step: number; tokens: number } {
 export async function pretrain(o: PretrainOptions): Promise<PretrainOutcome> {
   const config = configOf(o.shape);
   const { rows, seed } = o.hyper;
-  const session = await TrainingSession.create({ weights: randomWeights(config, seed), method: 'full', batch: rows, seqLen: config.nPositions, device: 'cpu', threads: o.threads });
+  const session = await TrainingSession.create({ weights: randomWeights(config, seed), method: 'full', batch: rows, seqLen: config.nPositions, device: o.device ?? 'cpu', threads: o.threads });
   // Random init, seeded: the starting point of a resumed run is replaced by its checkpoint anyway.
   const values = initialValues(session.params, { method: 'full', base: randomWeights(config, seed) });
 
@@ -130,6 +134,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainOutcome> {
   };
 
   let lastLog = 0;
+  const evals: EvalRecord[] = [];
   let result: TrainResult | null = null;
   try {
     result = await train({
@@ -163,7 +168,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainOutcome> {
         }
         if (o.cpuBudgetSec !== undefined && cpuSeconds() - cpu0 >= o.cpuBudgetSec) abort.abort();
       },
-      onEval: (e) => o.log(`  held-out loss at step ${e.step}: ${e.l2.toFixed(4)}${e.improved ? ' (best)' : ''}`),
+      onEval: ({ best: _best, ...e }) => {
+        evals.push(e);
+        o.log(`  held-out loss at step ${e.step}: ${e.l2.toFixed(4)}${e.improved ? ' (best)' : ''}`);
+      },
       onCheckpoint: (c) => {
         record();
         if (o.deadline !== undefined && Date.now() >= o.deadline) abort.abort();
@@ -186,5 +194,6 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainOutcome> {
     wallSec: sitting.wallSec,
     cpuSec: sitting.cpuSec,
     session,
+    evals,
   };
 }

@@ -4,6 +4,9 @@
  * trainer, the n-gram baseline (ngramBaseline.ts), the evaluation, and MODEL_CARD.md.
  *
  *   npm run train:embedded -- [--minutes M] [--fresh] [--tokens N] [--shape 8x128] [--lr X] [--threads N]
+ *                               [--rows R] [--device cpu|webgpu|cuda] [--checkpoint-every N] [--skip-report]
+ *   npm run train:embedded -- --report-only      evaluate models/embedded and write its card from
+ *     <work>/training.json (a --skip-report run writes it: train on a bigger machine, report here)
  *   npm run train:embedded -- --measure [--measure-cpu-sec S]     compare candidate shapes
  *     (with --shape and --lr: measure that one, adding it to the table)
  *   (--work DIR and --out DIR replace .test-cache/embedded-train and models/embedded)
@@ -67,6 +70,11 @@ interface Args {
   shapeGiven: boolean;
   lr: number;
   threads: number;
+  rows: number;
+  device: string;
+  checkpointEvery: number;
+  skipReport: boolean;
+  reportOnly: boolean;
   work?: string;
   out?: string;
 }
@@ -82,7 +90,8 @@ function parseArgs(argv: string[]): Args {
     if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be a positive number (got ${v})`);
     return n;
   };
-  const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out']);
+  const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out',
+    '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}; see scripts/embedded/train.ts`);
   let shape = DEFAULT_SHAPE;
   const spec = value('shape');
@@ -101,6 +110,11 @@ function parseArgs(argv: string[]): Args {
     shapeGiven: spec !== undefined,
     lr: num('lr', HYPER.lr),
     threads: Math.round(num('threads', os.availableParallelism())),
+    rows: Math.round(num('rows', HYPER.rows)),
+    device: value('device') ?? 'cpu',
+    checkpointEvery: Math.round(num('checkpoint-every', CHECKPOINT_EVERY)),
+    skipReport: argv.includes('--skip-report'),
+    reportOnly: argv.includes('--report-only'),
     work: value('work'),
     out: value('out'),
   };
@@ -127,13 +141,14 @@ async function main(): Promise<void> {
   log(`${train.length} training windows of ${T} tokens, ${heldOutAll.length} held-out windows`);
 
   if (args.measure) return measure(args, train, trainerEval);
+  if (args.reportOnly) return report(args, corpus, train, evalWindows, JSON.parse(fs.readFileSync(path.join(WORK, TRAINING_FILE), 'utf8')) as EmbeddedReport['training']);
 
   if (fp16Bytes(args.shape) > MAX_MODEL_BYTES) throw new Error(`shape ${shapeName(args.shape)} is ${fp16Bytes(args.shape)} bytes in fp16, over ${MAX_MODEL_BYTES}`);
-  const hyper: Hyper = { ...HYPER, lr: args.lr };
+  const hyper: Hyper = { ...HYPER, lr: args.lr, rows: args.rows };
   const steps = Math.ceil(args.tokens / (hyper.rows * T));
   // One folder per shape and schedule: the trainer resumes only a run with the same key (steps included).
-  const runDir = path.join(WORK, `run-${shapeName(args.shape)}-${steps}steps-lr${hyper.lr}`);
-  log(`training ${shapeName(args.shape)} (${(parameterCount(configOf(args.shape)) / 1e6).toFixed(2)}M parameters) for ${steps} steps of ${HYPER.rows}×${T} tokens${args.minutes ? `, this sitting ${args.minutes} min` : ''}`);
+  const runDir = path.join(WORK, `run-${shapeName(args.shape)}-${steps}steps-lr${hyper.lr}${hyper.rows === HYPER.rows ? '' : `-rows${hyper.rows}`}`);
+  log(`training ${shapeName(args.shape)} (${(parameterCount(configOf(args.shape)) / 1e6).toFixed(2)}M parameters) for ${steps} steps of ${hyper.rows}×${T} tokens on ${args.device}${args.minutes ? `, this sitting ${args.minutes} min` : ''}`);
   const run = await pretrain({
     shape: args.shape,
     hyper,
@@ -141,51 +156,85 @@ async function main(): Promise<void> {
     train,
     heldOut: trainerEval,
     evalEvery: Math.ceil(steps / 8),
-    checkpointEvery: CHECKPOINT_EVERY,
+    checkpointEvery: args.checkpointEvery,
     outDir: runDir,
     threads: args.threads,
+    device: args.device,
     resume: true,
     deadline: args.minutes === undefined ? undefined : Date.now() + args.minutes * 60_000,
     log,
   });
   await run.session.dispose();
-  if (!run.result) {
+  if (!run.result && !args.skipReport) {
     log(`stopped at step ${run.step}/${steps} (checkpoint kept); run \`npm run train:embedded\` again to continue`);
     return;
   }
+  // A --skip-report sitting on a borrowed machine keeps what it has even when its time ran out first.
+  const result = run.result ?? { steps: run.step, tokens: run.tokens, best: undefined, evals: run.evals, values: run.values };
+  if (!run.result) log(`stopped at step ${run.step}/${steps}: writing the current weights (schedule not finished)`);
 
   const config = configOf(args.shape);
   fs.rmSync(MODEL_DIR, { recursive: true, force: true });
-  writeCheckpoint(MODEL_DIR, config, run.result.values, { dtype: 'F16' });
-  const fileBytes = fs.statSync(path.join(MODEL_DIR, WEIGHTS_FILE)).size;
-  log(`wrote ${MODEL_DIR} (${fileBytes} bytes)`);
+  writeCheckpoint(MODEL_DIR, config, result.values, { dtype: 'F16' });
+  // loadEngine memoises the checkpoint's hash beside it; the shipped folder holds only the model and its card.
+  fs.rmSync(path.join(MODEL_DIR, HASH_SIDECAR), { force: true });
+  log(`wrote ${MODEL_DIR} (${fs.statSync(path.join(MODEL_DIR, WEIGHTS_FILE)).size} bytes)`);
 
   const sittings = readSittings(runDir);
-  const report = await evaluateModel({ corpus, train, evalWindows, steps, seenWindows: steps * HYPER.rows, threads: args.threads });
+  const training: EmbeddedReport['training'] = {
+    hyper,
+    steps: result.steps,
+    tokens: result.tokens,
+    bestStep: result.best?.step ?? result.steps,
+    evals: result.evals,
+    evalWindows: TRAINER_EVAL_WINDOWS,
+    sittings,
+    wallSec: sittings.reduce((s, x) => s + x.wallSec, 0),
+    cpuSec: sittings.reduce((s, x) => s + x.cpuSec, 0),
+    threads: args.threads,
+    device: run.session.device.provider,
+    machine: machineLine(),
+  };
+  fs.writeFileSync(path.join(WORK, TRAINING_FILE), JSON.stringify(training, null, 1) + '\n');
+  if (args.skipReport) {
+    log(`wrote ${path.join(WORK, TRAINING_FILE)}; the card is written by --report-only`);
+    return;
+  }
+  await report(args, corpus, train, evalWindows, training);
+}
+
+/** What the training run left in <work>/training.json: the record --report-only completes. */
+const TRAINING_FILE = 'training.json';
+
+function machineLine(): string {
+  return `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, onnxruntime-node ${ortVersion()}`;
+}
+
+/** Evaluates models/embedded against the baselines and writes MODEL_CARD.md. */
+async function report(
+  args: Args,
+  corpus: NonNullable<ReturnType<typeof loadCorpus>>,
+  train: TokenExample[],
+  evalWindows: TokenExample[],
+  training: EmbeddedReport['training'],
+): Promise<void> {
+  const config = JSON.parse(fs.readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8')) as Record<string, number>;
+  const shape: Shape = { nLayer: config.n_layer, nEmbd: config.n_embd, nPositions: config.n_positions };
+  const fileBytes = fs.statSync(path.join(MODEL_DIR, WEIGHTS_FILE)).size;
+  const evaluated = await evaluateModel({ corpus, train, evalWindows, steps: training.steps, seenWindows: training.steps * training.hyper.rows, threads: args.threads });
   const measurements = fs.existsSync(path.join(WORK, 'shapes.json'))
     ? (JSON.parse(fs.readFileSync(path.join(WORK, 'shapes.json'), 'utf8')) as EmbeddedReport['measurements'])
     : undefined;
+  const isDefault = shapeName(shape) === shapeName(DEFAULT_SHAPE);
   const full: EmbeddedReport = {
-    ...report,
+    ...evaluated,
     corpus: corpus.manifest,
-    shape: { name: shapeName(args.shape), config, params: parameterCount(config), fileBytes, rationale: args.shapeGiven ? undefined : SHAPE_RATIONALE },
+    shape: { name: shapeName(shape), config: configOf(shape), params: parameterCount(configOf(shape)), fileBytes, rationale: isDefault ? SHAPE_RATIONALE : undefined },
     measurements,
-    training: {
-      hyper,
-      steps: run.result.steps,
-      tokens: run.result.tokens,
-      bestStep: run.result.best?.step ?? run.result.steps,
-      evals: run.result.evals,
-      evalWindows: TRAINER_EVAL_WINDOWS,
-      sittings,
-      wallSec: sittings.reduce((s, x) => s + x.wallSec, 0),
-      cpuSec: sittings.reduce((s, x) => s + x.cpuSec, 0),
-      threads: args.threads,
-    },
-    machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, onnxruntime-node ${ortVersion()}`,
+    training,
+    machine: machineLine(),
   };
   fs.writeFileSync(path.join(WORK, 'report.json'), JSON.stringify(full, null, 1) + '\n');
-  // loadEngine memoises the checkpoint's hash beside it; the shipped folder holds only the model and its card.
   fs.rmSync(path.join(MODEL_DIR, HASH_SIDECAR), { force: true });
   writeModelCard(path.join(MODEL_DIR, 'MODEL_CARD.md'), full);
   log(`wrote ${path.join(MODEL_DIR, 'MODEL_CARD.md')}`);
