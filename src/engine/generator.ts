@@ -4,6 +4,7 @@
  */
 import { CancelledError, UserError } from './errors';
 import type { KVCache, LanguageModel } from './model';
+import { lookupDraft } from './promptLookup';
 import { Rng } from './random';
 import { sampleToken, type SamplingOptions } from './sampling';
 import { checkStop, END_OF_TEXT, stableText, type FinishReason, type StopOptions } from './stopRules';
@@ -37,7 +38,20 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** After each sampled token, with the candidate's text so far that no later token can change. */
   onToken?: (event: TokenEvent) => void;
+  /**
+   * Speculative greedy decoding: at most this many prompt-lookup drafts checked per model run
+   * (default: the generator's, DEFAULT_DRAFT_TOKENS; 0: off). Only greedy with n = 1 drafts; the
+   * output is the same either way, only the number of model runs changes (up to float rounding at a
+   * near-tie: a run of several tokens sums in another order, as a prefill does against cached steps).
+   */
+  draftTokens?: number;
 }
+
+/**
+ * Drafts per verify run. A run of D+1 tokens reads the weights once, as a run of one does; its extra
+ * cost is the output head and attention for D more positions (bench/RESULTS.md, "Speculative decoding").
+ */
+export const DEFAULT_DRAFT_TOKENS = 8;
 
 export interface TokenEvent {
   candidate: number;
@@ -64,6 +78,11 @@ export interface GenerateResult {
     decodeMs: number;
     /** Tokens sampled from decode steps (all candidates; the first token of each comes from prefill). */
     decodeTokens: number;
+    /** Model runs after the prefill. */
+    decodeSteps: number;
+    /** Draft tokens proposed to the model, and how many of them it agreed with (speculative greedy). */
+    draftTokens: number;
+    acceptedDraftTokens: number;
   };
 }
 
@@ -75,6 +94,8 @@ export interface GeneratorOptions {
   windowChunk?: number;
   /** Clock in ms, for deadlines and timings (tests may pass their own). */
   now?: () => number;
+  /** Default for GenerateRequest.draftTokens (DEFAULT_DRAFT_TOKENS; 0: no speculative decoding). */
+  draftTokens?: number;
 }
 
 /**
@@ -108,6 +129,7 @@ export class Generator {
   private readonly lock = new Mutex();
   private readonly chunk: number;
   private readonly now: () => number;
+  private readonly draftTokens: number;
 
   constructor(
     readonly model: LanguageModel,
@@ -116,6 +138,8 @@ export class Generator {
   ) {
     this.chunk = Math.max(1, Math.floor(options.windowChunk ?? model.config.nPositions / 4));
     this.now = options.now ?? (() => performance.now());
+    this.draftTokens = options.draftTokens ?? DEFAULT_DRAFT_TOKENS;
+    checkDraftTokens(this.draftTokens);
   }
 
   /** The tokens in the KV cache, for diagnostics and tests. */
@@ -153,6 +177,7 @@ export class Generator {
     if (req.temperature !== undefined && !(req.temperature >= 0)) throw new UserError(`temperature must be 0 or more; got ${req.temperature}`);
     if (req.topP !== undefined && !(req.topP > 0 && req.topP <= 1)) throw new UserError(`topP must be in (0, 1]; got ${req.topP}`);
     if (req.topK !== undefined && !(Number.isInteger(req.topK) && req.topK >= 0)) throw new UserError(`topK must be a whole number; got ${req.topK}`);
+    if (req.draftTokens !== undefined) checkDraftTokens(req.draftTokens);
   }
 
   private async run(req: GenerateRequest, started: number): Promise<GenerateResult> {
@@ -219,14 +244,49 @@ export class Generator {
     // way to drop some rows of a batch, and at small n a filler row costs little next to the weights.
     let cache: KVCache = prefill.cache;
     const t1 = this.now();
-    let decodeTokens = 0;
+    let decodeTokens = 0, decodeSteps = 0, drafted = 0, accepted = 0;
+
+    // Speculative greedy (one candidate): run the last token with up to D drafted ones (promptLookup.ts)
+    // and read logits at every position. Tokens are still chosen one at a time by `step`, each from its
+    // own position's logits, which are those plain decoding would see as long as every draft before
+    // it was right; so the first wrong draft ends the run, and the model's own token there is kept.
+    // Stop rules, cancellation and the clock are checked per token exactly as plain decoding does.
+    const draftLimit = req.draftTokens ?? this.draftTokens;
+    const speculative = n === 1 && !(sampling.temperature > 0) && draftLimit > 0;
+    const speculativeStep = async (row: Row): Promise<void> => {
+      // Drafts past maxTokens could never be used; this also keeps the run inside the context window.
+      const room = stop.maxTokens - row.tokens.length - 1;
+      const drafts = room > 0 ? lookupDraft(prompt.concat(row.tokens), Math.min(draftLimit, room)) : [];
+      const inputs = [row.tokens[row.fed], ...drafts];
+      const out = await model.forward([inputs], cache, inputs.map((_, i) => i));
+      cache = out.cache;
+      row.fed++;
+      decodeSteps++;
+      drafted += drafts.length;
+      for (let i = 0; ; i++) {
+        if (i > 0) checkCancelled();
+        step(row, 0, out.logits, i * vocab, this.now());
+        decodeTokens++;
+        if (row.finish !== undefined || i === drafts.length || row.tokens[row.tokens.length - 1] !== drafts[i]) break;
+        row.fed++; // the draft was right, so its K/V (computed in this run) are the real ones
+        accepted++;
+      }
+      // Roll back the rejected drafts' K/V: a shorter view of the same buffer, which the next run overwrites.
+      if (cache.length > prompt.length + row.fed) cache = model.truncate(cache, prompt.length + row.fed);
+    };
+
     try {
       while (rows.some((row) => row.finish === undefined)) {
         checkCancelled();
+        if (speculative) {
+          await speculativeStep(rows[0]);
+          continue;
+        }
         if (cache.batch !== n) cache = model.expand(cache, n);
         const inputs = rows.map((row) => [row.fed < row.tokens.length ? row.tokens[row.fed++] : END_OF_TEXT]);
         const out = await model.forward(inputs, cache);
         cache = out.cache;
+        decodeSteps++;
         const now = this.now(); // one clock reading per step: a deadline ends all rows at once
         rows.forEach((row, r) => {
           if (row.finish !== undefined) return;
@@ -236,7 +296,7 @@ export class Generator {
       }
     } finally {
       // Keep what actually ran for candidate 0, whether the loop ended, failed or was cancelled.
-      // A filler fed to row 0 after it finished lies beyond `fed` and is truncated away.
+      // A filler fed to row 0 after it finished, or a rejected draft, lies beyond `fed` and is truncated away.
       const keep = prompt.length + rows[0].fed;
       let mine = cache.batch > 1 ? model.selectRow(cache, 0) : cache;
       if (mine.length > keep) mine = model.truncate(mine, keep);
@@ -253,9 +313,13 @@ export class Generator {
       promptTokens: prompt.length,
       droppedTokens: dropped,
       reusedTokens: reused,
-      timings: { prefillMs, decodeMs: this.now() - t1, decodeTokens },
+      timings: { prefillMs, decodeMs: this.now() - t1, decodeTokens, decodeSteps, draftTokens: drafted, acceptedDraftTokens: accepted },
     };
   }
+}
+
+function checkDraftTokens(d: number): void {
+  if (!Number.isInteger(d) || d < 0) throw new UserError(`draftTokens must be a whole number (0: off); got ${d}`);
 }
 
 function commonPrefixLength(a: readonly number[], b: readonly number[]): number {

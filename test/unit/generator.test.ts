@@ -23,7 +23,8 @@ async function cold(options: FakeModelOptions, req: GenerateRequest): Promise<Ge
   return new Generator(new FakeModel(options), fakeTokenizer).generate(req);
 }
 
-describe('Generator', () => {
+describe('Generator', function () {
+  this.timeout(60_000); // as .mocharc: the fake model fills a 50257-wide row per logit position, slow on a busy machine
   it('with a warm cache equals a cleared cache over random edits', async () => {
     const options = { nPositions: 64, seed: 3 };
     const warm = new Generator(new FakeModel(options), fakeTokenizer);
@@ -63,7 +64,7 @@ describe('Generator', () => {
 
   it('after a prefix edit runs only the changed suffix, and equals a cold run', async () => {
     const model = new FakeModel();
-    const gen = new Generator(model, fakeTokenizer);
+    const gen = new Generator(model, fakeTokenizer, { draftTokens: 0 }); // one token per decode step
     const a = randomTokens(new Rng(1), 30);
     await gen.generate({ promptTokens: a, maxTokens: 5 });
     const b = [...a.slice(0, 20), a[20] === LETTERS[0] ? LETTERS[1] : LETTERS[0], ...bytes('cd')];
@@ -176,7 +177,7 @@ describe('Generator', () => {
       it(`between steps throws CancelledError, keeps a consistent cache (n = ${n})`, async () => {
         const options = { stepDelayMs: 5 };
         const model = new FakeModel(options);
-        const gen = new Generator(model, fakeTokenizer);
+        const gen = new Generator(model, fakeTokenizer, { draftTokens: 0 }); // speculative: speculative.test.ts
         const prompt = randomTokens(new Rng(4), 15);
         const controller = new AbortController();
         let seen = 0;
@@ -207,7 +208,7 @@ describe('Generator', () => {
 
     it('a request aborted while waiting never runs; the one before it finishes', async () => {
       const model = new FakeModel({ stepDelayMs: 2 });
-      const gen = new Generator(model, fakeTokenizer);
+      const gen = new Generator(model, fakeTokenizer, { draftTokens: 0 });
       const prompt = randomTokens(new Rng(5), 10);
       const first = gen.generate({ promptTokens: prompt, maxTokens: 6, stopAtEndOfText: false });
       const controller = new AbortController();
