@@ -3,18 +3,22 @@
  * (124M, fp32), through the same loader the CLI and the extension use.
  *
  *   cold prefill ms at 256/512/1024 prompt tokens (an empty cache)
- *   decode tokens/s at context 64 and 1000 (greedy, --raw: a fixed number of tokens)
+ *   decode tokens/s at context 64 and 1000 (greedy, --raw: a fixed number of tokens), with the
+ *   generator's default prompt-lookup drafts and without (one model run per token)
  *   latency of a one-token edit at the end of a 500-token prompt with a warm cache, to its first new token
  *   resident memory while serving, and peak during load, against the weights' size
  *
- * Prints a markdown table (medians of repeated runs) to paste into bench/RESULTS.md.
- *   npx tsx bench/engine.ts [--config small] [--threads N] [--reps 5]
+ * Prints a markdown table (medians of repeated runs) to paste into bench/RESULTS.md; with
+ * `--precision fp32,int8,int4` one column per weight precision, each loaded in turn in this process
+ * (memory rows: each load's own growth; a later one may reuse memory an earlier one freed).
+ *   npx tsx bench/engine.ts [--config small] [--threads N] [--reps 5] [--precision fp32[,int8,int4]]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NAMED_CONFIGS, parameterCount } from '../src/engine/config';
 import { loadEngine } from '../src/engine/loadModel';
+import { parsePrecision } from '../src/engine/quantize';
 import { writeRandomCheckpoint } from '../src/engine/randomCheckpoint';
 
 function arg(name: string, fallback: string): string {
@@ -24,6 +28,15 @@ function arg(name: string, fallback: string): string {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = (bytes: number): number => bytes / 2 ** 20;
+
+/** Resets the peak (VmHWM) so that each load's peak is its own; Linux only, best effort. */
+function resetPeak(): void {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // Not permitted or not Linux: peaks after the first load are then the process's.
+  }
+}
 
 function rssMiB(): { now: number; peak: number } {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
@@ -40,27 +53,40 @@ function tokens(n: number, seed: number): number[] {
 async function main(): Promise<void> {
   const configName = arg('config', 'small');
   const reps = Number(arg('reps', '5'));
+  const precisions = arg('precision', 'fp32').split(',').map((p) => parsePrecision(p, '--precision'));
   const config = NAMED_CONFIGS[configName];
   const weightsMiB = mib(parameterCount(config) * 4);
   const root = path.join(os.tmpdir(), 'gpt2-complete-bench');
   const ckpt = path.join(root, `random-${configName}`);
   if (!fs.existsSync(path.join(ckpt, 'config.json'))) writeRandomCheckpoint(ckpt, config, 1);
-  const rssBefore = rssMiB().now;
+  const threads = arg('threads', '') ? Number(arg('threads', '')) : undefined;
 
+  const columns: [string, string][][] = [];
+  for (const precision of precisions) columns.push(await measure(ckpt, root, precision, threads, reps, weightsMiB));
+  const machine = `${os.cpus()[0].model}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+  const modelName = `random ${configName} (${(parameterCount(config) / 1e6).toFixed(0)}M params, fp32 ${weightsMiB.toFixed(0)} MiB)`;
+  columns.forEach((c, i) => c.unshift(['machine', i === 0 ? machine : ''], ['model', `${modelName}, ${c.shift()![1]}`]));
+  const header = precisions.length === 1 ? ['median'] : precisions;
+  process.stdout.write(`| measure | ${header.join(' | ')} |\n| --- |${header.map(() => ' --- |').join('')}\n`);
+  columns[0].forEach(([k], i) => process.stdout.write(`| ${k} | ${columns.map((c) => c[i][1]).join(' | ')} |\n`));
+}
+
+async function measure(ckpt: string, root: string, precision: string, threads: number | undefined, reps: number, weightsMiB: number): Promise<[string, string][]> {
+  resetPeak();
+  const rssBefore = rssMiB().now;
   const { engine, loadMs } = await loadEngine({
     model: ckpt,
     modelsRoot: root,
     graphCacheDir: path.join(root, 'graphs'),
     device: 'cpu',
-    threads: arg('threads', '') ? Number(arg('threads', '')) : undefined,
+    threads,
+    precision,
   });
   const peakAtLoad = rssMiB().peak - rssBefore;
   const { generator, model } = engine;
   const rows: [string, string][] = [];
-  rows.push(['machine', `${os.cpus()[0].model}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`]);
-  rows.push(['model', `random ${configName} (${(parameterCount(config) / 1e6).toFixed(0)}M params, fp32 ${weightsMiB.toFixed(0)} MiB), ${model.device.provider}, ${model.device.threads} threads`]);
+  rows.push(['device', `${model.device.provider}, ${model.device.threads} threads${precision === 'fp32' ? '' : `, ${precision} weights`}`]);
   rows.push(['load (graph from cache when warm)', `${loadMs.toFixed(0)} ms`]);
-
   for (const n of [256, 512, 1024]) {
     const prompt = tokens(n, n);
     const times: number[] = [];
@@ -85,6 +111,16 @@ async function main(): Promise<void> {
     rows.push([`decode at context ${ctx}`, `${decode[ctx].toFixed(1)} tokens/s`]);
   }
   rows.push(['decode at 1000 / decode at 64', `${((decode[1000] / decode[64]) * 100).toFixed(0)}%`]);
+  // One model run per token (no prompt-lookup drafts): what the weights' precision changes.
+  for (const ctx of [64, 1000]) {
+    const prompt = tokens(ctx, ctx);
+    const rates: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const res = await generator.generate({ promptTokens: prompt, maxTokens: 16, stopAtEndOfText: false, draftTokens: 0 });
+      rates.push(res.timings.decodeTokens / (res.timings.decodeMs / 1000));
+    }
+    rows.push([`decode at context ${ctx}, no drafts`, `${median(rates).toFixed(1)} tokens/s`]);
+  }
 
   // A keystroke changes the last token of a 500-token prompt; everything before it is cached.
   const base = tokens(500, 7);
@@ -104,7 +140,7 @@ async function main(): Promise<void> {
   rows.push(['peak resident memory added during load', `${peakAtLoad.toFixed(0)} MiB (${(peakAtLoad / weightsMiB).toFixed(2)}× weights)`]);
   await model.dispose();
 
-  process.stdout.write('| measure | median |\n| --- | --- |\n' + rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n') + '\n');
+  return rows;
 }
 
 main().catch((e) => {

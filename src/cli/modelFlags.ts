@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../engine/errors';
 import { loadEngine, type LoadedEngine } from '../engine/loadModel';
+import { parsePrecision } from '../engine/quantize';
 import { adapterOverlay } from '../training/adapterOverlay';
 import { intFlag } from './args';
 import { cliGraphCache, cliModelsRoot, embeddedModelDir } from './paths';
@@ -12,6 +13,7 @@ export const MODEL_FLAGS = {
   adapter: { type: 'string' },
   device: { type: 'string' },
   threads: { type: 'string' },
+  precision: { type: 'string' },
 } as const;
 
 export const MODEL_FLAGS_HELP = `  --model M     embedded (default: the small model shipped in models/), a preset (gpt2, gpt2-medium,
@@ -19,11 +21,13 @@ export const MODEL_FLAGS_HELP = `  --model M     embedded (default: the small mo
   --adapter DIR a LoRA adapter (adapter_config.json + adapter_model.safetensors, e.g. from finetune or PEFT)
                 or a fine-tuned checkpoint of the same model, merged into M when the model loads
   --device D    auto (default) | cpu | cuda | dml | coreml | webgpu
-  --threads N   CPU threads (default: all cores but one)`;
+  --threads N   CPU threads (default: all cores but one)
+  --precision P fp32 (default: exact) | int8 | int4 | auto (int8 on the CPU, fp32 on a GPU): weights
+                quantized when the graph is built (cached per precision); faster decode, slightly higher loss`;
 
 export async function loadFromFlags(
   command: string,
-  values: { model?: string; adapter?: string; device?: string; threads?: string },
+  values: { model?: string; adapter?: string; device?: string; threads?: string; precision?: string },
 ): Promise<LoadedEngine> {
   const model = values.model ?? 'embedded';
   return loadEngine({
@@ -33,6 +37,7 @@ export async function loadFromFlags(
     graphCacheDir: cliGraphCache(),
     device: values.device ?? 'auto',
     threads: intFlag('threads', values.threads, 1),
+    precision: parsePrecision(values.precision ?? 'fp32', '--precision'),
     overlay: values.adapter !== undefined ? adapterOverlay(values.adapter) : undefined,
   });
 }

@@ -39,10 +39,18 @@
  *   attention mixes positions, so the other rows are dead work (the head is the costliest matmul).
  * - The head is tied to wte and reads it in place (FusedMatMul with transB): measured as fast as a
  *   stored transposed copy (decode 48.4 vs 48.3 ms/token, 1 thread), which would add 154 MB to the file.
+ * Precision (quantize.ts): int8 and int4 graphs replace the four weight MatMuls of each block and
+ * the head with DynamicQuantizeMatMul / MatMulNBits over weights quantized here, at build time; the
+ * embedding lookups, LayerNorms, biases and attention stay fp32. A quantized head is its own copy
+ * of wte (int8 [E,V] or int4 blocks of wte's rows, 38 / 24 MB for gpt2) beside the fp32 wte the
+ * Gather reads.
  */
 import type { GPT2Config } from './config';
 import { headDim, parameterShapes } from './config';
 import { GraphBuilder, MS_DOMAIN, attr, type Graph, type Value } from './onnx/ir';
+import {
+  INT4_ACCURACY_LEVEL, INT4_BLOCK_SIZE, quantizeInt4, quantizeInt8, type Int4Matrix, type Int8Matrix, type MatrixLayout, type Precision,
+} from './quantize';
 import type { WeightSource } from './weights';
 
 /** Bump whenever the graph built here changes: cached compiled graphs are keyed by it. */
@@ -70,6 +78,35 @@ export const DEFAULT_HEAD_LAYOUT: HeadLayout = 'transB';
 
 export interface Gpt2GraphOptions {
   head?: HeadLayout;
+  /** Weights of the block MatMuls and the head (default fp32). */
+  precision?: Precision;
+  /** int8/int4: whether the head is quantized too (default DEFAULT_QUANTIZE_HEAD). */
+  quantizeHead?: boolean;
+  /** int4: MatMulNBits accuracy_level (default INT4_ACCURACY_LEVEL; 0 computes in fp32, for tests). */
+  int4AccuracyLevel?: number;
+}
+
+/**
+ * Measured (bench/RESULTS.md, "Precision", the embedded model on held-out Python): quantizing the head
+ * costs nothing measurable at int8 (+0.00001 nats/token either way) and +0.0004 nats/token (0.013%)
+ * at int4, while the head is 31% of gpt2's weights and the largest single read per token. So it is
+ * quantized with the rest.
+ */
+export const DEFAULT_QUANTIZE_HEAD = true;
+
+/**
+ * The graph cache's precision field for these options: the precision, plus a suffix for each
+ * non-default variant, so that every distinct graph has its own entry.
+ */
+export function graphVariantName(opts: Gpt2GraphOptions = {}): string {
+  const precision = opts.precision ?? 'fp32';
+  let name: string = precision;
+  if (precision !== 'fp32' && (opts.quantizeHead ?? DEFAULT_QUANTIZE_HEAD) !== DEFAULT_QUANTIZE_HEAD) {
+    name += opts.quantizeHead ? '_qhead' : '_fp32head';
+  }
+  if (precision === 'int4' && (opts.int4AccuracyLevel ?? INT4_ACCURACY_LEVEL) !== INT4_ACCURACY_LEVEL) name += `_acc${opts.int4AccuracyLevel}`;
+  const head = opts.head ?? DEFAULT_HEAD_LAYOUT;
+  return head === DEFAULT_HEAD_LAYOUT ? name : `${name}_${head}`;
 }
 
 export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {}): Graph {
@@ -77,6 +114,7 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   const E = c.nEmbd, H = c.nHead, D = headDim(c), V = c.vocabSize;
   const eps = c.layerNormEpsilon;
   const head = opts.head ?? DEFAULT_HEAD_LAYOUT;
+  const precision = opts.precision ?? 'fp32';
   const g = new GraphBuilder('gpt2');
   const shapes = parameterShapes(c);
   const w = (name: string): Value => {
@@ -96,6 +134,16 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
     value: g.input(pastValueName(i), 'float32', ['batch', H, 'past_capacity', D]),
   }));
   const scale = g.constFloat([1 / Math.sqrt(D)], [1], 'scale');
+  const quantized = (x: Value, name: string, K: number, N: number, layout: MatrixLayout): Value =>
+    precision === 'int8' ? int8MatMul(g, x, name, K, N, () => quantizeInt8(weights.tensor(name), K, N, layout))
+      : int4MatMul(g, x, name, K, N, opts.int4AccuracyLevel ?? INT4_ACCURACY_LEVEL,
+        () => quantizeInt4(weights.tensor(name), K, N, layout, INT4_BLOCK_SIZE));
+  /** x · W for a Conv1D weight [K,N] at the graph's precision. */
+  const linear = (x: Value, name: string): Value => {
+    if (precision === 'fp32') return g.matMul(x, w(name));
+    const [K, N] = shapes.get(name)!;
+    return quantized(x, name, K, N, 'KN');
+  };
   const matMulT = (a: Value, b: Value): Value => g.node('FusedMatMul', [a, b], { transB: attr.int(1) }, { domain: MS_DOMAIN })[0];
   /** [B,S,E] -> [B,S,H,D] -> permuted. */
   const heads = (x: Value, perm: readonly number[]): Value => g.transpose(g.reshape(x, [0, 0, H, D]), perm);
@@ -109,7 +157,7 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   let { normed, sum: residual } = g.skipLayerNorm(tokens, positions, w('h.0.ln_1.weight'), w('h.0.ln_1.bias'), null, eps);
   for (let i = 0; i < c.nLayer; i++) {
     const p = `h.${i}.`;
-    const qkv = g.add(g.matMul(normed, w(p + 'attn.c_attn.weight')), w(p + 'attn.c_attn.bias'));
+    const qkv = g.add(linear(normed, p + 'attn.c_attn.weight'), w(p + 'attn.c_attn.bias'));
     const [q, k, v] = g.split(qkv, [E, E, E], 2);
     const qh = heads(g.mul(q, scale), [0, 2, 1, 3]); // [B,H,S,D]
     // The new rows of the [B,H,C,D] key and value buffers.
@@ -123,22 +171,25 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
     const fromOwn = g.matMul(g.softmax(own), vh);
     const attn = g.add(g.mul(fromPast, pastMass), g.mul(fromOwn, ownMass)); // [B,H,S,D]
     const merged = g.reshape(g.transpose(attn, [0, 2, 1, 3]), [0, 0, E]); // [B,S,E]
-    const proj = g.matMul(merged, w(p + 'attn.c_proj.weight'));
+    const proj = linear(merged, p + 'attn.c_proj.weight');
     ({ normed, sum: residual } = g.skipLayerNorm(proj, residual, w(p + 'ln_2.weight'), w(p + 'ln_2.bias'), w(p + 'attn.c_proj.bias'), eps));
     const last = i === c.nLayer - 1;
     if (last) {
       normed = g.gather(normed, logitsIndex, 1);
       residual = g.gather(residual, logitsIndex, 1);
     }
-    const fc = g.fastGelu(g.matMul(normed, w(p + 'mlp.c_fc.weight')), w(p + 'mlp.c_fc.bias'));
-    const mlp = g.matMul(fc, w(p + 'mlp.c_proj.weight'));
+    const fc = g.fastGelu(linear(normed, p + 'mlp.c_fc.weight'), w(p + 'mlp.c_fc.bias'));
+    const mlp = linear(fc, p + 'mlp.c_proj.weight');
     const lnW = last ? w('ln_f.weight') : w(`h.${i + 1}.ln_1.weight`);
     const lnB = last ? w('ln_f.bias') : w(`h.${i + 1}.ln_1.bias`);
     ({ normed, sum: residual } = g.skipLayerNorm(mlp, residual, lnW, lnB, w(p + 'mlp.c_proj.bias'), eps));
   }
 
   let logits: Value;
-  if (head === 'transB') {
+  if (precision !== 'fp32' && (opts.quantizeHead ?? DEFAULT_QUANTIZE_HEAD)) {
+    // wte [V,E] is the head's B in the NK layout: logits = normed · wteᵀ.
+    logits = quantized(normed, 'wte.weight', E, V, 'NK');
+  } else if (head === 'transB') {
     logits = g.node('FusedMatMul', [normed, wte], { transB: attr.int(1), alpha: attr.float(1) }, { domain: MS_DOMAIN })[0];
   } else {
     const wteT = g.initializer('wte.weight.T', 'float32', [E, V], () => transpose2d(weights.tensor('wte.weight'), V, E));
@@ -146,6 +197,42 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   }
   g.output(logits, 'logits');
   return g.build();
+}
+
+/**
+ * Parts of one quantized weight, each an initializer read lazily: the quantizer runs once, when the
+ * writer reads the first part, and its result is dropped after the last is read (the writer streams
+ * initializers one at a time; a gpt2 head in int8 alone is 38 MB).
+ */
+function lazyParts<T extends object>(make: () => T, parts: number): () => T {
+  let held: T | undefined;
+  let reads = 0;
+  return () => {
+    const value = held ?? make();
+    reads++;
+    held = reads % parts === 0 ? undefined : value;
+    return value;
+  };
+}
+
+/** DynamicQuantizeMatMul: x [..., K] · int8 B [K,N] with per-column scales. */
+function int8MatMul(g: GraphBuilder, x: Value, name: string, K: number, N: number, make: () => Int8Matrix): Value {
+  const q = lazyParts(make, 2);
+  const b = g.initializer(`${name}.int8`, 'int8', [K, N], () => q().data);
+  const scale = g.initializer(`${name}.int8_scale`, 'float32', [N], () => q().scales);
+  return g.node('DynamicQuantizeMatMul', [x, b, scale], {}, { domain: MS_DOMAIN })[0];
+}
+
+/** MatMulNBits (4 bits): x [..., K] · blockwise-quantized B. */
+function int4MatMul(g: GraphBuilder, x: Value, name: string, K: number, N: number, accuracyLevel: number, make: () => Int4Matrix): Value {
+  const q = lazyParts(make, 3);
+  const nBlocks = Math.ceil(K / INT4_BLOCK_SIZE);
+  const b = g.initializer(`${name}.int4`, 'uint8', [N, nBlocks, INT4_BLOCK_SIZE / 2], () => q().data);
+  const scales = g.initializer(`${name}.int4_scale`, 'float32', [N * nBlocks], () => q().scales);
+  const zp = g.initializer(`${name}.int4_zero_point`, 'uint8', [N * Math.ceil(nBlocks / 2)], () => q().zeroPoints);
+  return g.node('MatMulNBits', [x, b, scales, zp], {
+    K: attr.int(K), N: attr.int(N), bits: attr.int(4), block_size: attr.int(INT4_BLOCK_SIZE), accuracy_level: attr.int(accuracyLevel),
+  }, { domain: MS_DOMAIN })[0];
 }
 
 function transpose2d(a: Float32Array, rows: number, cols: number): Float32Array {

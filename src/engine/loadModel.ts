@@ -36,6 +36,8 @@ export interface LoadOptions {
   graphCacheDir: string;
   device?: string;
   threads?: number;
+  /** Weight precision: fp32 | int8 | int4 | auto (by device; quantize.ts autoPrecision). Default fp32. */
+  precision?: string;
   /** An adapter (or fine-tuned weights) merged into the base when the graph is built. */
   overlay?: WeightsOverlay;
 }
@@ -64,6 +66,7 @@ export async function loadEngine(opts: LoadOptions): Promise<LoadedEngine> {
         cacheDir: opts.graphCacheDir,
         device: opts.device,
         threads: opts.threads,
+        precision: opts.precision,
       });
       const engine = new CompletionEngine(model, getTokenizer());
       return { engine, checkpointDir, loadMs: performance.now() - t0 };

@@ -15,16 +15,17 @@ import { headDim } from './config';
 import { UserError } from './errors';
 import { chooseExecutionProvider, type ExecutionChoice } from './executionProvider';
 import {
-  CAUSAL_BIAS, DEFAULT_HEAD_LAYOUT, GPT2_GRAPH_VERSION, MASK, PART_SELECTOR, PAST_BIAS, buildGpt2Graph, newKeyName, newValueName,
+  CAUSAL_BIAS, GPT2_GRAPH_VERSION, MASK, PART_SELECTOR, PAST_BIAS, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
   pastKeyName, pastValueName, type Gpt2GraphOptions,
 } from './gpt2Graph';
 import { loadOrBuildGraph } from './graphCache';
 import { KVBuffer, grownCapacity } from './kvBuffer';
 import type { DeviceInfo, ForwardResult, KVCache, LanguageModel } from './model';
 import { EXTERNAL_DATA_THRESHOLD, initializerBytes, serializeModel } from './onnx/protoWriter';
+import { parsePrecision, resolvePrecision, type Precision, type PrecisionSetting } from './quantize';
 import type { WeightSource } from './weights';
 
-export type Precision = 'fp32';
+export type { Precision, PrecisionSetting } from './quantize';
 
 export interface OrtModelOptions {
   weights: WeightSource;
@@ -35,7 +36,11 @@ export interface OrtModelOptions {
   device?: string;
   /** Intra-op threads (default: all cores but one). */
   threads?: number;
-  precision?: Precision;
+  /**
+   * Weight precision: fp32 (default), int8, int4, or auto (autoPrecision: by the chosen device).
+   * Anything else is a UserError. Wins over `graph.precision`.
+   */
+  precision?: PrecisionSetting | string;
   /** Cache files with external weight data: 'auto' (above ~1.5 GB), or forced. */
   externalData?: 'auto' | boolean;
   /** Graph variants, for benchmarks; a non-default variant is cached under its own name. */
@@ -90,6 +95,8 @@ export class OrtModel implements LanguageModel {
     readonly device: DeviceInfo,
     readonly graphSource: GraphSource,
     prefillChunk: number,
+    /** The weight precision the graph was built with (`auto` resolved). */
+    readonly precision: Precision,
   ) {
     this.heads = config.nHead;
     this.headSize = headDim(config);
@@ -97,23 +104,25 @@ export class OrtModel implements LanguageModel {
   }
 
   static async load(opts: OrtModelOptions): Promise<OrtModel> {
-    const precision = opts.precision ?? 'fp32';
-    if (precision !== 'fp32') throw new UserError(`precision "${String(precision)}" is not supported; use fp32`);
+    const setting = parsePrecision(opts.precision ?? opts.graph?.precision ?? 'fp32');
     if (opts.cacheDir && !opts.checkpointHash) throw new Error('OrtModel.load: cacheDir needs checkpointHash');
     const chunk = opts.prefillChunk ?? PREFILL_CHUNK;
     if (!Number.isInteger(chunk) || chunk < 0) throw new Error(`OrtModel.load: bad prefillChunk ${chunk}`);
     const choice = await chooseExecutionProvider({ device: opts.device, threads: opts.threads });
-    const build = () => buildGpt2Graph(opts.weights, opts.graph);
+    // auto is decided by the device chosen, before the graph: a GPU that then fails to load keeps
+    // its fp32 graph on the CPU fallback (correct, only slower).
+    const precision = resolvePrecision(setting, choice.device.provider);
+    const graphOptions: Gpt2GraphOptions = { ...opts.graph, precision };
+    const build = () => buildGpt2Graph(opts.weights, graphOptions);
     let model: string | Uint8Array;
     let source: GraphSource;
     if (opts.cacheDir && opts.checkpointHash) {
-      const head = opts.graph?.head ?? DEFAULT_HEAD_LAYOUT;
       const entry = await loadOrBuildGraph(
         opts.cacheDir,
         {
           checkpointHash: opts.checkpointHash,
           graphVersion: GPT2_GRAPH_VERSION,
-          precision: head === DEFAULT_HEAD_LAYOUT ? precision : `${precision}_${head}`,
+          precision: graphVariantName(graphOptions),
         },
         build,
         { externalData: opts.externalData, metadata: { graph_version: String(GPT2_GRAPH_VERSION), checkpoint: opts.checkpointHash } },
@@ -129,7 +138,7 @@ export class OrtModel implements LanguageModel {
       source = { fromCache: false };
     }
     const session = await openSession(model, choice, opts);
-    return new OrtModel(session.session, opts.weights.config, session.device, source, chunk);
+    return new OrtModel(session.session, opts.weights.config, session.device, source, chunk, precision);
   }
 
   async forward(tokens: number[][], past: KVCache | null, logitPositions?: number[]): Promise<ForwardResult> {

@@ -14,6 +14,8 @@ export interface WorkerLoadRequest {
   graphCacheDir: string;
   device: string;
   threads: number | undefined;
+  /** fp32 | int8 | int4 | auto (the gpt2Complete.precision setting). */
+  precision?: string;
   /** A fine-tuned adapter folder merged into the model as it loads (the workspace's, when switched on). */
   adapterDir?: string;
 }
@@ -22,6 +24,8 @@ export interface WorkerLoadedInfo {
   checkpointDir: string;
   loadMs: number;
   device: DeviceInfo;
+  /** The weight precision the graph runs at (auto resolved). */
+  precision?: string;
   /** The model's context size: prompt + generated tokens must fit. */
   nPositions: number;
   /** The adapter merged in, if any. */

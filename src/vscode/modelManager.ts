@@ -1,7 +1,7 @@
 /**
  * Owns the model's life in the extension host: nothing at activation, a load on first need
  * (state "loading"), an unload after `idleUnloadMinutes` without use, and a reload when the model,
- * modelPath, device or threads settings change. The model itself lives in a worker thread
+ * modelPath, device, threads or precision settings change. The model itself lives in a worker thread
  * (engineWorker.ts); a reload replaces the whole worker.
  *
  * A failed load leaves the manager in "error" until the settings change or the user retries, so a
@@ -168,7 +168,7 @@ export class ModelManager implements vscode.Disposable {
       onGenerationFinished: (outcome) => this.options.onGenerationFinished?.(outcome),
     });
     this.setState({ kind: 'loading', label });
-    log.info(`loading model ${label} from ${location.checkpointDir}${adapterDir !== undefined ? ` with the adapter ${adapterDir}` : ''} (device ${settings.device}, threads ${settings.threads ?? 'auto'})`);
+    log.info(`loading model ${label} from ${location.checkpointDir}${adapterDir !== undefined ? ` with the adapter ${adapterDir}` : ''} (device ${settings.device}, threads ${settings.threads ?? 'auto'}, precision ${settings.precision})`);
     const ready = client
       .load({
         checkpointDir: location.checkpointDir,
@@ -176,6 +176,7 @@ export class ModelManager implements vscode.Disposable {
         graphCacheDir: this.options.graphCacheDir,
         device: settings.device,
         threads: settings.threads,
+        precision: settings.precision,
         adapterDir,
       })
       .then(
@@ -184,7 +185,7 @@ export class ModelManager implements vscode.Disposable {
           const model: LoadedModel = { client, info, label, epoch };
           this.loadedModel = model;
           this.setState({ kind: 'ready', label, info });
-          log.info(`model ${label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${info.device.threads} threads)`);
+          log.info(`model ${label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${info.device.threads} threads${info.precision ? `, ${info.precision} weights` : ''})`);
           return model;
         },
         (err: unknown) => {

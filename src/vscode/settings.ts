@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_LANGUAGE_ENABLEMENT, type LanguageEnablement } from '../completion';
+import { PRECISION_SETTINGS, type PrecisionSetting } from '../engine/quantize';
 
 export const SECTION = 'gpt2Complete';
 
@@ -23,6 +24,8 @@ export interface Settings {
   readonly device: string;
   /** undefined = automatic (all cores but one). */
   readonly threads: number | undefined;
+  /** Weight precision; auto = int8 on the CPU, fp32 on a GPU (engine/quantize.ts autoPrecision). */
+  readonly precision: PrecisionSetting;
   readonly maxTokens: number;
   readonly temperature: number;
   readonly debounceMs: number;
@@ -31,7 +34,7 @@ export interface Settings {
 }
 
 /** Settings whose change means a different model session (a reload). */
-export const MODEL_KEYS = ['model', 'modelPath', 'device', 'threads'] as const;
+export const MODEL_KEYS = ['model', 'modelPath', 'device', 'threads', 'precision'] as const;
 
 export const DEFAULTS: Settings = {
   enable: true,
@@ -40,6 +43,7 @@ export const DEFAULTS: Settings = {
   modelPath: '',
   device: 'auto',
   threads: undefined,
+  precision: 'auto',
   maxTokens: 64,
   temperature: 0,
   // Copilot's 200 ms display floor; the adaptive debouncer moves within [100, 800] ms from here.
@@ -86,6 +90,7 @@ export function readSettings(): Settings {
     modelPath: typeof rawPath === 'string' ? expandModelPath(rawPath, os.homedir(), workspaceFolder) : '',
     device: oneOf(c.get('device'), DEVICE_CHOICES, 'auto'),
     threads: threads >= 1 ? Math.floor(threads) : undefined,
+    precision: oneOf(c.get('precision'), PRECISION_SETTINGS, DEFAULTS.precision),
     maxTokens: Math.round(numberIn(c.get('maxTokens'), 1, 512, DEFAULTS.maxTokens)),
     temperature: numberIn(c.get('temperature'), 0, 2, DEFAULTS.temperature),
     debounceMs: Math.round(numberIn(c.get('debounceMs'), 0, 5000, DEFAULTS.debounceMs)),
@@ -96,7 +101,7 @@ export function readSettings(): Settings {
 /** Which groups of settings a change touched. */
 export interface SettingsChange {
   readonly settings: Settings;
-  /** model, modelPath, device or threads: the loaded session no longer matches. */
+  /** model, modelPath, device, threads or precision: the loaded session no longer matches. */
   readonly model: boolean;
   readonly idleUnload: boolean;
   readonly debounce: boolean;

@@ -74,6 +74,45 @@ describe('gpt2Graph', () => {
     });
   });
 
+  describe('quantized graphs (precision int8 / int4)', () => {
+    const weightMatMuls = (nLayer: number) => 4 * nLayer + 1; // c_attn, c_proj, c_fc, c_proj per block, and the head
+
+    for (const [precision, op, dtype] of [['int8', 'DynamicQuantizeMatMul', 'int8'], ['int4', 'MatMulNBits', 'uint8']] as const) {
+      it(`${precision}: every weight MatMul and the head become ${op}; embeddings and attention stay fp32`, () => {
+        const g = buildGpt2Graph(testWeights(SMALL_CONFIG, 1), { precision });
+        const quantized = g.nodes.filter((n) => n.op === op);
+        assert.equal(quantized.length, weightMatMuls(SMALL_CONFIG.nLayer));
+        assert.ok(quantized.every((n) => n.domain === 'com.microsoft'));
+        // What is left of MatMul/FusedMatMul reads no weight: attention products only.
+        for (const n of g.nodes.filter((x) => x.op === 'MatMul' || x.op === 'FusedMatMul')) {
+          assert.ok(!n.inputs.some((i) => /\.weight$/.test(i)), `${n.name} reads ${n.inputs.join(', ')}`);
+        }
+        assert.equal(g.initializers.filter((i) => i.dtype === dtype).length, weightMatMuls(SMALL_CONFIG.nLayer) * (precision === 'int4' ? 2 : 1));
+        assert.equal(g.initializers.find((i) => i.name === 'wte.weight')?.dtype, 'float32', 'the embedding lookup reads fp32 wte');
+        assert.deepEqual(g.outputs.find((v) => v.name === 'logits')?.shape, ['batch', 'logit_positions', SMALL_CONFIG.vocabSize]);
+      });
+
+      it(`${precision}: quantizes each weight once, lazily, at write time`, () => {
+        const w = testWeights(SMALL_CONFIG, 1);
+        const reads: string[] = [];
+        const counting: WeightSource = { config: w.config, tensor: (n) => (reads.push(n), w.tensor(n)) };
+        const g = buildGpt2Graph(counting, { precision });
+        assert.equal(reads.length, 0, 'building the graph reads no weights');
+        for (const init of g.initializers) if (typeof init.data === 'function') init.data();
+        // wte twice: the fp32 copy the embedding Gather reads and the quantized head.
+        assert.deepEqual(reads.filter((n) => n === 'wte.weight').length, 2);
+        const others = reads.filter((n) => n !== 'wte.weight');
+        assert.equal(new Set(others).size, others.length, 'no other weight is read twice');
+      });
+    }
+
+    it('without the quantized head, the head is the fp32 tied product', () => {
+      const g = buildGpt2Graph(testWeights(SMALL_CONFIG, 1), { precision: 'int8', quantizeHead: false });
+      assert.equal(g.nodes.filter((n) => n.op === 'DynamicQuantizeMatMul').length, weightMatMuls(SMALL_CONFIG.nLayer) - 1);
+      assert.ok(g.nodes.some((n) => n.op === 'FusedMatMul' && n.inputs[1] === 'wte.weight'));
+    });
+  });
+
   for (const [label, config] of [['vocab 512, 48 wide, 4 heads', SMALL_CONFIG],
     ['GPT-2 vocab, 32 wide, 2 heads', { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 }]] as const) {
     describe(`against the reference (${label})`, () => {

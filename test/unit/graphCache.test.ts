@@ -117,6 +117,30 @@ describe('graphCache', () => {
     assert.ok(files().includes(`${NAME}.onnx`), 'the other version is left alone');
   });
 
+  it('each precision is its own entry; a quantized graph comes back from the cache with the same logits', async () => {
+    const run = async (precision: string) => {
+      const model = await OrtModel.load({ weights, cacheDir: dir, checkpointHash: HASH, device: 'cpu', threads: 1, precision });
+      try {
+        return { logits: (await model.forward([PROMPT], null, [0, 7])).logits, fromCache: model.graphSource.fromCache, path: model.graphSource.path };
+      } finally {
+        await model.dispose();
+      }
+    };
+    const fp32 = await run('fp32');
+    const int8 = await run('int8');
+    const int4 = await run('int4');
+    assert.deepEqual([fp32.fromCache, int8.fromCache, int4.fromCache], [false, false, false]);
+    assert.deepEqual(new Set([fp32.path, int8.path, int4.path]).size, 3);
+    assert.deepEqual(files(), [`${HASH}-${GPT2_GRAPH_VERSION}-fp32`, `${HASH}-${GPT2_GRAPH_VERSION}-int4`, `${HASH}-${GPT2_GRAPH_VERSION}-int8`]
+      .flatMap((n) => [`${n}.json`, `${n}.onnx`]));
+    const size = (p?: string) => fs.statSync(p!).size;
+    assert.ok(size(int4.path) < size(int8.path) && size(int8.path) < size(fp32.path), 'fewer bits, smaller files');
+    const again = await run('int8');
+    assert.equal(again.fromCache, true);
+    assert.deepEqual(again.logits, int8.logits);
+    assert.notDeepEqual(int8.logits, fp32.logits);
+  });
+
   it('leaves no temporary files behind', async () => {
     await loadAndRun(dir, true);
     await loadAndRun(dir);

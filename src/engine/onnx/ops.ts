@@ -857,3 +857,62 @@ define({
     ];
   },
 });
+
+/** The dims of `t` before its last: the rows a matmul over its last axis keeps. */
+const leading = (t: TensorType): Dim[] => t.shape.slice(0, -1) as Dim[];
+
+function elementsOf(t: TensorType): number | undefined {
+  return t.shape.every((d): d is number => typeof d === 'number') ? (t.shape as number[]).reduce((a, b) => a * b, 1) : undefined;
+}
+
+/**
+ * Y = A · ((B − b_zero_point)·b_scale): B [K,N] int8/uint8 weights, one scale (and zero point) per
+ * tensor or per column; A float [..., K] is quantized to uint8 at run time, per tensor.
+ */
+define({
+  domain: MS, op: 'DynamicQuantizeMatMul', inputs: [3, 5],
+  infer: (ctx) => {
+    const a = input(ctx, 0), b = input(ctx, 1), scale = input(ctx, 2), zp = ctx.inputs[3], bias = ctx.inputs[4];
+    if (a.dtype !== 'float32' || scale.dtype !== 'float32') throw new Error('DynamicQuantizeMatMul: A and b_scale must be float32');
+    if (b.dtype !== 'int8' && b.dtype !== 'uint8') throw new Error('DynamicQuantizeMatMul: B must be int8 or uint8');
+    if (a.shape.length < 2 || b.shape.length !== 2) throw new Error('DynamicQuantizeMatMul: A must have rank >= 2 and B rank 2');
+    const [k, n] = b.shape;
+    const ka = a.shape[a.shape.length - 1];
+    if (typeof ka === 'number' && typeof k === 'number' && ka !== k) throw new Error(`DynamicQuantizeMatMul: inner dims ${ka} and ${k} differ`);
+    const count = elementsOf(scale);
+    if (count !== undefined && count !== 1 && count !== n) throw new Error(`DynamicQuantizeMatMul: b_scale has ${count} values; needs 1 or N = ${n}`);
+    if (zp && (zp.dtype !== b.dtype || elementsOf(zp) !== count)) throw new Error('DynamicQuantizeMatMul: b_zero_point must match B\'s dtype and b_scale\'s shape');
+    if (bias && (bias.dtype !== 'float32' || elementsOf(bias) !== n)) throw new Error(`DynamicQuantizeMatMul: bias must be float32 [${n}]`);
+    return [{ dtype: 'float32', shape: [...leading(a), n] }];
+  },
+});
+
+/**
+ * Y = A · dequant(B): B [N, ceil(K/block_size), block_size·bits/8] uint8, codes packed low-first
+ * along K; scales [N·n_blocks]; zero_points packed [N·ceil(n_blocks·bits/8)] (default 2^(bits−1));
+ * optional g_idx (unused here) and bias [N]. A float [..., K].
+ */
+define({
+  domain: MS, op: 'MatMulNBits', inputs: [3, 6],
+  infer: (ctx) => {
+    const a = input(ctx, 0), b = input(ctx, 1), scales = input(ctx, 2), zp = ctx.inputs[3], gIdx = ctx.inputs[4], bias = ctx.inputs[5];
+    const K = intAttr(ctx.attributes, 'K'), N = intAttr(ctx.attributes, 'N');
+    const bits = intAttr(ctx.attributes, 'bits', 4), block = intAttr(ctx.attributes, 'block_size');
+    if (![2, 4, 8].includes(bits)) throw new Error(`MatMulNBits: bits ${bits}; expected 2, 4 or 8`);
+    if (block < 16 || (block & (block - 1)) !== 0) throw new Error(`MatMulNBits: block_size ${block} must be a power of two >= 16`);
+    if (a.dtype !== 'float32' || scales.dtype !== 'float32') throw new Error('MatMulNBits: A and scales must be float32 here');
+    const ka = a.shape[a.shape.length - 1];
+    if (a.shape.length < 2 || (typeof ka === 'number' && ka !== K)) throw new Error(`MatMulNBits: A must be [..., K = ${K}]`);
+    const nBlocks = Math.ceil(K / block);
+    const want = [N, nBlocks, (block * bits) / 8];
+    if (b.dtype !== 'uint8' || b.shape.length !== 3 || b.shape.some((d, i) => d !== want[i])) {
+      throw new Error(`MatMulNBits: B must be uint8 [${want.join(',')}]`);
+    }
+    if (elementsOf(scales) !== N * nBlocks) throw new Error(`MatMulNBits: scales must hold N·n_blocks = ${N * nBlocks} values`);
+    const zpBytes = N * Math.ceil((nBlocks * bits) / 8);
+    if (zp && (zp.dtype !== 'uint8' || elementsOf(zp) !== zpBytes)) throw new Error(`MatMulNBits: packed zero_points must be uint8 with ${zpBytes} values`);
+    if (gIdx) throw new Error('MatMulNBits: g_idx is not supported here');
+    if (bias && (bias.dtype !== 'float32' || elementsOf(bias) !== N)) throw new Error(`MatMulNBits: bias must be float32 [${N}]`);
+    return [{ dtype: 'float32', shape: [...leading(a), N] }];
+  },
+});
