@@ -12,7 +12,8 @@ ${MODEL_FLAGS_HELP}
   --temperature T    0 = greedy (default 0)
   --top-k K, --top-p P, --seed S   sampling controls
   --raw              no stop rule but --max-tokens: exactly N tokens, no post-processing
-  --json             print {"completion","prompt_tokens","tokens","timings","device"}`;
+  --no-speculative   greedy: one token per model run (prompt-lookup drafts off; same output, speed differs)
+  --json             print {"completion","prompt_tokens","tokens","timings","device","precision"}`;
 
 export async function completeCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandArgs('complete', argv, {
@@ -29,6 +30,8 @@ export async function completeCommand(argv: string[]): Promise<void> {
     'top-p': { type: 'string' },
     seed: { type: 'string' },
     raw: { type: 'boolean' },
+    // node's parseArgs has no --no-X negation: the flag is its own name.
+    'no-speculative': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const request = {
@@ -40,6 +43,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
     topP: numberFlag('top-p', values['top-p'], 0, 1, 1),
     seed: intFlag('seed', values.seed, 0, 0),
     raw: values.raw ?? false,
+    draftTokens: values['no-speculative'] === true ? 0 : undefined,
   };
   const prompt = await promptFrom(values);
   const { engine, loadMs } = await loadFromFlags('complete', values);
@@ -60,8 +64,10 @@ export async function completeCommand(argv: string[]): Promise<void> {
           prefill_ms: round(result.timings.prefillMs),
           decode_ms: round(result.timings.decodeMs),
           decode_tokens: result.timings.decodeTokens,
+          decode_steps: result.timings.decodeSteps,
         },
         device: engine.model.device.provider,
+        precision: 'precision' in engine.model ? engine.model.precision : undefined,
       }) + '\n');
     } else {
       process.stdout.write(best.text + '\n');
