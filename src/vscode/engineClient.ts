@@ -1,8 +1,14 @@
 /**
- * The extension host's side of the engine worker: requests as promises, AbortSignal as 'cancel'
- * messages, worker errors as rejections. No `vscode` import, so it is usable from any host.
+ * The extension host's side of the engine process: requests as promises, AbortSignal as 'cancel'
+ * messages, process errors as rejections. No `vscode` import, so it is usable from any host.
+ *
+ * The engine runs in a child process, not a worker thread, for two reasons measured here: a native
+ * crash in onnxruntime (its WebGPU provider died with SIGFPE on this graph, scripts/gpu-check.ts)
+ * would take a worker's host process down with it, the editor's extension host included; and glibc
+ * keeps a freed model's heap in the process (~590 MiB of 978 after unloading gpt2 in a worker:
+ * bench/completion.ts), while ending the process gives all of it back.
  */
-import { Worker } from 'worker_threads';
+import { fork, type ChildProcess } from 'child_process';
 import { CancelledError, UserError } from '../engine/errors';
 import type {
   FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest, WorkerLoadedInfo,
@@ -18,7 +24,7 @@ export interface GenerationOutcome {
 }
 
 export interface EngineClientEvents {
-  /** The worker died on its own (crash, out of memory); every pending request was rejected. */
+  /** The engine process died on its own (crash, out of memory); every pending request was rejected. */
   onExit?: (error: Error) => void;
   onGenerationFinished?: (outcome: GenerationOutcome) => void;
 }
@@ -33,6 +39,8 @@ interface Pending {
 }
 
 const UNLOAD_TIMEOUT_MS = 3000;
+/** The process's last output, kept for the message when it dies. */
+const TAIL_CHARS = 2000;
 
 export function deserializeError(e: SerializedError): Error {
   if (e.name === 'CancelledError') return new CancelledError(e.message);
@@ -44,17 +52,39 @@ export function deserializeError(e: SerializedError): Error {
 }
 
 export class EngineClient {
-  private readonly worker: Worker;
+  private readonly child: ChildProcess;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private exited: Error | undefined;
   private disposing = false;
+  private outputTail = '';
+  private readonly exitedPromise: Promise<void>;
 
-  constructor(workerPath: string, private readonly events: EngineClientEvents = {}) {
-    this.worker = new Worker(workerPath);
-    this.worker.on('message', (message: FromWorker) => this.receive(message));
-    this.worker.on('error', (err) => this.fail(new Error(`the model worker failed: ${err.message}`)));
-    this.worker.on('exit', (code) => this.fail(new Error(`the model worker exited (code ${code})`)));
+  /**
+   * `script` is dist/engineWorker.js (or a .cjs that registers tsx and requires the source).
+   * `execArgv` defaults to none: the extension host's own flags (an inspector port) must not pass on.
+   */
+  constructor(script: string, private readonly events: EngineClientEvents = {}, execArgv: string[] = []) {
+    // ELECTRON_RUN_AS_NODE: in desktop VS Code, process.execPath is Electron, which must run as Node.
+    this.child = fork(script, [], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', execArgv, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    });
+    const keep = (chunk: Buffer) => (this.outputTail = (this.outputTail + chunk.toString('utf8')).slice(-TAIL_CHARS));
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    this.child.on('message', (message: FromWorker) => this.receive(message));
+    this.child.on('error', (err) => this.fail(new Error(`the model process failed: ${err.message}`)));
+    this.exitedPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    this.child.on('exit', (code, signal) => {
+      const how = signal !== null ? `crashed (${signal})` : `exited (code ${code})`;
+      const last = this.outputTail.trim().split('\n').pop();
+      this.fail(new Error(`the model process ${how}${last ? `: ${last.slice(0, 300)}` : ''}`));
+    });
+  }
+
+  /** The engine process's id (tests, and the memory benchmark). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   load(request: WorkerLoadRequest): Promise<WorkerLoadedInfo> {
@@ -89,7 +119,7 @@ export class EngineClient {
     return promise;
   }
 
-  /** Releases the model (best effort, bounded) and ends the thread. */
+  /** Releases the model (best effort, bounded) and ends the process. */
   async dispose(): Promise<void> {
     if (this.disposing) return;
     this.disposing = true;
@@ -100,7 +130,10 @@ export class EngineClient {
       await Promise.race([unload, timeout]);
       clearTimeout(timer);
     }
-    await this.worker.terminate();
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill();
+      await this.exitedPromise;
+    }
   }
 
   private send<T>(make: (id: number) => ToWorker, isCompletion: boolean, onStarted?: () => void): Promise<T> {
@@ -113,7 +146,7 @@ export class EngineClient {
   }
 
   private post(message: ToWorker): void {
-    if (this.exited === undefined) this.worker.postMessage(message);
+    if (this.exited === undefined && this.child.connected) this.child.send(message);
   }
 
   private receive(message: FromWorker): void {

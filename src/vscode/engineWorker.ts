@@ -1,9 +1,10 @@
 /**
- * The engine's thread (bundled to dist/engineWorker.js): loads one model and answers completion
- * requests, so that onnxruntime's synchronous session creation and runs never block the extension
- * host. Must not import `vscode` (a worker thread has no vscode module).
+ * The engine's process (bundled to dist/engineWorker.js, started by engineClient.ts): loads one model
+ * and answers completion requests, so that onnxruntime's synchronous session creation and runs never
+ * block the extension host, and a crash or the memory of an unloaded model stays out of it. Must not
+ * import `vscode` (it runs outside the extension host). It can also run as a worker thread.
  *
- * One worker holds one model for its whole life: a reload is a new worker, so a session never
+ * One process holds one model for its whole life: a reload is a new process, so a session never
  * has to be swapped under a running generation.
  */
 import { parentPort } from 'worker_threads';
@@ -16,8 +17,15 @@ import type {
   FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest,
 } from './engineProtocol';
 
-if (parentPort === null) throw new Error('engineWorker.js must run as a worker thread');
-const port = parentPort;
+/** The parent's message channel: IPC in a child process, the port in a worker thread. */
+const channel = parentPort !== null
+  ? { send: (m: FromWorker) => parentPort!.postMessage(m), onMessage: (f: (m: ToWorker) => void) => parentPort!.on('message', f) }
+  : process.send !== undefined
+    ? { send: (m: FromWorker) => void process.send!(m), onMessage: (f: (m: ToWorker) => void) => process.on('message', f) }
+    : null;
+if (channel === null) throw new Error('engineWorker.js must run as a child process with IPC (engineClient.ts) or a worker thread');
+// The extension host went away (crashed, killed): nobody is left to ask for completions.
+if (parentPort === null) process.on('disconnect', () => process.exit(0));
 
 let engine: CompletionEngine | undefined;
 let loading = false;
@@ -26,7 +34,7 @@ let nPositions = 0;
 const running = new Map<number, AbortController>();
 
 function post(message: FromWorker): void {
-  port.postMessage(message);
+  channel!.send(message);
 }
 
 function serialize(err: unknown, tokensBeforeCancel?: number): SerializedError {
@@ -43,6 +51,7 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
     graphCacheDir: req.graphCacheDir,
     device: req.device,
     threads: req.threads,
+    precision: req.precision,
     overlay: req.adapterDir !== undefined ? adapterOverlay(req.adapterDir) : undefined,
   });
   engine = loaded.engine;
@@ -50,7 +59,7 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
   post({
     type: 'loaded',
     id,
-    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, nPositions, adapterDir: req.adapterDir },
+    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, precision: modelPrecision(engine.model), nPositions, adapterDir: req.adapterDir },
   });
 }
 
@@ -136,4 +145,9 @@ async function handle(message: ToWorker): Promise<void> {
 
 // Not awaited one after another: a 'cancel' must be handled while a completion is still running
 // (onnxruntime yields to the event loop between decode steps, so it gets through in time).
-port.on('message', (message: ToWorker) => void handle(message));
+channel.onMessage((message: ToWorker) => void handle(message));
+
+/** The precision of an ORT model (other LanguageModels have none to report). */
+function modelPrecision(model: object): string | undefined {
+  return 'precision' in model && typeof model.precision === 'string' ? model.precision : undefined;
+}
