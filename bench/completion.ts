@@ -9,8 +9,8 @@
  *     previous keystroke (requests the provider answered from the model with reused tokens > 0)
  *   typing-through: the user types the characters of the suggestion on screen; served without a
  *     model call
- *   memory: process RSS (the engine is a thread of this process) before the first load, while
- *     serving, and after the idle unload fired
+ *   memory: RSS of this process plus its children (the engine is a child process) before the first
+ *     load, while serving, and after the idle unload fired
  *
  * Random weights never end a line on their own, so every model request generates exactly
  * `--max-tokens` tokens (default 16, close to Copilot's single-line cap of 20): a real model's line
@@ -108,9 +108,18 @@ const quantile = (xs: number[], q: number): number => {
 };
 const fmt = (ms: number): string => (Number.isNaN(ms) ? 'n/a' : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`);
 
+/** RSS of this process and its live child processes (the engine's), in MiB. */
 function rssMiB(): number {
-  const status = fs.readFileSync('/proc/self/status', 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+  const rss = (pid: string): number => {
+    try {
+      return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0; // ended between listing and reading
+    }
+  };
+  const children = fs.readdirSync('/proc/self/task').flatMap((tid) =>
+    fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').split(/\s+/).filter((x) => x !== ''));
+  return rss('self') + children.reduce((sum, pid) => sum + rss(pid), 0);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
