@@ -38,6 +38,8 @@ export interface EmbeddedReport {
     /** Execution provider and machine of the training run, when not the machine of the report. */
     device?: string;
     machine?: string;
+    /** The stage this one started from (its weights), when it was not random initialisation. */
+    continuedFrom?: EmbeddedReport['training'];
   };
   eval: {
     windows: number;
@@ -151,7 +153,7 @@ function verdict(r: EmbeddedReport): string {
   const evals = r.training.evals;
   const falling = evals.length >= 2 && evals[evals.length - 1].l2 < evals[evals.length - 2].l2;
   const emVs = (base: number) => (em.model > base ? 'more' : em.model === base ? 'as many' : 'fewer');
-  return `It is small and briefly trained (${int(r.training.tokens)} tokens on two CPU cores), so it is no substitute for gpt2 (124M) on anything that needs knowledge. Against a trigram model of the same corpus, its held-out loss is ${lossVs(e.ngramLoss)} than the trigram's on the whole training split and ${lossVs(e.matchedLoss)} than the trigram's on the same ${int(r.training.tokens)} tokens, and it gets ${emVs(em.ngram)} next lines exactly right (${em.model} vs ${em.ngram} of ${em.cases}).${e.modelLoss > e.matchedLoss && falling ? ' Its held-out loss was still falling when training ended (see Training): a transformer needs more updates than this budget gave it to catch up with counting.' : ''}`;
+  return `It is small and briefly trained (${int(r.training.tokens + (r.training.continuedFrom?.tokens ?? 0))} tokens on two CPU cores), so it is no substitute for gpt2 (124M) on anything that needs knowledge. Against a trigram model of the same corpus, its held-out loss is ${lossVs(e.ngramLoss)} than the trigram's on the whole training split and ${lossVs(e.matchedLoss)} than the trigram's on the same ${int(e.matchedStats.tokens)} tokens, and it gets ${emVs(em.ngram)} next lines exactly right (${em.model} vs ${em.ngram} of ${em.cases}).${e.modelLoss > e.matchedLoss && falling ? ' Its held-out loss was still falling when training ended (see Training): a transformer needs more updates than this budget gave it to catch up with counting.' : ''}`;
 }
 
 /** "21% of the training split", or "3.2 passes over the training split". */
@@ -171,6 +173,11 @@ export function renderModelCard(r: EmbeddedReport): string {
   const e = r.eval;
   const em = e.exactMatch;
   const tokPerSec = t.tokens / Math.max(1, t.wallSec);
+  // A two-stage model: the first stage's numbers count towards its training.
+  const first = t.continuedFrom;
+  const allTokens = t.tokens + (first?.tokens ?? 0);
+  const allWallSec = t.wallSec + (first?.wallSec ?? 0);
+  const allSittings = [...(first?.sittings ?? []), ...t.sittings];
   const lines = [
     '# The embedded model',
     '',
@@ -185,7 +192,9 @@ export function renderModelCard(r: EmbeddedReport): string {
     `| shape | ${r.shape.name}: ${c.nLayer} layers × ${c.nEmbd} wide, ${c.nHead} heads, context ${c.nPositions}, vocabulary ${c.vocabSize} |`,
     `| parameters | ${int(r.shape.params)} (${((100 * c.vocabSize * c.nEmbd) / r.shape.params).toFixed(0)}% of them the token embedding / output head) |`,
     `| size on disk | ${mb(r.shape.fileBytes)} (\`model.safetensors\`, fp16) |`,
-    `| training | ${int(t.steps)} steps × ${t.hyper.rows} × ${c.nPositions} tokens = ${int(t.tokens)} tokens (${splitShare(t.tokens, r.corpus.totals.train.tokens)}), ${(t.wallSec / 60).toFixed(0)} min in ${t.sittings.length} ${t.sittings.length === 1 ? 'sitting' : 'sittings'}, ${tokPerSec.toFixed(0)} tokens/s ${trainedOn(t)} |`,
+    first
+      ? `| training | two stages: ${int(first.tokens)} + ${int(t.tokens)} = ${int(allTokens)} tokens (${splitShare(allTokens, r.corpus.totals.train.tokens)}), ${(allWallSec / 60).toFixed(0)} min in ${allSittings.length} sittings, ${tokPerSec.toFixed(0)} tokens/s in the second ${trainedOn(t)} |`
+      : `| training | ${int(t.steps)} steps × ${t.hyper.rows} × ${c.nPositions} tokens = ${int(t.tokens)} tokens (${splitShare(t.tokens, r.corpus.totals.train.tokens)}), ${(t.wallSec / 60).toFixed(0)} min in ${t.sittings.length} ${t.sittings.length === 1 ? 'sitting' : 'sittings'}, ${tokPerSec.toFixed(0)} tokens/s ${trainedOn(t)} |`,
     `| held-out loss | **${e.modelLoss.toFixed(3)}** nats/token (perplexity ${Math.exp(e.modelLoss).toFixed(1)}); trigram baseline ${e.ngramLoss.toFixed(3)} (${Math.exp(e.ngramLoss).toFixed(1)}) |`,
     `| next-line exact match | **${pct(em.model, em.cases)}**; trigram baseline ${pct(em.ngram, em.cases)} |`,
     `| latency (engine, 1 thread) | prefill ${r.latency.prefillMs.toFixed(0)} ms for a ${r.latency.meanPromptTokens.toFixed(0)}-token prompt (mean), decode ${r.latency.decodeMsPerToken.toFixed(1)} ms/token |`,
@@ -210,11 +219,17 @@ export function renderModelCard(r: EmbeddedReport): string {
     '',
     `Plain language modelling with the fine-tuning trainer (\`src/training/trainer.ts\`, full-model \`TrainingSession\`): the training split is one stream of files, each preceded by \`<|endoftext|>\`, cut into ${c.nPositions}-token windows; each window is an example with a one-token context and the rest as continuation, so every position is a target of L2 and L1 is empty (λ plays no part). Random initialisation as GPT-2's (\`src/engine/randomCheckpoint.ts\`, seed ${t.hyper.seed}); AdamW (β = 0.9, 0.999, weight decay ${t.hyper.weightDecay} on matrices other than the embeddings), peak learning rate ${t.hyper.lr}, ${t.hyper.warmupSteps}-step linear warm-up, cosine decay to ${t.hyper.minLrRatio}× over ${int(t.steps)} steps, gradient norm clipped at 1; batch ${t.hyper.rows} windows. The weights kept are those of the best held-out evaluation (step ${t.bestStep}), converted to fp16.`,
     '',
-    `Held-out loss during training (the trainer's evaluation, ${t.evalWindows} windows, by step): ${t.evals.map((x) => `${x.step}: ${x.l2.toFixed(3)}`).join(', ')}.`,
+    ...(first
+      ? [
+        `That describes the second stage. It started from the weights of a first stage of ${int(first.tokens)} tokens (${int(first.steps)} steps of ${first.hyper.rows} windows from random initialisation, peak learning rate ${first.hyper.lr}, cosine decay over its ${int(first.steps)} steps; held-out loss by step: ${first.evals.map((x) => `${x.step}: ${x.l2.toFixed(3)}`).join(', ')}) with fresh optimizer state and a new warm-up and cosine schedule (a warm restart), on the same data stream from its beginning, so both stages saw the first windows.`,
+        '',
+      ]
+      : []),
+    `Held-out loss during training (the trainer's evaluation, ${t.evalWindows} windows, by step${first ? ' of the second stage' : ''}): ${t.evals.map((x) => `${x.step}: ${x.l2.toFixed(3)}`).join(', ')}.`,
     '',
     '| sitting | started (UTC) | steps | tokens | wall | CPU |',
     '|---:|---|---|---:|---:|---:|',
-    ...t.sittings.map((s, i) => `| ${i + 1} | ${s.startedAt.slice(0, 16).replace('T', ' ')} | ${s.fromStep} → ${s.toStep} | ${int(s.tokens)} | ${(s.wallSec / 60).toFixed(1)} min | ${(s.cpuSec / 60).toFixed(1)} min |`),
+    ...allSittings.map((s, i) => `| ${i + 1}${first ? (i < first.sittings.length ? ' (stage 1)' : ' (stage 2)') : ''} | ${s.startedAt.slice(0, 16).replace('T', ' ')} | ${s.fromStep} → ${s.toStep} | ${int(s.tokens)} | ${(s.wallSec / 60).toFixed(1)} min | ${(s.cpuSec / 60).toFixed(1)} min |`),
     '',
     '## Evaluation',
     '',
@@ -240,7 +255,13 @@ export function renderModelCard(r: EmbeddedReport): string {
     `This model's run, from nothing (corpus, training, evaluation, this card; the defaults of \`scripts/embedded/train.ts\` may since have moved on):`,
     '',
     '```sh',
-    `npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --tokens ${t.steps * t.hyper.rows * c.nPositions}`,
+    ...(first
+      ? [
+        `npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${first.hyper.lr} --rows ${first.hyper.rows} --tokens ${first.steps * first.hyper.rows * c.nPositions} --skip-report --out STAGE1`,
+        `cp .test-cache/embedded-train/training.json STAGE1/`,
+        `npm run train:embedded -- --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --rows ${t.hyper.rows} --tokens ${t.steps * t.hyper.rows * c.nPositions} --init-from STAGE1`,
+      ]
+      : [`npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --tokens ${t.steps * t.hyper.rows * c.nPositions}`]),
     '```',
     '',
     'In sittings: `--minutes M` stops at the first checkpoint after M minutes, and the same command without `--fresh` resumes there. `npm run train:embedded -- --measure` repeats the shape measurements.',

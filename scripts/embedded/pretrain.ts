@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { GPT2Config } from '../../src/engine/config';
+import type { WeightSource } from '../../src/engine/weights';
 import { CancelledError } from '../../src/engine/errors';
 import { randomWeights } from '../../src/engine/randomCheckpoint';
 import { initialValues, latestCheckpoint, train, type EvalRecord, type TrainResult } from '../../src/training/trainer';
@@ -55,6 +56,8 @@ export interface PretrainOptions {
   threads: number;
   /** Execution provider (src/engine/executionProvider.ts); CPU unless given. */
   device?: string;
+  /** Start from these weights instead of random ones (a second stage: a warm restart of the schedule). */
+  init?: WeightSource;
   resume: boolean;
   /** Wall-clock deadline (ms since epoch): stop at the first checkpoint after it. */
   deadline?: number;
@@ -110,9 +113,10 @@ function checkpointPosition(outDir: string): { step: number; tokens: number } {
 export async function pretrain(o: PretrainOptions): Promise<PretrainOutcome> {
   const config = configOf(o.shape);
   const { rows, seed } = o.hyper;
-  const session = await TrainingSession.create({ weights: randomWeights(config, seed), method: 'full', batch: rows, seqLen: config.nPositions, device: o.device ?? 'cpu', threads: o.threads });
-  // Random init, seeded: the starting point of a resumed run is replaced by its checkpoint anyway.
-  const values = initialValues(session.params, { method: 'full', base: randomWeights(config, seed) });
+  const start0 = o.init ?? randomWeights(config, seed);
+  const session = await TrainingSession.create({ weights: start0, method: 'full', batch: rows, seqLen: config.nPositions, device: o.device ?? 'cpu', threads: o.threads });
+  // Seeded random init (or the given weights): the starting point of a resumed run is replaced by its checkpoint anyway.
+  const values = initialValues(session.params, { method: 'full', base: start0 });
 
   fs.mkdirSync(o.outDir, { recursive: true });
   const sittings = o.resume ? readSittings(o.outDir) : [];

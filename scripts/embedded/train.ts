@@ -5,6 +5,9 @@
  *
  *   npm run train:embedded -- [--minutes M] [--fresh] [--tokens N] [--shape 8x128] [--lr X] [--threads N]
  *                               [--rows R] [--device cpu|webgpu|cuda] [--checkpoint-every N] [--skip-report]
+ *                               [--init-from DIR]   a second stage from DIR's weights (a warm restart:
+ *                                                   new warm-up and cosine); DIR/training.json, if there,
+ *                                                   is the first stage's record for the card
  *   npm run train:embedded -- --report-only      evaluate models/embedded and write its card from
  *     <work>/training.json (a --skip-report run writes it: train on a bigger machine, report here)
  *   npm run train:embedded -- --measure [--measure-cpu-sec S]     compare candidate shapes
@@ -21,7 +24,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parameterCount } from '../../src/engine/config';
-import { HASH_SIDECAR, writeCheckpoint, WEIGHTS_FILE } from '../../src/engine/checkpoint';
+import { HASH_SIDECAR, openCheckpoint, writeCheckpoint, WEIGHTS_FILE } from '../../src/engine/checkpoint';
 import { loadEngine } from '../../src/engine/loadModel';
 import { getTokenizer } from '../../src/engine/tokenizer';
 import { epochOrder } from '../../src/training/trainer';
@@ -75,6 +78,7 @@ interface Args {
   checkpointEvery: number;
   skipReport: boolean;
   reportOnly: boolean;
+  initFrom?: string;
   work?: string;
   out?: string;
 }
@@ -91,7 +95,7 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out',
-    '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only']);
+    '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}; see scripts/embedded/train.ts`);
   let shape = DEFAULT_SHAPE;
   const spec = value('shape');
@@ -115,6 +119,7 @@ function parseArgs(argv: string[]): Args {
     checkpointEvery: Math.round(num('checkpoint-every', CHECKPOINT_EVERY)),
     skipReport: argv.includes('--skip-report'),
     reportOnly: argv.includes('--report-only'),
+    initFrom: value('init-from'),
     work: value('work'),
     out: value('out'),
   };
@@ -147,7 +152,12 @@ async function main(): Promise<void> {
   const hyper: Hyper = { ...HYPER, lr: args.lr, rows: args.rows };
   const steps = Math.ceil(args.tokens / (hyper.rows * T));
   // One folder per shape and schedule: the trainer resumes only a run with the same key (steps included).
-  const runDir = path.join(WORK, `run-${shapeName(args.shape)}-${steps}steps-lr${hyper.lr}${hyper.rows === HYPER.rows ? '' : `-rows${hyper.rows}`}`);
+  const init = args.initFrom === undefined ? undefined : openCheckpoint(path.resolve(args.initFrom));
+  if (init && shapeName(shapeOf(init.config)) !== shapeName(args.shape)) {
+    throw new Error(`--init-from ${args.initFrom} is a ${shapeName(shapeOf(init.config))} model; pass --shape ${init.config.nLayer}x${init.config.nEmbd}`);
+  }
+  const firstStage = args.initFrom === undefined ? undefined : readTraining(path.resolve(args.initFrom));
+  const runDir = path.join(WORK, `run-${shapeName(args.shape)}-${steps}steps-lr${hyper.lr}${hyper.rows === HYPER.rows ? '' : `-rows${hyper.rows}`}${init ? `-from-${init.contentHash().slice(0, 12)}` : ''}`);
   log(`training ${shapeName(args.shape)} (${(parameterCount(configOf(args.shape)) / 1e6).toFixed(2)}M parameters) for ${steps} steps of ${hyper.rows}×${T} tokens on ${args.device}${args.minutes ? `, this sitting ${args.minutes} min` : ''}`);
   const run = await pretrain({
     shape: args.shape,
@@ -160,6 +170,7 @@ async function main(): Promise<void> {
     outDir: runDir,
     threads: args.threads,
     device: args.device,
+    init,
     resume: true,
     deadline: args.minutes === undefined ? undefined : Date.now() + args.minutes * 60_000,
     log,
@@ -194,6 +205,7 @@ async function main(): Promise<void> {
     threads: args.threads,
     device: run.session.device.provider,
     machine: machineLine(),
+    continuedFrom: firstStage,
   };
   fs.writeFileSync(path.join(WORK, TRAINING_FILE), JSON.stringify(training, null, 1) + '\n');
   if (args.skipReport) {
@@ -205,6 +217,21 @@ async function main(): Promise<void> {
 
 /** What the training run left in <work>/training.json: the record --report-only completes. */
 const TRAINING_FILE = 'training.json';
+
+/** The training record kept beside a model folder (its first stage, for a second one), if any. */
+function readTraining(dir: string): EmbeddedReport['training'] | undefined {
+  const file = path.join(dir, TRAINING_FILE);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as EmbeddedReport['training']) : undefined;
+}
+
+/** Distinct training windows the model saw: every stage reads the same order from its start. */
+function seenWindows(t: EmbeddedReport['training']): number {
+  return Math.max(t.steps * t.hyper.rows, t.continuedFrom ? seenWindows(t.continuedFrom) : 0);
+}
+
+function shapeOf(c: { nLayer: number; nEmbd: number; nPositions: number }): Shape {
+  return { nLayer: c.nLayer, nEmbd: c.nEmbd, nPositions: c.nPositions };
+}
 
 function machineLine(): string {
   return `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, onnxruntime-node ${ortVersion()}`;
@@ -221,7 +248,7 @@ async function report(
   const config = JSON.parse(fs.readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8')) as Record<string, number>;
   const shape: Shape = { nLayer: config.n_layer, nEmbd: config.n_embd, nPositions: config.n_positions };
   const fileBytes = fs.statSync(path.join(MODEL_DIR, WEIGHTS_FILE)).size;
-  const evaluated = await evaluateModel({ corpus, train, evalWindows, steps: training.steps, seenWindows: training.steps * training.hyper.rows, threads: args.threads });
+  const evaluated = await evaluateModel({ corpus, train, evalWindows, steps: training.steps, seenWindows: seenWindows(training), threads: args.threads });
   const measurements = fs.existsSync(path.join(WORK, 'shapes.json'))
     ? (JSON.parse(fs.readFileSync(path.join(WORK, 'shapes.json'), 'utf8')) as EmbeddedReport['measurements'])
     : undefined;
