@@ -57,7 +57,8 @@ export async function completeCommand(argv: string[]): Promise<void> {
     if (values.json) {
       process.stdout.write(JSON.stringify({
         completion: best.text,
-        prompt_tokens: promptIds.slice(result.droppedTokens),
+        // The tokens the model read: without the last one when token healing re-spelled it (then tokens[0] starts with its bytes).
+        prompt_tokens: promptIds.slice(result.droppedTokens, promptIds.length - result.healedTokens),
         tokens: best.tokens,
         timings: {
           load_ms: round(loadMs),

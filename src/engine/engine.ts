@@ -14,7 +14,7 @@ export interface EngineTokenizer extends TokenBytes {
 
 export interface CompleteRequest extends Omit<GenerateRequest, 'promptTokens'> {
   prompt: string;
-  /** Only maxTokens ends generation: no stop strings, line limit, end-of-text or deadline. */
+  /** Only maxTokens ends generation: no stop strings, line limit, end-of-text or deadline, no token healing. */
   raw?: boolean;
 }
 
@@ -42,7 +42,8 @@ export class CompletionEngine {
     const stops = raw
       ? { maxLines: undefined, stopStrings: undefined, stopAtEndOfText: false, deadlineMs: undefined }
       : {};
-    return this.generator.generate({ ...rest, ...stops, promptTokens: this.tokenizer.encode(prompt) });
+    // Healing by default: the cursor usually cuts the text inside what would be one token (tokenHealing.ts).
+    return this.generator.generate({ healLastToken: !raw, ...rest, ...stops, promptTokens: this.tokenizer.encode(prompt) });
   }
 
   /**

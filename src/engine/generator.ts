@@ -7,6 +7,7 @@ import type { KVCache, LanguageModel } from './model';
 import { lookupDraft } from './promptLookup';
 import { Rng } from './random';
 import { sampleToken, type SamplingOptions } from './sampling';
+import { healPrompt, restrictLogits } from './tokenHealing';
 import { checkStop, END_OF_TEXT, stableText, type FinishReason, type StopOptions } from './stopRules';
 import { Utf8StreamDecoder } from './utf8Stream';
 
@@ -45,6 +46,12 @@ export interface GenerateRequest {
    * near-tie: a run of several tokens sums in another order, as a prefill does against cached steps).
    */
   draftTokens?: number;
+  /**
+   * Token healing (tokenHealing.ts): drop the prompt's last token and let the first generated token
+   * be any that starts with its bytes, which are then not part of the completion. Off by default
+   * here; CompletionEngine turns it on for completions (not in raw mode).
+   */
+  healLastToken?: boolean;
 }
 
 /**
@@ -70,6 +77,11 @@ export interface GenerateResult {
   candidates: Candidate[];
   /** Prompt tokens the model read, after the context window dropped `droppedTokens` from the start. */
   promptTokens: number;
+  /**
+   * 1 when token healing dropped the prompt's last token (not counted in promptTokens): each
+   * candidate's first token then re-spells it, and `text` starts after its bytes.
+   */
+  healedTokens: number;
   droppedTokens: number;
   /** Prompt tokens served from the KV cache of earlier requests. */
   reusedTokens: number;
@@ -199,7 +211,9 @@ export class Generator {
 
     // Context window; an empty prompt starts from end-of-text, as GPT-2 was trained.
     const dropped = windowStart(req.promptTokens.length, req.maxTokens, model.config.nPositions, this.chunk);
-    const prompt = req.promptTokens.length > 0 ? req.promptTokens.slice(dropped) : [END_OF_TEXT];
+    const window = req.promptTokens.length > 0 ? req.promptTokens.slice(dropped) : [END_OF_TEXT];
+    const healing = req.healLastToken === true && req.promptTokens.length > 0 ? healPrompt(window, this.tokenizer, model.config.vocabSize) : null;
+    const prompt = healing?.prompt ?? window;
 
     // Reuse the longest cached prefix, keeping at least one token to run for the next-token logits.
     let reused = commonPrefixLength(this.tokens, prompt);
@@ -226,9 +240,12 @@ export class Generator {
     const eotOnly = new Set([END_OF_TEXT]);
     const step = (row: Row, r: number, logits: Float32Array, offset: number, now: number): void => {
       const suppress = req.minTokens !== undefined && row.tokens.length < req.minTokens ? eotOnly : undefined;
-      const token = sampleToken(logits.subarray(offset, offset + vocab), sampling, row.rng, suppress);
+      const healed = healing !== null && row.tokens.length === 0;
+      const own = logits.subarray(offset, offset + vocab);
+      const token = sampleToken(healed ? restrictLogits(own, healing.allowed) : own, sampling, row.rng, suppress);
       row.tokens.push(token);
-      if (token !== END_OF_TEXT) row.text += row.bytes.push(this.tokenizer.decodeBytes([token]));
+      const bytes = this.tokenizer.decodeBytes([token]);
+      if (token !== END_OF_TEXT) row.text += row.bytes.push(healed ? bytes.subarray(healing.prefix.length) : bytes);
       const decision = checkStop({ text: row.text, tokenCount: row.tokens.length, lastToken: token, now }, stop);
       row.keepText = decision.keepText;
       if (decision.stop) row.finish = decision.reason;
@@ -311,6 +328,7 @@ export class Generator {
         finishReason: row.finish ?? 'length',
       })),
       promptTokens: prompt.length,
+      healedTokens: healing === null ? 0 : 1,
       droppedTokens: dropped,
       reusedTokens: reused,
       timings: { prefillMs, decodeMs: this.now() - t1, decodeTokens, decodeSteps, draftTokens: drafted, acceptedDraftTokens: accepted },
