@@ -163,7 +163,9 @@ export class ModelManager implements vscode.Disposable {
         if (epoch !== this.epoch) return;
         this.session = undefined;
         this.loadedModel = undefined;
-        this.fail(error);
+        // A GPU provider is the likeliest cause of a native crash (WebGPU's SIGFPE: README, GPU).
+        const hint = /crashed/.test(error.message) && settings.device !== 'cpu' ? `; if it happens again, set gpt2Complete.device to "cpu"` : '';
+        this.fail(new Error(`${error.message}${hint}`));
       },
       onGenerationFinished: (outcome) => this.options.onGenerationFinished?.(outcome),
     });
