@@ -14,7 +14,7 @@ export interface EngineTokenizer extends TokenBytes {
 
 export interface CompleteRequest extends Omit<GenerateRequest, 'promptTokens'> {
   prompt: string;
-  /** Only maxTokens ends generation: no stop strings, line limit, end-of-text or deadline, no token healing. */
+  /** Only maxTokens ends generation: no stop strings, line limit, loop stop, end-of-text or deadline; no token healing. */
   raw?: boolean;
 }
 
@@ -43,7 +43,7 @@ export class CompletionEngine {
       ? { maxLines: undefined, stopStrings: undefined, stopAtEndOfText: false, deadlineMs: undefined }
       : {};
     // Healing by default: the cursor usually cuts the text inside what would be one token (tokenHealing.ts).
-    return this.generator.generate({ healLastToken: !raw, ...rest, ...stops, promptTokens: this.tokenizer.encode(prompt) });
+    return this.generator.generate({ healLastToken: !raw, stopOnRepetition: !raw, ...rest, ...stops, promptTokens: this.tokenizer.encode(prompt) });
   }
 
   /**

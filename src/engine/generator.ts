@@ -52,6 +52,8 @@ export interface GenerateRequest {
    * here; CompletionEngine turns it on for completions (not in raw mode).
    */
   healLastToken?: boolean;
+  /** Stop a degenerate loop (stopRules.ts repetitionRule). Off by default here; on for completions. */
+  stopOnRepetition?: boolean;
 }
 
 /**
@@ -202,6 +204,7 @@ export class Generator {
       stopStrings: req.stopStrings,
       stopAtEndOfText: req.stopAtEndOfText ?? true,
       deadline: req.deadlineMs === undefined ? undefined : started + req.deadlineMs,
+      stopOnRepetition: req.stopOnRepetition,
     };
     const seed = req.seed ?? 0;
     const checkCancelled = (): void => {

@@ -25,6 +25,8 @@ export interface StopOptions {
   stopAtEndOfText?: boolean;
   /** Absolute time (the `now` clock passed to checkStop) after which to stop with what is ready. */
   deadline?: number;
+  /** Stop a degenerate loop (repetitionRule). */
+  stopOnRepetition?: boolean;
 }
 
 /** One candidate's progress after a token was sampled. */
@@ -68,6 +70,29 @@ export function endOfTextRule(token: number, text: string, stopAtEndOfText = tru
   return stopAtEndOfText && token === END_OF_TEXT ? { stop: true, reason: 'eot', keepText: text } : go(text);
 }
 
+/** Repeats in a row that make a loop: the text then ends with the same unit this many times. */
+export const LOOP_REPEATS = 4;
+const LOOP_MAX_UNIT = 32;
+
+/**
+ * Small models fall into loops under greedy decoding (`self.path.path.path.path`, `('./a('./a('./a`).
+ * When the text ends with LOOP_REPEATS copies of one unit of 2–32 characters that holds a letter, digit
+ * or underscore, stop and keep the text through the first copy. Runs of whitespace or punctuation
+ * (indentation, `=====` rules) are not loops.
+ */
+export function repetitionRule(text: string, enabled: boolean | undefined): StopDecision {
+  if (enabled !== true) return go(text);
+  const n = text.length;
+  for (let unit = 2; unit <= LOOP_MAX_UNIT && unit * LOOP_REPEATS <= n; unit++) {
+    const last = text.slice(n - unit);
+    if (!/\w/.test(last)) continue;
+    let start = n - unit; // where the run of copies begins
+    while (start - unit >= 0 && text.startsWith(last, start - unit)) start -= unit;
+    if ((n - start) / unit >= LOOP_REPEATS) return { stop: true, reason: 'stop', keepText: text.slice(0, start + unit) };
+  }
+  return go(text);
+}
+
 export function deadlineRule(now: number, deadline: number | undefined, text: string): StopDecision {
   return deadline !== undefined && now >= deadline ? { stop: true, reason: 'deadline', keepText: text } : go(text);
 }
@@ -80,7 +105,8 @@ export function checkStop(state: GenerationState, options: StopOptions): StopDec
   const { text } = state;
   const eot = endOfTextRule(state.lastToken, text, options.stopAtEndOfText ?? true);
   if (eot.stop) return eot;
-  const cuts = [stopStringsRule(text, options.stopStrings), maxLinesRule(text, options.maxLines)].filter((d) => d.stop);
+  const cuts = [stopStringsRule(text, options.stopStrings), maxLinesRule(text, options.maxLines), repetitionRule(text, options.stopOnRepetition)]
+    .filter((d) => d.stop);
   if (cuts.length > 0) return cuts.reduce((a, b) => (b.keepText.length < a.keepText.length ? b : a));
   const length = maxTokensRule(state.tokenCount, options.maxTokens, text);
   if (length.stop) return length;

@@ -6,6 +6,7 @@ import {
   endOfTextRule,
   maxLinesRule,
   maxTokensRule,
+  repetitionRule,
   stableText,
   stopStringsRule,
   type StopDecision,
@@ -44,6 +45,27 @@ describe('stop rules', () => {
       { text: 'abc', stops: [''], want: go('abc') },
     ];
     for (const c of cases) it(`${JSON.stringify(c.text)} with ${JSON.stringify(c.stops)}`, () => assert.deepEqual(stopStringsRule(c.text, c.stops), c.want));
+  });
+
+  describe('repetition (degenerate loops)', () => {
+    const stop = (keepText: string): StopDecision => ({ stop: true, reason: 'stop', keepText });
+    const cases: { text: string; want: StopDecision }[] = [
+      { text: 'self.path.path.path.path', want: stop('self.path') },
+      { text: 'self.path.path.path', want: go('self.path.path.path') }, // three copies: not yet a loop
+      { text: "require('./a('./a('./a('./a", want: stop("require('./a") },
+      { text: ", 'a, 'a, 'a, 'a, 'a", want: stop(", 'a") },
+      { text: '\n                ', want: go('\n                ') }, // indentation
+      { text: '# ================', want: go('# ================') }, // a rule line
+      { text: 'x = [0, 0, 0, 0]', want: go('x = [0, 0, 0, 0]') },
+      { text: 'abababab', want: stop('ab') },
+    ];
+    for (const c of cases) it(JSON.stringify(c.text), () => assert.deepEqual(repetitionRule(c.text, true), c.want));
+    it('is off unless asked for, and checkStop applies it then', () => {
+      assert.deepEqual(repetitionRule('self.path.path.path.path', undefined), go('self.path.path.path.path'));
+      const state = { text: 'self.path.path.path.path', tokenCount: 8, lastToken: 13, now: 0 };
+      assert.equal(checkStop(state, { maxTokens: 32 }).stop, false);
+      assert.deepEqual(checkStop(state, { maxTokens: 32, stopOnRepetition: true }), stop('self.path'));
+    });
   });
 
   it('end of text', () => {
