@@ -158,6 +158,9 @@ suite('inline completions from the real engine', function () {
     const slow = await randomModel('slow');
     const maxTokens = 400;
     await setSetting('maxTokens', maxTokens);
+    // Sampled, not greedy: a random model's greedy output loops at once and the loop stop
+    // (stopRules.ts) would end the generation before the next keystroke could catch it.
+    await setSetting('temperature', 1);
     await setSetting('modelPath', slow);
     try {
       await waitForModel(slow);
@@ -181,6 +184,7 @@ suite('inline completions from the real engine', function () {
       assert.ok(s.counters.engineCancelled >= 1);
     } finally {
       await setSetting('maxTokens', 16);
+      await setSetting('temperature', 0);
       await setSetting('modelPath', tiny);
     }
   });
