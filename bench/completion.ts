@@ -23,9 +23,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import Module from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { installVscodeStandIn } from '../test/helpers/vscodeStandIn';
 
 const repo = path.resolve(__dirname, '..');
 
@@ -41,53 +41,6 @@ function arg(name: string, fallback: string): string {
 }
 
 // ---- the `vscode` stand-in ---------------------------------------------------------------------
-
-/** Only what inlineProvider, modelManager and statsStore touch at run time. */
-function vscodeStandIn(): unknown {
-  class EventEmitter<T> {
-    private listeners: ((e: T) => void)[] = [];
-    readonly event = (listener: (e: T) => void): { dispose(): void } => {
-      this.listeners.push(listener);
-      return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
-    };
-    fire(e: T): void {
-      for (const l of this.listeners.slice()) l(e);
-    }
-    dispose(): void {
-      this.listeners = [];
-    }
-  }
-  class Range {
-    constructor(readonly start: unknown, readonly end: unknown) {}
-  }
-  class InlineCompletionItem {
-    constructor(readonly insertText: string, readonly range?: Range, readonly command?: unknown) {}
-  }
-  const noEvent = (): { dispose(): void } => ({ dispose: () => undefined });
-  return {
-    EventEmitter,
-    Range,
-    InlineCompletionItem,
-    InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
-    window: { activeTextEditor: undefined, visibleTextEditors: [] },
-    workspace: { onDidChangeTextDocument: noEvent, onDidCloseTextDocument: noEvent },
-    commands: { registerCommand: noEvent, executeCommand: async () => undefined },
-  };
-}
-
-function installVscodeStandIn(): void {
-  const id = path.join(repo, 'bench', '.vscode-stand-in.js');
-  const m = new Module(id);
-  m.filename = id;
-  m.loaded = true;
-  m.exports = vscodeStandIn();
-  require.cache[id] = m;
-  const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
-  const original = resolver._resolveFilename;
-  resolver._resolveFilename = function (request: string, ...rest: unknown[]) {
-    return request === 'vscode' ? id : original.call(this, request, ...rest);
-  };
-}
 
 installVscodeStandIn();
 /* eslint-disable @typescript-eslint/no-require-imports */

@@ -2,26 +2,7 @@
 // extension's global state) and a change event for the status bar. `vscode` exists only inside an
 // extension host, so a minimal stand-in with the one class it uses (EventEmitter) is served here.
 import { strict as assert } from 'node:assert';
-import Module from 'node:module';
-import * as path from 'node:path';
-
-class EventEmitter<T> {
-  private listeners: ((e: T) => void)[] = [];
-  readonly event = (listener: (e: T) => void): { dispose(): void } => {
-    this.listeners.push(listener);
-    return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
-  };
-  fire(e: T): void {
-    for (const l of this.listeners.slice()) l(e);
-  }
-  dispose(): void {
-    this.listeners = [];
-  }
-}
-
-const standInId = path.join(__dirname, 'vscode-stand-in.js');
-const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
-const originalResolve = resolver._resolveFilename;
+import { installVscodeStandIn } from '../helpers/vscodeStandIn';
 
 class MemoryMemento {
   readonly values = new Map<string, unknown>();
@@ -44,23 +25,15 @@ class MemoryMemento {
 describe('stats store', () => {
   let StatsStore: typeof import('../../src/vscode/statsStore').StatsStore;
 
+  let uninstall: () => void;
+
   before(() => {
-    const m = new Module(standInId);
-    m.filename = standInId;
-    m.loaded = true;
-    m.exports = { EventEmitter };
-    require.cache[standInId] = m;
-    resolver._resolveFilename = function (request: string, ...rest: unknown[]) {
-      return request === 'vscode' ? standInId : originalResolve.call(this, request, ...rest);
-    };
+    uninstall = installVscodeStandIn();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     StatsStore = (require('../../src/vscode/statsStore') as typeof import('../../src/vscode/statsStore')).StatsStore;
   });
 
-  after(() => {
-    resolver._resolveFilename = originalResolve;
-    delete require.cache[standInId];
-  });
+  after(() => uninstall());
 
   it('counts partial accepts in the characters, persists them and survives a restart', () => {
     const memento = new MemoryMemento();
