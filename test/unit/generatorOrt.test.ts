@@ -7,9 +7,10 @@ import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CompletionEngine } from '../../src/engine/engine';
 import { Generator } from '../../src/engine/generator';
 import { OrtModel } from '../../src/engine/ortModel';
-import { argmax, logSumExp } from '../../src/engine/sampling';
+import { logSumExp } from '../../src/engine/sampling';
 import { getTokenizer } from '../../src/engine/tokenizer';
 import { testWeights } from '../helpers/randomWeights';
+import { recomputeGreedy } from '../helpers/recomputeGreedy';
 
 describe('Generator on OrtModel', function () {
   this.timeout(120_000);
@@ -24,23 +25,10 @@ describe('Generator on OrtModel', function () {
   });
   after(async () => model?.dispose());
 
-  /** Greedy decoding by recomputing the whole sequence for every token: no cache at all. */
-  async function recomputeGreedy(tokens: number[], count: number): Promise<number[]> {
-    const seq = tokens.slice();
-    const out: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const { logits } = await model.forward([seq], null);
-      const t = argmax(logits);
-      out.push(t);
-      seq.push(t);
-    }
-    return out;
-  }
-
   it('greedy decoding with the KV cache equals recomputing every step', async () => {
     const gen = new Generator(model, tokenizer);
     const r = await gen.generate({ promptTokens: prompt, maxTokens: 24, stopAtEndOfText: false });
-    const want = await recomputeGreedy(prompt, 24);
+    const want = await recomputeGreedy(model, prompt, 24);
     assert.deepEqual(r.candidates[0].tokens, want);
     assert.equal(r.candidates[0].text, tokenizer.decode(want));
   });
@@ -55,7 +43,7 @@ describe('Generator on OrtModel', function () {
     const cold = await new Generator(model, tokenizer).generate({ promptTokens: edited, maxTokens: 10, stopAtEndOfText: false });
     assert.equal(cold.reusedTokens, 0);
     assert.deepEqual(warm.candidates, cold.candidates);
-    assert.deepEqual(warm.candidates[0].tokens, await recomputeGreedy(edited, 10));
+    assert.deepEqual(warm.candidates[0].tokens, await recomputeGreedy(model, edited, 10));
   });
 
   it('n sampled candidates in one batch equal each seed run alone', async () => {

@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CancelledError } from '../../src/engine/errors';
 import { Generator, type GenerateRequest, type GenerateResult, type TokenEvent } from '../../src/engine/generator';
-import type { LanguageModel } from '../../src/engine/model';
 import { OrtModel } from '../../src/engine/ortModel';
 import { Rng } from '../../src/engine/random';
-import { argmax } from '../../src/engine/sampling';
 import { getTokenizer } from '../../src/engine/tokenizer';
 import { FakeModel, fakeTokenizer, hashTokens, type FakeModelOptions } from '../helpers/fakeModel';
 import { testWeights } from '../helpers/randomWeights';
+import { recomputeGreedy } from '../helpers/recomputeGreedy';
 
 const LETTERS = 'abcdefgh .\n'.split('').map((c) => c.charCodeAt(0));
 
@@ -273,16 +272,3 @@ describe('speculative greedy decoding (OrtModel, tiny random checkpoint)', funct
     assert.ok(rolledBack > 0, 'some drafts were rejected and rolled back');
   });
 });
-
-/** Greedy decoding by recomputing the whole sequence for every token: no cache at all. */
-async function recomputeGreedy(model: LanguageModel, tokens: number[], count: number): Promise<number[]> {
-  const seq = tokens.slice();
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const { logits } = await model.forward([seq], null);
-    const t = argmax(logits);
-    out.push(t);
-    seq.push(t);
-  }
-  return out;
-}

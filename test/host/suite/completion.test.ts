@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { closeWithoutSaving, focus, insertedText, openUntitled, sleep, typeText, waitFor } from './editorDriver';
+import { closeWithoutSaving, openUntitled, runUntilEdit, sleep, typeText, waitFor } from './editorDriver';
 import {
   hookState, resetHooks, setSetting, waitForModel, waitForState, type CompletionTrace, type HookState,
 } from './extensionState';
@@ -53,21 +53,8 @@ async function typeUntilSuggestion(
 }
 
 /** Accepts the ghost text on screen (what Tab does), retrying until it has arrived. */
-async function commitShown(editor: vscode.TextEditor): Promise<string> {
-  await focus(editor);
-  const doc = editor.document;
-  const before = doc.getText();
-  const version = doc.version;
-  await vscode.commands.executeCommand('hideSuggestWidget');
-  await waitFor(
-    async () => {
-      await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
-      await sleep(50);
-      return doc.version !== version;
-    },
-    { timeoutMs: 5_000, intervalMs: 0, what: 'the ghost text to be committed' },
-  );
-  return insertedText(before, doc.getText());
+function commitShown(editor: vscode.TextEditor): Promise<string> {
+  return runUntilEdit(editor, 'editor.action.inlineSuggest.commit', 'the ghost text to be committed');
 }
 
 suite('inline completions from the real engine', function () {

@@ -101,6 +101,24 @@ export async function acceptInlineSuggestion(
   return { before, after, inserted: insertedText(before, after) };
 }
 
+/** Runs `command` until the document changes (the ghost text may not be on screen yet); returns what it inserted. */
+export async function runUntilEdit(editor: vscode.TextEditor, command: string, what = `${command} to edit the document`): Promise<string> {
+  await focus(editor);
+  const doc = editor.document;
+  const before = doc.getText();
+  const version = doc.version;
+  await vscode.commands.executeCommand('hideSuggestWidget');
+  await waitFor(
+    async () => {
+      await vscode.commands.executeCommand(command);
+      await sleep(50);
+      return doc.version !== version;
+    },
+    { timeoutMs: 5_000, intervalMs: 0, what },
+  );
+  return insertedText(before, doc.getText());
+}
+
 /** What was inserted between two texts, found by trimming their common prefix and suffix. */
 export function insertedText(before: string, after: string): string {
   let start = 0;

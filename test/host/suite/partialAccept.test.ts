@@ -5,27 +5,9 @@
 // acceptance with only the rest's characters.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { closeWithoutSaving, focus, insertedText, openUntitled, sleep, typeText, waitFor } from './editorDriver';
+import { closeWithoutSaving, openUntitled, runUntilEdit, typeText, waitFor } from './editorDriver';
 import { hookState, resetHooks, setSetting, waitForState, type CompletionTrace } from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
-
-/** Runs `command` until the document changes (the ghost text may not be on screen yet); returns what it inserted. */
-async function runUntilEdit(editor: vscode.TextEditor, command: string): Promise<string> {
-  await focus(editor);
-  const doc = editor.document;
-  const before = doc.getText();
-  const version = doc.version;
-  await vscode.commands.executeCommand('hideSuggestWidget');
-  await waitFor(
-    async () => {
-      await vscode.commands.executeCommand(command);
-      await sleep(50);
-      return doc.version !== version;
-    },
-    { timeoutMs: 5_000, intervalMs: 0, what: `${command} to edit the document` },
-  );
-  return insertedText(before, doc.getText());
-}
 
 suite('partial accepts', function () {
   this.timeout(180_000);
