@@ -77,9 +77,11 @@ export function restrictLogits(row: Float32Array, allowed: Int32Array): Float32A
   return out;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 function isWholeUtf8(bytes: Uint8Array): boolean {
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    strictUtf8.decode(bytes);
     return true;
   } catch {
     return false;
