@@ -9,7 +9,7 @@
  */
 import * as vscode from 'vscode';
 import { CancelledError } from '../engine/errors';
-import { EngineClient, type GenerationOutcome } from './engineClient';
+import { EngineClient, EngineExitError, type GenerationOutcome } from './engineClient';
 import type { WorkerLoadedInfo } from './engineProtocol';
 import { resolveModelLocation, type ModelFolders, type ModelLocation } from './modelResolution';
 import type { Settings, SettingsChange } from './settings';
@@ -164,7 +164,7 @@ export class ModelManager implements vscode.Disposable {
         this.session = undefined;
         this.loadedModel = undefined;
         // A GPU provider is the likeliest cause of a native crash (WebGPU's SIGFPE: README, GPU).
-        const hint = /crashed/.test(error.message) && settings.device !== 'cpu' ? `; if it happens again, set gpt2Complete.device to "cpu"` : '';
+        const hint = error instanceof EngineExitError && error.signal !== null && settings.device !== 'cpu' ? `; if it happens again, set gpt2Complete.device to "cpu"` : '';
         this.fail(new Error(`${error.message}${hint}`));
       },
       onGenerationFinished: (outcome) => this.options.onGenerationFinished?.(outcome),

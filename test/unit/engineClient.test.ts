@@ -5,7 +5,7 @@ import * as path from 'path';
 import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CancelledError } from '../../src/engine/errors';
 import { writeRandomCheckpoint } from '../../src/engine/randomCheckpoint';
-import { EngineClient } from '../../src/vscode/engineClient';
+import { EngineClient, EngineExitError, engineEnvironment } from '../../src/vscode/engineClient';
 import type { WorkerCompleteRequest } from '../../src/vscode/engineProtocol';
 
 /** The engine process from source: a .cjs entry that registers tsx, as bench/completion.ts does. */
@@ -66,8 +66,18 @@ describe('EngineClient (engine in a child process)', function () {
     assert.ok(result.candidates[0].tokenCount >= 1);
     const pid = client.pid!;
     assert.ok(pid !== process.pid && isAlive(pid));
+    if (fs.existsSync(`/proc/${pid}/environ`)) {
+      // glibc reads these at start: freed buffers go back to the system (engineEnvironment).
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=131072') && env.includes('MALLOC_TRIM_THRESHOLD_=131072'), 'malloc thresholds reach the engine process');
+    }
     await client.dispose();
     assert.ok(!isAlive(pid), 'the engine process is gone after dispose');
+  });
+
+  it("engineEnvironment: runs as Node under Electron, and the user's own malloc settings win", () => {
+    const env = engineEnvironment({ PATH: '/bin', MALLOC_TRIM_THRESHOLD_: '0', ELECTRON_RUN_AS_NODE: '0' });
+    assert.deepStrictEqual(env, { PATH: '/bin', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '0', ELECTRON_RUN_AS_NODE: '1' });
   });
 
   it('a native crash of the engine rejects pending requests and leaves this process running', async () => {
@@ -79,6 +89,7 @@ describe('EngineClient (engine in a child process)', function () {
     process.kill(client.pid!, 'SIGFPE');
     await assert.rejects(pending, (e: Error) => /model process crashed \(SIGFPE\)/.test(e.message));
     assert.match(exitError?.message ?? '', /crashed \(SIGFPE\)/);
+    assert.ok(exitError instanceof EngineExitError && exitError.signal === 'SIGFPE', 'the signal is reported as data');
     await assert.rejects(client.complete(request), /model process crashed/);
     await client.dispose();
   });
