@@ -7,6 +7,8 @@
  *   generator's default prompt-lookup drafts and without (one model run per token)
  *   latency of a one-token edit at the end of a 500-token prompt with a warm cache, to its first new token
  *   resident memory while serving, and peak during load, against the weights' size
+ *   the decode floor: bytes of weights one token reads / memory read bandwidth (bench/bandwidth.ts,
+ *   measured in this run at the engine's thread count), and one-run-per-token decode as a share of it
  *
  * Prints a markdown table (medians of repeated runs) to paste into bench/RESULTS.md; with
  * `--precision fp32,int8,int4` one column per weight precision, each loaded in turn in this process
@@ -16,10 +18,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { NAMED_CONFIGS, parameterCount } from '../src/engine/config';
+import { NAMED_CONFIGS, parameterCount, type GPT2Config } from '../src/engine/config';
 import { loadEngine } from '../src/engine/loadModel';
 import { parsePrecision } from '../src/engine/quantize';
 import { writeRandomCheckpoint } from '../src/engine/randomCheckpoint';
+import { readBandwidth } from './bandwidth';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -63,12 +66,32 @@ async function main(): Promise<void> {
 
   const columns: [string, string][][] = [];
   for (const precision of precisions) columns.push(await measure(ckpt, root, precision, threads, reps, weightsMiB));
+  const bandwidth = await readBandwidth(threads ?? Math.max(1, os.cpus().length - 1));
+  columns.forEach((c, i) => {
+    const floor = bandwidth / readBytesPerToken(config, precisions[i]);
+    const decode = Number(/^([\d.]+)/.exec(c.find(([k]) => k === 'decode at context 64, no drafts')![1])![1]);
+    c.push(['memory read bandwidth (ORT ReduceSum, same threads)', i === 0 ? `${(bandwidth / 1e9).toFixed(1)} GB/s` : '']);
+    c.push(['decode floor: weights read per token / bandwidth', `${floor.toFixed(0)} tokens/s`]);
+    c.push(['decode at context 64, no drafts / floor', `${((decode / floor) * 100).toFixed(0)}%`]);
+  });
   const machine = `${os.cpus()[0].model}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
   const modelName = `random ${configName} (${(parameterCount(config) / 1e6).toFixed(0)}M params, fp32 ${weightsMiB.toFixed(0)} MiB)`;
   columns.forEach((c, i) => c.unshift(['machine', i === 0 ? machine : ''], ['model', `${modelName}, ${c.shift()![1]}`]));
   const header = precisions.length === 1 ? ['median'] : precisions;
   process.stdout.write(`| measure | ${header.join(' | ')} |\n| --- |${header.map(() => ' --- |').join('')}\n`);
   columns[0].forEach(([k], i) => process.stdout.write(`| ${k} | ${columns.map((c) => c[i][1]).join(' | ')} |\n`));
+}
+
+/**
+ * Bytes one decode step reads: every block matrix and the tied head, at the precision's storage
+ * (int8: 1 byte and a per-column scale; int4: blocks of 32 as 16 bytes of codes, a float scale and a
+ * 4-bit zero point), plus nothing for the two embedding rows it gathers.
+ */
+function readBytesPerToken(c: GPT2Config, precision: string): number {
+  const E = c.nEmbd;
+  const weights = c.nLayer * (E * 3 * E + E * E + E * 4 * E + 4 * E * E) + c.vocabSize * E;
+  const bytesPerWeight = precision === 'int8' ? 1 : precision === 'int4' ? (16 + 4 + 0.5) / 32 : 4;
+  return weights * bytesPerWeight;
 }
 
 async function measure(ckpt: string, root: string, precision: string, threads: number | undefined, reps: number, weightsMiB: number): Promise<[string, string][]> {
@@ -98,29 +121,30 @@ async function measure(ckpt: string, root: string, precision: string, threads: n
     rows.push([`cold prefill, ${n} tokens`, `${median(times).toFixed(0)} ms`]);
   }
 
-  const decode: Record<number, number> = {};
-  for (const ctx of [64, 1000]) {
-    const steps = 16;
-    const prompt = tokens(ctx, ctx);
-    const rates: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const res = await generator.generate({ promptTokens: prompt, maxTokens: steps, stopAtEndOfText: false });
-      rates.push(res.timings.decodeTokens / (res.timings.decodeMs / 1000));
-    }
-    decode[ctx] = median(rates);
-    rows.push([`decode at context ${ctx}`, `${decode[ctx].toFixed(1)} tokens/s`]);
-  }
-  rows.push(['decode at 1000 / decode at 64', `${((decode[1000] / decode[64]) * 100).toFixed(0)}%`]);
-  // One model run per token (no prompt-lookup drafts): what the weights' precision changes.
   for (const ctx of [64, 1000]) {
     const prompt = tokens(ctx, ctx);
     const rates: number[] = [];
     for (let r = 0; r < reps; r++) {
-      const res = await generator.generate({ promptTokens: prompt, maxTokens: 16, stopAtEndOfText: false, draftTokens: 0 });
+      const res = await generator.generate({ promptTokens: prompt, maxTokens: 16, stopAtEndOfText: false });
       rates.push(res.timings.decodeTokens / (res.timings.decodeMs / 1000));
     }
-    rows.push([`decode at context ${ctx}, no drafts`, `${median(rates).toFixed(1)} tokens/s`]);
+    rows.push([`decode at context ${ctx}, with prompt-lookup drafts`, `${median(rates).toFixed(1)} tokens/s`]);
   }
+  // One model run per token (no prompt-lookup drafts): what the weights' precision and the context
+  // length change; a random model's repetitive output inflates the drafted rates above, and more so
+  // at short context, so the context ratio is taken here.
+  const plain: Record<number, number> = {};
+  for (const ctx of [64, 1000]) {
+    const prompt = tokens(ctx, ctx);
+    const rates: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const res = await generator.generate({ promptTokens: prompt, maxTokens: 32, stopAtEndOfText: false, draftTokens: 0 });
+      rates.push(res.timings.decodeTokens / (res.timings.decodeMs / 1000));
+    }
+    plain[ctx] = median(rates);
+    rows.push([`decode at context ${ctx}, no drafts`, `${plain[ctx].toFixed(1)} tokens/s`]);
+  }
+  rows.push(['decode at 1000 / decode at 64, no drafts', `${((plain[1000] / plain[64]) * 100).toFixed(0)}%`]);
 
   // A keystroke changes the last token of a 500-token prompt; everything before it is cached.
   const base = tokens(500, 7);
