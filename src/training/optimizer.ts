@@ -1,11 +1,13 @@
 /**
- * AdamW, the learning-rate schedule, global-norm clipping and gradient accumulation, in plain
- * TypeScript over Float32Array: the update is memory-bound arithmetic (a few passes over the
- * trainable tensors per step) that JS does near bandwidth, and running it outside the graph keeps
- * the backward graph free of optimizer state. Nothing allocates per step.
+ * AdamW, the learning-rate schedule, global-norm clipping and gradient accumulation over
+ * Float32Array: the update is memory-bound arithmetic (a few passes over the trainable tensors per
+ * step), and running it outside the graph keeps the backward graph free of optimizer state. The
+ * two big passes (the update, the gradient norm) run as WebAssembly SIMD kernels, with their JS
+ * loops as fallback (wasm/optimizerKernels.ts). Nothing large allocates per step.
  */
 import { UserError } from '../engine/errors';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../engine/safetensors';
+import { adamwStep, sumOfSquares, type AdamWCoefficients } from './wasm/optimizerKernels';
 
 export interface ParamSpec {
   name: string;
@@ -77,27 +79,29 @@ export class AdamW {
    * factor goes, so the gradients need not be rewritten first).
    */
   step(values: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, gradScale = 1): void {
-    this.stepCount++;
-    const { beta1, beta2, eps } = this;
-    const c1 = 1 - beta1;
-    const c2 = 1 - beta2;
-    const stepSize = lr / (1 - Math.pow(beta1, this.stepCount));
-    const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(beta2, this.stepCount));
+    // Check every tensor before touching any, so a missing one leaves the state as it was.
     for (const p of this.params) {
       const w = values.get(p.name);
       const g = grads.get(p.name);
       if (!w || !g) throw new Error(`AdamW.step: no ${w ? 'gradient' : 'value'} for ${p.name}`);
-      const { m, v } = p;
-      if (w.length !== m.length || g.length !== m.length) throw new Error(`AdamW.step: ${p.name} has ${w.length} values and ${g.length} gradients, expected ${m.length}`);
-      const keep = p.decay ? 1 - lr * this.weightDecay : 1;
-      for (let i = 0; i < m.length; i++) {
-        const gi = g[i] * gradScale;
-        const mi = beta1 * m[i] + c1 * gi;
-        const vi = beta2 * v[i] + c2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = w[i] * keep - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
-      }
+      if (w.length !== p.m.length || g.length !== p.m.length) throw new Error(`AdamW.step: ${p.name} has ${w.length} values and ${g.length} gradients, expected ${p.m.length}`);
+    }
+    this.stepCount++;
+    const { beta1, beta2, eps } = this;
+    const c: AdamWCoefficients = {
+      beta1,
+      beta2,
+      c1: 1 - beta1,
+      c2: 1 - beta2,
+      keep: 1,
+      stepSize: lr / (1 - Math.pow(beta1, this.stepCount)),
+      invSqrtBc2: 1 / Math.sqrt(1 - Math.pow(beta2, this.stepCount)),
+      eps,
+      gradScale,
+    };
+    for (const p of this.params) {
+      c.keep = p.decay ? 1 - lr * this.weightDecay : 1;
+      adamwStep(values.get(p.name)!, grads.get(p.name)!, p.m, p.v, c);
     }
   }
 
@@ -153,25 +157,6 @@ export function globalGradNorm(grads: Iterable<Float32Array>): number {
   let sum = 0;
   for (const g of grads) sum += sumOfSquares(g);
   return Math.sqrt(sum);
-}
-
-/**
- * Σ g² with four independent accumulators: one accumulator chains every add on the previous
- * one's latency, which made this ~2× slower (≈ 1 s over GPT-2 small's 124M gradients).
- */
-function sumOfSquares(g: Float32Array): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  const n = g.length, n4 = n - (n & 3);
-  let i = 0;
-  for (; i < n4; i += 4) {
-    const a = g[i], b = g[i + 1], c = g[i + 2], d = g[i + 3];
-    s0 += a * a;
-    s1 += b * b;
-    s2 += c * c;
-    s3 += d * d;
-  }
-  for (; i < n; i++) s0 += g[i] * g[i];
-  return s0 + s1 + s2 + s3;
 }
 
 /** The factor clipping applies for a gradient of norm `norm`: PyTorch's maxNorm / (norm + 1e-6), at most 1. */
