@@ -30,6 +30,7 @@ import { DEFAULT_LORA_CONFIG } from '../src/training/lora';
 import { AdamW, clipFactor, globalGradNorm } from '../src/training/optimizer';
 import { initialValues } from '../src/training/trainer';
 import { TrainingSession } from '../src/training/trainingSession';
+import { matMulFlops } from './flops';
 
 const ROWS = 4;
 const SEQ = 256;
@@ -77,6 +78,8 @@ interface Measured {
   trainable: number;
   createMs: number;
   stepMs: number[];
+  /** Of each step: clipping's norm and the AdamW update, after the session run. */
+  optimizerMs: number[];
   peakRssMiB: number;
   provider: string;
   threads: number;
@@ -115,17 +118,23 @@ async function measure(c: Case, threads: number, steps: number): Promise<Measure
   const optimizer = new AdamW(session.params);
   const { ids, l1, l2 } = trainBatch();
   const stepMs: number[] = [];
+  const optimizerMs: number[] = [];
   for (let i = 0; i <= steps; i++) {
     t0 = performance.now();
     const r = await session.step({ inputIds: ids, l1Mask: l1, l2Mask: l2 }, values, LAMBDA);
+    const t1 = performance.now();
     const norm = globalGradNorm(session.params.map((p) => r.grads.get(p.name)!));
     optimizer.step(values, r.grads, 1e-4, clipFactor(norm, 1));
-    if (i > 0) stepMs.push(performance.now() - t0); // the first step pays allocation and warm-up
+    if (i > 0) {
+      // the first step pays allocation and warm-up
+      stepMs.push(performance.now() - t0);
+      optimizerMs.push(performance.now() - t1);
+    }
   }
   const trainable = session.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   const { provider, threads: used } = session.device;
   await session.dispose();
-  return { id: c.id, trainable, createMs, stepMs, peakRssMiB: peakRssMiB(), provider, threads: used };
+  return { id: c.id, trainable, createMs, stepMs, optimizerMs, peakRssMiB: peakRssMiB(), provider, threads: used };
 }
 
 function runChild(id: string, threads: number, steps: string): Promise<Measured> {
@@ -174,6 +183,22 @@ function runPeer(python: string, c: Case, threads: number, steps: number, specFi
   });
 }
 
+/**
+ * Matrix-product FLOPs of one step: forward 2·tokens per weight of every product (blocks and the tied
+ * head), backward twice that for full fine-tuning (input and weight gradients) and once for LoRA (the
+ * frozen weights need only their input gradient; the adapters are negligible); attention's two
+ * [T×T×E] products per layer likewise. Element-wise work and the optimizer are left out, so this is an
+ * upper bound on tokens/s.
+ */
+function stepFlops(c: Case): number {
+  const { nEmbd: E, nLayer: L, vocabSize: V } = c.config;
+  const tokens = ROWS * SEQ;
+  const weights = L * 12 * E * E + V * E;
+  const attention = L * 2 * ROWS * SEQ * SEQ * E; // multiply-adds of Q·Kᵀ and P·V, causal half kept by neither side
+  const passes = c.method === 'full' ? 3 : 2;
+  return passes * 2 * (tokens * weights + attention);
+}
+
 async function main(): Promise<void> {
   const threads = Number(arg('threads', '2'));
   const steps = arg('steps', '');
@@ -205,6 +230,7 @@ async function main(): Promise<void> {
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const loadBefore = os.loadavg();
+  const flops = await matMulFlops(threads);
   const rows: string[] = [];
   const peerInfo: string[] = [];
   let peerWho = '';
@@ -214,7 +240,11 @@ async function main(): Promise<void> {
       const step = median(m.stepMs);
       const rate = (ROWS * SEQ * 1000) / step;
       const bar = c.bar ? `≥ ${c.bar}: ${rate >= c.bar ? 'met' : 'NOT met'}` : '';
-      process.stderr.write(`${c.id}: steps ${m.stepMs.map((x) => x.toFixed(0)).join(', ')} ms on ${m.provider} (${m.threads} threads)\n`);
+      const ceiling = (ROWS * SEQ) / (stepFlops(c) / flops);
+      process.stderr.write(
+        `${c.id}: steps ${m.stepMs.map((x) => x.toFixed(0)).join(', ')} ms on ${m.provider} (${m.threads} threads); ` +
+          `of which norm + AdamW ${m.optimizerMs.map((x) => x.toFixed(0)).join(', ')} ms\n`,
+      );
       let peerCells = ['', ''];
       if (c.peer && peerOn) {
         // Same number of timed steps as ours (m.stepMs.length), right after ours, under the same load.
@@ -233,7 +263,7 @@ async function main(): Promise<void> {
         peerCells = ['—', '—'];
       }
       rows.push(
-        `| ${c.label} (${(parameterCount(c.config) / 1e6).toFixed(0)}M) | ${c.method} | ${(m.trainable / 1e6).toFixed(2)}M | ${step.toFixed(0)} | ${rate.toFixed(0)} | ${bar} | ${peerCells.join(' | ')} | ${m.peakRssMiB.toFixed(0)} | ${m.createMs.toFixed(0)} |`,
+        `| ${c.label} (${(parameterCount(c.config) / 1e6).toFixed(0)}M) | ${c.method} | ${(m.trainable / 1e6).toFixed(2)}M | ${step.toFixed(0)} | ${rate.toFixed(0)} | ${ceiling.toFixed(0)} | ${bar} | ${peerCells.join(' | ')} | ${m.peakRssMiB.toFixed(0)} | ${m.createMs.toFixed(0)} |`,
       );
     }
   } finally {
@@ -246,8 +276,10 @@ async function main(): Promise<void> {
       `${cpu}, ${os.cpus().length} cores, node ${process.version}, ${threads} threads. Median of the steps after a warm-up step.`,
     `load average (1/5/15 min): before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
     '',
-    '| model | method | trainable params | step (ms) | tokens/s | bar | PyTorch peer here (tok/s) | ours / peer | peak RSS (MiB) | session build (ms) |',
-    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+    `compute ceiling: the step's matrix-product FLOPs at ${(flops / 1e9).toFixed(0)} GFLOP/s (bench/flops.ts: onnxruntime's fp32 MatMul, ${threads} threads, this run)`,
+    '',
+    '| model | method | trainable params | step (ms) | tokens/s | compute ceiling (tok/s) | bar | PyTorch peer here (tok/s) | ours / peer | peak RSS (MiB) | session build (ms) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     ...(peerWho ? ['ours / peer is a speed ratio (above 1: ours is faster); the peer ran right after ours on each case.', `peer: ${peerWho}`, ...peerInfo.map((l) => `peer ${l}`)] : []),

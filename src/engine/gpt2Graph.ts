@@ -84,6 +84,8 @@ export interface Gpt2GraphOptions {
   quantizeHead?: boolean;
   /** int4: MatMulNBits accuracy_level (default INT4_ACCURACY_LEVEL; 0 computes in fp32, for tests). */
   int4AccuracyLevel?: number;
+  /** int4: MatMulNBits block along K (default INT4_BLOCK_SIZE). */
+  int4BlockSize?: number;
 }
 
 /**
@@ -105,6 +107,7 @@ export function graphVariantName(opts: Gpt2GraphOptions = {}): string {
     name += opts.quantizeHead ? '_qhead' : '_fp32head';
   }
   if (precision === 'int4' && (opts.int4AccuracyLevel ?? INT4_ACCURACY_LEVEL) !== INT4_ACCURACY_LEVEL) name += `_acc${opts.int4AccuracyLevel}`;
+  if (precision === 'int4' && (opts.int4BlockSize ?? INT4_BLOCK_SIZE) !== INT4_BLOCK_SIZE) name += `_b${opts.int4BlockSize}`;
   const head = opts.head ?? DEFAULT_HEAD_LAYOUT;
   return head === DEFAULT_HEAD_LAYOUT ? name : `${name}_${head}`;
 }
@@ -115,6 +118,7 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   const eps = c.layerNormEpsilon;
   const head = opts.head ?? DEFAULT_HEAD_LAYOUT;
   const precision = opts.precision ?? 'fp32';
+  const int4Block = opts.int4BlockSize ?? INT4_BLOCK_SIZE;
   const g = new GraphBuilder('gpt2');
   const shapes = parameterShapes(c);
   const w = (name: string): Value => {
@@ -136,8 +140,8 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   const scale = g.constFloat([1 / Math.sqrt(D)], [1], 'scale');
   const quantized = (x: Value, name: string, K: number, N: number, layout: MatrixLayout): Value =>
     precision === 'int8' ? int8MatMul(g, x, name, K, N, () => quantizeInt8(weights.tensor(name), K, N, layout))
-      : int4MatMul(g, x, name, K, N, opts.int4AccuracyLevel ?? INT4_ACCURACY_LEVEL,
-        () => quantizeInt4(weights.tensor(name), K, N, layout, INT4_BLOCK_SIZE));
+      : int4MatMul(g, x, name, K, N, opts.int4AccuracyLevel ?? INT4_ACCURACY_LEVEL, int4Block,
+        () => quantizeInt4(weights.tensor(name), K, N, layout, int4Block));
   /** x · W for a Conv1D weight [K,N] at the graph's precision. */
   const linear = (x: Value, name: string): Value => {
     if (precision === 'fp32') return g.matMul(x, w(name));
@@ -224,14 +228,14 @@ function int8MatMul(g: GraphBuilder, x: Value, name: string, K: number, N: numbe
 }
 
 /** MatMulNBits (4 bits): x [..., K] · blockwise-quantized B. */
-function int4MatMul(g: GraphBuilder, x: Value, name: string, K: number, N: number, accuracyLevel: number, make: () => Int4Matrix): Value {
+function int4MatMul(g: GraphBuilder, x: Value, name: string, K: number, N: number, accuracyLevel: number, blockSize: number, make: () => Int4Matrix): Value {
   const q = lazyParts(make, 3);
-  const nBlocks = Math.ceil(K / INT4_BLOCK_SIZE);
-  const b = g.initializer(`${name}.int4`, 'uint8', [N, nBlocks, INT4_BLOCK_SIZE / 2], () => q().data);
+  const nBlocks = Math.ceil(K / blockSize);
+  const b = g.initializer(`${name}.int4`, 'uint8', [N, nBlocks, blockSize / 2], () => q().data);
   const scales = g.initializer(`${name}.int4_scale`, 'float32', [N * nBlocks], () => q().scales);
   const zp = g.initializer(`${name}.int4_zero_point`, 'uint8', [N * Math.ceil(nBlocks / 2)], () => q().zeroPoints);
   return g.node('MatMulNBits', [x, b, scales, zp], {
-    K: attr.int(K), N: attr.int(N), bits: attr.int(4), block_size: attr.int(INT4_BLOCK_SIZE), accuracy_level: attr.int(accuracyLevel),
+    K: attr.int(K), N: attr.int(N), bits: attr.int(4), block_size: attr.int(blockSize), accuracy_level: attr.int(accuracyLevel),
   }, { domain: MS_DOMAIN })[0];
 }
 

@@ -188,6 +188,7 @@ describe('quantize', () => {
         graphVariantName(), graphVariantName({ precision: 'int8' }), graphVariantName({ precision: 'int4' }),
         graphVariantName({ precision: 'int8', quantizeHead: false }), graphVariantName({ precision: 'int8', quantizeHead: true }),
         graphVariantName({ precision: 'int4', int4AccuracyLevel: 0 }), graphVariantName({ head: 'transposedCopy' }),
+        graphVariantName({ precision: 'int4', int4BlockSize: INT4_BLOCK_SIZE * 2 }),
       ];
       assert.equal(names[0], 'fp32');
       assert.equal(names[1], 'int8');
