@@ -252,19 +252,14 @@ export function renderModelCard(r: EmbeddedReport): string {
     ...r.examples.flatMap(exampleBlock),
     '## Rebuilding',
     '',
-    `This model's run, from nothing (corpus, training, evaluation, this card; the defaults of \`scripts/embedded/train.ts\` may since have moved on):`,
+    `This model's run, from nothing (corpus, training, evaluation, this card). The first command is what \`npm run train:embedded\` does by default while its defaults are this model's; the second spells them out:`,
     '',
     '```sh',
-    ...(first
-      ? [
-        `npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${first.hyper.lr} --rows ${first.hyper.rows} --tokens ${first.steps * first.hyper.rows * c.nPositions} --skip-report --out STAGE1`,
-        `cp .test-cache/embedded-train/training.json STAGE1/`,
-        `npm run train:embedded -- --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --rows ${t.hyper.rows} --tokens ${t.steps * t.hyper.rows * c.nPositions} --init-from STAGE1`,
-      ]
-      : [`npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --tokens ${t.steps * t.hyper.rows * c.nPositions}`]),
+    'npm run train:embedded -- --fresh',
+    `npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --rows ${t.hyper.rows} --stages ${[...(first ? [first] : []), t].map((x) => x.steps * x.hyper.rows * c.nPositions).join(',')}`,
     '```',
     '',
-    'In sittings: `--minutes M` stops at the first checkpoint after M minutes, and the same command without `--fresh` resumes there. `npm run train:embedded -- --measure` repeats the shape measurements.',
+    'Each stage but the last leaves its model and record in `.test-cache/embedded-train/stage-N/`, where the next starts from (a warm restart). In sittings: `--minutes M` stops at the first checkpoint after M minutes, and the same command without `--fresh` resumes there, skipping finished stages. `npm run train:embedded -- --measure` repeats the shape measurements.',
     '',
     `Work files (corpus, checkpoints, graph cache, \`report.json\` with every number here) go to \`.test-cache/embedded-train/\`. Everything is seeded (corpus selection, split, initial weights, data order), so a rebuild on the same machine state gives the same corpus and, up to floating-point nondeterminism of multi-threaded onnxruntime, the same model; a machine with other packages installed gets a different corpus.`,
     '',

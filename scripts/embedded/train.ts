@@ -3,11 +3,13 @@
  * this machine: the corpus (corpus.ts), a GPT-2 trained from random weights on it with the project's
  * trainer, the n-gram baseline (ngramBaseline.ts), the evaluation, and MODEL_CARD.md.
  *
- *   npm run train:embedded -- [--minutes M] [--fresh] [--tokens N] [--shape 8x128] [--lr X] [--threads N]
+ *   npm run train:embedded -- [--minutes M] [--fresh] [--shape 8x128] [--lr X] [--threads N]
  *                               [--rows R] [--device cpu|webgpu|cuda] [--checkpoint-every N] [--skip-report]
- *                               [--init-from DIR]   a second stage from DIR's weights (a warm restart:
- *                                                   new warm-up and cosine); DIR/training.json, if there,
- *                                                   is the first stage's record for the card
+ *     without --tokens: the shipped model's stages (SHIPPED_STAGES, or --stages N,N: the first from
+ *     random weights, each next a warm restart from the one before, in <work>/stage-K), then the card
+ *   npm run train:embedded -- --tokens N [--init-from DIR] ...   one stage of N tokens, from DIR's
+ *     weights if given (a warm restart: new warm-up and cosine); DIR/training.json, if there, is the
+ *     earlier stage's record for the card
  *   npm run train:embedded -- --report-only      evaluate models/embedded and write its card from
  *     <work>/training.json (a --skip-report run writes it: train on a bigger machine, report here)
  *   npm run train:embedded -- --measure [--measure-cpu-sec S]     compare candidate shapes
@@ -53,8 +55,12 @@ export const CANDIDATES: Shape[] = [
   { nLayer: 6, nEmbd: 192, nPositions: 512 },
   { nLayer: 2, nEmbd: 256, nPositions: 512 },
 ];
-/** The shipped model's budget: about 35–60 minutes on this 2-core machine, depending on what else runs on it. */
-export const DEFAULT_TOKENS = 1_600_000;
+/**
+ * The shipped model's schedule, what `npm run train:embedded` runs without --tokens: a first stage
+ * from random weights, then a warm restart from its weights (new warm-up and cosine, fresh optimizer
+ * state, the data stream again from its start). 5.0M tokens, ~90 minutes on this 2-core machine.
+ */
+export const SHIPPED_STAGES: readonly number[] = [3_200_000, 1_800_192];
 /** Peak learning rate 1e-3: at 3e-3 the same CPU time ended at a higher held-out loss (MODEL_CARD.md). */
 export const HYPER: Hyper = { rows: 2, lr: 1e-3, warmupSteps: 30, minLrRatio: 0.1, weightDecay: 0.1, seed: 0 };
 const EVAL_WINDOWS = 100;
@@ -67,7 +73,10 @@ interface Args {
   fresh: boolean;
   measure: boolean;
   measureCpuSec: number;
-  tokens: number;
+  /** One stage of this many tokens; undefined: the SHIPPED_STAGES. */
+  tokens?: number;
+  /** The stages run without --tokens (default SHIPPED_STAGES). */
+  stages: readonly number[];
   shape: Shape;
   /** Whether --shape was given (--measure then measures only it). */
   shapeGiven: boolean;
@@ -95,7 +104,7 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out',
-    '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from']);
+    '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from', '--stages']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}; see scripts/embedded/train.ts`);
   let shape = DEFAULT_SHAPE;
   const spec = value('shape');
@@ -109,7 +118,12 @@ function parseArgs(argv: string[]): Args {
     fresh: argv.includes('--fresh'),
     measure: argv.includes('--measure'),
     measureCpuSec: num('measure-cpu-sec', 300),
-    tokens: Math.round(num('tokens', DEFAULT_TOKENS)),
+    tokens: value('tokens') === undefined ? undefined : Math.round(num('tokens', 1)),
+    stages: value('stages') === undefined ? SHIPPED_STAGES : value('stages')!.split(',').map((t) => {
+      const n = Number(t);
+      if (!(Number.isInteger(n) && n > 0)) throw new Error(`--stages takes token counts separated by commas, e.g. 3200000,1800192 (got ${value('stages')})`);
+      return n;
+    }),
     shape,
     shapeGiven: spec !== undefined,
     lr: num('lr', HYPER.lr),
@@ -149,14 +163,50 @@ async function main(): Promise<void> {
   if (args.reportOnly) return report(args, corpus, train, evalWindows, JSON.parse(fs.readFileSync(path.join(WORK, TRAINING_FILE), 'utf8')) as EmbeddedReport['training']);
 
   if (fp16Bytes(args.shape) > MAX_MODEL_BYTES) throw new Error(`shape ${shapeName(args.shape)} is ${fp16Bytes(args.shape)} bytes in fp16, over ${MAX_MODEL_BYTES}`);
-  const hyper: Hyper = { ...HYPER, lr: args.lr, rows: args.rows };
-  const steps = Math.ceil(args.tokens / (hyper.rows * T));
-  // One folder per shape and schedule: the trainer resumes only a run with the same key (steps included).
-  const init = args.initFrom === undefined ? undefined : openCheckpoint(path.resolve(args.initFrom));
-  if (init && shapeName(shapeOf(init.config)) !== shapeName(args.shape)) {
-    throw new Error(`--init-from ${args.initFrom} is a ${shapeName(shapeOf(init.config))} model; pass --shape ${init.config.nLayer}x${init.config.nEmbd}`);
+  if (args.tokens !== undefined) {
+    await trainStage(args, args.tokens, args.initFrom, MODEL_DIR, corpus, train, evalWindows, trainerEval);
+    return;
   }
-  const firstStage = args.initFrom === undefined ? undefined : readTraining(path.resolve(args.initFrom));
+  if (args.initFrom !== undefined) throw new Error('--init-from needs --tokens (without --tokens the shipped stages run, the first from random weights)');
+  // The shipped schedule: every stage but the last writes its model and record to <work>/stage-N,
+  // which the next starts from; a finished stage is not run again, so sittings resume where they stopped.
+  let from: string | undefined;
+  for (let i = 0; i < args.stages.length; i++) {
+    const last = i === args.stages.length - 1;
+    const out = last ? MODEL_DIR : path.join(WORK, `stage-${i + 1}`);
+    if (!last && readTraining(out) !== undefined) {
+      log(`stage ${i + 1} of ${args.stages.length} is done (${out})`);
+    } else {
+      log(`stage ${i + 1} of ${args.stages.length}: ${args.stages[i]} tokens${from ? ` from ${from}` : ' from random weights'}`);
+      const finished = await trainStage({ ...args, skipReport: args.skipReport || !last }, args.stages[i], from, out, corpus, train, evalWindows, trainerEval);
+      if (!finished) {
+        log(`stage ${i + 1} stopped before its end (checkpoint kept); run the same command again to continue`);
+        return;
+      }
+      if (!last) fs.copyFileSync(path.join(WORK, TRAINING_FILE), path.join(out, TRAINING_FILE));
+    }
+    from = out;
+  }
+}
+
+/**
+ * Trains one stage of `tokens` tokens (from `initFrom`'s weights, else random ones), writes the model
+ * to `outDir` and its record to <work>/training.json, then the card unless --skip-report. Resolves
+ * false when the sitting ended before the schedule did (the checkpoint is kept).
+ */
+async function trainStage(
+  args: Args, tokens: number, initFrom: string | undefined, outDir: string,
+  corpus: ReturnType<typeof loadCorpus> & object, train: ReturnType<typeof lmWindows>, evalWindows: ReturnType<typeof lmWindows>, trainerEval: ReturnType<typeof lmWindows>,
+): Promise<boolean> {
+  const T = args.shape.nPositions;
+  const hyper: Hyper = { ...HYPER, lr: args.lr, rows: args.rows };
+  const steps = Math.ceil(tokens / (hyper.rows * T));
+  // One folder per shape and schedule: the trainer resumes only a run with the same key (steps included).
+  const init = initFrom === undefined ? undefined : openCheckpoint(path.resolve(initFrom));
+  if (init && shapeName(shapeOf(init.config)) !== shapeName(args.shape)) {
+    throw new Error(`--init-from ${initFrom} is a ${shapeName(shapeOf(init.config))} model; pass --shape ${init.config.nLayer}x${init.config.nEmbd}`);
+  }
+  const firstStage = initFrom === undefined ? undefined : readTraining(path.resolve(initFrom));
   const runDir = path.join(WORK, `run-${shapeName(args.shape)}-${steps}steps-lr${hyper.lr}${hyper.rows === HYPER.rows ? '' : `-rows${hyper.rows}`}${init ? `-from-${init.contentHash().slice(0, 12)}` : ''}`);
   log(`training ${shapeName(args.shape)} (${(parameterCount(configOf(args.shape)) / 1e6).toFixed(2)}M parameters) for ${steps} steps of ${hyper.rows}×${T} tokens on ${args.device}${args.minutes ? `, this sitting ${args.minutes} min` : ''}`);
   const run = await pretrain({
@@ -177,19 +227,19 @@ async function main(): Promise<void> {
   });
   await run.session.dispose();
   if (!run.result && !args.skipReport) {
-    log(`stopped at step ${run.step}/${steps} (checkpoint kept); run \`npm run train:embedded\` again to continue`);
-    return;
+    log(`stopped at step ${run.step}/${steps} (checkpoint kept); run the same command again to continue`);
+    return false;
   }
   // A --skip-report sitting on a borrowed machine keeps what it has even when its time ran out first.
   const result = run.result ?? { steps: run.step, tokens: run.tokens, best: undefined, evals: run.evals, values: run.values };
   if (!run.result) log(`stopped at step ${run.step}/${steps}: writing the current weights (schedule not finished)`);
 
   const config = configOf(args.shape);
-  fs.rmSync(MODEL_DIR, { recursive: true, force: true });
-  writeCheckpoint(MODEL_DIR, config, result.values, { dtype: 'F16' });
+  fs.rmSync(outDir, { recursive: true, force: true });
+  writeCheckpoint(outDir, config, result.values, { dtype: 'F16' });
   // loadEngine memoises the checkpoint's hash beside it; the shipped folder holds only the model and its card.
-  fs.rmSync(path.join(MODEL_DIR, HASH_SIDECAR), { force: true });
-  log(`wrote ${MODEL_DIR} (${fs.statSync(path.join(MODEL_DIR, WEIGHTS_FILE)).size} bytes)`);
+  fs.rmSync(path.join(outDir, HASH_SIDECAR), { force: true });
+  log(`wrote ${outDir} (${fs.statSync(path.join(outDir, WEIGHTS_FILE)).size} bytes)`);
 
   const sittings = readSittings(runDir);
   const training: EmbeddedReport['training'] = {
@@ -210,9 +260,10 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(WORK, TRAINING_FILE), JSON.stringify(training, null, 1) + '\n');
   if (args.skipReport) {
     log(`wrote ${path.join(WORK, TRAINING_FILE)}; the card is written by --report-only`);
-    return;
+    return run.result !== undefined;
   }
   await report(args, corpus, train, evalWindows, training);
+  return true;
 }
 
 /** What the training run left in <work>/training.json: the record --report-only completes. */
