@@ -27,8 +27,12 @@
  *   decode, the fastest form for S > 1 too), V for p·V; new rows are contiguous blocks to write. A
  *   transposed V ([B,H,D,C], Vᵀ·pᵀ) reads faster at S = 1 only when pᵀ comes without a Transpose
  *   node; with one, ORT fuses it into a transB FusedMatMul that is slower than p·V.
- * - 1/√D scales Q before the score MatMuls: MLAS's M = 1 kernel needs alpha = 1, and FusedMatMul with
- *   alpha took twice as long.
+ * - 1/√D scales Q, and is folded into c_attn's Q columns and bias when the graph is built (MLAS's M = 1
+ *   kernel needs alpha = 1, FusedMatMul with alpha took twice as long, and a Mul is one more op per
+ *   layer). GPT-2's head size is 64, so the factor is 1/8 and the fold is exact in floating point;
+ *   quantization is unchanged by it (per-column and per-block ranges scale with their values).
+ * - Every decode step runs ~30 small ops per layer beside the four weight products, at ~5–15 µs each
+ *   on this CPU (bench/RESULTS.md), so an op removed is time saved where it costs nothing else.
  * - MASK is finite (-1e30): a row whose every past column is masked (P = 0) still has a finite
  *   per-part softmax, and its mass is exactly 0.
  * Elsewhere:
@@ -54,7 +58,7 @@ import {
 import type { WeightSource } from './weights';
 
 /** Bump whenever the graph built here changes: cached compiled graphs are keyed by it. */
-export const GPT2_GRAPH_VERSION = 2;
+export const GPT2_GRAPH_VERSION = 3;
 
 export const pastKeyName = (layer: number) => `past_key_${layer}`;
 export const pastValueName = (layer: number) => `past_value_${layer}`;
@@ -121,10 +125,18 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   const int4Block = opts.int4BlockSize ?? INT4_BLOCK_SIZE;
   const g = new GraphBuilder('gpt2');
   const shapes = parameterShapes(c);
+  const qScale = 1 / Math.sqrt(D);
+  /** A parameter as the graph uses it: c_attn's Q columns and bias pre-multiplied by 1/√D. */
+  const tensor = (name: string): Float32Array => {
+    const t = weights.tensor(name);
+    if (name.endsWith('.attn.c_attn.weight')) return scaleColumns(t, 3 * E, 0, E, qScale);
+    if (name.endsWith('.attn.c_attn.bias')) return scaleColumns(t, 3 * E, 0, E, qScale);
+    return t;
+  };
   const w = (name: string): Value => {
     const shape = shapes.get(name);
     if (!shape) throw new Error(`no GPT-2 parameter ${name}`);
-    return g.initializer(name, 'float32', shape, () => weights.tensor(name));
+    return g.initializer(name, 'float32', shape, () => tensor(name));
   };
 
   const inputIds = g.input('input_ids', 'int64', ['batch', 'sequence']);
@@ -137,16 +149,21 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
     key: g.input(pastKeyName(i), 'float32', ['batch', H, 'past_capacity', D]),
     value: g.input(pastValueName(i), 'float32', ['batch', H, 'past_capacity', D]),
   }));
-  const scale = g.constFloat([1 / Math.sqrt(D)], [1], 'scale');
   const quantized = (x: Value, name: string, K: number, N: number, layout: MatrixLayout): Value =>
-    precision === 'int8' ? int8MatMul(g, x, name, K, N, () => quantizeInt8(weights.tensor(name), K, N, layout))
+    precision === 'int8' ? int8MatMul(g, x, name, K, N, () => quantizeInt8(tensor(name), K, N, layout))
       : int4MatMul(g, x, name, K, N, opts.int4AccuracyLevel ?? INT4_ACCURACY_LEVEL, int4Block,
-        () => quantizeInt4(weights.tensor(name), K, N, layout, int4Block));
-  /** x · W for a Conv1D weight [K,N] at the graph's precision. */
-  const linear = (x: Value, name: string): Value => {
-    if (precision === 'fp32') return g.matMul(x, w(name));
+        () => quantizeInt4(tensor(name), K, N, layout, int4Block));
+  /** x · W (+ bias) for a Conv1D weight [K,N] at the graph's precision. */
+  const linear = (x: Value, name: string, biasName?: string): Value => {
+    if (precision === 'fp32') {
+      const y = g.matMul(x, w(name));
+      return biasName === undefined ? y : g.add(y, w(biasName));
+    }
     const [K, N] = shapes.get(name)!;
-    return quantized(x, name, K, N, 'KN');
+    // Not the products' own bias input: with it, DynamicQuantizeMatMul took 18 instead of 15.5 ms per
+    // gpt2 token (1 thread) and MatMulNBits 3% longer, more than the Add it saves.
+    const y = quantized(x, name, K, N, 'KN');
+    return biasName === undefined ? y : g.add(y, w(biasName));
   };
   const matMulT = (a: Value, b: Value): Value => g.node('FusedMatMul', [a, b], { transB: attr.int(1) }, { domain: MS_DOMAIN })[0];
   /** [B,S,E] -> [B,S,H,D] -> permuted. */
@@ -161,9 +178,9 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   let { normed, sum: residual } = g.skipLayerNorm(tokens, positions, w('h.0.ln_1.weight'), w('h.0.ln_1.bias'), null, eps);
   for (let i = 0; i < c.nLayer; i++) {
     const p = `h.${i}.`;
-    const qkv = g.add(linear(normed, p + 'attn.c_attn.weight'), w(p + 'attn.c_attn.bias'));
+    const qkv = linear(normed, p + 'attn.c_attn.weight', p + 'attn.c_attn.bias');
     const [q, k, v] = g.split(qkv, [E, E, E], 2);
-    const qh = heads(g.mul(q, scale), [0, 2, 1, 3]); // [B,H,S,D]
+    const qh = heads(q, [0, 2, 1, 3]); // [B,H,S,D], already scaled by 1/√D
     // The new rows of the [B,H,C,D] key and value buffers.
     const kh = g.output(heads(k, [0, 2, 1, 3]), newKeyName(i)); // [B,H,S,D]
     const vh = g.output(heads(v, [0, 2, 1, 3]), newValueName(i)); // [B,H,S,D]
@@ -237,6 +254,13 @@ function int4MatMul(g: GraphBuilder, x: Value, name: string, K: number, N: numbe
   return g.node('MatMulNBits', [x, b, scales, zp], {
     K: attr.int(K), N: attr.int(N), bits: attr.int(4), block_size: attr.int(blockSize), accuracy_level: attr.int(accuracyLevel),
   }, { domain: MS_DOMAIN })[0];
+}
+
+/** A copy of row-major [rows, cols] (or a vector of cols) with columns [from, to) multiplied by `factor`. */
+function scaleColumns(a: Float32Array, cols: number, from: number, to: number, factor: number): Float32Array {
+  const out = a.slice();
+  for (let r = 0; r < out.length; r += cols) for (let j = from; j < to; j++) out[r + j] *= factor;
+  return out;
 }
 
 function transpose2d(a: Float32Array, rows: number, cols: number): Float32Array {
