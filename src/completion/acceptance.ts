@@ -27,12 +27,25 @@ interface Shown {
 
 export class AcceptanceTracker {
   private readonly shown = new Map<string, Shown>();
+  /**
+   * A partly accepted suggestion whose tracking ended before its full accept: VS Code may re-show or
+   * re-request suggestions after an accept-word, or apply Tab as one edit that rewrites the word
+   * already taken. If the original item's accept command then runs, its count is what was left.
+   */
+  private readonly partlyTaken = new Map<string, { candidates: readonly string[]; taken: string }>();
 
   /** Suggestions were shown with their ghost text starting at `anchor` (a document offset). */
   recordShown(documentUri: string, anchor: number, candidates: readonly string[]): void {
+    this.end(documentUri);
     const nonEmpty = candidates.filter((c) => c.length > 0);
-    if (nonEmpty.length === 0) this.shown.delete(documentUri);
-    else this.shown.set(documentUri, { anchor, candidates: nonEmpty, taken: '', completedBy: undefined });
+    if (nonEmpty.length > 0) this.shown.set(documentUri, { anchor, candidates: nonEmpty, taken: '', completedBy: undefined });
+  }
+
+  /** Stops tracking the shown suggestion, remembering it if it was partly accepted. */
+  private end(documentUri: string): void {
+    const s = this.shown.get(documentUri);
+    this.shown.delete(documentUri);
+    if (s !== undefined && s.taken.length > 0 && s.completedBy === undefined) this.partlyTaken.set(documentUri, { candidates: s.candidates, taken: s.taken });
   }
 
   /**
@@ -42,6 +55,17 @@ export class AcceptanceTracker {
   recordEdit(documentUri: string, offset: number, replacedLength: number, insertedText: string): number {
     const s = this.shown.get(documentUri);
     if (s === undefined) return 0;
+    // An edit that rewrites the end of what was taken with the same characters and more (a commit
+    // applied as one replacement from the suggestion's start) is an insertion of the more.
+    const end = s.anchor + s.taken.length;
+    if (replacedLength > 0 && offset >= s.anchor && offset + replacedLength === end) {
+      const rewritten = s.taken.slice(offset - s.anchor);
+      if (insertedText.startsWith(rewritten)) {
+        insertedText = insertedText.slice(rewritten.length);
+        offset = end;
+        replacedLength = 0;
+      }
+    }
     const taken = s.taken + insertedText;
     const continues =
       s.completedBy === undefined &&
@@ -51,7 +75,7 @@ export class AcceptanceTracker {
       s.candidates.some((c) => c.startsWith(taken));
     if (!continues) {
       // Anything else (a deletion, an edit elsewhere, text that leaves the suggestion) ends it.
-      this.shown.delete(documentUri);
+      this.end(documentUri);
       return 0;
     }
     s.taken = taken;
@@ -69,16 +93,25 @@ export class AcceptanceTracker {
    */
   recordAccepted(documentUri: string, itemText: string): number {
     const s = this.shown.get(documentUri);
+    const earlier = this.partlyTaken.get(documentUri);
     this.shown.delete(documentUri);
-    if (s === undefined) return itemText.length;
-    if (s.completedBy !== undefined) return s.completedBy;
-    const candidate = s.candidates.find((c) => c.startsWith(s.taken) && (c === itemText || c.endsWith(itemText)));
-    return candidate === undefined ? itemText.length : candidate.length - s.taken.length;
+    this.partlyTaken.delete(documentUri);
+    if (s !== undefined && s.completedBy !== undefined) return s.completedBy;
+    const candidate = s?.candidates.find((c) => c.startsWith(s.taken) && (c === itemText || c.endsWith(itemText)));
+    if (s !== undefined && candidate !== undefined) return candidate.length - s.taken.length;
+    // The item of a partly accepted suggestion whose tracking ended: only its rest is new.
+    if (earlier !== undefined && earlier.candidates.includes(itemText) && itemText.startsWith(earlier.taken)) return itemText.length - earlier.taken.length;
+    return itemText.length;
   }
 
   /** Forget a document (closed) or everything. */
   clear(documentUri?: string): void {
-    if (documentUri === undefined) this.shown.clear();
-    else this.shown.delete(documentUri);
+    if (documentUri === undefined) {
+      this.shown.clear();
+      this.partlyTaken.clear();
+    } else {
+      this.shown.delete(documentUri);
+      this.partlyTaken.delete(documentUri);
+    }
   }
 }

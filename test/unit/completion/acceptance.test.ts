@@ -25,6 +25,24 @@ describe('acceptance tracker (full and partial accepts from edits)', () => {
     assert.equal(t.recordAccepted(URI, ' value = compute(x);'), 11);
   });
 
+  it('accept word then Tab applied as one edit rewriting the word: Tab counts only the rest', () => {
+    const t = new AcceptanceTracker();
+    t.recordShown(URI, 4, [' value = compute(x);']);
+    assert.equal(t.recordEdit(URI, 4, 0, ' value'), 6);
+    assert.equal(t.recordEdit(URI, 4, 6, ' value = compute(x);'), 0, 'the completing edit is the command\'s to count');
+    assert.equal(t.recordAccepted(URI, ' value = compute(x);'), 14);
+  });
+
+  it('accept word, suggestions re-shown, then the original item accepted: only the rest counts', () => {
+    const t = new AcceptanceTracker();
+    t.recordShown(URI, 4, [' value = compute(x);']);
+    assert.equal(t.recordEdit(URI, 4, 0, ' value'), 6);
+    t.recordShown(URI, 10, [' = other();']); // VS Code asked again at the new cursor; the model said something else
+    assert.equal(t.recordEdit(URI, 10, 0, ' = compute(x);'), 0, 'not a partial accept of the new suggestion');
+    assert.equal(t.recordAccepted(URI, ' value = compute(x);'), 14);
+    assert.equal(t.recordAccepted(URI, ' value = compute(x);'), 20, 'remembered for that one accept only');
+  });
+
   it('the rest served by typing-through, accepted by its command before the edit, counts the rest', () => {
     const t = new AcceptanceTracker();
     t.recordShown(URI, 0, ['return total;']);
