@@ -394,6 +394,7 @@ define({
       : ta ? g.gemm(b, gy, null, { transA: tb, transB: true, alpha: al })
       : g.gemm(gy, b, null, { transB: !tb, alpha: al });
     const db = !ctx.needs(1) ? undefined
+      : tb && !ta && isTallNarrow(b.shape) ? g.transpose(g.gemm(a, gy, null, { transA: true, alpha: al }), [1, 0])
       : tb ? g.gemm(gy, a, null, { transA: true, transB: ta, alpha: al })
       : g.gemm(a, gy, null, { transA: !ta, alpha: al });
     let dc = c && ctx.needs(2) ? sumToShape(g, gy, c.shape) : undefined;
@@ -401,6 +402,17 @@ define({
     return [da, db, dc];
   },
 });
+
+/**
+ * B [N,K] read with transB whose gradient dYᵀ·A would make MLAS pack the [M,N] dY transposed: for
+ * the tied head (N = 50257) at K = 256 that product took 235–283 ms, and (Aᵀ·dY)ᵀ 203–216 ms with
+ * its Transpose; at K = 768 the two were level (bench/RESULTS.md, 2 threads). Packing grows with M·N
+ * and the product with M·N·K, so the detour pays only for narrow K.
+ */
+function isTallNarrow(shape: Shape): boolean {
+  const [n, k] = shape;
+  return typeof n === 'number' && typeof k === 'number' && n >= 8 * k && k <= 512;
+}
 
 define({
   domain: '', op: 'Gather', inputs: [2, 2],

@@ -43,6 +43,7 @@ const CASES: GradCase[] = [
     inputs: [{ name: 'a', shape: ta ? [4, 3] : [3, 4] }, { name: 'b', shape: tb ? [5, 4] : [4, 5] }, { name: 'c', shape: [5] }],
     build: (g, [a, b, c]) => [g.gemm(a, b, c, { transA: ta, transB: tb, alpha: 0.7, beta: 1.3 })],
   })),
+  { name: 'Gemm transB=1 with a tall narrow B [40,4] (dB as (Aᵀ·dY)ᵀ)', inputs: [{ name: 'a', shape: [3, 4] }, { name: 'b', shape: [40, 4] }], build: (g, [a, b]) => [g.gemm(a, b, null, { transB: true, alpha: 0.7 })] },
   { name: 'Gemm C [3,1]', inputs: [{ name: 'a', shape: [3, 4] }, { name: 'b', shape: [4, 5] }, { name: 'c', shape: [3, 1] }], build: (g, [a, b, c]) => [g.gemm(a, b, c)] },
 
   // indexing
