@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NAMED_CONFIGS, parameterCount, type GPT2Config } from '../src/engine/config';
+import { benchmarkEngine } from '../src/engine/benchmark';
 import { loadEngine } from '../src/engine/loadModel';
 import { parsePrecision } from '../src/engine/quantize';
 import { writeRandomCheckpoint } from '../src/engine/randomCheckpoint';
@@ -29,7 +30,6 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = (bytes: number): number => bytes / 2 ** 20;
 
 /** Resets the peak (VmHWM) so that each load's peak is its own; Linux only, best effort. */
@@ -45,12 +45,6 @@ function rssMiB(): { now: number; peak: number } {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
   return { now: kb('VmRSS'), peak: kb('VmHWM') };
-}
-
-/** Random token ids from the ordinary part of the vocabulary (what the text is does not change the cost). */
-function tokens(n: number, seed: number): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => (s = (s * 1103515245 + 12345) % 2 ** 31) % 50000);
 }
 
 async function main(): Promise<void> {
@@ -106,58 +100,19 @@ async function measure(ckpt: string, root: string, precision: string, threads: n
     precision,
   });
   const peakAtLoad = rssMiB().peak - rssBefore;
-  const { generator, model } = engine;
+  const { model } = engine;
   const rows: [string, string][] = [];
   rows.push(['device', `${model.device.provider}, ${model.device.threads} threads${precision === 'fp32' ? '' : `, ${precision} weights`}`]);
   rows.push(['load (graph from cache when warm)', `${loadMs.toFixed(0)} ms`]);
-  for (const n of [256, 512, 1024]) {
-    const prompt = tokens(n, n);
-    const times: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const t0 = performance.now();
-      await model.forward([prompt], null); // an empty cache: nothing reused
-      times.push(performance.now() - t0);
-    }
-    rows.push([`cold prefill, ${n} tokens`, `${median(times).toFixed(0)} ms`]);
-  }
-
-  for (const ctx of [64, 1000]) {
-    const prompt = tokens(ctx, ctx);
-    const rates: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const res = await generator.generate({ promptTokens: prompt, maxTokens: 16, stopAtEndOfText: false });
-      rates.push(res.timings.decodeTokens / (res.timings.decodeMs / 1000));
-    }
-    rows.push([`decode at context ${ctx}, with prompt-lookup drafts`, `${median(rates).toFixed(1)} tokens/s`]);
-  }
-  // One model run per token (no prompt-lookup drafts): what the weights' precision and the context
-  // length change; a random model's repetitive output inflates the drafted rates above, and more so
-  // at short context, so the context ratio is taken here.
-  const plain: Record<number, number> = {};
-  for (const ctx of [64, 1000]) {
-    const prompt = tokens(ctx, ctx);
-    const rates: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const res = await generator.generate({ promptTokens: prompt, maxTokens: 32, stopAtEndOfText: false, draftTokens: 0 });
-      rates.push(res.timings.decodeTokens / (res.timings.decodeMs / 1000));
-    }
-    plain[ctx] = median(rates);
-    rows.push([`decode at context ${ctx}, no drafts`, `${plain[ctx].toFixed(1)} tokens/s`]);
-  }
-  rows.push(['decode at 1000 / decode at 64, no drafts', `${((plain[1000] / plain[64]) * 100).toFixed(0)}%`]);
-
-  // A keystroke changes the last token of a 500-token prompt; everything before it is cached.
-  const base = tokens(500, 7);
-  await generator.generate({ promptTokens: base, maxTokens: 1, stopAtEndOfText: false });
-  const edits: number[] = [];
-  for (let r = 0; r < reps * 2; r++) {
-    const edited = [...base.slice(0, -1), 1000 + r];
-    const t0 = performance.now();
-    const res = await generator.generate({ promptTokens: edited, maxTokens: 1, stopAtEndOfText: false });
-    edits.push(performance.now() - t0);
-    if (res.reusedTokens !== 499) throw new Error(`expected 499 reused tokens, got ${res.reusedTokens}`);
-  }
-  rows.push(['one-token edit, warm cache, to first new token', `${median(edits).toFixed(1)} ms`]);
+  const r = await benchmarkEngine(engine, { reps });
+  for (const [n, ms] of Object.entries(r.prefillMs)) rows.push([`cold prefill, ${n} tokens`, `${ms.toFixed(0)} ms`]);
+  for (const [ctx, d] of Object.entries(r.decode)) rows.push([`decode at context ${ctx}, with prompt-lookup drafts`, `${d.draftedTokensPerSec.toFixed(1)} tokens/s`]);
+  // One model run per token: what the weights' precision and the context length change; a random
+  // model's repetitive output inflates the drafted rates, more so at short context, so the context
+  // ratio is taken here.
+  for (const [ctx, d] of Object.entries(r.decode)) rows.push([`decode at context ${ctx}, no drafts`, `${d.plainTokensPerSec.toFixed(1)} tokens/s`]);
+  if (r.decode[1000] && r.decode[64]) rows.push(['decode at 1000 / decode at 64, no drafts', `${((r.decode[1000].plainTokensPerSec / r.decode[64].plainTokensPerSec) * 100).toFixed(0)}%`]);
+  rows.push([`one-token edit, warm cache (${r.editPromptTokens} tokens), to first new token`, `${r.editMs.toFixed(1)} ms`]);
 
   const serving = rssMiB().now - rssBefore;
   rows.push(['resident memory added while serving', `${serving.toFixed(0)} MiB (${(serving / weightsMiB).toFixed(2)}× weights)`]);

@@ -10,6 +10,7 @@ import { FINETUNE_HELP, finetuneCommand } from './cli/finetuneCommand';
 import { EVAL_HELP, evalCommand } from './cli/evalCommand';
 import { DATASET_HELP, datasetCommand } from './cli/datasetCommand';
 import { LOSS_HELP, lossCommand } from './cli/lossCommand';
+import { BENCH_HELP, benchCommand } from './cli/benchCommand';
 
 interface Command {
   run(argv: string[]): Promise<void>;
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   eval: { run: evalCommand, help: EVAL_HELP },
   dataset: { run: datasetCommand, help: DATASET_HELP },
   loss: { run: lossCommand, help: LOSS_HELP },
+  bench: { run: benchCommand, help: BENCH_HELP },
 };
 
 const USAGE = `usage: gpt2-complete <command> [options]   (gpt2-complete <command> --help for its options)
