@@ -7,7 +7,7 @@
  *          capacity C, of which the first P positions are the past (kvBuffer.ts);
  *          past_bias float32 [1,C] (0 on the P past positions, MASK on the spare capacity),
  *          causal_bias float32 [S,S] (0 where new token i may see new token j <= i, MASK above),
- *          part_selector float32 [C+S,2] (column 0: 1 on the C past rows; column 1: 1 on the S new ones).
+ *          attention_split int64 [2] = [C, S] (where the past columns of a probability row end).
  * Outputs: logits [B,K,V]; new_key_i / new_value_i [B,H,S,D]: only the new tokens' K/V, which the
  *          caller writes into its buffers at position P.
  *
@@ -16,13 +16,13 @@
  * inputs built on a Float32Array are not copied. So the cache lives in JS, goes in whole and untouched,
  * and only S positions per layer come back. Nothing in the graph may copy the past either (a Concat of
  * past and new K/V costs about what the output copy did), so attention runs in two parts:
- * - scores against the past buffer and against the new keys, each plus its bias; one Softmax over both
- *   side by side gives each part's share of the probability mass (a MatMul with the selector); each
- *   part is then normalised on its own, multiplied with its values, and the two are mixed by their
- *   masses. That is softmax over all C+S keys exactly, without slicing at a run-time offset (the op
- *   table's Split needs constant sizes; ReduceMax/Exp/Log are not in its shape-checked set).
- * - Its price is one more Softmax, a Concat and an Add over the new tokens' [S,S] scores: prefill
- *   runs in chunks (ortModel.ts PREFILL_CHUNK) to keep that square small.
+ * - scores against the past buffer and against the new keys, each plus its bias, side by side under
+ *   one Softmax over all C+S keys; a Split at the run-time offset C (attention_split) gives each part
+ *   its probabilities, which multiply that part's values, and the two products are added. (Graph v3
+ *   and before took each part's mass through a MatMul with a 0/1 selector and a second Softmax per
+ *   part: five more ops per layer.)
+ * - Its price is a Concat of the [S,C] and [S,S] scores and an Add: prefill runs in chunks
+ *   (ortModel.ts PREFILL_CHUNK) to keep the square small.
  * - Both buffers are [B,H,C,D]: K for Q·Kᵀ with FusedMatMul transB (MLAS's unpacked M = 1 kernel at
  *   decode, the fastest form for S > 1 too), V for p·V; new rows are contiguous blocks to write. A
  *   transposed V ([B,H,D,C], Vᵀ·pᵀ) reads faster at S = 1 only when pᵀ comes without a Transpose
@@ -58,7 +58,7 @@ import {
 import type { WeightSource } from './weights';
 
 /** Bump whenever the graph built here changes: cached compiled graphs are keyed by it. */
-export const GPT2_GRAPH_VERSION = 3;
+export const GPT2_GRAPH_VERSION = 4;
 
 export const pastKeyName = (layer: number) => `past_key_${layer}`;
 export const pastValueName = (layer: number) => `past_value_${layer}`;
@@ -66,7 +66,7 @@ export const newKeyName = (layer: number) => `new_key_${layer}`;
 export const newValueName = (layer: number) => `new_value_${layer}`;
 export const PAST_BIAS = 'past_bias';
 export const CAUSAL_BIAS = 'causal_bias';
-export const PART_SELECTOR = 'part_selector';
+export const ATTENTION_SPLIT = 'attention_split';
 /** The additive mask of the bias inputs: finite, so that a row masked everywhere stays finite. */
 export const MASK = -1e30;
 
@@ -144,7 +144,7 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   const logitsIndex = g.input('logits_index', 'int64', ['logit_positions']);
   const pastBias = g.input(PAST_BIAS, 'float32', [1, 'past_capacity']);
   const causalBias = g.input(CAUSAL_BIAS, 'float32', ['sequence', 'sequence']);
-  const selector = g.input(PART_SELECTOR, 'float32', ['past_capacity+sequence', 2]);
+  const split = g.input(ATTENTION_SPLIT, 'int64', [2]);
   const pasts = Array.from({ length: c.nLayer }, (_, i) => ({
     key: g.input(pastKeyName(i), 'float32', ['batch', H, 'past_capacity', D]),
     value: g.input(pastValueName(i), 'float32', ['batch', H, 'past_capacity', D]),
@@ -186,11 +186,9 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
     const vh = g.output(heads(v, [0, 2, 1, 3]), newValueName(i)); // [B,H,S,D]
     const past = g.add(matMulT(qh, pasts[i].key), pastBias); // [B,H,S,C]
     const own = g.add(matMulT(qh, kh), causalBias); // [B,H,S,S]
-    // Masses of the two parts under one softmax over all C+S columns: [B,H,S,2] -> two [B,H,S,1].
-    const [pastMass, ownMass] = g.split(g.matMul(g.softmax(g.concat([past, own], 3)), selector), [1, 1], 3);
-    const fromPast = g.matMul(g.softmax(past), pasts[i].value); // [B,H,S,D]
-    const fromOwn = g.matMul(g.softmax(own), vh);
-    const attn = g.add(g.mul(fromPast, pastMass), g.mul(fromOwn, ownMass)); // [B,H,S,D]
+    // One softmax over all C+S columns, cut back into the past's C and the new tokens' S.
+    const [pPast, pOwn] = g.splitAt(g.softmax(g.concat([past, own], 3)), split, 3);
+    const attn = g.add(g.matMul(pPast, pasts[i].value), g.matMul(pOwn, vh)); // [B,H,S,D]
     const merged = g.reshape(g.transpose(attn, [0, 2, 1, 3]), [0, 0, E]); // [B,S,E]
     const proj = linear(merged, p + 'attn.c_proj.weight');
     ({ normed, sum: residual } = g.skipLayerNorm(proj, residual, w(p + 'ln_2.weight'), w(p + 'ln_2.bias'), w(p + 'attn.c_proj.bias'), eps));

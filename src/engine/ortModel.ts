@@ -15,7 +15,7 @@ import { headDim } from './config';
 import { UserError } from './errors';
 import { chooseExecutionProvider, type ExecutionChoice } from './executionProvider';
 import {
-  CAUSAL_BIAS, GPT2_GRAPH_VERSION, MASK, PART_SELECTOR, PAST_BIAS, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
+  ATTENTION_SPLIT, CAUSAL_BIAS, GPT2_GRAPH_VERSION, MASK, PAST_BIAS, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
   pastKeyName, pastValueName, type Gpt2GraphOptions,
 } from './gpt2Graph';
 import { loadOrBuildGraph } from './graphCache';
@@ -252,16 +252,13 @@ export class OrtModel implements LanguageModel {
     }
     const cap = buffer?.capacity ?? 0;
     const pastBias = new Float32Array(cap).fill(MASK, pastLen);
-    // [C+S, 2]: column 0 sums the past columns of a probability row, column 1 the new ones.
-    const selector = new Float32Array(2 * (cap + seq));
-    for (let j = 0; j < cap + seq; j++) selector[2 * j + (j < cap ? 0 : 1)] = 1;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', ids, [batch, seq]),
       position_ids: new ort.Tensor('int64', pos, [batch, seq]),
       logits_index: new ort.Tensor('int64', BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]),
       [PAST_BIAS]: new ort.Tensor('float32', pastBias, [1, cap]),
       [CAUSAL_BIAS]: this.causalBias(seq),
-      [PART_SELECTOR]: new ort.Tensor('float32', selector, [cap + seq, 2]),
+      [ATTENTION_SPLIT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(cap), BigInt(seq)]), [2]),
     };
     const empty = new Float32Array(0);
     for (let i = 0; i < c.nLayer; i++) {

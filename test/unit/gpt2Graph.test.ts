@@ -46,7 +46,7 @@ describe('gpt2Graph', () => {
       assert.deepEqual(g.inputs.slice(3, 6).map((v) => [v.name, v.dtype, v.shape]), [
         ['past_bias', 'float32', [1, 'past_capacity']],
         ['causal_bias', 'float32', ['sequence', 'sequence']],
-        ['part_selector', 'float32', ['past_capacity+sequence', 2]],
+        ['attention_split', 'int64', [2]],
       ]);
       assert.equal(g.inputs.length, 6 + 2 * nLayer);
       assert.deepEqual(g.inputs.find((v) => v.name === pastKeyName(1))?.shape, ['batch', nHead, 'past_capacity', D]);

@@ -265,6 +265,12 @@ export class GraphBuilder {
   split(x: Value, sizes: readonly number[], axis = 0): Value[] {
     return this.node('Split', [x, this.constInt64(sizes, [sizes.length], 'split')], { axis: attr.int(axis) }, { outputs: sizes.length });
   }
+  /** Split with sizes given at run time (an int64 [n] value, e.g. a graph input): n outputs. */
+  splitAt(x: Value, sizes: Value, axis: number): Value[] {
+    const n = sizes.shape[0];
+    if (typeof n !== 'number') throw new Error('splitAt: the sizes must have a known length');
+    return this.node('Split', [x, sizes], { axis: attr.int(axis) }, { outputs: n });
+  }
   concat(xs: readonly Value[], axis: number): Value {
     return this.node('Concat', xs, { axis: attr.int(axis) })[0];
   }

@@ -489,7 +489,13 @@ define({
     const x = input(ctx, 0);
     const axis = normAxis(intAttr(ctx.attributes, 'axis', 0), x.shape.length);
     const sizes = ctx.constant(1);
-    if (!sizes) throw new Error('Split: needs its split sizes as a constant input');
+    if (!sizes) {
+      // Sizes known only at run time (a graph input): one output per entry, each a fresh symbolic dim.
+      const given = input(ctx, 1);
+      const n = given.shape[0];
+      if (given.dtype !== 'int64' || given.shape.length !== 1 || typeof n !== 'number') throw new Error('Split: run-time sizes must be int64 [n] with n known');
+      return Array.from({ length: n }, (_, i) => ({ dtype: x.dtype, shape: x.shape.map((d, j) => (j === axis ? ctx.symbol(`part${i}`) : d)) }));
+    }
     const parts = toNumbers(sizes);
     const total = parts.reduce((a, b) => a + b, 0);
     if (typeof x.shape[axis] === 'number' && x.shape[axis] !== total) throw new Error(`Split: sizes sum to ${total}, axis has ${x.shape[axis]}`);
