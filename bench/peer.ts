@@ -33,6 +33,7 @@ import { NAMED_CONFIGS } from '../src/engine/config';
 import { Generator, type GenerateRequest } from '../src/engine/generator';
 import { loadEngine, type LoadOptions, type LoadedEngine } from '../src/engine/loadModel';
 import { writeRandomCheckpoint } from '../src/engine/randomCheckpoint';
+import { peerWaitPolicy, pythonPath } from './pythonPeer';
 
 const NOT_AVAILABLE = 'PyTorch peer not available: install python3-torch and libopenblas0-openmp (apt)';
 
@@ -73,22 +74,6 @@ interface Round {
 interface Side {
   prefill(): Promise<number>;
   decode(key: string): Promise<DecodeRun>;
-}
-
-/** The Python interpreter with Debian's torch: --python, else /usr/bin/python3 (not a pyenv shim), else python3. */
-function pythonPath(): string {
-  const given = arg('python', '');
-  if (given) return given;
-  return fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-}
-
-/**
- * OpenMP's wait policy for the peer: PASSIVE unless the environment says otherwise. With the default
- * (spinning) policy, torch's 2 threads on a machine whose cores are busy with other work wait on each
- * other and its figures collapse 2-4x (bench/RESULTS.md, "PyTorch peer"): a load artefact, not a speed.
- */
-function peerWaitPolicy(): string {
-  return process.env.OMP_WAIT_POLICY ?? 'PASSIVE';
 }
 
 /** The torch_peer.py process in --serve mode: one JSON line per measurement asked for. */
@@ -186,7 +171,7 @@ function agreement(ours: number[], peer: { tokens: number[]; margins?: number[] 
 }
 
 async function main(): Promise<void> {
-  const python = pythonPath();
+  const python = pythonPath(arg('python', ''));
   const probe = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
   if (probe.status !== 0) {
     process.stdout.write(`${NOT_AVAILABLE}\n`);

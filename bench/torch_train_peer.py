@@ -44,6 +44,8 @@ except ImportError:
     print('torch_train_peer.py: torch is not installed for this python (Debian: apt install python3-torch libopenblas0-openmp)', file=sys.stderr)
     sys.exit(2)
 
+from torch_peer import loaded_blas  # the inference peer beside this file (torch is there by now)
+
 HAS_SDPA = hasattr(F, 'scaled_dot_product_attention')
 
 
@@ -115,16 +117,6 @@ def losses(logits, targets, w1, w2, lam):
     l1 = (nll * w1).sum()
     l2 = (nll * w2).sum()
     return l1, l2, l2 + lam * l1
-
-
-def loaded_blas():
-    """The BLAS library this process mapped (Debian's torch is fast only with OpenBLAS)."""
-    try:
-        with open('/proc/self/maps') as f:
-            libs = {line.split()[-1] for line in f if 'blas' in line.lower() and '/' in line}
-        return ', '.join(sorted(os.path.basename(os.path.dirname(l)) + '/' + os.path.basename(l) for l in libs)) or 'none'
-    except OSError:
-        return 'unknown'
 
 
 def batch(a):

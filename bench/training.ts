@@ -31,6 +31,7 @@ import { AdamW, clipFactor, globalGradNorm } from '../src/training/optimizer';
 import { initialValues } from '../src/training/trainer';
 import { TrainingSession } from '../src/training/trainingSession';
 import { matMulFlops } from './flops';
+import { peerWaitPolicy, pythonPath } from './pythonPeer';
 
 const ROWS = 4;
 const SEQ = 256;
@@ -145,18 +146,6 @@ function runChild(id: string, threads: number, steps: string): Promise<Measured>
   });
 }
 
-/** The Python interpreter with Debian's torch: --python, else /usr/bin/python3 (not a pyenv shim), else python3 (as bench/peer.ts). */
-function pythonPath(): string {
-  const given = arg('python', '');
-  if (given) return given;
-  return fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-}
-
-/** OpenMP's wait policy for the peer: PASSIVE unless the environment says otherwise (see bench/peer.ts). */
-function peerWaitPolicy(): string {
-  return process.env.OMP_WAIT_POLICY ?? 'PASSIVE';
-}
-
 /** torch_train_peer.py on one case's shape, the same batch, `steps` timed steps after a warm-up one. */
 function runPeer(python: string, c: Case, threads: number, steps: number, specFile: string): Promise<PeerMeasured> {
   const config = {
@@ -210,7 +199,7 @@ async function main(): Promise<void> {
   }
   const only = arg('only', '').split(',').filter(Boolean);
   const cases = CASES.filter((c) => !only.length || only.includes(c.id));
-  const python = pythonPath();
+  const python = pythonPath(arg('python', ''));
   const notes: string[] = [];
   let peerOn = !process.argv.includes('--no-peer') && cases.some((c) => c.peer);
   if (process.argv.includes('--no-peer')) notes.push('PyTorch peer skipped (--no-peer)');
