@@ -11,21 +11,11 @@ import { benchCommand } from '../../src/cli/benchCommand';
 import { NAMED_CONFIGS, type GPT2Config } from '../../src/engine/config';
 import { UserError } from '../../src/engine/errors';
 import { writeRandomCheckpoint } from '../../src/engine/randomCheckpoint';
+import { captureStdout } from '../helpers/captureStdout';
 
 /** Runs the command and returns what it printed on stdout. */
 async function run(argv: string[]): Promise<string> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await benchCommand([...argv, '--device', 'cpu', '--threads', '1']);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
+  return captureStdout(() => benchCommand([...argv, '--device', 'cpu', '--threads', '1']));
 }
 
 interface BenchJson {

@@ -23,6 +23,7 @@ import type { ChildMessage, FineTuneJob, FineTuneResultJson } from '../../../src
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights } from '../../../src/training/lora';
 import { latestCheckpoint } from '../../../src/training/trainer';
 import { TrainingSession } from '../../../src/training/trainingSession';
+import { captureStdout } from '../../helpers/captureStdout';
 
 const CONFIG: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
 const REPO = path.resolve(__dirname, '../../..');
@@ -141,16 +142,14 @@ describe('fine-tuning run', function () {
     });
 
     it('`eval --adapter` scores the same cut points as finetune with the same seed, and gets its numbers', async () => {
-      const saved = { home: process.env.GPT2_COMPLETE_HOME, write: process.stdout.write };
+      const savedHome = process.env.GPT2_COMPLETE_HOME;
       process.env.GPT2_COMPLETE_HOME = path.join(dir, 'home');
-      let stdout = '';
-      process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
+      let stdout: string;
       try {
-        await evalCommand([corpus, '--model', model, '--adapter', path.join(dir, 'lora-a'), '--seed', '3', '--eval-cases', '4', '--threads', '2', '--json']);
+        stdout = await captureStdout(() => evalCommand([corpus, '--model', model, '--adapter', path.join(dir, 'lora-a'), '--seed', '3', '--eval-cases', '4', '--threads', '2', '--json']));
       } finally {
-        process.stdout.write = saved.write;
-        if (saved.home === undefined) delete process.env.GPT2_COMPLETE_HOME;
-        else process.env.GPT2_COMPLETE_HOME = saved.home;
+        if (savedHome === undefined) delete process.env.GPT2_COMPLETE_HOME;
+        else process.env.GPT2_COMPLETE_HOME = savedHome;
       }
       const r = JSON.parse(stdout);
       assert.deepEqual(Object.keys(r), ['l1', 'l2', 'perplexity', 'exact_match']);

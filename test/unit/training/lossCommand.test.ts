@@ -18,6 +18,7 @@ import { InMemoryWeights } from '../../../src/engine/weights';
 import { lossCommand } from '../../../src/cli/lossCommand';
 import { batchLoss } from '../../../src/training/batchLoss';
 import { initLoraValues, mergedWeights, saveAdapter, type LoraConfig } from '../../../src/training/lora';
+import { captureStdout } from '../../helpers/captureStdout';
 
 const CONFIG: GPT2Config = { vocabSize: 80, nPositions: 16, nEmbd: 16, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
 
@@ -25,18 +26,7 @@ interface Printed { l1: number; l2: number; l3: number }
 
 /** Runs the command and returns what it printed on stdout. */
 async function run(argv: string[]): Promise<string> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await lossCommand([...argv, '--device', 'cpu', '--threads', '1']);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
+  return captureStdout(() => lossCommand([...argv, '--device', 'cpu', '--threads', '1']));
 }
 
 async function losses(model: string, examples: string, extra: string[] = []): Promise<Printed> {
