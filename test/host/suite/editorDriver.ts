@@ -75,13 +75,15 @@ export interface AcceptedSuggestion {
 }
 
 /**
- * Triggers an inline suggestion at the cursor and commits it (what Tab does), retrying until the
- * document changes: a commit before the suggestion has arrived is a no-op, so retrying is safe.
+ * Runs `attempt` until the document changes (a command on ghost text that is not on screen yet is a
+ * no-op, so retrying is safe); returns the text before and after.
  */
-export async function acceptInlineSuggestion(
+async function repeatUntilEdit(
   editor: vscode.TextEditor,
-  { timeoutMs = 10_000, intervalMs = 100 }: WaitOptions = {},
-): Promise<AcceptedSuggestion> {
+  attempt: () => Promise<void>,
+  timeoutMs: number,
+  what: string,
+): Promise<{ before: string; after: string }> {
   await focus(editor);
   const doc = editor.document;
   const before = doc.getText();
@@ -90,33 +92,34 @@ export async function acceptInlineSuggestion(
   await vscode.commands.executeCommand('hideSuggestWidget');
   await waitFor(
     async () => {
-      await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-      await sleep(intervalMs);
-      await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+      await attempt();
       return doc.version !== version;
     },
-    { timeoutMs, intervalMs: 0, what: 'an inline suggestion to be committed' },
+    { timeoutMs, intervalMs: 0, what },
   );
-  const after = doc.getText();
+  return { before, after: doc.getText() };
+}
+
+/** Triggers an inline suggestion at the cursor and commits it (what Tab does), retrying until the document changes. */
+export async function acceptInlineSuggestion(
+  editor: vscode.TextEditor,
+  { timeoutMs = 10_000, intervalMs = 100 }: WaitOptions = {},
+): Promise<AcceptedSuggestion> {
+  const { before, after } = await repeatUntilEdit(editor, async () => {
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    await sleep(intervalMs);
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+  }, timeoutMs, 'an inline suggestion to be committed');
   return { before, after, inserted: insertedText(before, after) };
 }
 
 /** Runs `command` until the document changes (the ghost text may not be on screen yet); returns what it inserted. */
 export async function runUntilEdit(editor: vscode.TextEditor, command: string, what = `${command} to edit the document`): Promise<string> {
-  await focus(editor);
-  const doc = editor.document;
-  const before = doc.getText();
-  const version = doc.version;
-  await vscode.commands.executeCommand('hideSuggestWidget');
-  await waitFor(
-    async () => {
-      await vscode.commands.executeCommand(command);
-      await sleep(50);
-      return doc.version !== version;
-    },
-    { timeoutMs: 5_000, intervalMs: 0, what },
-  );
-  return insertedText(before, doc.getText());
+  const { before, after } = await repeatUntilEdit(editor, async () => {
+    await vscode.commands.executeCommand(command);
+    await sleep(50);
+  }, 5_000, what);
+  return insertedText(before, after);
 }
 
 /** What was inserted between two texts, found by trimming their common prefix and suffix. */
