@@ -41,9 +41,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       ['device', `${model.device.provider}, ${model.device.threads} threads, ${precision} weights; ${os.cpus()[0]?.model ?? 'unknown CPU'}`],
       ['load', `${ms(loadMs)} ms`],
       ...Object.entries(r.prefillMs).map(([n, t]): [string, string] => [`cold prefill, ${n} tokens`, `${ms(t)} ms`]),
-      ...Object.entries(r.decode).flatMap(([c, d]): [string, string][] => [
-        [`decode at context ${c}`, `${ms(d.plainTokensPerSec)} tokens/s (${ms(d.draftedTokensPerSec)} with prompt-lookup drafts)`],
-      ]),
+      ...Object.entries(r.decode).map(([c, d]): [string, string] => [`decode at context ${c}`, `${ms(d.plainTokensPerSec)} tokens/s (${ms(d.draftedTokensPerSec)} with prompt-lookup drafts)`]),
       [`one-token edit at the end of ${r.editPromptTokens} tokens (the rest cached), to its first new token`, `${ms(r.editMs)} ms`],
       ['resident memory of this process', `${Math.round(rssMiB)} MiB`],
     ];

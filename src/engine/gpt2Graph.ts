@@ -129,9 +129,7 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   /** A parameter as the graph uses it: c_attn's Q columns and bias pre-multiplied by 1/√D. */
   const tensor = (name: string): Float32Array => {
     const t = weights.tensor(name);
-    if (name.endsWith('.attn.c_attn.weight')) return scaleColumns(t, 3 * E, 0, E, qScale);
-    if (name.endsWith('.attn.c_attn.bias')) return scaleColumns(t, 3 * E, 0, E, qScale);
-    return t;
+    return /\.attn\.c_attn\.(weight|bias)$/.test(name) ? scaleColumns(t, 3 * E, 0, E, qScale) : t;
   };
   const w = (name: string): Value => {
     const shape = shapes.get(name);
