@@ -5,8 +5,9 @@
  *          S new tokens whose logits are wanted);
  *          past_key_i / past_value_i float32 [B,H,C,D] per layer: the caller's KV buffers at their whole
  *          capacity C, of which the first P positions are the past (kvBuffer.ts);
- *          past_bias float32 [1,C] (0 on the P past positions, MASK on the spare capacity),
- *          causal_bias float32 [S,S] (0 where new token i may see new token j <= i, MASK above),
+ *          attention_bias float32 [S,C+S]: row i is new token i's additive mask over the C buffer
+ *          positions (0 on the P past ones, MASK on the spare capacity) then the S new tokens (0 on
+ *          j <= i, MASK above),
  *          attention_split int64 [2] = [C, S] (where the past columns of a probability row end).
  * Outputs: logits [B,K,V]; new_key_i / new_value_i [B,H,S,D]: only the new tokens' K/V, which the
  *          caller writes into its buffers at position P.
@@ -16,7 +17,7 @@
  * inputs built on a Float32Array are not copied. So the cache lives in JS, goes in whole and untouched,
  * and only S positions per layer come back. Nothing in the graph may copy the past either (a Concat of
  * past and new K/V costs about what the output copy did), so attention runs in two parts:
- * - scores against the past buffer and against the new keys, each plus its bias, side by side under
+ * - scores against the past buffer and against the new keys side by side, plus one bias, under
  *   one Softmax over all C+S keys; a Split at the run-time offset C (attention_split) gives each part
  *   its probabilities, which multiply that part's values, and the two products are added. (Graph v3
  *   and before took each part's mass through a MatMul with a 0/1 selector and a second Softmax per
@@ -31,8 +32,11 @@
  *   kernel needs alpha = 1, FusedMatMul with alpha took twice as long, and a Mul is one more op per
  *   layer). GPT-2's head size is 64, so the factor is 1/8 and the fold is exact in floating point;
  *   quantization is unchanged by it (per-column and per-block ranges scale with their values).
- * - Every decode step runs ~30 small ops per layer beside the four weight products, at ~5–15 µs each
- *   on this CPU (bench/RESULTS.md), so an op removed is time saved where it costs nothing else.
+ * - Every decode step runs ~20 small ops per layer beside the four weight products, at ~5–15 µs each
+ *   on this CPU (bench/RESULTS.md), so an op removed is time saved where it costs nothing else: Q, K
+ *   and V heads come from one Reshape, Transpose and Split of c_attn's output (graph v4 and before:
+ *   a Split, then a Reshape and a Transpose for each, four ops more), and the past and causal masks are
+ *   one input added once (v4: two Adds).
  * - MASK is finite (-1e30): a row whose every past column is masked (P = 0) still has a finite
  *   per-part softmax, and its mass is exactly 0.
  * Elsewhere:
@@ -58,14 +62,13 @@ import {
 import type { WeightSource } from './weights';
 
 /** Bump whenever the graph built here changes: cached compiled graphs are keyed by it. */
-export const GPT2_GRAPH_VERSION = 4;
+export const GPT2_GRAPH_VERSION = 5;
 
 export const pastKeyName = (layer: number) => `past_key_${layer}`;
 export const pastValueName = (layer: number) => `past_value_${layer}`;
 export const newKeyName = (layer: number) => `new_key_${layer}`;
 export const newValueName = (layer: number) => `new_value_${layer}`;
-export const PAST_BIAS = 'past_bias';
-export const CAUSAL_BIAS = 'causal_bias';
+export const ATTENTION_BIAS = 'attention_bias';
 export const ATTENTION_SPLIT = 'attention_split';
 /** The additive mask of the bias inputs: finite, so that a row masked everywhere stays finite. */
 export const MASK = -1e30;
@@ -140,8 +143,7 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   const inputIds = g.input('input_ids', 'int64', ['batch', 'sequence']);
   const positionIds = g.input('position_ids', 'int64', ['batch', 'sequence']);
   const logitsIndex = g.input('logits_index', 'int64', ['logit_positions']);
-  const pastBias = g.input(PAST_BIAS, 'float32', [1, 'past_capacity']);
-  const causalBias = g.input(CAUSAL_BIAS, 'float32', ['sequence', 'sequence']);
+  const attentionBias = g.input(ATTENTION_BIAS, 'float32', ['sequence', 'attention_columns']);
   const split = g.input(ATTENTION_SPLIT, 'int64', [2]);
   const pasts = Array.from({ length: c.nLayer }, (_, i) => ({
     key: g.input(pastKeyName(i), 'float32', ['batch', H, 'past_capacity', D]),
@@ -164,8 +166,6 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
     return biasName === undefined ? y : g.add(y, w(biasName));
   };
   const matMulT = (a: Value, b: Value): Value => g.node('FusedMatMul', [a, b], { transB: attr.int(1) }, { domain: MS_DOMAIN })[0];
-  /** [B,S,E] -> [B,S,H,D] -> permuted. */
-  const heads = (x: Value, perm: readonly number[]): Value => g.transpose(g.reshape(x, [0, 0, H, D]), perm);
 
   const wte = w('wte.weight');
   const tokens = g.gather(wte, inputIds, 0);
@@ -177,15 +177,15 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
   for (let i = 0; i < c.nLayer; i++) {
     const p = `h.${i}.`;
     const qkv = linear(normed, p + 'attn.c_attn.weight', p + 'attn.c_attn.bias');
-    const [q, k, v] = g.split(qkv, [E, E, E], 2);
-    const qh = heads(q, [0, 2, 1, 3]); // [B,H,S,D], already scaled by 1/√D
+    // [B,S,3E] -> [B,S,3H,D] -> [B,3H,S,D], cut into Q, K and V heads [B,H,S,D] (Q already scaled by 1/√D).
+    const [qh, kNew, vNew] = g.split(g.transpose(g.reshape(qkv, [0, 0, 3 * H, D]), [0, 2, 1, 3]), [H, H, H], 1);
     // The new rows of the [B,H,C,D] key and value buffers.
-    const kh = g.output(heads(k, [0, 2, 1, 3]), newKeyName(i)); // [B,H,S,D]
-    const vh = g.output(heads(v, [0, 2, 1, 3]), newValueName(i)); // [B,H,S,D]
-    const past = g.add(matMulT(qh, pasts[i].key), pastBias); // [B,H,S,C]
-    const own = g.add(matMulT(qh, kh), causalBias); // [B,H,S,S]
-    // One softmax over all C+S columns, cut back into the past's C and the new tokens' S.
-    const [pPast, pOwn] = g.splitAt(g.softmax(g.concat([past, own], 3)), split, 3);
+    const kh = g.output(kNew, newKeyName(i));
+    const vh = g.output(vNew, newValueName(i));
+    // Scores against the past buffer [B,H,S,C] and the new keys [B,H,S,S] side by side, one bias for
+    // both, one softmax over all C+S columns, cut back into the past's C and the new tokens' S.
+    const scores = g.add(g.concat([matMulT(qh, pasts[i].key), matMulT(qh, kh)], 3), attentionBias);
+    const [pPast, pOwn] = g.splitAt(g.softmax(scores), split, 3);
     const attn = g.add(g.matMul(pPast, pasts[i].value), g.matMul(pOwn, vh)); // [B,H,S,D]
     const merged = g.reshape(g.transpose(attn, [0, 2, 1, 3]), [0, 0, E]); // [B,S,E]
     const proj = linear(merged, p + 'attn.c_proj.weight');

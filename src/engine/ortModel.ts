@@ -15,7 +15,7 @@ import { headDim } from './config';
 import { UserError } from './errors';
 import { chooseExecutionProvider, type ExecutionChoice } from './executionProvider';
 import {
-  ATTENTION_SPLIT, CAUSAL_BIAS, GPT2_GRAPH_VERSION, MASK, PAST_BIAS, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
+  ATTENTION_BIAS, ATTENTION_SPLIT, GPT2_GRAPH_VERSION, MASK, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
   pastKeyName, pastValueName, type Gpt2GraphOptions,
 } from './gpt2Graph';
 import { loadOrBuildGraph } from './graphCache';
@@ -87,7 +87,6 @@ export class OrtModel implements LanguageModel {
   private readonly heads: number;
   private readonly headSize: number;
   private readonly chunk: number;
-  private causal: ort.Tensor | null = null;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -251,13 +250,11 @@ export class OrtModel implements LanguageModel {
       }
     }
     const cap = buffer?.capacity ?? 0;
-    const pastBias = new Float32Array(cap).fill(MASK, pastLen);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', ids, [batch, seq]),
       position_ids: new ort.Tensor('int64', pos, [batch, seq]),
       logits_index: new ort.Tensor('int64', BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]),
-      [PAST_BIAS]: new ort.Tensor('float32', pastBias, [1, cap]),
-      [CAUSAL_BIAS]: this.causalBias(seq),
+      [ATTENTION_BIAS]: new ort.Tensor('float32', attentionBias(cap, pastLen, seq), [seq, cap + seq]),
       [ATTENTION_SPLIT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(cap), BigInt(seq)]), [2]),
     };
     const empty = new Float32Array(0);
@@ -276,16 +273,20 @@ export class OrtModel implements LanguageModel {
     }
     return { logits: out.logits.data as Float32Array, buffer: target, generation: target.commit(pastLen, seq) };
   }
+}
 
-  /** [S,S]: 0 where new token i may see new token j (j <= i), MASK above; the last is kept (decode reuses S = 1). */
-  private causalBias(seq: number): ort.Tensor {
-    if (this.causal?.dims[0] !== seq) {
-      const bias = new Float32Array(seq * seq);
-      for (let i = 0; i < seq; i++) bias.fill(MASK, i * seq + i + 1, (i + 1) * seq);
-      this.causal = new ort.Tensor('float32', bias, [seq, seq]);
-    }
-    return this.causal;
+/**
+ * The graph's attention_bias [S, C+S]: new token i sees the P past positions of the C-position buffer
+ * and new tokens j <= i (0); the spare capacity and later new tokens are masked.
+ */
+export function attentionBias(capacity: number, pastLen: number, seq: number): Float32Array {
+  const width = capacity + seq;
+  const bias = new Float32Array(seq * width).fill(MASK);
+  for (let i = 0; i < seq; i++) {
+    bias.fill(0, i * width, i * width + pastLen);
+    bias.fill(0, i * width + capacity, i * width + capacity + i + 1);
   }
+  return bias;
 }
 
 /**

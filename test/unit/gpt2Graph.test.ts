@@ -43,12 +43,11 @@ describe('gpt2Graph', () => {
         ['position_ids', 'int64', ['batch', 'sequence']],
         ['logits_index', 'int64', ['logit_positions']],
       ]);
-      assert.deepEqual(g.inputs.slice(3, 6).map((v) => [v.name, v.dtype, v.shape]), [
-        ['past_bias', 'float32', [1, 'past_capacity']],
-        ['causal_bias', 'float32', ['sequence', 'sequence']],
+      assert.deepEqual(g.inputs.slice(3, 5).map((v) => [v.name, v.dtype, v.shape]), [
+        ['attention_bias', 'float32', ['sequence', 'attention_columns']],
         ['attention_split', 'int64', [2]],
       ]);
-      assert.equal(g.inputs.length, 6 + 2 * nLayer);
+      assert.equal(g.inputs.length, 5 + 2 * nLayer);
       assert.deepEqual(g.inputs.find((v) => v.name === pastKeyName(1))?.shape, ['batch', nHead, 'past_capacity', D]);
       assert.deepEqual(g.inputs.find((v) => v.name === pastValueName(1))?.shape, ['batch', nHead, 'past_capacity', D]);
       const logits = g.outputs.find((v) => v.name === 'logits');
