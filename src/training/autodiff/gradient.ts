@@ -33,9 +33,12 @@ export function addGradients(g: GraphBuilder, loss: Value, wrt: readonly Value[]
  * The backward pass from an intermediate value: given `dy` = d loss / d`y` (same shape as y), appends
  * the nodes computing d loss / dv for every v in `wrt`, through y alone. A caller whose loss tail
  * has a cheaper gradient by hand than by the rules (the LM head's softmax cross-entropy) starts here;
- * nodes after y are not differentiated.
+ * nodes after y are not differentiated. `extra` adds gradient contributions the caller computed for
+ * values upstream of y by their names (a weight that y's tail also reads, e.g. the tied head's wte).
  */
-export function addVectorJacobianProduct(g: GraphBuilder, y: Value, dy: Value, wrt: readonly Value[]): Map<string, Value> {
+export function addVectorJacobianProduct(
+  g: GraphBuilder, y: Value, dy: Value, wrt: readonly Value[], extra: ReadonlyMap<string, Value> = new Map(),
+): Map<string, Value> {
   if (dy.dtype !== y.dtype || !sameShape(staticShape(dy), staticShape(y))) {
     throw new Error(`addVectorJacobianProduct: dy [${dy.shape.join(',')}] does not match ${y.name} [${y.shape.join(',')}]`);
   }
@@ -45,6 +48,14 @@ export function addVectorJacobianProduct(g: GraphBuilder, y: Value, dy: Value, w
 
   // Contributions to each value's gradient, summed once every consumer has contributed.
   const parts = new Map<string, Value[]>([[loss.name, [dy]]]);
+  for (const [name, d] of extra) {
+    const x = g.value(name);
+    if (!differentiable.has(name)) throw new Error(`addVectorJacobianProduct: ${name} does not reach ${y.name}`);
+    if (d.dtype !== x.dtype || !sameShape(staticShape(d), staticShape(x))) {
+      throw new Error(`addVectorJacobianProduct: the extra gradient [${d.shape.join(',')}] does not match ${name} [${x.shape.join(',')}]`);
+    }
+    parts.set(name, [d]);
+  }
   const total = (name: string): Value | undefined => {
     const list = parts.get(name);
     if (!list || list.length === 0) return undefined;
