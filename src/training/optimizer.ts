@@ -7,7 +7,7 @@
  */
 import { UserError } from '../engine/errors';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../engine/safetensors';
-import { adamwStep, sumOfSquares, type AdamWCoefficients } from './wasm/optimizerKernels';
+import { adamwStep, optimizerKernelsWithState, sumOfSquares, type AdamWCoefficients, type OptimizerKernels } from './wasm/optimizerKernels';
 
 export interface ParamSpec {
   name: string;
@@ -53,6 +53,8 @@ export class AdamW {
   /** Updates taken so far (t of the bias corrections). */
   stepCount = 0;
   private readonly params: { name: string; shape: readonly number[]; decay: boolean; m: Float32Array; v: Float32Array }[];
+  /** Kernels whose memory holds every m and v, when that memory could be had (else the shared kernels). */
+  private readonly kernels?: OptimizerKernels;
 
   constructor(params: readonly ParamSpec[], opts: AdamWOptions = {}) {
     this.beta1 = opts.beta1 ?? 0.9;
@@ -60,12 +62,14 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0.01;
     const decay = opts.decay ?? decaysByDefault;
-    this.params = params.map((p) => ({
+    const state = optimizerKernelsWithState(params.flatMap((p) => [size(p.shape), size(p.shape)]));
+    this.kernels = state?.kernels;
+    this.params = params.map((p, i) => ({
       name: p.name,
       shape: [...p.shape],
       decay: decay(p.name, p.shape),
-      m: new Float32Array(size(p.shape)),
-      v: new Float32Array(size(p.shape)),
+      m: state?.arrays[2 * i] ?? new Float32Array(size(p.shape)),
+      v: state?.arrays[2 * i + 1] ?? new Float32Array(size(p.shape)),
     }));
   }
 
@@ -101,7 +105,7 @@ export class AdamW {
     };
     for (const p of this.params) {
       c.keep = p.decay ? 1 - lr * this.weightDecay : 1;
-      adamwStep(values.get(p.name)!, grads.get(p.name)!, p.m, p.v, c);
+      adamwStep(values.get(p.name)!, grads.get(p.name)!, p.m, p.v, c, this.kernels);
     }
   }
 

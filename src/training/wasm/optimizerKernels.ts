@@ -4,10 +4,12 @@
  * time in doubles (11–38 ns per AdamW element on GPT-2 small); f32x4 lanes bring both passes near
  * memory bandwidth.
  *
- * The tensors stay in the caller's Float32Arrays (they are ORT inputs and checkpoint data), so the
- * drivers stream them through a fixed scratch region of the module's memory in chunks small
- * enough to stay in L2: copy in, run the kernel, copy the results back. The memory is allocated
- * once and never grows, so its views stay valid.
+ * The weights and gradients stay in the caller's Float32Arrays (ORT inputs and outputs, checkpoint
+ * data), so the drivers stream them through a fixed scratch region of the module's memory in chunks
+ * small enough to stay in L2: copy in, run the kernel, copy the results back. AdamW's m and v, which
+ * only the optimizer touches, can live in the memory itself (optimizerKernelsWithState): no copies
+ * for them (124M parameters: 4 of the 7 copied arrays). A memory is allocated once and never grows,
+ * so its views stay valid.
  */
 import {
   BLOCK_VOID, F32, F64, FunctionBody, I32, Op, Simd, V128, encodeModule,
@@ -234,26 +236,65 @@ type AdamWKernel = (w: number, g: number, m: number, v: number, n: number,
 export interface OptimizerKernels {
   adamw: AdamWKernel;
   sumsq: (g: number, n: number) => number;
+  /** The instance's memory: arrays viewing it are used in place. */
+  buffer: ArrayBuffer;
   w: Float32Array;
   g: Float32Array;
   m: Float32Array;
   v: Float32Array;
 }
 
-/** The kernels, or null where the runtime has no WebAssembly or no SIMD (validation fails). */
-export function loadOptimizerKernels(api: WasmApi | null = (globalThis as { WebAssembly?: WasmApi }).WebAssembly ?? null): OptimizerKernels | null {
+const globalWasm = (): WasmApi | null => (globalThis as { WebAssembly?: WasmApi }).WebAssembly ?? null;
+
+/**
+ * The kernels, or null where the runtime has no WebAssembly or no SIMD (validation fails).
+ * `extraPages` of memory follow the scratch region (optimizerKernelsWithState's arrays).
+ */
+export function loadOptimizerKernels(api: WasmApi | null = globalWasm(), extraPages = 0): OptimizerKernels | null {
   if (!api || !api.validate(OPTIMIZER_MODULE)) return null;
-  const memory = new api.Memory({ initial: PAGES, maximum: PAGES });
+  const pages = PAGES + extraPages;
+  const memory = new api.Memory({ initial: pages, maximum: pages });
   const { exports } = new api.Instance(new api.Module(OPTIMIZER_MODULE), { env: { memory } });
   const view = (at: number) => new Float32Array(memory.buffer, at, CHUNK);
   return {
     adamw: exports.adamw as AdamWKernel,
     sumsq: exports.sumsq as OptimizerKernels['sumsq'],
+    buffer: memory.buffer,
     w: view(W_AT),
     g: view(G_AT),
     m: view(M_AT),
     v: view(V_AT),
   };
+}
+
+/** wasm32 addresses 4 GiB. */
+const MAX_PAGES = 65536;
+
+/**
+ * Kernels of their own whose memory also holds zeroed float arrays of the given lengths (AdamW's m
+ * and v), which adamwStep then updates in place. Null where the kernels cannot load, JS is forced,
+ * or the memory cannot be had (over 4 GiB, or refused): the caller keeps ordinary arrays.
+ */
+export function optimizerKernelsWithState(lengths: readonly number[], api: WasmApi | null = globalWasm()): { kernels: OptimizerKernels; arrays: Float32Array[] } | null {
+  if (forceJs) return null;
+  // Each array starts on a 16-byte boundary (the kernels' v128 loads).
+  const offsets: number[] = [];
+  let bytes = PAGES * PAGE;
+  for (const n of lengths) {
+    offsets.push(bytes);
+    bytes += Math.ceil(n / 4) * 16;
+  }
+  const pages = Math.ceil(bytes / PAGE);
+  if (pages > MAX_PAGES) return null;
+  let k: OptimizerKernels | null;
+  try {
+    k = loadOptimizerKernels(api, pages - PAGES);
+  } catch {
+    return null; // RangeError: the runtime would not reserve that much memory
+  }
+  if (!k) return null;
+  const buffer = k.buffer;
+  return { kernels: k, arrays: lengths.map((n, i) => new Float32Array(buffer, offsets[i], n)) };
 }
 
 /** undefined until first needed: a process that never trains allocates nothing. */
@@ -278,27 +319,36 @@ export function optimizerKernelBackend(): 'wasm-simd' | 'js' {
 
 // ---- chunked drivers ----
 
-/** One AdamW update of w, m and v in place (AdamW.step's inner loop for one tensor). */
-export function adamwStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamWCoefficients): void {
+/**
+ * One AdamW update of w, m and v in place (AdamW.step's inner loop for one tensor), by `own`
+ * kernels when given (m and v in their memory are updated there), else the shared ones.
+ */
+export function adamwStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamWCoefficients, own?: OptimizerKernels): void {
   const n = m.length;
   if (w.length !== n || g.length !== n || v.length !== n) throw new RangeError(`adamwStep: lengths ${w.length}, ${g.length}, ${m.length}, ${v.length} differ`);
-  const k = kernels();
+  const k = forceJs ? null : own ?? kernels();
   if (!k) {
     adamwStepReference(w, g, m, v, c);
     return;
   }
+  const resident = m.buffer === k.buffer && v.buffer === k.buffer;
   for (let at = 0; at < n; at += CHUNK) {
     const len = Math.min(CHUNK, n - at);
     const end = at + len;
     k.w.set(w.subarray(at, end));
     k.g.set(g.subarray(at, end));
-    k.m.set(m.subarray(at, end));
-    k.v.set(v.subarray(at, end));
-    k.adamw(W_AT, G_AT, M_AT, V_AT, len, c.beta1, c.beta2, c.c1, c.c2, c.keep, c.stepSize, c.invSqrtBc2, c.eps, c.gradScale);
+    if (!resident) {
+      k.m.set(m.subarray(at, end));
+      k.v.set(v.subarray(at, end));
+    }
+    const mAt = resident ? m.byteOffset + at * 4 : M_AT, vAt = resident ? v.byteOffset + at * 4 : V_AT;
+    k.adamw(W_AT, G_AT, mAt, vAt, len, c.beta1, c.beta2, c.c1, c.c2, c.keep, c.stepSize, c.invSqrtBc2, c.eps, c.gradScale);
     const full = len === CHUNK;
     w.set(full ? k.w : k.w.subarray(0, len), at);
-    m.set(full ? k.m : k.m.subarray(0, len), at);
-    v.set(full ? k.v : k.v.subarray(0, len), at);
+    if (!resident) {
+      m.set(full ? k.m : k.m.subarray(0, len), at);
+      v.set(full ? k.v : k.v.subarray(0, len), at);
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { Rng } from '../../../src/engine/random';
 import { AdamW, globalGradNorm } from '../../../src/training/optimizer';
 import {
   CHUNK, OPTIMIZER_MODULE, adamwStep, adamwStepReference, forceJsOptimizerKernels, loadOptimizerKernels,
-  optimizerKernelBackend, sumOfSquares, sumOfSquaresReference, type AdamWCoefficients, type WasmApi,
+  optimizerKernelBackend, optimizerKernelsWithState, sumOfSquares, sumOfSquaresReference, type AdamWCoefficients, type WasmApi,
 } from '../../../src/training/wasm/optimizerKernels';
 import { sleb, uleb } from '../../../src/training/wasm/wasmEncoder';
 
@@ -155,6 +155,37 @@ describe('optimizer kernels (WebAssembly SIMD)', () => {
     assert.equal(loadOptimizerKernels(null), null, 'no WebAssembly at all');
     const noSimd: WasmApi = { validate: () => false, Module: wasmApi.Module, Instance: wasmApi.Instance, Memory: wasmApi.Memory };
     assert.equal(loadOptimizerKernels(noSimd), null, 'a runtime that rejects the SIMD module');
+  });
+
+  it('keeps m and v in the kernels\' own memory and updates them there, as the reference does', () => {
+    const lengths = [CHUNK + 5, CHUNK + 5, 3, 3];
+    const state = optimizerKernelsWithState(lengths)!;
+    assert.ok(state, 'the kernels load here');
+    state.arrays.forEach((a, i) => {
+      assert.equal(a.buffer, state.kernels.buffer, 'a view of the kernels\' memory');
+      assert.equal(a.length, lengths[i]);
+      assert.equal(a.byteOffset % 16, 0, 'aligned for v128 loads');
+      assert.ok(a.every((x) => x === 0), 'zeroed');
+      if (i > 0) assert.ok(a.byteOffset >= state.arrays[i - 1].byteOffset + 4 * lengths[i - 1], 'no overlap');
+    });
+    const rng = new Rng(15);
+    for (const [mi, n] of [[0, CHUNK + 5], [2, 3]]) {
+      const m = state.arrays[mi], v = state.arrays[mi + 1];
+      m.set(randomArray(n, rng));
+      v.set(randomArray(n, rng).map(Math.abs));
+      const w = randomArray(n, rng), g = randomArray(n, rng);
+      const [wr, mr, vr] = [w.slice(), m.slice(), v.slice()];
+      const c = coefficients(3, 1e-3, true, 0.7);
+      adamwStep(w, g, m, v, c, state.kernels);
+      adamwStepReference(wr, g, mr, vr, c);
+      assertClose(w, wr, 'w');
+      assertClose(m, mr, 'm');
+      assertClose(v, vr, 'v');
+    }
+    assert.equal(optimizerKernelsWithState([2 ** 30, 2 ** 30]), null, 'over the 4 GiB a wasm32 memory addresses: ordinary arrays instead');
+    forceJsOptimizerKernels(true);
+    assert.equal(optimizerKernelsWithState([4]), null, 'JS forced');
+    forceJsOptimizerKernels(false);
   });
 
   it('refuses arrays of different lengths', () => {
