@@ -18,7 +18,10 @@
  * Without torch, one line says so and our measurements are kept; --no-peer skips the peer.
  *
  *   npx tsx bench/training.ts [--threads 2] [--steps N] [--only small-full,tiny-lora,...]
- *       [--no-peer] [--python /usr/bin/python3]
+ *       [--no-peer] [--python /usr/bin/python3] [--default-malloc]
+ *
+ * Each case runs in the environment the fine-tuning process gets (trainingEnvironment: glibc keeps
+ * large buffers for reuse); --default-malloc runs it with this process's, to measure the difference.
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,6 +30,7 @@ import * as path from 'node:path';
 import { NAMED_CONFIGS, parameterCount, type GPT2Config } from '../src/engine/config';
 import { randomWeightSource } from '../src/engine/randomCheckpoint';
 import { DEFAULT_LORA_CONFIG } from '../src/training/lora';
+import { trainingEnvironment } from '../src/training/fineTuneClient';
 import { AdamW, clipFactor, globalGradNorm } from '../src/training/optimizer';
 import { initialValues } from '../src/training/trainer';
 import { TrainingSession } from '../src/training/trainingSession';
@@ -140,7 +144,9 @@ async function measure(c: Case, threads: number, steps: number): Promise<Measure
 
 function runChild(id: string, threads: number, steps: string): Promise<Measured> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--child', id, '--threads', String(threads), '--steps', steps], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The fine-tuning process's environment (trainingEnvironment), unless --default-malloc.
+    const env = process.argv.includes('--default-malloc') ? process.env : trainingEnvironment();
+    const child = fork(__filename, ['--child', id, '--threads', String(threads), '--steps', steps], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
     child.on('message', (m: Measured) => resolve(m));
     child.on('exit', (code) => code !== 0 && reject(new Error(`${id}: exited with code ${code}`)));
   });

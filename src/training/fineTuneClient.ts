@@ -16,6 +16,7 @@ export interface StartOptions {
   onOutput?: (text: string) => void;
   /** Node flags for the child (default: this process's, so a tsx-run parent can fork a .ts entry). */
   execArgv?: string[];
+  /** The child's environment (default: this process's), under trainingEnvironment's malloc settings. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -38,11 +39,23 @@ const TRAINING_NICENESS = 10;
 /** The child's output kept for a crash report. */
 const TAIL_CHARS = 4000;
 
+/**
+ * The training process's environment (the base's own MALLOC settings win). onnxruntime-node copies
+ * every gradient of a step into a new ArrayBuffer (475 MB a step for gpt2 124M), and glibc serves
+ * each allocation above 32 MB with a fresh mmap whose pages fault in one by one: 124M floats out of
+ * a session took 440–457 ms that way and 266–276 ms from malloc's own heap (bench/RESULTS.md). With
+ * no mmaps and no trimming, a step's buffers reuse the last step's memory. The process is the run's
+ * alone and exits with it, so memory it keeps is not memory the editor loses.
+ */
+export function trainingEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: String(2 ** 40), ...base };
+}
+
 export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHandle {
   const child = fork(opts.script, [], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     execArgv: opts.execArgv,
-    env: opts.env,
+    env: trainingEnvironment(opts.env),
   });
   // Training takes every core it is given; below-normal priority keeps the editor (or the shell)
   // that started it responsive. Not every platform lets a process lower another's priority.

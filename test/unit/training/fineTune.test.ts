@@ -18,7 +18,7 @@ import { adapterOverlay } from '../../../src/training/adapterOverlay';
 import { mineDataset } from '../../../src/training/data/dataset';
 import { modelScorer, sessionScorer } from '../../../src/training/evaluate';
 import { miningOptions, runFineTune } from '../../../src/training/fineTune';
-import { startFineTune } from '../../../src/training/fineTuneClient';
+import { startFineTune, trainingEnvironment } from '../../../src/training/fineTuneClient';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson } from '../../../src/training/fineTuneProtocol';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights } from '../../../src/training/lora';
 import { latestCheckpoint } from '../../../src/training/trainer';
@@ -214,12 +214,28 @@ describe('fine-tuning run', function () {
     it('runs a job end to end and reports through messages', async () => {
       const messages: ChildMessage[] = [];
       const output: string[] = [];
-      const handle = startFineTune(job('child', { steps: 2 }), { script, execArgv: [], onMessage: (m) => messages.push(m), onOutput: (t) => output.push(t) });
+      let environ: string[] | undefined;
+      const handle = startFineTune(job('child', { steps: 2 }), {
+        script,
+        execArgv: [],
+        onOutput: (t) => output.push(t),
+        onMessage: (m) => {
+          // While the child runs: glibc read these at its start (trainingEnvironment).
+          if (messages.length === 0 && fs.existsSync(`/proc/${handle.pid}/environ`)) environ = fs.readFileSync(`/proc/${handle.pid}/environ`, 'utf8').split('\0');
+          messages.push(m);
+        },
+      });
       const r = (await handle.result)!;
+      if (process.platform === 'linux') assert.ok(environ, 'read the child\'s environment while it ran');
+      if (environ) assert.ok(environ.includes('MALLOC_MMAP_MAX_=0') && environ.includes(`MALLOC_TRIM_THRESHOLD_=${2 ** 40}`), 'malloc settings reach the training process');
       assert.equal(r.steps, 2);
       assert.equal(r.out, path.join(dir, 'child'));
       assert.ok(fs.existsSync(path.join(dir, 'child', ADAPTER_WEIGHTS_FILE)));
       assert.deepEqual([...new Set(messages.map((m) => m.type))], ['report', 'estimate', 'eval', 'progress', 'done']);
+    });
+
+    it("trainingEnvironment: large buffers stay in malloc's heap for reuse; the user's own settings win", () => {
+      assert.deepEqual(trainingEnvironment({ PATH: '/bin', MALLOC_MMAP_MAX_: '65536' }), { PATH: '/bin', MALLOC_MMAP_MAX_: '65536', MALLOC_TRIM_THRESHOLD_: String(2 ** 40) });
     });
 
     it('cancels through the client at a step boundary, and a dry run stops before training', async () => {
