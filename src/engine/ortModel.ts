@@ -291,10 +291,14 @@ export function attentionBias(capacity: number, pastLen: number, seq: number): F
 
 /**
  * Session options: full graph optimization, the chosen threads, and no inter-op pool (the graph is a
- * chain; a second pool only competes with the editor). Worker threads do not spin between ops: with
- * 2 threads that cost the same decode speed (27.4 vs 28.1 ms/token, within noise) but ~20% more CPU,
- * taken from the editor. MatMul weights stay pre-packed: +200 MB RSS on gpt2-small (790 vs 584 MiB)
- * for 5-10% faster decode and prefill.
+ * chain; a second pool only competes with the editor). Worker threads spin between the ops of a run
+ * and stop when it returns (force_spinning_stop): a quantized decode step is ~270 ops of 5-15 µs
+ * beside its weight products, and waking a sleeping worker for each parallel one cost 2-10%
+ * (gpt2 int8, 2 threads, alternating runs: 106.8 / 108.4 -> 109.3 / 116.5 tokens/s; int4 115.6 /
+ * 116.5 -> 124.6 / 130.5; fp32 level), for the run's CPU going from 1.67 to 1.88 cores of its 2. No
+ * worker spins between runs, so an idle or waiting engine takes nothing from the editor; with one
+ * thread (the default on 2 cores) there are no workers at all. MatMul weights stay pre-packed:
+ * +200 MB RSS on gpt2-small (790 vs 584 MiB) for 5-10% faster decode and prefill.
  */
 export function sessionOptions(choice: ExecutionChoice, overrides: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
   return {
@@ -303,7 +307,7 @@ export function sessionOptions(choice: ExecutionChoice, overrides: ort.Inference
     executionMode: 'sequential',
     intraOpNumThreads: choice.device.threads,
     interOpNumThreads: 1,
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' } },
     ...overrides,
   };
 }
