@@ -53,7 +53,17 @@ export interface BackwardContext {
 }
 
 /** dLoss/d(input i) by input position; undefined for an input whose gradient is not wanted. */
-export type BackwardRule = (ctx: BackwardContext) => (Value | undefined)[];
+/**
+ * A gradient contribution that adds `updates` at the rows `indices` name (ScatterND indices [..., 1]):
+ * Gather's rule, i.e. an embedding gradient. The differentiation scatter-adds it in place onto the
+ * sum of the value's other contributions (the tied head's gradient of wte), or onto zeros when there
+ * are none, instead of first scattering into a zeros tensor of the whole table and then adding.
+ */
+export interface ScatterAdd {
+  readonly scatterAdd: { readonly indices: Value; readonly updates: Value };
+}
+
+export type BackwardRule = (ctx: BackwardContext) => (Value | ScatterAdd | undefined)[];
 
 const table = new Map<string, OpDef>();
 
@@ -277,7 +287,7 @@ export function sumToShape(g: GraphBuilder, grad: Value, shape: Shape): Value {
 }
 
 /** Adds `updates` into `data` at the index tuples in the last axis of `indices` (duplicates add). */
-function scatterAddND(g: GraphBuilder, data: Value, indices: Value, updates: Value): Value {
+export function scatterAddND(g: GraphBuilder, data: Value, indices: Value, updates: Value): Value {
   return g.node('ScatterND', [data, indices, updates], { reduction: attrOf.string('add') })[0];
 }
 
@@ -433,7 +443,7 @@ define({
     const ir = idx.shape.length;
     if (idx.dtype !== 'int64') idx = g.cast(idx, 'int64');
     idx = g.unsqueeze(idx, [ir]);
-    if (axis === 0) return [scatterAddND(g, zeros(g, shape), idx, gy)];
+    if (axis === 0) return [{ scatterAdd: { indices: idx, updates: gy } }];
     // gy is [data[:axis], idx dims, data[axis+1:]]; scatter along [data[axis], data[:axis], data[axis+1:]].
     const updates = g.transpose(gy, [...span(axis, axis + ir), ...span(0, axis), ...span(axis + ir, gy.shape.length)]);
     const front = [shape[axis], ...shape.slice(0, axis), ...shape.slice(axis + 1)];

@@ -9,7 +9,7 @@
  * - Unused branches: nodes off every wrt → loss path are not differentiated (no rule needed, no
  *   work emitted); a wrt value the loss does not depend on gets zeros.
  */
-import { opDef, staticShape, zeros } from '../../engine/onnx/ops';
+import { opDef, scatterAddND, staticShape, zeros, type ScatterAdd } from '../../engine/onnx/ops';
 import type { GraphBuilder, Node, Value } from '../../engine/onnx/ir';
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -46,8 +46,9 @@ export function addVectorJacobianProduct(
   const forward = [...g.currentNodes()];
   const differentiable = onPaths(g, forward, loss.name, wrt);
 
-  // Contributions to each value's gradient, summed once every consumer has contributed.
-  const parts = new Map<string, Value[]>([[loss.name, [dy]]]);
+  // Contributions to each value's gradient, summed once every consumer has contributed: the dense
+  // ones added, then the scatter-adds applied in place onto that sum.
+  const parts = new Map<string, (Value | ScatterAdd)[]>([[loss.name, [dy]]]);
   for (const [name, d] of extra) {
     const x = g.value(name);
     if (!differentiable.has(name)) throw new Error(`addVectorJacobianProduct: ${name} does not reach ${y.name}`);
@@ -59,7 +60,9 @@ export function addVectorJacobianProduct(
   const total = (name: string): Value | undefined => {
     const list = parts.get(name);
     if (!list || list.length === 0) return undefined;
-    const sum = list.reduce((acc, v) => g.add(acc, v));
+    const dense = list.filter((d): d is Value => !('scatterAdd' in d));
+    let sum = dense.length > 0 ? dense.reduce((acc, v) => g.add(acc, v)) : zeros(g, staticShape(g.value(name)));
+    for (const d of list) if ('scatterAdd' in d) sum = scatterAddND(g, sum, d.scatterAdd.indices, d.scatterAdd.updates);
     parts.set(name, [sum]);
     return sum;
   };
@@ -87,8 +90,12 @@ export function addVectorJacobianProduct(
       const d = result[i];
       if (!d) throw new Error(`gradient: the ${node.op} rule gave no gradient for input ${i} of ${node.name}`);
       const x = inputs[i]!;
-      if (d.dtype !== x.dtype || !sameShape(staticShape(d), staticShape(x))) {
-        throw new Error(`gradient: the ${node.op} rule gave [${d.shape.join(',')}] for input ${name} of shape [${x.shape.join(',')}]`);
+      // A scatter-add's updates are the indexed rows: [index dims..., x's dims after the first].
+      const [got, want] = 'scatterAdd' in d
+        ? [d.scatterAdd.updates, [...staticShape(d.scatterAdd.indices).slice(0, -1), ...staticShape(x).slice(1)]]
+        : [d, staticShape(x)];
+      if (got.dtype !== x.dtype || !sameShape(staticShape(got), want)) {
+        throw new Error(`gradient: the ${node.op} rule gave [${got.shape.join(',')}] for input ${name} of shape [${x.shape.join(',')}]`);
       }
       const list = parts.get(name) ?? [];
       list.push(d);
