@@ -71,7 +71,8 @@ export interface StepOptions {
  */
 export interface TrainingSessionLike extends LossSession {
   readonly params: readonly TrainableParam[];
-  step(batch: TrainBatch, values: Map<string, Float32Array>, lambda: number, options?: StepOptions): Promise<Losses & { grads: Map<string, Float32Array> }>;
+  /** Losses and gradients of one batch, and Σ of the gradients' squares when the session computes it. */
+  step(batch: TrainBatch, values: Map<string, Float32Array>, lambda: number, options?: StepOptions): Promise<Losses & { grads: Map<string, Float32Array>; gradSqNorm?: number }>;
 }
 
 export interface BatchShape {

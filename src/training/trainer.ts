@@ -495,6 +495,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     const weights = microBatchWeights(batches, r.lambda);
     const parts: CountedLosses[] = [];
     let grads: Map<string, Float32Array> | null = null;
+    let gradSqNorm: number | undefined;
     accumulator?.reset();
     for (let k = 0; k < batches.length; k++) {
       const b = batches[k];
@@ -502,12 +503,13 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
       const res = await o.session.step(b, o.values, weights[k].lambda, { seed: hashToUint32('step', r.seed, state.step, k) });
       parts.push({ l1: res.l1, l2: res.l2, l3: 0, l1Targets: b.l1Targets, l2Targets: b.l2Targets });
       if (accumulator) accumulator.add(res.grads, weights[k].gradScale);
-      else grads = res.grads;
+      else ({ grads, gradSqNorm } = res);
     }
     const losses = combineLosses(parts, r.lambda);
     const g = accumulator ? accumulator.grads : grads;
     if (!g) throw new UserError(`step ${state.step + 1}: the batch has no targets (empty examples?)`);
-    const gradNorm = globalGradNorm(params.map((p) => g.get(p.name)!));
+    // One batch: the session's own Σg² where it gives one; accumulated batches: the norm of their weighted sum.
+    const gradNorm = gradSqNorm !== undefined && !accumulator ? Math.sqrt(gradSqNorm) : globalGradNorm(params.map((p) => g.get(p.name)!));
     if (!Number.isFinite(losses.l3) || !Number.isFinite(gradNorm)) {
       throw new UserError(
         `training diverged at step ${state.step + 1} (loss ${losses.l3}, gradient norm ${gradNorm}); the last checkpoint is kept; lower the learning rate (now ${r.lr})`,

@@ -6,7 +6,9 @@
  * Inputs:  input_ids int64 [B,T]; l1_mask, l2_mask float32 [B,T] (the weight of the target at
  *          position t, which is token t + 1; the last position has none and its weight is ignored);
  *          lambda float32 scalar; the trainable tensors under their names.
- * Outputs: l1, l2, l3 (scalars) and, unless built for losses only, grad.<name> per trainable.
+ * Outputs: l1, l2, l3 (scalars) and, unless built for losses only, grad.<name> per trainable and
+ *          grad_sq_norm, Σ of every gradient's squares (what clipping needs, computed by onnxruntime's
+ *          threads instead of another single-threaded pass over the gradients in JS).
  *
  * Full fine-tuning trains every parameter (canonical names). LoRA trains A [r,in] and B [out,r] per
  * adapted Conv1D (PEFT names), with the base frozen as initializers: y = x·W + b + s·(x·Aᵀ)·Bᵀ,
@@ -30,6 +32,7 @@ export const L2_MASK = 'l2_mask';
 export const LAMBDA = 'lambda';
 export const LOSS_NAMES = ['l1', 'l2', 'l3'] as const;
 export const gradName = (param: string): string => `grad.${param}`;
+export const GRAD_SQ_NORM = 'grad_sq_norm';
 
 /** Added to the scores a query may not see: exp(−1e9 − max) is exactly 0 in float32. */
 const MASKED_SCORE = -1e9;
@@ -125,7 +128,11 @@ export function buildTrainingGraph(weights: WeightSource, opts: TrainingGraphOpt
   }
   // Outputs are named last: naming renames a value, which every node already reading it follows.
   for (const name of LOSS_NAMES) g.output(losses[name], name);
-  if (grads) for (const p of trainable) g.output(grads.get(p.name)!, gradName(p.name));
+  if (grads) {
+    const squares = trainable.map((p) => g.node('ReduceSumSquare', [grads!.get(p.name)!], { keepdims: attr.int(0) })[0]);
+    g.output(g.node('Sum', squares)[0], GRAD_SQ_NORM);
+    for (const p of trainable) g.output(grads.get(p.name)!, gradName(p.name));
+  }
 
   const list: TrainableParam[] = opts.method === 'full'
     ? [...shapes].map(([name, shape]) => ({ name, shape }))

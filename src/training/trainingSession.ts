@@ -20,7 +20,7 @@ import type { WeightSource } from '../engine/weights';
 import type { LoraConfig } from './lora';
 import { fillDropoutMask } from './loraDropout';
 import type { LossSession as LossSessionLike, Losses, StepOptions, TrainableParam, TrainingSessionLike } from './objective';
-import { INPUT_IDS, L1_MASK, L2_MASK, LAMBDA, LOSS_NAMES, buildTrainingGraph, gradName } from './trainingGraph';
+import { GRAD_SQ_NORM, INPUT_IDS, L1_MASK, L2_MASK, LAMBDA, LOSS_NAMES, buildTrainingGraph, gradName } from './trainingGraph';
 
 export type { LoraConfig } from './lora';
 export type { TrainableParam } from './objective';
@@ -78,8 +78,11 @@ export class TrainingSession implements TrainingSessionLike {
     return this.choice.device;
   }
 
-  /** Losses and gradients of one batch; LoRA dropout masks come from options.seed (default 0). */
-  async step(batch: TrainBatch, values: Map<string, Float32Array>, lambda: number, options: StepOptions = {}): Promise<Losses & { grads: Map<string, Float32Array> }> {
+  /**
+   * Losses and gradients of one batch, and Σ of the gradients' squares (for clipping); LoRA dropout
+   * masks come from options.seed (default 0).
+   */
+  async step(batch: TrainBatch, values: Map<string, Float32Array>, lambda: number, options: StepOptions = {}): Promise<Losses & { grads: Map<string, Float32Array>; gradSqNorm: number }> {
     const input = feeds(this.opts, this.params, batch, values, lambda);
     const seed = options.seed ?? 0;
     for (const m of this.masks) {
@@ -89,7 +92,7 @@ export class TrainingSession implements TrainingSessionLike {
     const out = await this.graph.session.run(input);
     const grads = new Map<string, Float32Array>();
     for (const p of this.params) grads.set(p.name, out[gradName(p.name)].data as Float32Array);
-    return { ...readLosses(out), grads };
+    return { ...readLosses(out), grads, gradSqNorm: (out[GRAD_SQ_NORM].data as Float32Array)[0] };
   }
 
   /** Losses from the forward-only graph, opened on first use. */

@@ -605,14 +605,19 @@ define({
 
 for (const op of ['Neg', 'Exp']) define(unary(op));
 
-/** Max has no rule: training graphs use it only on paths no gradient takes (target counts). */
-define({
-  domain: '', op: 'Max', inputs: [1, Infinity],
-  infer: (ctx) => {
-    const xs = ctx.inputs.map((_, i) => input(ctx, i));
-    return [{ dtype: sameDType('Max', ...xs), shape: xs.slice(1).reduce<Dim[]>((s, t) => broadcastShapes(s, t.shape), [...xs[0].shape]) }];
-  },
-});
+/**
+ * Max and Sum have no rule: training graphs use them only on paths no gradient takes (target counts,
+ * the gradients' squared norm).
+ */
+for (const op of ['Max', 'Sum']) {
+  define({
+    domain: '', op, inputs: [1, Infinity],
+    infer: (ctx) => {
+      const xs = ctx.inputs.map((_, i) => input(ctx, i));
+      return [{ dtype: sameDType(op, ...xs), shape: xs.slice(1).reduce<Dim[]>((s, t) => broadcastShapes(s, t.shape), [...xs[0].shape]) }];
+    },
+  });
+}
 
 /** The axes a ReduceSum/ReduceMean (axes as an input, opset 18+) reduces over. */
 function reductionAxes(op: string, rank: number, hasAxes: boolean, axes: TensorData | undefined, noopWithEmptyAxes: boolean): number[] {
@@ -622,7 +627,7 @@ function reductionAxes(op: string, rank: number, hasAxes: boolean, axes: TensorD
   return noopWithEmptyAxes ? [] : span(0, rank);
 }
 
-function reduction(op: 'ReduceSum' | 'ReduceMean'): OpDef {
+function reduction(op: 'ReduceSum' | 'ReduceMean' | 'ReduceSumSquare'): OpDef {
   const axesOf = (ctx: { inputs: readonly unknown[]; attributes: Attributes; constant(i: number): TensorData | undefined }, rank: number) =>
     reductionAxes(op, rank, ctx.inputs[1] !== undefined, ctx.constant(1), intAttr(ctx.attributes, 'noop_with_empty_axes', 0) === 1);
   return {
@@ -635,8 +640,8 @@ function reduction(op: 'ReduceSum' | 'ReduceMean'): OpDef {
       return [{ dtype: x.dtype, shape }];
     },
     // Each input element got the output element it was reduced into (÷ count for the mean): the
-    // gradient is expanded back over the reduced axes.
-    backward: (ctx) => {
+    // gradient is expanded back over the reduced axes. ReduceSumSquare (the gradients' norm) has none.
+    backward: op === 'ReduceSumSquare' ? undefined : (ctx) => {
       const { g } = ctx, x = bwIn(ctx, 0), gy = bwGrad(ctx);
       const shape = staticShape(x);
       const axes = axesOf(ctx, shape.length);
@@ -648,6 +653,7 @@ function reduction(op: 'ReduceSum' | 'ReduceMean'): OpDef {
   };
 }
 define(reduction('ReduceSum'));
+define(reduction('ReduceSumSquare'));
 define(reduction('ReduceMean'));
 
 define({

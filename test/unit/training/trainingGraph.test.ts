@@ -10,6 +10,7 @@ import { randomWeights } from '../../../src/engine/randomCheckpoint';
 import { InMemoryWeights } from '../../../src/engine/weights';
 import { initLoraValues, loraParams, type LoraConfig } from '../../../src/training/lora';
 import { makeBatch, type TokenExample } from '../../../src/training/objective';
+import { globalGradNorm } from '../../../src/training/optimizer';
 import { buildTrainingGraph } from '../../../src/training/trainingGraph';
 import { TrainingSession, type TrainBatch } from '../../../src/training/trainingSession';
 import { referenceLogits } from '../../reference/gpt2Reference';
@@ -173,7 +174,7 @@ describe('GPT-2 training graph', function () {
         ['input_ids', 'int64', [ROWS, T]], ['l1_mask', 'float32', [ROWS, T]], ['l2_mask', 'float32', [ROWS, T]], ['lambda', 'float32', []],
       ]);
       assert.deepEqual(params.map((p) => p.name), [...parameterShapes(CONFIG).keys()]);
-      assert.deepEqual(graph.outputs.map((v) => v.name), ['l1', 'l2', 'l3', ...params.map((p) => `grad.${p.name}`)]);
+      assert.deepEqual(graph.outputs.map((v) => v.name), ['l1', 'l2', 'l3', 'grad_sq_norm', ...params.map((p) => `grad.${p.name}`)]);
       for (const p of params) assert.deepEqual(graph.outputs.find((o) => o.name === `grad.${p.name}`)?.shape, p.shape);
       assert.deepEqual(graph.initializers.filter((i) => parameterShapes(CONFIG).has(i.name)), [], 'no weight is frozen in full fine-tuning');
     });
@@ -191,6 +192,13 @@ describe('GPT-2 training graph', function () {
         const fwd = await full.losses(batch, fullValues(), lambda);
         close(fwd.l3, got.l3, 'forward-only session', 1e-6);
       }
+    });
+
+    it("gives Σ of the gradients' squares beside them (what clipping reads), as the JS norm computes it", async () => {
+      const got = await full.step(batch, fullValues(), 0.5);
+      const norm = globalGradNorm(got.grads.values());
+      assert.ok(norm > 0);
+      close(Math.sqrt(got.gradSqNorm), norm, 'gradient norm', 1e-5);
     });
 
     it('gives L1 = 0 for a batch without L1 targets (one-token contexts)', async () => {
