@@ -52,7 +52,6 @@ export interface BackwardContext {
   constant(i: number): TensorData | undefined;
 }
 
-/** dLoss/d(input i) by input position; undefined for an input whose gradient is not wanted. */
 /**
  * A gradient contribution that adds `updates` at the rows `indices` name (ScatterND indices [..., 1]):
  * Gather's rule, i.e. an embedding gradient. The differentiation scatter-adds it in place onto the
@@ -63,6 +62,7 @@ export interface ScatterAdd {
   readonly scatterAdd: { readonly indices: Value; readonly updates: Value };
 }
 
+/** dLoss/d(input i) by input position; undefined for an input whose gradient is not wanted. */
 export type BackwardRule = (ctx: BackwardContext) => (Value | ScatterAdd | undefined)[];
 
 const table = new Map<string, OpDef>();
