@@ -121,6 +121,7 @@ async function measure(c: Case, threads: number, steps: number): Promise<Measure
   const createMs = performance.now() - t0;
   const values = initialValues(session.params, c.method === 'full' ? { method: 'full', base } : { method: 'lora', lora: DEFAULT_LORA_CONFIG, model: c.config, seed: 1 });
   const optimizer = new AdamW(session.params);
+  optimizer.adopt(values); // as the trainer does
   const { ids, l1, l2 } = trainBatch();
   const stepMs: number[] = [];
   const optimizerMs: number[] = [];

@@ -52,8 +52,8 @@ export class AdamW {
   readonly weightDecay: number;
   /** Updates taken so far (t of the bias corrections). */
   stepCount = 0;
-  private readonly params: { name: string; shape: readonly number[]; decay: boolean; m: Float32Array; v: Float32Array }[];
-  /** Kernels whose memory holds every m and v, when that memory could be had (else the shared kernels). */
+  private readonly params: { name: string; shape: readonly number[]; decay: boolean; m: Float32Array; v: Float32Array; w?: Float32Array }[];
+  /** Kernels whose memory holds every m and v (and room for the values, see adopt), when that memory could be had. */
   private readonly kernels?: OptimizerKernels;
 
   constructor(params: readonly ParamSpec[], opts: AdamWOptions = {}) {
@@ -62,15 +62,35 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0.01;
     const decay = opts.decay ?? decaysByDefault;
-    const state = optimizerKernelsWithState(params.flatMap((p) => [size(p.shape), size(p.shape)]));
+    // m, v and room for the values in the kernels' memory; m and v alone where all three do not fit.
+    const withValues = optimizerKernelsWithState(params.flatMap((p) => [size(p.shape), size(p.shape), size(p.shape)]));
+    const state = withValues ?? optimizerKernelsWithState(params.flatMap((p) => [size(p.shape), size(p.shape)]));
+    const per = withValues ? 3 : 2;
     this.kernels = state?.kernels;
     this.params = params.map((p, i) => ({
       name: p.name,
       shape: [...p.shape],
       decay: decay(p.name, p.shape),
-      m: state?.arrays[2 * i] ?? new Float32Array(size(p.shape)),
-      v: state?.arrays[2 * i + 1] ?? new Float32Array(size(p.shape)),
+      m: state?.arrays[per * i] ?? new Float32Array(size(p.shape)),
+      v: state?.arrays[per * i + 1] ?? new Float32Array(size(p.shape)),
+      w: withValues?.arrays[per * i + 2],
     }));
+  }
+
+  /**
+   * Moves the trainable values into the kernels' memory where there is room: each entry of `values`
+   * is copied there and replaced by that copy (same numbers, a new array), so a step copies only the
+   * gradients. Callers read the values from the map afterwards; one that keeps an old array would not
+   * see updates. Without room this leaves the map as it is (steps are then only slower).
+   */
+  adopt(values: Map<string, Float32Array>): void {
+    for (const p of this.params) {
+      const v = values.get(p.name);
+      if (!p.w || !v || v === p.w) continue;
+      if (v.length !== p.w.length) throw new Error(`AdamW.adopt: ${p.name} has ${v.length} values, expected ${p.w.length}`);
+      p.w.set(v);
+      values.set(p.name, p.w);
+    }
   }
 
   /** Names of the tensors that get weight decay. */

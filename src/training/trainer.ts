@@ -450,6 +450,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
   const now = o.now ?? (() => performance.now());
   const key = runKey(o, r);
   const optimizer = new AdamW(params, { weightDecay: r.weightDecay });
+  optimizer.adopt(o.values); // the values now live in the optimizer's memory; o.values holds them
   const accumulator = r.accumulation > 1 ? new GradientAccumulator(params) : null;
   const order = new DataOrder(o.train, o.shape, o.plan, r.seed, r.batchesPerEpoch);
   const schedule = { peakLr: r.lr, warmupSteps: r.warmupSteps, totalSteps: r.totalSteps, minLrRatio: r.minLrRatio };

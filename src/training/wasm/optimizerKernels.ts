@@ -7,9 +7,9 @@
  * The weights and gradients stay in the caller's Float32Arrays (ORT inputs and outputs, checkpoint
  * data), so the drivers stream them through a fixed scratch region of the module's memory in chunks
  * small enough to stay in L2: copy in, run the kernel, copy the results back. AdamW's m and v, which
- * only the optimizer touches, can live in the memory itself (optimizerKernelsWithState): no copies
- * for them (124M parameters: 4 of the 7 copied arrays). A memory is allocated once and never grows,
- * so its views stay valid.
+ * only the optimizer touches, and the weights (onnxruntime reads inputs wherever they are) can live
+ * in the memory itself (optimizerKernelsWithState, AdamW.adopt): then only the gradients are copied.
+ * A memory is allocated once and never grows, so its views stay valid.
  */
 import {
   BLOCK_VOID, F32, F64, FunctionBody, I32, Op, Simd, V128, encodeModule,
@@ -332,19 +332,21 @@ export function adamwStep(w: Float32Array, g: Float32Array, m: Float32Array, v: 
     return;
   }
   const resident = m.buffer === k.buffer && v.buffer === k.buffer;
+  const residentW = w.buffer === k.buffer;
   for (let at = 0; at < n; at += CHUNK) {
     const len = Math.min(CHUNK, n - at);
     const end = at + len;
-    k.w.set(w.subarray(at, end));
+    if (!residentW) k.w.set(w.subarray(at, end));
     k.g.set(g.subarray(at, end));
     if (!resident) {
       k.m.set(m.subarray(at, end));
       k.v.set(v.subarray(at, end));
     }
+    const wAt = residentW ? w.byteOffset + at * 4 : W_AT;
     const mAt = resident ? m.byteOffset + at * 4 : M_AT, vAt = resident ? v.byteOffset + at * 4 : V_AT;
-    k.adamw(W_AT, G_AT, mAt, vAt, len, c.beta1, c.beta2, c.c1, c.c2, c.keep, c.stepSize, c.invSqrtBc2, c.eps, c.gradScale);
+    k.adamw(wAt, G_AT, mAt, vAt, len, c.beta1, c.beta2, c.c1, c.c2, c.keep, c.stepSize, c.invSqrtBc2, c.eps, c.gradScale);
     const full = len === CHUNK;
-    w.set(full ? k.w : k.w.subarray(0, len), at);
+    if (!residentW) w.set(full ? k.w : k.w.subarray(0, len), at);
     if (!resident) {
       m.set(full ? k.m : k.m.subarray(0, len), at);
       v.set(full ? k.v : k.v.subarray(0, len), at);

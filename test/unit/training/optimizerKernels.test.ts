@@ -111,7 +111,7 @@ describe('optimizer kernels (WebAssembly SIMD)', () => {
     }
   });
 
-  it('AdamW.step and globalGradNorm give the JS results through the kernels', () => {
+  it('AdamW.step and globalGradNorm give the JS results through the kernels, with the values adopted into their memory', () => {
     const rng = new Rng(13);
     const params = [
       { name: 'h.0.attn.c_attn.weight', shape: [64, 193] },
@@ -124,6 +124,13 @@ describe('optimizer kernels (WebAssembly SIMD)', () => {
       forceJsOptimizerKernels(js);
       const values = new Map([...start].map(([k, v]) => [k, v.slice()]));
       const opt = new AdamW(params, { weightDecay: 0.1 });
+      const before = [...values.values()];
+      opt.adopt(values);
+      // With the kernels the values move into their memory (same numbers); with JS forced, nowhere.
+      params.forEach((p, i) => {
+        assert.deepEqual(values.get(p.name), start.get(p.name));
+        assert.equal(values.get(p.name) === before[i], js, `${p.name} ${js ? 'stays' : 'moves'}`);
+      });
       const norms: number[] = [];
       for (const g of grads) {
         norms.push(globalGradNorm(g.values()));
