@@ -272,7 +272,7 @@ const MAX_PAGES = 65536;
 
 /**
  * Kernels of their own whose memory also holds zeroed float arrays of the given lengths (AdamW's m
- * and v), which adamwStep then updates in place. Null where the kernels cannot load, JS is forced,
+ * and v, and room for the values AdamW.adopt moves in), which adamwStep then updates in place. Null where the kernels cannot load, JS is forced,
  * or the memory cannot be had (over 4 GiB, or refused): the caller keeps ordinary arrays.
  */
 export function optimizerKernelsWithState(lengths: readonly number[], api: WasmApi | null = globalWasm()): { kernels: OptimizerKernels; arrays: Float32Array[] } | null {
