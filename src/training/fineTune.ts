@@ -299,6 +299,7 @@ async function trainWithCurve(
     evalEvery: job.evalEvery,
     patience: job.patience,
     signal,
+    holdAfterStep: job.holdAfterStep,
     onProgress: (p) => {
       curve.push({ step: p.step, l3: p.losses.l3 });
       emit({ type: 'progress', step: p.step, totalSteps: p.totalSteps, loss: p.losses, tokensPerSecond: p.tokensPerSec, etaSeconds: p.etaSec });

@@ -36,6 +36,11 @@ export interface FineTuneJob {
   patience?: number;
   /** Where the evaluation models' compiled graphs are cached (default: a temp folder, removed after). */
   graphCacheDir?: string;
+  /**
+   * After this step (and its checkpoint) the run waits until it is cancelled: tests cancel at a step
+   * they choose instead of racing a run that may end first on a fast machine.
+   */
+  holdAfterStep?: number;
 }
 
 export interface LossTriple {

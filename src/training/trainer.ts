@@ -119,6 +119,8 @@ export interface TrainerOptions {
   /** Continue from the checkpoint in outDir when there is one (default true). */
   resume?: boolean;
   signal?: AbortSignal;
+  /** Waits after this step (its checkpoint written) until `signal` aborts: tests cancel at a known step. */
+  holdAfterStep?: number;
   onProgress?: (p: TrainProgress) => void;
   onEval?: (e: EvalRecord & { best: EvalRecord | null }) => void;
   onCheckpoint?: (c: { step: number; dir: string }) => void;
@@ -564,6 +566,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
       state.done = last;
       save();
     }
+    if (o.holdAfterStep === state.step && !state.done) await untilAborted(o.signal);
   }
 
   const values = state.best && state.best.step !== state.step ? readValues(path.join(o.outDir, CHECKPOINTS, state.best.dir), params) : o.values;
@@ -582,6 +585,13 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     resumedFrom,
     out: path.resolve(o.outDir),
   };
+}
+
+/** Resolves when `signal` aborts (never without one: a hold is only asked for with a signal). */
+function untilAborted(signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) throw new Error('holdAfterStep needs a signal to end the hold');
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function stripDir(b: EvalRecord & { dir: string }): EvalRecord {

@@ -124,6 +124,19 @@ describe('trainer', function () {
     assert.deepEqual(resumed.train, straight.train);
   });
 
+  it('holds after holdAfterStep, with its checkpoint written, until cancelled', async () => {
+    const controller = new AbortController();
+    const steps: number[] = [];
+    const run = train(bigramRun(dir, { steps: 12, checkpointEvery: 2, evalEvery: 0, holdAfterStep: 4, signal: controller.signal, onProgress: (p) => steps.push(p.step) }));
+    // However fast the steps are, the run cannot pass step 4 before the cancel.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(steps, [1, 2, 3, 4]);
+    assert.equal(latestCheckpoint(dir)?.step, 4);
+    controller.abort();
+    await assert.rejects(run, CancelledError);
+    assert.deepEqual(steps, [1, 2, 3, 4]);
+  });
+
   it('keeps only the latest and the best checkpoints', async () => {
     const session = new QuadraticSession([{ name: 'x', shape: [3] }], 1, [1, 0.5, 0.9, 0.8]);
     await train({ session, values: new Map([['x', new Float32Array(3)]]), train: markovExamples(V, 16, 1), heldOut: markovExamples(V, 4, 2), shape: SHAPE, outDir: dir, steps: 16, evalEvery: 4, checkpointEvery: 2, patience: 10, lr: 0.1 });
