@@ -62,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): void {
     showLogs: () => log.show(),
     download: (name) => void vscode.commands.executeCommand(COMMANDS.downloadModel, name),
     selectModel: () => void vscode.commands.executeCommand(COMMANDS.selectModel),
+    reloadModel: () => void vscode.commands.executeCommand(COMMANDS.reloadModel),
   });
   const provider = new InlineProvider({ manager, settings: getSettings, pause, stats, errors, log });
   const statusSources: StatusSources = { manager, provider, pause, stats, settings: getSettings, menuCommand: COMMANDS.showMenu };

@@ -12,6 +12,7 @@ export interface ErrorActions {
   showLogs(): void;
   download(presetName: string): void;
   selectModel(): void;
+  reloadModel(): void;
 }
 
 export interface ShownError {
@@ -57,6 +58,7 @@ export class ErrorNotifier {
     if (error instanceof UserError) {
       return [['Select Model', () => actions.selectModel()], ['Open Settings', () => actions.openSettings()], ['Show Logs', () => actions.showLogs()]];
     }
-    return [['Show Logs', () => actions.showLogs()]];
+    // A crash or an unexpected failure: loading afresh is the first thing to try.
+    return [['Reload Model', () => actions.reloadModel()], ['Show Logs', () => actions.showLogs()]];
   }
 }

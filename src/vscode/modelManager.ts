@@ -5,10 +5,14 @@
  * (engineWorker.ts); a reload replaces the whole worker.
  *
  * A failed load leaves the manager in "error" until the settings change or the user retries, so a
- * missing or corrupt model costs one notification, not one per keystroke.
+ * missing or corrupt model costs one notification, not one per keystroke. A model process that dies
+ * on its own is started again after a pause ("restarting", crashRestart.ts) until it crashes too
+ * often, which ends in "error" with the way out (Reload Model).
  */
 import * as vscode from 'vscode';
 import { CancelledError } from '../engine/errors';
+import { CrashRestartPolicy, EngineCrashLoopError } from './crashRestart';
+import { plural } from './deviceText';
 import { EngineClient, EngineExitError, type GenerationOutcome } from './engineClient';
 import type { WorkerLoadedInfo } from './engineProtocol';
 import { resolveModelLocation, type ModelFolders, type ModelLocation } from './modelResolution';
@@ -18,6 +22,8 @@ export type ModelState =
   | { readonly kind: 'unloaded' }
   | { readonly kind: 'loading'; readonly label: string }
   | { readonly kind: 'ready'; readonly label: string; readonly info: WorkerLoadedInfo }
+  /** The process died on its own; a new one starts after `delayMs`. */
+  | { readonly kind: 'restarting'; readonly label: string; readonly error: Error; readonly delayMs: number }
   | { readonly kind: 'error'; readonly error: Error };
 
 export interface LoadedModel {
@@ -38,6 +44,8 @@ export interface ModelManagerOptions {
   onGenerationFinished?(outcome: GenerationOutcome): void;
   /** The fine-tuned adapter to merge into this checkpoint, if the workspace has one switched on for it. */
   adapterFor?(checkpointDir: string): string | undefined;
+  /** When to restart after a crash (default: crashRestart.ts DEFAULT_CRASH_RESTART). */
+  restartPolicy?: CrashRestartPolicy;
 }
 
 interface Session {
@@ -52,6 +60,8 @@ export class ModelManager implements vscode.Disposable {
   private session: Session | undefined;
   private epoch = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly restarts: CrashRestartPolicy;
   /** Loads started, for the status tooltip and the tests. */
   loadCount = 0;
   private readonly stateEmitter = new vscode.EventEmitter<ModelState>();
@@ -61,18 +71,25 @@ export class ModelManager implements vscode.Disposable {
   /** A load failed or the worker died: once per failure, for the one notification. */
   readonly onDidFail = this.failureEmitter.event;
 
-  constructor(private readonly options: ModelManagerOptions) {}
+  constructor(private readonly options: ModelManagerOptions) {
+    this.restarts = options.restartPolicy ?? new CrashRestartPolicy();
+  }
+
+  /** The engine process's id while one runs (tests kill it to check the restart). */
+  get enginePid(): number | undefined {
+    return this.session?.client.pid;
+  }
 
   get state(): ModelState {
     return this.currentState;
   }
 
   /**
-   * The loaded model, loading it first when needed; undefined while in error (no suggestions, no
-   * retry storm). Several callers during one load share it.
+   * The loaded model, loading it first when needed; undefined while in error or waiting to restart
+   * (no suggestions, no retry storm). Several callers during one load share it.
    */
   async acquire(): Promise<LoadedModel | undefined> {
-    if (this.currentState.kind === 'error') return undefined;
+    if (this.currentState.kind === 'error' || this.currentState.kind === 'restarting') return undefined;
     const session = this.session ?? this.startLoad();
     if (session === undefined) return undefined;
     try {
@@ -109,14 +126,14 @@ export class ModelManager implements vscode.Disposable {
     const session = this.session;
     this.session = undefined;
     this.loadedModel = undefined;
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.clearTimers();
     if (this.currentState.kind !== 'unloaded') this.setState({ kind: 'unloaded' });
     await session?.client.dispose();
   }
 
   /** A fresh load with the current settings; from "error" too (the user changed something or asked to retry). */
   async reload(): Promise<LoadedModel | undefined> {
+    this.restarts.reset();
     await this.unload();
     return this.acquire();
   }
@@ -161,11 +178,14 @@ export class ModelManager implements vscode.Disposable {
     const client = new EngineClient(this.options.workerPath, {
       onExit: (error) => {
         if (epoch !== this.epoch) return;
+        // This session is over: its pending load, if any, must not report as well.
+        this.epoch++;
         this.session = undefined;
         this.loadedModel = undefined;
+        this.clearTimers();
         // A GPU provider is the likeliest cause of a native crash (WebGPU's SIGFPE: README, GPU).
         const hint = error instanceof EngineExitError && error.signal !== null && settings.device !== 'cpu' ? `; if it happens again, set gpt2Complete.device to "cpu"` : '';
-        this.fail(new Error(`${error.message}${hint}`));
+        this.crashed(new Error(`${error.message}${hint}`), label);
       },
       onGenerationFinished: (outcome) => this.options.onGenerationFinished?.(outcome),
     });
@@ -187,7 +207,7 @@ export class ModelManager implements vscode.Disposable {
           const model: LoadedModel = { client, info, label, epoch };
           this.loadedModel = model;
           this.setState({ kind: 'ready', label, info });
-          log.info(`model ${label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${info.device.threads} threads${info.precision ? `, ${info.precision} weights` : ''})`);
+          log.info(`model ${label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${plural(info.device.threads, 'thread')}${info.precision ? `, ${info.precision} weights` : ''})`);
           return model;
         },
         (err: unknown) => {
@@ -206,9 +226,34 @@ export class ModelManager implements vscode.Disposable {
     return session;
   }
 
+  /** The process died on its own: start a new one after a pause, or stop when it keeps happening. */
+  private crashed(error: Error, label: string): void {
+    const decision = this.restarts.recordCrash();
+    if (!decision.restart) {
+      this.fail(new EngineCrashLoopError(decision.crashes, this.restarts.options.windowMs, error.message));
+      return;
+    }
+    const { delayMs } = decision;
+    this.options.log.warn(`model: ${error.message}; starting it again in ${delayMs / 1000} s (crash ${decision.crashes}; ${this.restarts.options.maxCrashes} within ${this.restarts.options.windowMs / 60_000} minutes stop the restarts)`);
+    this.setState({ kind: 'restarting', label, error, delayMs });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.currentState.kind === 'restarting') this.startLoad();
+    }, delayMs);
+  }
+
+  private clearTimers(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    this.idleTimer = undefined;
+    this.restartTimer = undefined;
+  }
+
   private fail(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    this.options.log.error(`model: ${error.name === 'UserError' || error.name === 'ModelNotDownloadedError' ? error.message : (error.stack ?? error.message)}`);
+    // Errors that say all there is in their message get one line; others keep their stack for a bug report.
+    const oneLine = ['UserError', 'ModelNotDownloadedError', 'EngineCrashLoopError', 'EngineExitError'].includes(error.name) || error.message.startsWith('the model process');
+    this.options.log.error(`model: ${oneLine ? error.message : (error.stack ?? error.message)}`);
     this.setState({ kind: 'error', error });
     this.failureEmitter.fire(error);
   }

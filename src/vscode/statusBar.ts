@@ -1,7 +1,8 @@
 /**
- * The status bar item: state (idle, loading, generating, paused, error), model, device, last
- * latency and tokens/s, like llama.vscode's perf line; the tooltip adds the local acceptance
- * counters. A click opens the actions menu (showStatusMenu).
+ * The status bar item: state (idle, loading, generating, paused, restarting, error), model, device,
+ * last latency and tokens/s, like llama.vscode's perf line; the tooltip adds the local acceptance
+ * counters. States other than idle and generating are said in words, not only by their icon. A
+ * click opens the actions menu (showStatusMenu).
  */
 import * as vscode from 'vscode';
 import type { CompletionTrace, InlineProvider } from './inlineProvider';
@@ -10,8 +11,10 @@ import type { PauseState } from './pauseState';
 import type { Settings } from './settings';
 import type { StatsStore } from './statsStore';
 import { ErrorNotifier } from './errorNotifier';
+import { EngineCrashLoopError } from './crashRestart';
+import { describeDevice, gpuPresent, plural, providerLabel } from './deviceText';
 
-export type StatusState = 'idle' | 'loading' | 'generating' | 'paused' | 'error';
+export type StatusState = 'idle' | 'loading' | 'generating' | 'paused' | 'restarting' | 'error';
 
 export interface StatusSources {
   readonly manager: ModelManager;
@@ -28,7 +31,16 @@ const ICONS: Record<StatusState, string> = {
   loading: '$(loading~spin)',
   generating: '$(sync~spin)',
   paused: '$(debug-pause)',
+  restarting: '$(debug-restart)',
   error: '$(error)',
+};
+
+/** The state in words in the item's text; idle and generating need none (the numbers say it). */
+const WORDS: Partial<Record<StatusState, string>> = {
+  loading: 'loading',
+  paused: 'paused',
+  restarting: 'restarting',
+  error: 'error',
 };
 
 /** A finished model generation's numbers, for the status line. */
@@ -57,6 +69,7 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly subscriptions: vscode.Disposable[] = [];
   private perf: Perf | undefined;
+  private readonly hasGpu = gpuPresent();
 
   constructor(private readonly sources: StatusSources) {
     this.item = vscode.window.createStatusBarItem('gpt2Complete.status', vscode.StatusBarAlignment.Right, 100);
@@ -81,6 +94,7 @@ export class StatusBar implements vscode.Disposable {
     const { manager, provider, pause } = this.sources;
     const kind = manager.state.kind;
     if (kind === 'error') return 'error';
+    if (kind === 'restarting') return 'restarting';
     if (kind === 'loading') return 'loading';
     if (provider.generating) return 'generating';
     if (pause.paused) return 'paused';
@@ -92,12 +106,21 @@ export class StatusBar implements vscode.Disposable {
     return this.item.text;
   }
 
+  /** The tooltip's text (for tests). */
+  get tooltipText(): string {
+    const t = this.item.tooltip;
+    return typeof t === 'string' ? t : (t?.value ?? '');
+  }
+
   render(): void {
     const state = this.state;
     const model = this.modelLabel();
     const device = this.deviceLabel();
     const parts = [`${ICONS[state]} ${model}`, device];
-    if (this.perf !== undefined && state !== 'error' && state !== 'loading') {
+    const s = this.sources.manager.state;
+    if (s.kind === 'error' && s.error instanceof EngineCrashLoopError) parts.push('engine keeps crashing — Reload Model');
+    else if (WORDS[state] !== undefined) parts.push(WORDS[state]);
+    if (this.perf !== undefined && (state === 'idle' || state === 'generating' || state === 'paused')) {
       parts.push(`${Math.round(this.perf.latencyMs)} ms`);
       if (this.perf.tokensPerSecond !== undefined) parts.push(`${this.perf.tokensPerSecond.toFixed(0)} tok/s`);
     }
@@ -113,14 +136,14 @@ export class StatusBar implements vscode.Disposable {
 
   private modelLabel(): string {
     const s = this.sources.manager.state;
-    if (s.kind === 'ready' || s.kind === 'loading') return s.label;
+    if (s.kind === 'ready' || s.kind === 'loading' || s.kind === 'restarting') return s.label;
     const settings = this.sources.settings();
     return settings.modelPath !== '' ? settings.modelPath.split(/[\\/]/).filter(Boolean).pop() ?? 'model' : settings.model;
   }
 
   private deviceLabel(): string {
     const s = this.sources.manager.state;
-    return s.kind === 'ready' ? s.info.device.provider : this.sources.settings().device;
+    return s.kind === 'ready' ? providerLabel(s.info.device.provider) : this.sources.settings().device;
   }
 
   private tooltip(state: StatusState, model: string, device: string): vscode.MarkdownString {
@@ -130,7 +153,9 @@ export class StatusBar implements vscode.Disposable {
     const s = manager.state;
     if (s.kind === 'ready') {
       md.appendMarkdown(`Model: ${model} (loaded in ${Math.round(s.info.loadMs)} ms)\n\n`);
-      md.appendMarkdown(`Device: ${device} — ${s.info.device.reason}; ${s.info.device.threads} threads\n\n`);
+      md.appendText(`Device: ${describeDevice(s.info.device, this.hasGpu)}\n\n`);
+    } else if (s.kind === 'restarting') {
+      md.appendText(`The model process stopped (${s.error.message.split('\n')[0]}); starting it again in ${plural(Math.round(s.delayMs / 1000), 'second')}\n\n`);
     } else if (s.kind === 'error') {
       md.appendText(`Error: ${ErrorNotifier.describe(s.error)}\n\n`);
     } else {
@@ -139,13 +164,13 @@ export class StatusBar implements vscode.Disposable {
     if (this.perf !== undefined) {
       const p = this.perf;
       const rate = p.tokensPerSecond === undefined ? '' : ` at ${p.tokensPerSecond.toFixed(0)} tokens/s`;
-      md.appendMarkdown(`Last suggestion: ${Math.round(p.latencyMs)} ms, ${p.tokens} tokens${rate}; prompt ${p.promptTokens} tokens, ${p.reusedTokens} from the cache\n\n`);
+      md.appendMarkdown(`Last suggestion: ${Math.round(p.latencyMs)} ms, ${plural(p.tokens, 'token')}${rate}; prompt ${plural(p.promptTokens, 'token')}, ${p.reusedTokens} from the cache\n\n`);
     }
     const counts = stats.snapshot();
     md.appendMarkdown(
       `Suggestions shown ${counts.shown}, accepted ${counts.accepted} (${(stats.acceptRate() * 100).toFixed(0)}%), ` +
         `${counts.partialAccepts} partly, ` +
-        `${counts.acceptedChars} characters accepted — counted on this machine only\n\n`,
+        `${plural(counts.acceptedChars, 'character')} accepted — counted on this machine only\n\n`,
     );
     md.appendMarkdown('Click for actions');
     return md;
@@ -178,7 +203,7 @@ export async function showStatusMenu(sources: StatusSources, commands: MenuComma
     { label: '$(cloud-download) Download a model…', command: commands.downloadModel },
   ];
   if (available.has(commands.fineTune)) entries.push({ label: '$(beaker) Fine-tune on workspace…', command: commands.fineTune });
-  if (sources.manager.state.kind === 'error') entries.push({ label: '$(refresh) Retry loading the model', command: commands.reloadModel });
+  if (sources.manager.state.kind === 'error') entries.push({ label: '$(refresh) Reload the model', command: commands.reloadModel });
   entries.push(
     { label: '$(graph) Show completion stats', command: commands.showStats },
     { label: '$(output) Show logs', command: commands.showLogs },

@@ -115,8 +115,9 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
         checkpointDir: s.kind === 'ready' ? s.info.checkpointDir : undefined,
         device: s.kind === 'ready' ? s.info.device : undefined,
         loadMs: s.kind === 'ready' ? s.info.loadMs : undefined,
-        error: s.kind === 'error' ? s.error.message : undefined,
+        error: s.kind === 'error' || s.kind === 'restarting' ? s.error.message : undefined,
         loadCount: manager.loadCount,
+        enginePid: manager.enginePid,
       },
       counters: { ...provider.counters },
       generating: provider.generating,
@@ -127,7 +128,7 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
           ? undefined
           : { ...trace, result: trace.result === undefined ? undefined : { ...trace.result, candidates: trace.result.candidates.slice() } },
       notifications: sources.errors.shown.slice(),
-      status: { state: sources.statusBar.state, text: sources.statusBar.text },
+      status: { state: sources.statusBar.state, text: sources.statusBar.text, tooltip: sources.statusBar.tooltipText },
       stats: sources.stats.snapshot(),
       storage: { modelsRoot: sources.folders.modelsRoot },
       download:
