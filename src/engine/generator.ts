@@ -130,7 +130,10 @@ interface Row {
   /** How many of `tokens` the model has run (their K/V are in the cache). */
   fed: number;
   bytes: Utf8StreamDecoder;
-  /** Decoded text; bytes of an unfinished character wait in `bytes` and are dropped if it never completes. */
+  /**
+   * Decoded text, always whole characters: bytes of an unfinished one wait in `bytes` and are
+   * dropped if it never completes, so no suggestion ends in half a character.
+   */
   text: string;
   finish?: FinishReason;
   keepText: string;
@@ -248,8 +251,16 @@ export class Generator {
       const token = sampleToken(healed ? restrictLogits(own, healing.allowed) : own, sampling, row.rng, suppress);
       row.tokens.push(token);
       const bytes = this.tokenizer.decodeBytes([token]);
-      if (token !== END_OF_TEXT) row.text += row.bytes.push(healed ? bytes.subarray(healing.prefix.length) : bytes);
-      const decision = checkStop({ text: row.text, tokenCount: row.tokens.length, lastToken: token, now }, stop);
+      let malformed = false;
+      if (token !== END_OF_TEXT) {
+        const decoded = row.bytes.pushValid(healed ? bytes.subarray(healing.prefix.length) : bytes);
+        row.text += decoded.text;
+        malformed = decoded.malformed;
+      }
+      let decision = checkStop({ text: row.text, tokenCount: row.tokens.length, lastToken: token, now }, stop);
+      // Bytes that cannot form a character (a small model repeating a lone byte token after CJK or
+      // emoji) would reach the editor as U+FFFD, and nothing after them can repair it: stop there.
+      if (malformed && !decision.stop) decision = { stop: true, reason: 'malformed', keepText: row.text };
       row.keepText = decision.keepText;
       if (decision.stop) row.finish = decision.reason;
       req.onToken?.({ candidate: r, token, text: decision.stop ? decision.keepText : stableText(row.text, stop) });

@@ -6,7 +6,8 @@
 /** GPT-2's end-of-text token, `<|endoftext|>`. */
 export const END_OF_TEXT = 50256;
 
-export type FinishReason = 'length' | 'stop' | 'eot' | 'lines' | 'deadline';
+/** `malformed`: the model produced bytes that are not UTF-8 (the text before them is kept). */
+export type FinishReason = 'length' | 'stop' | 'eot' | 'lines' | 'deadline' | 'malformed';
 
 export interface StopDecision {
   stop: boolean;

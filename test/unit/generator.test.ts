@@ -4,10 +4,12 @@ import { CancelledError } from '../../src/engine/errors';
 import { Generator, windowStart, type GenerateRequest, type GenerateResult } from '../../src/engine/generator';
 import { Rng } from '../../src/engine/random';
 import { logSumExp } from '../../src/engine/sampling';
-import { EOT, FakeModel, fakeTokenizer, type FakeModelOptions } from '../helpers/fakeModel';
+import { DEFAULT_ALPHABET, EOT, FakeModel, fakeTokenizer, type FakeModelOptions } from '../helpers/fakeModel';
 
 const LETTERS = 'abcdefgh .'.split('').map((c) => c.charCodeAt(0));
 const bytes = (s: string): number[] => Array.from(Buffer.from(s, 'utf8'));
+/** The fake model's tokens without the lone halves of 'é', for tests that need output to run its full length (a lone half stops it: 'malformed'). */
+const WHOLE_CHARACTERS = DEFAULT_ALPHABET.filter((t) => t !== 0xc3 && t !== 0xa9);
 
 function randomTokens(rng: Rng, length: number): number[] {
   return Array.from({ length }, () => LETTERS[Math.floor(rng.next() * LETTERS.length)]);
@@ -207,7 +209,7 @@ describe('Generator', function () {
     }
 
     it('a request aborted while waiting never runs; the one before it finishes', async () => {
-      const model = new FakeModel({ stepDelayMs: 2 });
+      const model = new FakeModel({ stepDelayMs: 2, alphabet: WHOLE_CHARACTERS });
       const gen = new Generator(model, fakeTokenizer, { draftTokens: 0 });
       const prompt = randomTokens(new Rng(5), 10);
       const first = gen.generate({ promptTokens: prompt, maxTokens: 6, stopAtEndOfText: false });
@@ -236,10 +238,10 @@ describe('Generator', function () {
   describe('deadline', () => {
     it('returns the tokens ready when the time budget ends (fake clock)', async () => {
       let clock = 0;
-      const gen = new Generator(new FakeModel(), fakeTokenizer, { now: () => clock });
+      const gen = new Generator(new FakeModel({ alphabet: WHOLE_CHARACTERS }), fakeTokenizer, { now: () => clock });
       const req = { promptTokens: randomTokens(new Rng(6), 10), maxTokens: 20, stopAtEndOfText: false };
       const r = await gen.generate({ ...req, deadlineMs: 35, onToken: () => (clock += 10) });
-      const full = await cold({}, req);
+      const full = await cold({ alphabet: WHOLE_CHARACTERS }, req);
       const c = r.candidates[0];
       assert.equal(c.finishReason, 'deadline');
       assert.equal(c.tokens.length, 5); // sampled at t = 0, 10, 20, 30, 40 ≥ 35
@@ -272,6 +274,12 @@ describe('Generator', function () {
       { name: 'half a character is held back', script: bytes('€x'), req: { maxTokens: 2 }, text: '', reason: 'length' },
       { name: 'a character completes', script: bytes('€x'), req: { maxTokens: 3 }, text: '€', reason: 'length' },
       { name: 'min tokens suppress end of text', script: [EOT, EOT, EOT, EOT, EOT], req: { minTokens: 3, maxTokens: 10 }, reason: 'eot', tokens: 3 },
+      // Bytes that can never form a character end the candidate before they become U+FFFD.
+      { name: 'a lone continuation byte stops', script: [...bytes('ab'), 0xa9, 0xa9, 0xa9, ...bytes('cd')], req: {}, text: 'ab', reason: 'malformed', tokens: 3 },
+      { name: 'a lead byte without its continuation stops', script: [...bytes('x€'), 0xe6, ...bytes('yz')], req: {}, text: 'x€', reason: 'malformed', tokens: 6 },
+      { name: 'a repeated lead byte stops', script: [0xe6, 0xe6, 0xe6, 0xe6], req: {}, text: '', reason: 'malformed', tokens: 2 },
+      { name: 'an overlong form stops', script: [...bytes('a'), 0xe0, 0x80, 0x80], req: {}, text: 'a', reason: 'malformed', tokens: 3 },
+      { name: 'a stop string before the bad byte still wins', script: [...bytes('abc'), 0xa9], req: { stopStrings: ['bc'] }, text: 'a', reason: 'stop', tokens: 3 },
     ];
     for (const c of cases) {
       it(c.name, async () => {

@@ -220,6 +220,47 @@ describe('tokenizer', () => {
       );
     });
 
+    it('pushValid stops at the first malformed byte, wherever the bytes are split (property)', () => {
+      // The reference: a fatal streaming decoder throws exactly at the first byte that breaks UTF-8.
+      const firstMalformed = (bytes: Uint8Array): number => {
+        for (let k = 1; k <= bytes.length; k++) {
+          try {
+            new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(0, k), { stream: true });
+          } catch {
+            return k - 1;
+          }
+        }
+        return -1;
+      };
+      const splitBytes = fc.uint8Array({ maxLength: 40 }).chain((bytes) =>
+        fc.tuple(fc.constant(bytes), fc.uniqueArray(fc.nat(bytes.length), { maxLength: 8 })),
+      );
+      fc.assert(
+        fc.property(splitBytes, ([bytes, cuts]) => {
+          const d = new Utf8StreamDecoder();
+          let out = '';
+          let malformed = false;
+          let from = 0;
+          for (const cut of [...[...cuts].sort((a, b) => a - b), bytes.length]) {
+            const r = d.pushValid(bytes.subarray(from, cut));
+            out += r.text;
+            from = cut;
+            if (r.malformed) {
+              malformed = true;
+              break;
+            }
+          }
+          const bad = firstMalformed(bytes);
+          assert.equal(malformed, bad >= 0);
+          const valid = bytes.subarray(0, bad >= 0 ? bad : bytes.length);
+          // Whole characters of the valid bytes, without an unfinished last one.
+          assert.equal(out, new TextDecoder('utf-8', { ignoreBOM: true }).decode(valid, { stream: true }));
+          if (!bytes.includes(0xef)) assert.ok(!out.includes('\ufffd'), 'no U+FFFD unless the bytes spell it');
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
     it('any token sequence streams to the same text as decode (property)', () => {
       const ids = fc.oneof(
         text().map((s) => tok.encode(s)),

@@ -12,13 +12,15 @@
  *  9. cutAtMismatchedCloser        — closers must match what they close
  * 10. stopAtNextLineRepetition     — do not copy the next line
  * 11. removeDoubleLeadingSpace     — `x = ` + ` 1`
- * 12. dropTrivial                  — nothing left worth showing → null
+ * 12. dropReplacementCharacter     — no U+FFFD (broken UTF-8) the document does not have → null
+ * 13. dropTrivial                  — nothing left worth showing → null
  */
 import { cursorNeighbourhood } from '../cursorLines';
 import { collapseRepeatedLines } from './collapseRepeatedLines';
 import { cutAtMismatchedCloser } from './cutAtMismatchedCloser';
 import { cutToSingleLine } from './cutToSingleLine';
 import { dropClosersAlreadyAfterCursor } from './dropClosersAlreadyAfterCursor';
+import { dropReplacementCharacter } from './dropReplacementCharacter';
 import { dropTrivial } from './dropTrivial';
 import { limitToBlock } from './limitToBlock';
 import { isMultilineContext } from './multilineContext';
@@ -52,6 +54,7 @@ export const POSTPROCESS_STEPS: readonly NamedStep[] = [
   { name: 'cutAtMismatchedCloser', run: cutAtMismatchedCloser },
   { name: 'stopAtNextLineRepetition', run: stopAtNextLineRepetition },
   { name: 'removeDoubleLeadingSpace', run: removeDoubleLeadingSpace },
+  { name: 'dropReplacementCharacter', run: dropReplacementCharacter },
   { name: 'dropTrivial', run: dropTrivial },
 ];
 

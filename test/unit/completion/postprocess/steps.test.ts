@@ -4,6 +4,7 @@ import { collapseRepeatedLines } from '../../../../src/completion/postprocess/co
 import { cutAtMismatchedCloser } from '../../../../src/completion/postprocess/cutAtMismatchedCloser';
 import { cutToSingleLine } from '../../../../src/completion/postprocess/cutToSingleLine';
 import { dropClosersAlreadyAfterCursor } from '../../../../src/completion/postprocess/dropClosersAlreadyAfterCursor';
+import { dropReplacementCharacter } from '../../../../src/completion/postprocess/dropReplacementCharacter';
 import { dropTrivial } from '../../../../src/completion/postprocess/dropTrivial';
 import { POSTPROCESS_STEPS } from '../../../../src/completion/postprocess';
 import { limitToBlock, MAX_BLOCK_LINES } from '../../../../src/completion/postprocess/limitToBlock';
@@ -53,6 +54,7 @@ describe('post-processing steps', () => {
         'cutAtMismatchedCloser',
         'stopAtNextLineRepetition',
         'removeDoubleLeadingSpace',
+        'dropReplacementCharacter',
         'dropTrivial',
       ],
     );
@@ -161,6 +163,17 @@ describe('post-processing steps', () => {
     ['after "= "', ' 1;', { prefixOnLine: 'x = ' }, '1;'],
     ['no space before the cursor', ' 1;', { prefixOnLine: 'x =' }, ' 1;'],
     ['indentation only: spaces are deliberate', '  x', { prefixOnLine: '    ' }, '  x'],
+  ]);
+
+  table('dropReplacementCharacter', dropReplacementCharacter, [
+    ['no U+FFFD: kept', 'naïve café 漢字 🎉', {}, 'naïve café 漢字 🎉'],
+    ['only U+FFFD', '\uFFFD\uFFFD\uFFFD', { prefixOnLine: 'const s = "漢' }, null],
+    ['U+FFFD after text', 'abc\uFFFD', {}, null],
+    ['U+FFFD inside a later line', 'a\n  b\uFFFDc', { multiline: true }, null],
+    ['the line before the cursor has one', 'x\uFFFD', { prefixOnLine: 'bad = "\uFFFD' }, 'x\uFFFD'],
+    ['the line after the cursor has one', '\uFFFD', { suffixOnLine: '\uFFFD"' }, '\uFFFD'],
+    ['the previous line has one', '\uFFFD', { previousLine: 'REPLACEMENT = "\uFFFD"' }, '\uFFFD'],
+    ['a following line has one', '\uFFFD', { nextLines: ['', 'x = "\uFFFD"'] }, '\uFFFD'],
   ]);
 
   table('dropTrivial', dropTrivial, [
