@@ -153,7 +153,7 @@ export class StatusBar implements vscode.Disposable {
     const s = manager.state;
     if (s.kind === 'ready') {
       md.appendMarkdown(`Model: ${model} (loaded in ${Math.round(s.info.loadMs)} ms)\n\n`);
-      md.appendText(`Device: ${describeDevice(s.info.device, this.hasGpu)}\n\n`);
+      md.appendMarkdown(`Device: ${describeDevice(s.info.device, this.hasGpu)}\n\n`);
     } else if (s.kind === 'restarting') {
       md.appendText(`The model process stopped (${s.error.message.split('\n')[0]}); starting it again in ${plural(Math.round(s.delayMs / 1000), 'second')}\n\n`);
     } else if (s.kind === 'error') {

@@ -29,13 +29,15 @@ export interface CompletionTrace {
 
 export interface HookState {
   model: {
-    state: 'unloaded' | 'loading' | 'ready' | 'error';
+    state: 'unloaded' | 'loading' | 'ready' | 'restarting' | 'error';
     label?: string;
     checkpointDir?: string;
     device?: DeviceInfo;
     loadMs?: number;
     error?: string;
     loadCount: number;
+    /** The engine process's id while one runs. */
+    enginePid?: number;
   };
   counters: { engineCalls: number; engineCancelled: number; typingThroughHits: number; cacheHits: number };
   generating: boolean;
@@ -43,7 +45,7 @@ export interface HookState {
   outcomes: { id: number; outcome: 'completed' | 'cancelled' | 'failed'; tokensBeforeCancel?: number }[];
   lastCompletion?: CompletionTrace;
   notifications: { message: string; actions: string[] }[];
-  status: { state: 'idle' | 'loading' | 'generating' | 'paused' | 'error'; text: string };
+  status: { state: 'idle' | 'loading' | 'generating' | 'paused' | 'restarting' | 'error'; text: string; tooltip: string };
   stats: { shown: number; accepted: number; acceptedChars: number; partialAccepts: number };
   storage: { modelsRoot: string };
   /** The model download's questions, progress reports and messages (testHooks.ts, DownloadProbe). */
