@@ -9,7 +9,7 @@ class Config:
         self.verbose = verbose
 
     def exists(self):
-        return os.path.exists(self.path)
+        return 
 
 
 def main(argv):

@@ -1,11 +1,19 @@
+import * as fs from 'node:fs';
+import { languageIdForPath } from '../completion/languageIds';
+import { promptSource } from '../completion/prompt';
 import { UserError } from '../engine/errors';
 import { intFlag, numberFlag, parseCommandArgs } from './args';
 import { loadFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
-import { readStdin, textBeforePosition } from './promptSource';
+import { openPipelineRunner } from './pipelineRunner';
+import { offsetOfPosition, readStdin } from './promptSource';
 
 export const COMPLETE_HELP = `gpt2-complete complete [--model M] (--prompt TEXT | --file F --line L --column C | < stdin) [options]
-  Prints the completion of the prompt (a file's text before line L, column C, both 1-based).
+  Prints the completion of the prompt. With --file: exactly what the editor would show with the
+  cursor at line L, column C (both 1-based): the editor's prompt window, generation settings
+  (greedy, 64 tokens, int8 on the CPU unless --precision) and post-processing, which reads the text
+  after the cursor; nothing printed when the editor would show nothing (--json says why).
 ${MODEL_FLAGS_HELP}
+  --workspace DIR    the folder the --file belongs to (what the pipeline takes from the workspace)
   --max-tokens N     tokens to generate at most (default 32)
   --max-lines N      stop after N lines (default: no limit)
   --stop STR         stop before STR (repeatable)
@@ -13,7 +21,9 @@ ${MODEL_FLAGS_HELP}
   --top-k K, --top-p P, --seed S   sampling controls
   --raw              no stop rule but --max-tokens: exactly N tokens, no post-processing
   --no-speculative   greedy: one token per model run (prompt-lookup drafts off; same output, speed differs)
-  --json             print {"completion","prompt_tokens","tokens","timings","device","precision"}`;
+  --json             print {"completion","prompt_tokens","tokens","timings","device","precision","suppressed"}
+                     ("suppressed": null, or why the editor would show nothing)
+  The sampling and stop flags apply to --prompt and stdin; --file takes the editor's.`;
 
 export async function completeCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandArgs('complete', argv, {
@@ -33,7 +43,10 @@ export async function completeCommand(argv: string[]): Promise<void> {
     // node's parseArgs has no --no-X negation: the flag is its own name.
     'no-speculative': { type: 'boolean' },
     json: { type: 'boolean' },
+    workspace: { type: 'string' },
   });
+  if (values.file !== undefined) return completeFile(values);
+  if (values.workspace !== undefined) throw new UserError('complete: --workspace goes with --file F --line L --column C');
   const request = {
     maxTokens: intFlag('max-tokens', values['max-tokens'], 1, 32),
     maxLines: intFlag('max-lines', values['max-lines'], 1),
@@ -69,6 +82,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
         },
         device: engine.model.device.provider,
         precision: 'precision' in engine.model ? engine.model.precision : undefined,
+        suppressed: null,
       }) + '\n');
     } else {
       process.stdout.write(best.text + '\n');
@@ -78,13 +92,60 @@ export async function completeCommand(argv: string[]): Promise<void> {
   }
 }
 
-async function promptFrom(values: { prompt?: string; file?: string; line?: string; column?: string }): Promise<string> {
-  if (values.prompt !== undefined && values.file !== undefined) throw new UserError('complete: give either --prompt or --file, not both');
-  if (values.prompt !== undefined) return values.prompt;
-  if (values.file !== undefined) {
-    if (values.line === undefined || values.column === undefined) throw new UserError('complete: --file needs --line L and --column C (1-based)');
-    return textBeforePosition(values.file, intFlag('line', values.line, 1, 1), intFlag('column', values.column, 1, 1));
+/** `complete --file`: the editor's whole pipeline at the file's cursor. */
+async function completeFile(values: {
+  file?: string; line?: string; column?: string; prompt?: string; json?: boolean; workspace?: string;
+  model?: string; adapter?: string; device?: string; threads?: string; precision?: string;
+}): Promise<void> {
+  const file = values.file!;
+  if (values.prompt !== undefined) throw new UserError('complete: give either --prompt or --file, not both');
+  if (values.line === undefined || values.column === undefined) throw new UserError('complete: --file needs --line L and --column C (1-based)');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`complete: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  const offset = offsetOfPosition(file, text, intFlag('line', values.line, 1, 1), intFlag('column', values.column, 1, 1));
+  const runner = await openPipelineRunner('complete', values);
+  try {
+    const result = await runner.run(file, text, offset, languageIdForPath(file));
+    const completion = result.items[0] ?? '';
+    if (values.json) {
+      const engine = runner.loaded.engine;
+      const raw = runner.lastResult;
+      process.stdout.write(JSON.stringify({
+        completion,
+        // The tokens of the prompt window the engine read (absent when no model run was needed).
+        prompt_tokens: raw === undefined ? [] : engine.tokenizer.encode(promptWindow(text, offset, raw.windowStartOffset)),
+        tokens: completion === '' ? [] : engine.tokenizer.encode(completion),
+        timings: {
+          load_ms: round(runner.loaded.loadMs),
+          prefill_ms: round(raw?.timings.prefillMs ?? 0),
+          decode_ms: round(raw?.timings.decodeMs ?? 0),
+          decode_tokens: raw?.timings.decodeTokens ?? 0,
+          pipeline_ms: round(result.trace?.latencyMs ?? 0),
+        },
+        device: engine.model.device.provider,
+        precision: 'precision' in engine.model ? engine.model.precision : undefined,
+        suppressed: result.suppressed,
+      }) + '\n');
+    } else {
+      if (result.suppressed !== null) process.stderr.write(`note: the editor would show nothing here (${result.suppressed})\n`);
+      process.stdout.write(completion + '\n');
+    }
+  } finally {
+    await runner.dispose();
+  }
+}
+
+/** The window the engine read: from its start (an offset into the prompt source) to the cursor. */
+function promptWindow(text: string, offset: number, windowStartOffset: number): string {
+  return text.slice(promptSource(text, offset).start + windowStartOffset, offset).replace(/\r\n/g, '\n');
+}
+
+async function promptFrom(values: { prompt?: string }): Promise<string> {
+  if (values.prompt !== undefined) return values.prompt;
   return readStdin();
 }
 

@@ -9,19 +9,15 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The text of `file` before (line, column), both 1-based as editors show them. */
-export function textBeforePosition(file: string, line: number, column: number): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`complete: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+/** The UTF-16 offset of (line, column), both 1-based as editors show them, in `text` (read from `file`). */
+export function offsetOfPosition(file: string, text: string, line: number, column: number): number {
   const lines = text.split('\n');
   if (line > lines.length) throw new UserError(`complete: --line ${line} is past the end of ${file} (${lines.length} lines)`);
   const lineText = lines[line - 1].replace(/\r$/, '');
   if (column > lineText.length + 1) {
     throw new UserError(`complete: --column ${column} is past the end of line ${line} of ${file} (${lineText.length} characters)`);
   }
-  return lines.slice(0, line - 1).map((l) => l + '\n').join('') + lineText.slice(0, column - 1);
+  let offset = 0;
+  for (let i = 0; i < line - 1; i++) offset += lines[i].length + 1;
+  return offset + column - 1;
 }

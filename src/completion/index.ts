@@ -20,7 +20,7 @@ export {
 export { AdaptiveDebouncer, wait, type AdaptiveDebounceOptions, type KeystrokeHints, type Timers } from './debounce';
 export { remainingAfterTyping, TypingThroughCache, type ShownSuggestion } from './typingThrough';
 export { completionCacheKey, CompletionResultCache, hashString, LruCache } from './resultCache';
-export { buildPrompt, pathHeader, type BuiltPrompt, type PromptOptions } from './prompt';
+export { buildPrompt, pathHeader, promptSource, type BuiltPrompt, type PromptOptions, type PromptSource } from './prompt';
 export {
   END_OF_TEXT,
   isMultilineContext,

@@ -1,5 +1,7 @@
 /**
- * The model prompt: the text before the cursor, cut to a window of at most `maxTokens` tokens.
+ * The model prompt: the text before the cursor, cut to a window of at most `tokenBudget` tokens.
+ * This module is the one place the window is chosen: `promptSource` bounds what crosses to the
+ * engine (in characters, far above any budget), `buildPrompt` picks the window in tokens there.
  *
  * GPT-2 has no fill-in-the-middle, so the prompt is prefix only (the suffix is used later, by
  * post-processing). Prefill dominates local latency, and the engine reuses its KV cache for the
@@ -14,11 +16,11 @@ import { languageSyntax } from './languages';
 
 export interface PromptOptions {
   /** Token budget for the whole prompt (header included): the context size minus the tokens to generate. */
-  readonly maxTokens: number;
+  readonly tokenBudget: number;
   /** Tokens in a text, e.g. `(t) => tokenizer.encode(t).length`. */
   readonly countTokens: (text: string) => number;
   /**
-   * Step between candidate window starts, in characters (default `maxTokens`: at 3-4 characters
+   * Step between candidate window starts, in characters (default `tokenBudget`: at 3-4 characters
    * per token, a quarter to a third of a full window).
    */
   readonly chunkChars?: number;
@@ -48,6 +50,26 @@ export function pathHeader(languageId: string, relativePath: string): string {
   return languageSyntax(languageId).comment(`path: ${relativePath}`);
 }
 
+/**
+ * The prompt window is at most 1024 tokens (a few thousand characters), so only this much text
+ * before the cursor is sent to the engine and hashed: per-keystroke cost stays flat in huge files.
+ * It starts at a multiple of PROMPT_SOURCE_ALIGN so that it moves rarely (the engine's window, and
+ * so its KV cache, is chosen inside it).
+ */
+const PROMPT_SOURCE_CHARS = 64 * 1024;
+const PROMPT_SOURCE_ALIGN = 16 * 1024;
+
+/** The text before the cursor that the prompt is built from, and where it starts in the document. */
+export interface PromptSource {
+  readonly text: string;
+  readonly start: number;
+}
+
+export function promptSource(text: string, offset: number): PromptSource {
+  const start = Math.floor(Math.max(0, offset - PROMPT_SOURCE_CHARS) / PROMPT_SOURCE_ALIGN) * PROMPT_SOURCE_ALIGN;
+  return { text: text.slice(start, offset), start };
+}
+
 function normalizeLineBreaks(text: string): string {
   return text.replace(/\r\n/g, '\n');
 }
@@ -65,13 +87,13 @@ export function buildPrompt(text: string, offset: number, options: PromptOptions
   const { countTokens } = options;
   let header = options.header === undefined ? '' : `${options.header}\n`;
   let headerTokens = header === '' ? 0 : countTokens(header);
-  if (headerTokens >= options.maxTokens) {
+  if (headerTokens >= options.tokenBudget) {
     // A header that leaves no room for the document is worse than none.
     header = '';
     headerTokens = 0;
   }
-  const budget = Math.max(0, options.maxTokens - headerTokens);
-  const chunk = Math.max(1, Math.floor(options.chunkChars ?? options.maxTokens));
+  const budget = Math.max(0, options.tokenBudget - headerTokens);
+  const chunk = Math.max(1, Math.floor(options.chunkChars ?? options.tokenBudget));
   const cursorLineStart = text.lastIndexOf('\n', cursor - 1) + 1;
   const candidates = new WindowCandidates(text, cursor, cursorLineStart, chunk);
   const windowTokens = (start: number): number => countTokens(normalizeLineBreaks(text.slice(start, cursor)));

@@ -5,7 +5,7 @@
  * ~80 ms. Only plain data crosses: no vscode types, no tensors.
  */
 import type { DeviceInfo } from '../engine/model';
-import type { FinishReason } from '../engine/stopRules';
+import type { EngineCandidate, EngineCompleteRequest, EngineCompleteResult } from '../completion/backend';
 
 export interface WorkerLoadRequest {
   checkpointDir: string;
@@ -32,42 +32,10 @@ export interface WorkerLoadedInfo {
   adapterDir?: string;
 }
 
-/** A completion at the end of `textBeforeCursor`: the worker builds the prompt (it has the tokenizer) and generates. */
-export interface WorkerCompleteRequest {
-  textBeforeCursor: string;
-  /** Where the previous prompt of this document started; keeps the window (and so the KV cache) stable. */
-  previousWindowStart: number | undefined;
-  maxTokens: number;
-  temperature: number;
-  topP: number | undefined;
-  seed: number;
-  n: number;
-  maxLines: number | undefined;
-  deadlineMs: number | undefined;
-}
-
-export interface WorkerCandidate {
-  text: string;
-  tokenCount: number;
-  finishReason: FinishReason;
-}
-
-export interface WorkerCompleteResult {
-  candidates: WorkerCandidate[];
-  windowStartOffset: number;
-  promptTokens: number;
-  reusedTokens: number;
-  droppedTokens: number;
-  timings: {
-    /** Building the prompt (tokenizing the window). */
-    promptMs: number;
-    prefillMs: number;
-    decodeMs: number;
-    decodeTokens: number;
-    /** From the worker receiving the request to its answer, waiting for an earlier request included. */
-    totalMs: number;
-  };
-}
+/** The pipeline's engine request and answer (src/completion/backend.ts), as they cross to the worker. */
+export type WorkerCompleteRequest = EngineCompleteRequest;
+export type WorkerCandidate = EngineCandidate;
+export type WorkerCompleteResult = EngineCompleteResult;
 
 export interface SerializedError {
   name: string;

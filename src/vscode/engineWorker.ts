@@ -8,7 +8,7 @@
  * has to be swapped under a running generation.
  */
 import { parentPort } from 'worker_threads';
-import { buildPrompt } from '../completion/prompt';
+import { completeWithEngine } from '../completion/engineCompletion';
 import type { CompletionEngine } from '../engine/engine';
 import { isCancelled } from '../engine/errors';
 import { loadEngine } from '../engine/loadModel';
@@ -65,43 +65,14 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
 
 async function complete(id: number, req: WorkerCompleteRequest, signal: AbortSignal, onToken: () => void): Promise<WorkerCompleteResult> {
   if (engine === undefined) throw new Error('no model is loaded in this engine worker');
-  const e = engine;
-  const t0 = performance.now();
-  // Half the context at most, so the prompt always keeps the other half.
-  const maxTokens = Math.max(1, Math.min(req.maxTokens, Math.floor(nPositions / 2)));
-  const built = buildPrompt(req.textBeforeCursor, req.textBeforeCursor.length, {
-    maxTokens: nPositions - maxTokens,
-    countTokens: (text) => e.tokenizer.encode(text).length,
-    previousWindowStart: req.previousWindowStart,
-  });
-  const promptMs = performance.now() - t0;
   let started = false;
-  const result = await e.complete({
-    prompt: built.prompt,
-    maxTokens,
-    temperature: req.temperature,
-    topP: req.topP,
-    seed: req.seed,
-    n: req.n,
-    maxLines: req.maxLines,
-    deadlineMs: req.deadlineMs,
-    signal,
-    onToken: (event) => {
-      if (event.candidate === 0) onToken();
-      if (!started) {
-        started = true;
-        post({ type: 'started', id });
-      }
-    },
+  return completeWithEngine(engine, req, signal, (candidate) => {
+    if (candidate === 0) onToken();
+    if (!started) {
+      started = true;
+      post({ type: 'started', id });
+    }
   });
-  return {
-    candidates: result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason })),
-    windowStartOffset: built.windowStartOffset,
-    promptTokens: result.promptTokens,
-    reusedTokens: result.reusedTokens,
-    droppedTokens: result.droppedTokens,
-    timings: { promptMs, ...result.timings, totalMs: performance.now() - t0 },
-  };
 }
 
 async function handle(message: ToWorker): Promise<void> {

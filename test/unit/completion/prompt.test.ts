@@ -34,7 +34,7 @@ function typeAtEnd(base: string, typed: string, options: PromptOptions, passPrev
     previousWindowStart = built.windowStartOffset;
     run.starts.push(built.windowStartOffset);
     run.texts.push(text);
-    assert.ok(built.tokenCount <= options.maxTokens, 'the window fits');
+    assert.ok(built.tokenCount <= options.tokenBudget, 'the window fits');
     assert.equal(built.tokenCount, options.countTokens(built.prompt), 'tokenCount is exact');
     assert.ok(isLineStart(text, built.windowStartOffset), 'the window starts at a line start');
     assert.equal(built.prompt, text.slice(built.windowStartOffset), 'the prompt is the window');
@@ -53,7 +53,7 @@ function assertStable(run: TypingRun, options: PromptOptions, chunkChars: number
     assert.ok(current > previous, 'the start never moves back while typing');
     assert.ok(current - previous >= chunkChars / 2, `jump of ${current - previous} chars is a chunk`);
     const kept = options.countTokens(run.texts[i].slice(previous));
-    assert.ok(kept > options.maxTokens, 'the start moves only when the old window overflows');
+    assert.ok(kept > options.tokenBudget, 'the start moves only when the old window overflows');
   }
   return moves;
 }
@@ -61,17 +61,17 @@ function assertStable(run: TypingRun, options: PromptOptions, chunkChars: number
 describe('prompt window', () => {
   it('takes the whole prefix when it fits', () => {
     const text = 'const a = 1;\nconst b = 2;\n';
-    const built = buildPrompt(text, text.length, { maxTokens: 100, countTokens: countWordTokens });
+    const built = buildPrompt(text, text.length, { tokenBudget: 100, countTokens: countWordTokens });
     assert.deepEqual(built, { prompt: text, windowStartOffset: 0, tokenCount: countWordTokens(text) });
   });
 
   it('ignores text after the cursor', () => {
     const text = 'const a = 1;\nconst b = 2;\n';
-    assert.equal(buildPrompt(text, 5, { maxTokens: 100, countTokens: countWordTokens }).prompt, 'const');
+    assert.equal(buildPrompt(text, 5, { tokenBudget: 100, countTokens: countWordTokens }).prompt, 'const');
   });
 
   it('is stable across keystrokes until a chunk boundary is crossed (stand-in tokenizer)', () => {
-    const options: PromptOptions = { maxTokens: 256, countTokens: countWordTokens, chunkChars: 200 };
+    const options: PromptOptions = { tokenBudget: 256, countTokens: countWordTokens, chunkChars: 200 };
     const base = sampleDocument(200);
     const typed = sampleDocument(40);
     const run = typeAtEnd(base, typed, options, false);
@@ -86,7 +86,7 @@ describe('prompt window', () => {
   it('is stable across keystrokes with the GPT-2 tokenizer', function () {
     this.timeout(30_000);
     const tokenizer = getTokenizer();
-    const options: PromptOptions = { maxTokens: 1000, countTokens: (t) => tokenizer.encode(t).length };
+    const options: PromptOptions = { tokenBudget: 1000, countTokens: (t) => tokenizer.encode(t).length };
     const base = sampleDocument(600);
     const typed = sampleDocument(60);
     const run = typeAtEnd(base, typed, options, true);
@@ -95,7 +95,7 @@ describe('prompt window', () => {
   });
 
   it('keeps the previous start while it fits and is at most one step ahead', () => {
-    const options: PromptOptions = { maxTokens: 256, countTokens: countWordTokens, chunkChars: 200 };
+    const options: PromptOptions = { tokenBudget: 256, countTokens: countWordTokens, chunkChars: 200 };
     const text = sampleDocument(200);
     const fresh = buildPrompt(text, text.length, options);
     // The first line start after the stateless choice's next candidate.
@@ -112,7 +112,7 @@ describe('prompt window', () => {
   });
 
   it('is stateless: the same text and cursor give the same window', () => {
-    const options: PromptOptions = { maxTokens: 128, countTokens: countWordTokens };
+    const options: PromptOptions = { tokenBudget: 128, countTokens: countWordTokens };
     const text = sampleDocument(300);
     const a = buildPrompt(text, 5000, options);
     buildPrompt(text, 9000, options);
@@ -121,7 +121,7 @@ describe('prompt window', () => {
 
   it('turns CRLF into LF and counts the normalized text', () => {
     const text = 'a = 1\r\nb = 2\r\n';
-    const built = buildPrompt(text, text.length, { maxTokens: 100, countTokens: countWordTokens });
+    const built = buildPrompt(text, text.length, { tokenBudget: 100, countTokens: countWordTokens });
     assert.equal(built.prompt, 'a = 1\nb = 2\n');
     assert.equal(built.tokenCount, countWordTokens('a = 1\nb = 2\n'));
   });
@@ -130,7 +130,7 @@ describe('prompt window', () => {
     const text = sampleDocument(100);
     const header = pathHeader('typescript', 'src/a.ts');
     assert.equal(header, '// path: src/a.ts');
-    const options: PromptOptions = { maxTokens: 200, countTokens: countWordTokens, header };
+    const options: PromptOptions = { tokenBudget: 200, countTokens: countWordTokens, header };
     const built = buildPrompt(text, text.length, options);
     assert.ok(built.prompt.startsWith('// path: src/a.ts\n'));
     assert.ok(built.tokenCount <= 200);
@@ -139,7 +139,7 @@ describe('prompt window', () => {
   });
 
   it('drops a header that would leave no room', () => {
-    const built = buildPrompt('x = 1\n', 6, { maxTokens: 3, countTokens: countWordTokens, header: 'a b c d e f' });
+    const built = buildPrompt('x = 1\n', 6, { tokenBudget: 3, countTokens: countWordTokens, header: 'a b c d e f' });
     assert.ok(!built.prompt.includes('a b c'));
   });
 
@@ -150,7 +150,7 @@ describe('prompt window', () => {
 
   it('cuts inside one enormous line when nothing else fits', () => {
     const text = `x = [${'1, '.repeat(5000)}`;
-    const options: PromptOptions = { maxTokens: 300, countTokens: countWordTokens };
+    const options: PromptOptions = { tokenBudget: 300, countTokens: countWordTokens };
     const built = buildPrompt(text, text.length, options);
     // Inside the cursor line the start moves in steps of chunk / 8 characters: nearly full.
     assert.ok(built.tokenCount <= 300 && built.tokenCount > 300 - 300 / 8 - 2, `${built.tokenCount} tokens`);
@@ -158,12 +158,12 @@ describe('prompt window', () => {
   });
 
   it('handles an empty document and a cursor at 0', () => {
-    assert.deepEqual(buildPrompt('', 0, { maxTokens: 10, countTokens: countWordTokens }), {
+    assert.deepEqual(buildPrompt('', 0, { tokenBudget: 10, countTokens: countWordTokens }), {
       prompt: '',
       windowStartOffset: 0,
       tokenCount: 0,
     });
-    assert.equal(buildPrompt('abc', 0, { maxTokens: 10, countTokens: countWordTokens }).prompt, '');
+    assert.equal(buildPrompt('abc', 0, { tokenBudget: 10, countTokens: countWordTokens }).prompt, '');
   });
 
   it('counts text of a bounded size per call, not the whole document', () => {
@@ -173,7 +173,7 @@ describe('prompt window', () => {
       counted += t.length;
       return countWordTokens(t);
     };
-    buildPrompt(text, text.length, { maxTokens: 512, countTokens });
+    buildPrompt(text, text.length, { tokenBudget: 512, countTokens });
     assert.ok(counted < 20 * 1024, `${counted} characters tokenized for a ${text.length}-character document`);
   });
 });

@@ -1,0 +1,118 @@
+/**
+ * The completion pipeline in the CLI's own process: `complete --file` and `quality` ask it for what
+ * the editor would show at a cursor. It uses the editor's defaults (automatic trigger, greedy,
+ * 64 tokens, int8 on the CPU) with no debounce, and the same engine-side prompt window
+ * (completeWithEngine) as the extension's engine process.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CompletionBackend, EngineCompleteResult } from '../completion/backend';
+import { completeWithEngine } from '../completion/engineCompletion';
+import { DEFAULT_LANGUAGE_ENABLEMENT } from '../completion/gates';
+import { CompletionPipeline, type PipelineResult, type PipelineSettings } from '../completion/pipeline';
+import { UserError } from '../engine/errors';
+import type { LoadedEngine } from '../engine/loadModel';
+import type { Suggester, SuggestRequest } from '../quality/suggester';
+import { loadFromFlags } from './modelFlags';
+
+/** The extension's defaults (src/vscode/settings.ts DEFAULTS), every language on. */
+export const EDITOR_DEFAULTS: PipelineSettings = {
+  enable: true,
+  languages: { ...DEFAULT_LANGUAGE_ENABLEMENT, '*': true, plaintext: true, markdown: true },
+  maxTokens: 64,
+  temperature: 0,
+  debounceMs: 0,
+};
+
+export interface PipelineRunnerFlags {
+  model?: string;
+  adapter?: string;
+  device?: string;
+  threads?: string;
+  precision?: string;
+  workspace?: string;
+}
+
+/** A loaded engine with the pipeline over it. */
+export class PipelineRunner implements Suggester {
+  readonly pipeline: CompletionPipeline;
+  /** The engine's answer to the last request that reached the model. */
+  lastResult: EngineCompleteResult | undefined;
+  private version = 0;
+
+  constructor(
+    readonly loaded: LoadedEngine,
+    readonly workspace: string | undefined,
+    settings: PipelineSettings = EDITOR_DEFAULTS,
+  ) {
+    const model = {
+      epoch: 1,
+      checkpointDir: loaded.checkpointDir,
+      complete: async (request: Parameters<typeof completeWithEngine>[1], signal: AbortSignal, onStarted?: () => void) => {
+        let started = false;
+        const result = await completeWithEngine(loaded.engine, request, signal, () => {
+          if (!started) onStarted?.();
+          started = true;
+        });
+        this.lastResult = result;
+        return result;
+      },
+    };
+    const backend: CompletionBackend = { current: model, acquire: async () => model };
+    this.pipeline = new CompletionPipeline({ backend, settings: () => settings, debounce: false });
+  }
+
+  get description(): string {
+    const m = this.loaded.engine.model;
+    const precision = 'precision' in m && typeof m.precision === 'string' ? m.precision : 'fp32';
+    return `${path.basename(this.loaded.checkpointDir)} · ${precision} · ${m.device.provider}`;
+  }
+
+  /** What the editor shows for `text` with the cursor at `offset`. */
+  async run(filePath: string, text: string, offset: number, languageId: string): Promise<PipelineResult> {
+    return this.pipeline.complete({
+      documentUri: `file://${path.resolve(filePath)}`,
+      documentVersion: ++this.version,
+      languageId,
+      text,
+      offset,
+      trigger: 'automatic',
+    });
+  }
+
+  async suggest(request: SuggestRequest): Promise<{ text: string; suppressed: string | null; latencyMs: number }> {
+    const t0 = performance.now();
+    const result = await this.run(request.path, request.text, request.offset, request.languageId);
+    return { text: result.items[0] ?? '', suppressed: result.suppressed, latencyMs: performance.now() - t0 };
+  }
+
+  async dispose(): Promise<void> {
+    await this.loaded.engine.model.dispose();
+  }
+}
+
+/** Loads the model named by the flags (precision default: auto, as in the editor) and the pipeline over it. */
+export async function openPipelineRunner(command: string, values: PipelineRunnerFlags): Promise<PipelineRunner> {
+  const workspace = values.workspace === undefined ? undefined : checkedWorkspace(command, values.workspace);
+  const loaded = await loadFromFlags(command, { ...values, precision: values.precision ?? 'auto' });
+  return new PipelineRunner(loaded, workspace);
+}
+
+/** The quality benchmark's suggester. */
+export function openSuggester(command: string, values: Record<string, unknown>): Promise<Suggester> {
+  const flag = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  return openPipelineRunner(command, {
+    model: flag('model'), adapter: flag('adapter'), device: flag('device'), threads: flag('threads'), precision: flag('precision'), workspace: flag('workspace'),
+  });
+}
+
+function checkedWorkspace(command: string, dir: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new UserError(`${command}: --workspace ${dir} does not exist; pass the folder the file belongs to`);
+  }
+  if (!stat.isDirectory()) throw new UserError(`${command}: --workspace ${dir} is not a folder; pass the folder the file belongs to`);
+  return path.resolve(dir);
+}

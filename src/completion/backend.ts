@@ -1,0 +1,62 @@
+/**
+ * The completion pipeline's view of a model: a small interface so that the pipeline runs the same
+ * way over the extension's engine process (src/vscode/engineClient.ts), the CLI's in-process
+ * engine (src/cli/pipelineRunner.ts) and a fake in tests. Only plain data crosses it.
+ */
+import type { FinishReason } from '../engine/stopRules';
+
+/** A completion at the end of `textBeforeCursor`: the engine side builds the prompt (it has the tokenizer) and generates. */
+export interface EngineCompleteRequest {
+  textBeforeCursor: string;
+  /** Where the previous prompt of this document started; keeps the window (and so the KV cache) stable. */
+  previousWindowStart: number | undefined;
+  maxTokens: number;
+  temperature: number;
+  topP: number | undefined;
+  seed: number;
+  n: number;
+  maxLines: number | undefined;
+  deadlineMs: number | undefined;
+}
+
+export interface EngineCandidate {
+  text: string;
+  tokenCount: number;
+  finishReason: FinishReason;
+}
+
+export interface EngineCompleteResult {
+  candidates: EngineCandidate[];
+  windowStartOffset: number;
+  promptTokens: number;
+  reusedTokens: number;
+  droppedTokens: number;
+  timings: {
+    /** Building the prompt (tokenizing the window). */
+    promptMs: number;
+    prefillMs: number;
+    decodeMs: number;
+    decodeTokens: number;
+    /** From the engine receiving the request to its answer, waiting for an earlier request included. */
+    totalMs: number;
+  };
+}
+
+/** One loaded model. */
+export interface BackendModel {
+  /** Changes with every load: results of an older model must not be served as this one's. */
+  readonly epoch: number;
+  /** The checkpoint folder, for traces. */
+  readonly checkpointDir?: string;
+  /** Rejects with a CancelledError when `signal` aborts; `onStarted` runs when the first token is sampled. */
+  complete(request: EngineCompleteRequest, signal: AbortSignal, onStarted?: () => void): Promise<EngineCompleteResult>;
+}
+
+export interface CompletionBackend {
+  /** The model now loaded, without loading one (cache keys). */
+  readonly current: BackendModel | undefined;
+  /** The model, loading it when needed; undefined when none can be had (the backend reports why). */
+  acquire(): Promise<BackendModel | undefined>;
+  /** A suggestion was served: the model is in use (idle unload counts from here). */
+  touch?(): void;
+}

@@ -1,0 +1,419 @@
+/**
+ * The completion request flow, without `vscode`: the extension's inline provider, the CLI's
+ * `complete --file` and `gpt2-complete quality` all run this one pipeline, so what the benchmark
+ * measures is what the editor shows.
+ *
+ *   gates → typing-through / result cache → debounce → model → prompt + generate (engine side)
+ *   → post-process → result cache → items
+ *
+ * The caches sit before the debounce because a hit costs nothing and should show at once (typing
+ * through a suggestion must not flicker). One generation per document: a newer request aborts the
+ * older one, and the engine stops it at its next decode step. An explicit request (Alt+\, or
+ * cycling with Alt+] / Alt+[) asks for several sampled candidates.
+ */
+import { AcceptanceTracker } from './acceptance';
+import type { BackendModel, CompletionBackend, EngineCompleteRequest, EngineCompleteResult } from './backend';
+import { createCompletionRequest } from './cursorLines';
+import { AdaptiveDebouncer, wait } from './debounce';
+import { checkGates, type GateReason, type LanguageEnablement } from './gates';
+import { inferIndentUnit } from './indentation';
+import { postprocessContextAt, tracePostprocess, type PostprocessContext } from './postprocess';
+import { promptSource, type PromptSource } from './prompt';
+import { CompletionResultCache } from './resultCache';
+import { TypingThroughCache } from './typingThrough';
+import type { TriggerKind } from './types';
+import { isCancelled } from '../engine/errors';
+
+/** Candidates generated for an explicit request (Tabby and llama.vscode use 3). */
+const ALTERNATIVES = 3;
+/** Sampling temperature for alternatives when the setting is greedy (Tabby: 0.8). */
+const ALTERNATIVE_TEMPERATURE = 0.8;
+const ALTERNATIVE_TOP_P = 0.95;
+/** Lines a multi-line suggestion may have before post-processing trims it to its block. */
+const MULTILINE_MAX_LINES = 12;
+/** Past this, show what is ready: a late suggestion is worth less than a shorter one. */
+const AUTOMATIC_DEADLINE_MS = 2000;
+const MANUAL_DEADLINE_MS = 8000;
+/** Lines around the cursor that the indentation unit is inferred from. */
+const INDENT_SAMPLE_CHARS = 16 * 1024;
+
+/** The settings the pipeline reads on every request. */
+export interface PipelineSettings {
+  readonly enable: boolean;
+  readonly languages: LanguageEnablement;
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly debounceMs: number;
+}
+
+/** Local counters of shown and accepted suggestions (nothing leaves the machine). */
+export interface PipelineStats {
+  recordShown(): void;
+  recordAccepted(characters: number): void;
+  recordPartialAccept(characters: number): void;
+}
+
+export interface PipelineLog {
+  trace(message: string): void;
+  debug(message: string): void;
+}
+
+export interface PipelineDependencies {
+  readonly backend: CompletionBackend;
+  readonly settings: () => PipelineSettings;
+  readonly paused?: () => boolean;
+  readonly stats?: PipelineStats;
+  readonly log?: PipelineLog;
+  /** Wait the adaptive debounce before asking the model (default true; the CLI and benchmarks do not). */
+  readonly debounce?: boolean;
+  /** Told when generation starts and stops (status bar "generating"). */
+  readonly onBusy?: (busy: boolean) => void;
+  /** Told when the engine sampled the first token of a request. */
+  readonly onStartedGenerating?: () => void;
+  readonly onTrace?: (trace: CompletionTrace) => void;
+}
+
+/** One request: a document, a cursor and how it was asked for. */
+export interface PipelineRequest {
+  readonly documentUri: string;
+  readonly documentVersion: number;
+  readonly languageId: string;
+  /** The whole document. */
+  readonly text: string;
+  /** Cursor offset into `text`, in UTF-16 code units. */
+  readonly offset: number;
+  readonly trigger: TriggerKind;
+  readonly selectionEmpty?: boolean;
+  readonly cursorCount?: number;
+  /** The editor's indentation unit (tab size / spaces), used when the text does not show one. */
+  readonly editorIndentUnit?: string;
+  /** False once the document changed after the request was made: the answer is not shown. */
+  readonly isCurrent?: () => boolean;
+}
+
+export type CompletionSource = 'model' | 'typing-through' | 'cache';
+
+/** Why nothing is shown. */
+export type SuppressReason =
+  | 'disabled'
+  | GateReason
+  | 'cancelled'
+  | 'no-model'
+  | 'document-changed'
+  | `postprocess:${string}`;
+
+export interface PipelineResult {
+  /** What the editor shows, best first; empty when nothing is. */
+  readonly items: readonly string[];
+  readonly suppressed: SuppressReason | null;
+  readonly source?: CompletionSource;
+  readonly trace?: CompletionTrace;
+}
+
+/** What one request produced; kept for the status bar, the logs and the test hooks. */
+export interface CompletionTrace {
+  readonly documentUri: string;
+  readonly languageId: string;
+  readonly offset: number;
+  readonly trigger: TriggerKind;
+  readonly source: CompletionSource;
+  /** The engine's candidate texts (model source only). */
+  readonly raw: readonly string[];
+  /** The items' texts, after post-processing. */
+  readonly items: readonly string[];
+  readonly multiline: boolean;
+  /** From the end of the debounce to the items (model source), or the whole request (cache). */
+  readonly latencyMs: number;
+  readonly result?: EngineCompleteResult;
+  readonly checkpointDir?: string;
+  /** Why nothing is shown, when the items are empty. */
+  readonly suppressed?: SuppressReason;
+}
+
+/** Counters of where answers came from (status tooltip, tests). */
+export interface PipelineCounters {
+  engineCalls: number;
+  engineCancelled: number;
+  typingThroughHits: number;
+  cacheHits: number;
+}
+
+export class CompletionPipeline {
+  private debouncer: AdaptiveDebouncer;
+  private readonly typingThrough = new TypingThroughCache();
+  private readonly results = new CompletionResultCache();
+  private readonly acceptance = new AcceptanceTracker();
+  /** The running request per document, so a newer one can cancel it. */
+  private readonly running = new Map<string, AbortController>();
+  /** The previous prompt window start per document (keeps the KV cache prefix stable). */
+  private readonly windowStarts = new Map<string, number>();
+  private seed = 1;
+  private busy = 0;
+  readonly counters: PipelineCounters = { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0 };
+  lastTrace: CompletionTrace | undefined;
+
+  constructor(private readonly deps: PipelineDependencies) {
+    this.debouncer = new AdaptiveDebouncer({ baseDelayMs: deps.settings().debounceMs });
+  }
+
+  get generating(): boolean {
+    return this.busy > 0;
+  }
+
+  /** The debounce setting changed: start over with the new base delay. */
+  resetDebouncer(): void {
+    this.debouncer = new AdaptiveDebouncer({ baseDelayMs: this.deps.settings().debounceMs });
+  }
+
+  /** Forget cached suggestions (the model changed, or the user asked). */
+  clearCaches(): void {
+    this.typingThrough.clear();
+    this.results.clear();
+    this.windowStarts.clear();
+  }
+
+  /** Full accept (Tab) of `itemText` in a document: counts it and the characters it inserted. */
+  accepted(documentUri: string, itemText: string): void {
+    this.deps.stats?.recordAccepted(this.acceptance.recordAccepted(documentUri, itemText));
+  }
+
+  /**
+   * A document edit: partial accepts (accept word, accept line) show up as edits that insert part of
+   * the suggestion. `single` is false for several changes at once, undo or redo (never an accept).
+   */
+  documentEdited(documentUri: string, edit: { offset: number; replacedLength: number; text: string } | undefined): void {
+    if (edit === undefined) {
+      this.acceptance.clear(documentUri);
+      return;
+    }
+    const chars = this.acceptance.recordEdit(documentUri, edit.offset, edit.replacedLength, edit.text);
+    if (chars > 0) {
+      this.deps.stats?.recordPartialAccept(chars);
+      this.deps.log?.trace(`partial accept of ${chars} character(s)`);
+    }
+  }
+
+  documentClosed(documentUri: string): void {
+    this.acceptance.clear(documentUri);
+  }
+
+  /** Aborts every running request. */
+  dispose(): void {
+    for (const controller of this.running.values()) controller.abort();
+    this.running.clear();
+  }
+
+  /** Runs one request; cancellation (by `signal` or a newer request) gives `suppressed: 'cancelled'`. */
+  async complete(req: PipelineRequest, signal?: AbortSignal): Promise<PipelineResult> {
+    const settings = this.deps.settings();
+    if (!settings.enable) return { items: [], suppressed: 'disabled' };
+    const startedAt = performance.now();
+    const manual = req.trigger === 'manual';
+    const uri = req.documentUri;
+    const { text, offset } = req;
+    const request = createCompletionRequest({
+      text,
+      offset,
+      languageId: req.languageId,
+      documentUri: uri,
+      documentVersion: req.documentVersion,
+      selectionEmpty: req.selectionEmpty ?? true,
+      cursorCount: req.cursorCount ?? 1,
+      triggerKind: req.trigger,
+    });
+    const gate = checkGates(request, { languages: settings.languages, paused: this.deps.paused?.() ?? false });
+    if (!gate.ok) {
+      this.deps.log?.trace(`no completion (${gate.reason}) in ${req.languageId}`);
+      return { items: [], suppressed: gate.reason };
+    }
+
+    // One generation per document: this request supersedes the previous one.
+    const controller = new AbortController();
+    this.running.get(uri)?.abort();
+    this.running.set(uri, controller);
+    const onAbort = (): void => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) controller.abort();
+    try {
+      const prefix = text.slice(0, offset);
+      const suffix = text.slice(offset);
+      const indentSample = text.slice(Math.max(0, offset - INDENT_SAMPLE_CHARS), offset + INDENT_SAMPLE_CHARS / 4);
+      const ctx = postprocessContextAt(text, offset, req.languageId, inferIndentUnit(indentSample, req.editorIndentUnit ?? '    '));
+      const source = promptSource(text, offset);
+      const base = { documentUri: uri, languageId: req.languageId, offset, trigger: req.trigger, raw: [], multiline: ctx.multiline };
+      const done = (result: PipelineResult, extra: Partial<CompletionTrace> = {}): PipelineResult => {
+        const trace: CompletionTrace = {
+          ...base,
+          source: result.source ?? 'model',
+          items: result.items,
+          latencyMs: performance.now() - startedAt,
+          ...(result.suppressed === null ? {} : { suppressed: result.suppressed }),
+          ...extra,
+        };
+        this.lastTrace = trace;
+        this.deps.onTrace?.(trace);
+        return { ...result, trace };
+      };
+
+      if (!manual) {
+        const rest = this.typingThrough.lookup(uri, prefix, suffix);
+        if (rest !== null) {
+          this.counters.typingThroughHits++;
+          return done({ items: [rest], suppressed: null, source: 'typing-through' });
+        }
+        const current = this.deps.backend.current;
+        const cached = current === undefined ? undefined : this.results.get(resultCacheKey(current, source.text, ctx, settings));
+        if (cached !== undefined && cached.length > 0) {
+          this.counters.cacheHits++;
+          this.show(uri, prefix, suffix, cached);
+          return done({ items: cached, suppressed: null, source: 'cache' });
+        }
+      }
+
+      if (this.deps.debounce !== false) {
+        const delay = this.debouncer.delayFor(Date.now(), {
+          manual,
+          typedCharacter: prefix.length > 0 ? prefix[prefix.length - 1] : undefined,
+          atLineEnd: request.suffixOnLine.trim() === '',
+        });
+        if (!(await wait(delay, controller.signal))) return { items: [], suppressed: 'cancelled' };
+      }
+      const model = await untilAborted(this.deps.backend.acquire(), controller.signal);
+      if (controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
+      if (model === undefined) return done({ items: [], suppressed: 'no-model' });
+
+      const generated = await this.generate(model, uri, source, ctx, manual, settings, controller.signal);
+      if (generated === undefined || controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
+      if (req.isCurrent !== undefined && !req.isCurrent()) return { items: [], suppressed: 'document-changed' };
+      const { result, latencyMs } = generated;
+
+      const { kept: processed, droppedBy } = postprocessAll(result.candidates.map((c) => c.text), ctx);
+      // Alternatives lead with the suggestion already on screen, when there was one.
+      const greedyKey = resultCacheKey(model, source.text, ctx, settings);
+      const items = manual ? unique([...(this.results.get(greedyKey) ?? []), ...processed]) : processed;
+      if (!manual) this.results.set(greedyKey, processed);
+      const extra = { raw: result.candidates.map((c) => c.text), latencyMs, result, checkpointDir: model.checkpointDir };
+      if (items.length === 0) return done({ items: [], suppressed: `postprocess:${droppedBy ?? 'empty'}`, source: 'model' }, extra);
+      this.show(uri, prefix, suffix, items);
+      this.log(manual, req.languageId, items.length, latencyMs, result);
+      return done({ items, suppressed: null, source: 'model' }, extra);
+    } catch (err) {
+      if (isCancelled(err)) return { items: [], suppressed: 'cancelled' };
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (this.running.get(uri) === controller) this.running.delete(uri);
+    }
+  }
+
+  private async generate(
+    model: BackendModel,
+    uri: string,
+    source: PromptSource,
+    ctx: PostprocessContext,
+    manual: boolean,
+    settings: PipelineSettings,
+    signal: AbortSignal,
+  ): Promise<{ result: EngineCompleteResult; latencyMs: number } | undefined> {
+    const temperature = manual ? Math.max(settings.temperature, ALTERNATIVE_TEMPERATURE) : settings.temperature;
+    // Window starts are kept in document offsets; the engine sees offsets into `source.text`.
+    const previous = this.windowStarts.get(uri);
+    const request: EngineCompleteRequest = {
+      textBeforeCursor: source.text,
+      previousWindowStart: previous !== undefined && previous >= source.start ? previous - source.start : undefined,
+      maxTokens: settings.maxTokens,
+      temperature,
+      topP: temperature > 0 ? ALTERNATIVE_TOP_P : undefined,
+      seed: manual ? this.seed++ : 0,
+      n: manual ? ALTERNATIVES : 1,
+      maxLines: ctx.multiline ? MULTILINE_MAX_LINES : 1,
+      deadlineMs: manual ? MANUAL_DEADLINE_MS : AUTOMATIC_DEADLINE_MS,
+    };
+    const t0 = performance.now();
+    this.counters.engineCalls++;
+    this.setBusy(+1);
+    try {
+      const result = await model.complete(request, signal, () => this.deps.onStartedGenerating?.());
+      this.windowStarts.set(uri, source.start + result.windowStartOffset);
+      this.deps.backend.touch?.();
+      return { result, latencyMs: performance.now() - t0 };
+    } catch (err) {
+      if (!isCancelled(err)) throw err;
+      this.counters.engineCancelled++;
+      return undefined;
+    } finally {
+      this.setBusy(-1);
+    }
+  }
+
+  private show(uri: string, prefix: string, suffix: string, items: readonly string[]): void {
+    this.typingThrough.remember({ documentUri: uri, prefix, suffix, completion: items[0] });
+    this.acceptance.recordShown(uri, prefix.length, items);
+    this.deps.stats?.recordShown();
+  }
+
+  private log(manual: boolean, languageId: string, items: number, latencyMs: number, result: EngineCompleteResult): void {
+    const t = result.timings;
+    this.deps.log?.debug(
+      `${manual ? 'manual' : 'automatic'} ${languageId}: ${items} item(s) in ${Math.round(latencyMs)} ms ` +
+        `(prompt ${result.promptTokens} tokens, ${result.reusedTokens} reused; prefill ${Math.round(t.prefillMs)} ms, ` +
+        `${t.decodeTokens} tokens in ${Math.round(t.decodeMs)} ms)`,
+    );
+  }
+
+  private setBusy(delta: number): void {
+    const was = this.busy > 0;
+    this.busy += delta;
+    if (was !== this.busy > 0) this.deps.onBusy?.(this.busy > 0);
+  }
+}
+
+/** Post-processes each candidate; the distinct survivors, and the step that dropped the first one dropped. */
+function postprocessAll(candidates: readonly string[], ctx: PostprocessContext): { kept: string[]; droppedBy: string | undefined } {
+  const kept: string[] = [];
+  let droppedBy: string | undefined;
+  for (const candidate of candidates) {
+    const steps = tracePostprocess(candidate, ctx);
+    const last = steps[steps.length - 1];
+    if (last === undefined) continue;
+    if (last.output === null) droppedBy ??= last.step;
+    else if (!kept.includes(last.output)) kept.push(last.output);
+  }
+  return { kept, droppedBy };
+}
+
+/** Key parts of a greedy result: everything that shaped it, the model's load included. */
+function resultCacheKey(model: BackendModel, prefix: string, ctx: PostprocessContext, settings: PipelineSettings): string[] {
+  return [
+    String(model.epoch),
+    prefix,
+    ctx.suffixOnLine,
+    ctx.nextLines[0] ?? '',
+    ctx.multiline ? 'multi' : 'single',
+    String(settings.temperature),
+    String(settings.maxTokens),
+  ];
+}
+
+function unique(texts: readonly string[]): string[] {
+  return [...new Set(texts)];
+}
+
+/** `promise`'s value, or undefined as soon as `signal` aborts (the promise keeps running). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}

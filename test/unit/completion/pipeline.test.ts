@@ -1,0 +1,202 @@
+// The editor-free completion pipeline over a scripted fake backend: gates, post-processing with the
+// text after the cursor, the caches, cancellation by a newer request, alternatives on a manual
+// request, acceptance counting and the reasons given when nothing is shown.
+import { strict as assert } from 'node:assert';
+import type { BackendModel, CompletionBackend, EngineCompleteRequest, EngineCompleteResult } from '../../../src/completion/backend';
+import { CancelledError } from '../../../src/engine/errors';
+import { CompletionPipeline, type PipelineRequest, type PipelineSettings } from '../../../src/completion/pipeline';
+
+const SETTINGS: PipelineSettings = { enable: true, languages: { '*': true }, maxTokens: 16, temperature: 0, debounceMs: 0 };
+
+/** Answers each request with `answer(request)` as its candidates; logs the requests. */
+class ScriptedBackend implements CompletionBackend {
+  readonly requests: EngineCompleteRequest[] = [];
+  current: BackendModel | undefined;
+  acquired = 0;
+
+  constructor(answer: (r: EngineCompleteRequest) => string[], options: { delayMs?: number; epoch?: number } = {}) {
+    const requests = this.requests;
+    this.current = {
+      epoch: options.epoch ?? 1,
+      async complete(request, signal): Promise<EngineCompleteResult> {
+        requests.push(request);
+        if (options.delayMs) {
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(resolve, options.delayMs);
+            signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(new CancelledError());
+            });
+          });
+        }
+        const texts = answer(request);
+        return {
+          candidates: texts.map((text) => ({ text, tokenCount: text.length, finishReason: 'stop' as const })),
+          windowStartOffset: 0,
+          promptTokens: request.textBeforeCursor.length,
+          reusedTokens: 0,
+          droppedTokens: 0,
+          timings: { promptMs: 0, prefillMs: 1, decodeMs: 1, decodeTokens: 1, totalMs: 2 },
+        };
+      },
+    };
+  }
+
+  async acquire(): Promise<BackendModel | undefined> {
+    this.acquired++;
+    return this.current;
+  }
+}
+
+function request(text: string, offset = text.length, extra: Partial<PipelineRequest> = {}): PipelineRequest {
+  return { documentUri: 'file:///a.py', documentVersion: 1, languageId: 'python', text, offset, trigger: 'automatic', ...extra };
+}
+
+function pipelineOver(backend: CompletionBackend, settings: Partial<PipelineSettings> = {}, extra: { paused?: boolean } = {}) {
+  const stats = { shown: 0, accepted: 0, partial: 0 };
+  const pipeline = new CompletionPipeline({
+    backend,
+    settings: () => ({ ...SETTINGS, ...settings }),
+    paused: () => extra.paused ?? false,
+    debounce: false,
+    stats: {
+      recordShown: () => stats.shown++,
+      recordAccepted: (n) => (stats.accepted += n),
+      recordPartialAccept: (n) => (stats.partial += n),
+    },
+  });
+  return { pipeline, stats };
+}
+
+describe('CompletionPipeline', () => {
+  it('asks the model with the text before the cursor and shows the post-processed first line', async () => {
+    const backend = new ScriptedBackend(() => ['self.path\n        x = 1']);
+    const { pipeline, stats } = pipelineOver(backend);
+    const r = await pipeline.complete(request('class A:\n    def f(self):\n        return '));
+    assert.deepEqual(r.items, ['self.path']);
+    assert.equal(r.suppressed, null);
+    assert.equal(r.source, 'model');
+    assert.equal(backend.requests[0].textBeforeCursor, 'class A:\n    def f(self):\n        return ');
+    assert.equal(backend.requests[0].n, 1);
+    assert.equal(backend.requests[0].temperature, 0);
+    assert.equal(backend.requests[0].maxLines, 1);
+    assert.equal(stats.shown, 1);
+  });
+
+  it('reads the text after the cursor: a closer already there is not suggested again', async () => {
+    const backend = new ScriptedBackend(() => ['x, y)']);
+    const { pipeline } = pipelineOver(backend);
+    const r = await pipeline.complete(request('f()', 2));
+    assert.deepEqual(r.items, ['x, y']);
+  });
+
+  it('gives the gate as the reason when it asks nothing of the model', async () => {
+    const backend = new ScriptedBackend(() => ['never']);
+    const { pipeline } = pipelineOver(backend);
+    const midLine = await pipeline.complete(request('return os.path.exists(p)', 'return '.length));
+    assert.equal(midLine.suppressed, 'mid-line');
+    assert.equal((await pipelineOver(backend, {}, { paused: true }).pipeline.complete(request('x = '))).suppressed, 'paused');
+    assert.equal((await pipelineOver(backend, { enable: false }).pipeline.complete(request('x = '))).suppressed, 'disabled');
+    assert.equal((await pipelineOver(backend, { languages: { python: false } }).pipeline.complete(request('x = '))).suppressed, 'language-disabled');
+    assert.equal(backend.requests.length, 0);
+  });
+
+  it('names the post-processing step that dropped the only candidate', async () => {
+    const backend = new ScriptedBackend(() => ['   ']);
+    const { pipeline, stats } = pipelineOver(backend);
+    const r = await pipeline.complete(request('x = '));
+    assert.deepEqual(r.items, []);
+    assert.match(r.suppressed ?? '', /^postprocess:/);
+    assert.equal(stats.shown, 0);
+  });
+
+  it('serves a repeated request from its cache and typing through the suggestion without the model', async () => {
+    const backend = new ScriptedBackend(() => ['value + 1']);
+    const { pipeline } = pipelineOver(backend);
+    await pipeline.complete(request('x = \n\n\nfoo()', 4));
+    // Same prefix and next line, other text further down: not typing through, but the same question.
+    const again = await pipeline.complete(request('x = \n\n\nbar()', 4));
+    assert.equal(again.source, 'cache');
+    const typed = await pipeline.complete(request('x = val\n\n\nbar()', 7));
+    assert.equal(typed.source, 'typing-through');
+    assert.deepEqual(typed.items, ['ue + 1']);
+    assert.equal(backend.requests.length, 1);
+    assert.equal(pipeline.counters.cacheHits, 1);
+    assert.equal(pipeline.counters.typingThroughHits, 1);
+  });
+
+  it('does not serve a cached answer of an older model load', async () => {
+    const backend = new ScriptedBackend(() => ['a'], { epoch: 1 });
+    const { pipeline } = pipelineOver(backend);
+    await pipeline.complete(request('x = '));
+    backend.current = { ...backend.current!, epoch: 2 };
+    pipeline.clearCaches();
+    const r = await pipeline.complete(request('x = '));
+    assert.equal(r.source, 'model');
+    assert.equal(backend.requests.length, 2);
+  });
+
+  it('a newer request in the same document cancels the running one', async () => {
+    const backend = new ScriptedBackend(() => ['done'], { delayMs: 200 });
+    const { pipeline } = pipelineOver(backend);
+    const first = pipeline.complete(request('x = '));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = pipeline.complete(request('x = 1 + '));
+    assert.equal((await first).suppressed, 'cancelled');
+    assert.deepEqual((await second).items, ['done']);
+    assert.equal(pipeline.counters.engineCancelled, 1);
+  });
+
+  it('a caller signal cancels, and a document changed meanwhile shows nothing', async () => {
+    const backend = new ScriptedBackend(() => ['done'], { delayMs: 100 });
+    const { pipeline } = pipelineOver(backend);
+    const controller = new AbortController();
+    const run = pipeline.complete(request('x = '), controller.signal);
+    controller.abort();
+    assert.equal((await run).suppressed, 'cancelled');
+    const changed = await pipeline.complete(request('y = ', undefined, { isCurrent: () => false }));
+    assert.equal(changed.suppressed, 'document-changed');
+  });
+
+  it('a manual request samples alternatives, leading with the suggestion already shown', async () => {
+    let call = 0;
+    const backend = new ScriptedBackend((r) => (r.n === 1 ? ['first'] : [`alt${++call}`, 'first', `alt${++call}`]));
+    const { pipeline } = pipelineOver(backend);
+    await pipeline.complete(request('x = '));
+    const manual = await pipeline.complete(request('x = ', undefined, { trigger: 'manual' }));
+    assert.deepEqual(manual.items, ['first', 'alt1', 'alt2']);
+    assert.equal(backend.requests[1].n, 3);
+    assert.ok(backend.requests[1].temperature >= 0.8);
+  });
+
+  it('asks for several lines at an empty block opener', async () => {
+    const backend = new ScriptedBackend(() => ['return 1\n    return 2\nx = 3']);
+    const { pipeline } = pipelineOver(backend);
+    const r = await pipeline.complete(request('def f():\n    '));
+    assert.ok((backend.requests[0].maxLines ?? 0) > 1);
+    assert.deepEqual(r.items, ['return 1\n    return 2']);
+  });
+
+  it('counts a full accept and a partial accept of a shown suggestion', async () => {
+    const backend = new ScriptedBackend(() => ['value + 1']);
+    const { pipeline, stats } = pipelineOver(backend);
+    await pipeline.complete(request('x = '));
+    pipeline.documentEdited('file:///a.py', { offset: 4, replacedLength: 0, text: 'value' });
+    assert.equal(stats.partial, 5);
+    pipeline.accepted('file:///a.py', 'value + 1');
+    assert.equal(stats.accepted, 4);
+  });
+
+  it('tells its listeners about generation and traces', async () => {
+    const busy: boolean[] = [];
+    const traces: string[] = [];
+    const backend = new ScriptedBackend(() => ['a']);
+    const pipeline = new CompletionPipeline({
+      backend, settings: () => SETTINGS, debounce: false, onBusy: (b) => busy.push(b), onTrace: (t) => traces.push(t.source),
+    });
+    await pipeline.complete(request('x = '));
+    assert.deepEqual(busy, [true, false]);
+    assert.deepEqual(traces, ['model']);
+    assert.equal(pipeline.lastTrace?.items[0], 'a');
+  });
+});
