@@ -38,7 +38,18 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return true;
 }
 
-/** Token ids whose bytes begin with token `last`'s bytes, `last` included. */
+/** Spaces and tabs only (not line breaks). */
+function isBlank(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09) return false;
+  return true;
+}
+
+/**
+ * Token ids whose bytes begin with token `last`'s bytes, `last` included — except that after a
+ * space or tab, tokens of spaces and tabs only are left out: the user typed that whitespace (the
+ * indentation of a new line, the space after `return`), and a weak model otherwise continues it
+ * with more (the embedded model answered an empty block with 63 spaces).
+ */
 export function tokensExtending(tokenizer: TokenBytes, vocabSize: number, last: number): Int32Array {
   let perTokenizer = allowedCache.get(tokenizer);
   if (perTokenizer === undefined) allowedCache.set(tokenizer, (perTokenizer = new Map()));
@@ -46,8 +57,9 @@ export function tokensExtending(tokenizer: TokenBytes, vocabSize: number, last: 
   if (allowed === undefined) {
     const table = bytesOfVocab(tokenizer, vocabSize);
     const prefix = table[last];
+    const blankPrefix = isBlank(prefix);
     const ids: number[] = [];
-    for (let id = 0; id < vocabSize; id++) if (startsWith(table[id], prefix)) ids.push(id);
+    for (let id = 0; id < vocabSize; id++) if (startsWith(table[id], prefix) && !(blankPrefix && isBlank(table[id]))) ids.push(id);
     allowed = Int32Array.from(ids);
     perTokenizer.set(last, allowed);
   }
