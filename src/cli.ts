@@ -11,6 +11,7 @@ import { EVAL_HELP, evalCommand } from './cli/evalCommand';
 import { DATASET_HELP, datasetCommand } from './cli/datasetCommand';
 import { LOSS_HELP, lossCommand } from './cli/lossCommand';
 import { BENCH_HELP, benchCommand } from './cli/benchCommand';
+import { QUALITY_HELP, qualityCommand } from './cli/qualityCommand';
 
 interface Command {
   run(argv: string[]): Promise<void>;
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, Command> = {
   dataset: { run: datasetCommand, help: DATASET_HELP },
   loss: { run: lossCommand, help: LOSS_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
+  quality: { run: (argv) => qualityCommand(argv), help: QUALITY_HELP },
 };
 
 const USAGE = `usage: gpt2-complete <command> [options]   (gpt2-complete <command> --help for its options)

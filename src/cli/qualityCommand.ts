@@ -1,0 +1,102 @@
+import { UserError } from '../engine/errors';
+import { DEFAULT_CUTS, sampleCuts } from '../quality/cuts';
+import { formatByKind, formatTable, qualityJson, summarizeCuts } from '../quality/report';
+import { runQuality, type QualityResult } from '../quality/runQuality';
+import type { Suggester } from '../quality/suggester';
+import { splitWorkspace } from '../quality/workspaceSplit';
+import { intFlag, parseCommandArgs } from './args';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
+
+export const QUALITY_HELP = `gpt2-complete quality <folder> [--model M] [--adapter DIR] [options]
+  Completion quality on the held-out files of <folder> (the same whole-file split as finetune with
+  the same --seed): seeded cuts where a line is being typed (mid-line at a token boundary, a new
+  line, the first line after a block opener); the editor's completion pipeline suggests the rest
+  of the line, and so do three baselines built from the training files on the same cuts.
+${MODEL_FLAGS_HELP}
+  --cuts N        cut points (default ${DEFAULT_CUTS})
+  --seed S        seeds the split and the cuts (default 0)
+  --heldout G     hold out the files this glob matches instead of finetune's split
+  --include G, --exclude G   globs over the folder's files (repeatable), as given to finetune
+  --json          print {"arguments","model","split","cuts","systems":{name: {"exact","shown","precision",
+                  "edit_similarity","prefix_correct","latency_p50_ms","latency_p90_ms","by_kind",…}},…}`;
+
+/** Opens the completion pipeline for parsed model flags (MODEL_FLAGS + `workspace`). */
+export type OpenSuggester = (command: string, values: Record<string, unknown>) => Promise<Suggester>;
+
+export interface QualityDeps {
+  /** Defaults to the CLI's pipeline runner; tests pass a fake. */
+  readonly openSuggester?: OpenSuggester;
+  /** Where the progress line goes (default stderr). */
+  readonly progress?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export async function qualityCommand(argv: string[], deps: QualityDeps = {}): Promise<void> {
+  const { values, positionals } = parseCommandArgs('quality', argv, {
+    ...MODEL_FLAGS,
+    cuts: { type: 'string' },
+    seed: { type: 'string' },
+    heldout: { type: 'string' },
+    include: { type: 'string', multiple: true },
+    exclude: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+  }, true);
+  if (positionals.length !== 1) throw new UserError('quality: give exactly one folder to measure on (see gpt2-complete quality --help)');
+  const count = intFlag('cuts', values.cuts, 1, DEFAULT_CUTS);
+  const seed = intFlag('seed', values.seed, 0, 0);
+  const split = await splitWorkspace(positionals[0], { seed, include: values.include, exclude: values.exclude, heldOutGlob: values.heldout });
+  const sample = sampleCuts(split.heldOut, count, seed);
+  if (sample.cuts.length === 0) {
+    throw new UserError(`quality: no cut points in the ${split.heldOut.length} held-out files of ${split.folder} (cuts are drawn from code files: .ts, .js, .py, …)`);
+  }
+  const open = deps.openSuggester ?? defaultOpenSuggester;
+  const suggester = await open('quality', { ...values, workspace: split.folder });
+  let result: QualityResult;
+  try {
+    const progress = new ProgressLine(deps.progress ?? process.stderr);
+    result = await runQuality({ split, cuts: sample.cuts, suggester, onProgress: (done, total) => progress.update(done, total) });
+    progress.done();
+  } finally {
+    await suggester.dispose();
+  }
+  const cuts = summarizeCuts(sample.cuts, sample.files, sample.perFileCap);
+  if (values.json) {
+    const args = { folder: split.folder, model: values.model ?? 'embedded', adapter: values.adapter ?? null, precision: values.precision ?? null, cuts: count, seed, heldout: values.heldout ?? null };
+    process.stdout.write(JSON.stringify(qualityJson({ arguments: args, model: suggester.description, split, cuts, result })) + '\n');
+    return;
+  }
+  const tokens = (files: typeof split.train) => files.reduce((s, f) => s + f.tokens, 0).toLocaleString('en-US');
+  process.stdout.write(
+    `${suggester.description}\n` +
+      `${split.folder}: ${split.train.length} training files (${tokens(split.train)} tokens), ${split.heldOut.length} held out (${tokens(split.heldOut)} tokens)` +
+      `${split.by === 'glob' ? ` by --heldout ${values.heldout}` : `, finetune's split with seed ${seed}`}\n` +
+      `${cuts.total} cuts in ${cuts.filesWithCuts} of ${cuts.files} held-out code files (at most ${cuts.perFileCap} per file; ` +
+      `${Object.entries(cuts.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}; ${cuts.testPathCuts} in test files)\n\n` +
+      `${formatTable(result.systems)}\n\nexact match by kind of cut:\n${formatByKind(result.systems)}\n`,
+  );
+}
+
+/** The pipeline runner is the lead's; until it is in this build, the command says so. */
+const defaultOpenSuggester: OpenSuggester = async () => {
+  throw new UserError('quality: this build has no completion pipeline runner yet (src/cli/pipelineRunner.ts)');
+};
+
+/** "quality: 40/300 cuts, 12 s, about 80 s left", every 10 cuts; one updating line on a terminal. */
+class ProgressLine {
+  private readonly started = performance.now();
+  private written = false;
+
+  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }) {}
+
+  update(done: number, total: number): void {
+    if (done % 10 !== 0 && done !== total) return;
+    const elapsed = (performance.now() - this.started) / 1000;
+    const left = (elapsed / done) * (total - done);
+    const text = `quality: ${done}/${total} cuts, ${elapsed.toFixed(0)} s${done < total ? `, about ${left.toFixed(0)} s left` : ''}`;
+    this.out.write(this.out.isTTY ? `\r${text}\x1b[K` : `${text}\n`);
+    this.written = true;
+  }
+
+  done(): void {
+    if (this.written && this.out.isTTY) this.out.write('\n');
+  }
+}
