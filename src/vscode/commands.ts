@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { PRESETS } from '../engine/presets';
 import { formatBytes } from '../models/hubDownload';
 import { ACCEPTED_COMMAND } from './inlineProvider';
-import { ask, downloadPreset, type DownloadDependencies, type DownloadProbe } from './modelDownload';
+import { ask, downloadPreset, inform, type DownloadDependencies, type DownloadProbe } from './modelDownload';
 import type { ModelManager } from './modelManager';
 import { isEmbeddedModelPresent, isPresetDownloaded, type ModelFolders } from './modelResolution';
 import type { PauseState } from './pauseState';
@@ -75,7 +75,8 @@ export function registerCommands(deps: CommandDependencies): vscode.Disposable[]
     register(COMMANDS.resume, () => deps.pause.set(false)),
     register(COMMANDS.togglePause, () => deps.pause.toggle()),
     register(COMMANDS.showStats, () => showStats(deps.stats)),
-    register(COMMANDS.selectModel, () => selectModel(deps, download)),
+    // A name skips the pick (the status menu and the tests use the same path as the picker).
+    register(COMMANDS.selectModel, (name?: string) => selectModel(deps, download, name)),
     register(COMMANDS.downloadModel, (name?: string) => downloadAndUse(deps, download, name)),
     register(COMMANDS.reloadModel, () => deps.manager.reload()),
     register(COMMANDS.showLogs, () => deps.log.show()),
@@ -98,8 +99,9 @@ async function showStats(stats: StatsStore): Promise<void> {
 // `choice`, not `kind`: QuickPickItem has a `kind` of its own (separators).
 type ModelChoice = vscode.QuickPickItem & ({ choice: 'model'; name: string } | { choice: 'folder' });
 
-async function selectModel(deps: CommandDependencies, download: DownloadDependencies): Promise<void> {
+async function selectModel(deps: CommandDependencies, download: DownloadDependencies, name?: string): Promise<void> {
   const settings = deps.settings();
+  if (name !== undefined) return useChosenModel(deps, download, name);
   const current = settings.modelPath !== '' ? undefined : settings.model;
   const mark = (name: string): string => (name === current ? ' (current)' : '');
   const choices: ModelChoice[] = [
@@ -115,7 +117,7 @@ async function selectModel(deps: CommandDependencies, download: DownloadDependen
       name: p.name,
       label: p.name,
       description: `${Math.round(p.parameters / 1e6)}M parameters, ${formatBytes(p.approxBytes)}${mark(p.name)}`,
-      detail: isPresetDownloaded(deps.folders, p.name) ? 'Downloaded' : 'Downloads when selected',
+      detail: isPresetDownloaded(deps.folders, p.name) ? 'Downloaded' : 'Not downloaded yet: asks before downloading',
     })),
     {
       choice: 'folder',
@@ -131,10 +133,23 @@ async function selectModel(deps: CommandDependencies, download: DownloadDependen
     if (folder?.[0] !== undefined) await config.update('modelPath', folder[0].fsPath, vscode.ConfigurationTarget.Global);
     return;
   }
-  if (picked.name !== 'embedded' && !isPresetDownloaded(deps.folders, picked.name)) {
-    if (!(await downloadPreset(picked.name, download))) return;
+  await useChosenModel(deps, download, picked.name);
+}
+
+/**
+ * The model in use again: nothing to do (a reload would only cost a load). A preset not on disk:
+ * the download asks first, with its size, as the Download command does.
+ */
+async function useChosenModel(deps: CommandDependencies, download: DownloadDependencies, name: string): Promise<void> {
+  const settings = deps.settings();
+  const state = deps.manager.state.kind;
+  const onDisk = name === 'embedded' || isPresetDownloaded(deps.folders, name);
+  if (settings.modelPath === '' && settings.model === name && onDisk && state !== 'error') {
+    inform(download.probe, `GPT-2 Complete: ${name} is already the model for suggestions.`);
+    return;
   }
-  await useModel(deps, picked.name);
+  if (!onDisk && !(await downloadPreset(name, download))) return;
+  await useModel(deps, name);
 }
 
 /** Points the settings at `name`; when they already do (e.g. after its download), reloads instead. */

@@ -65,7 +65,8 @@ export function ask(
   return vscode.window.showInformationMessage(message, options, action);
 }
 
-function inform(probe: DownloadProbe | undefined, message: string): void {
+/** A brief information message (recorded for the tests when the probe is there). */
+export function inform(probe: DownloadProbe | undefined, message: string): void {
   probe?.messages.push(message);
   void vscode.window.showInformationMessage(message);
 }
@@ -148,7 +149,9 @@ export async function downloadPreset(name: string, deps: DownloadDependencies): 
 
 function reportFailure(err: unknown, preset: Preset, deps: DownloadDependencies): void {
   const error = err instanceof Error ? err : new Error(String(err));
-  deps.log.error(`download of ${preset.name} failed: ${error.stack ?? error.message}`);
+  // Offline is the usual cause, and its message says so: one line; the stack only at trace level.
+  deps.log.error(`download of ${preset.name} failed: ${error.message.split('\n')[0]}`);
+  if (error.stack !== undefined) deps.log.trace(`download of ${preset.name}: ${error.stack}`);
   deps.probe?.messages.push(`failed: ${error.message}`);
   // hubDownload's UserErrors already name the manual alternative; other errors get it here.
   const message = error instanceof UserError

@@ -31,6 +31,9 @@ export interface Settings {
   readonly debounceMs: number;
   /** 0 = never unload. */
   readonly idleUnloadMinutes: number;
+  /** Fine-tuning's file globs (relative to the folder it reads); an empty include keeps every file. */
+  readonly fineTuneInclude: readonly string[];
+  readonly fineTuneExclude: readonly string[];
 }
 
 /** Settings whose change means a different model session (a reload). */
@@ -49,6 +52,8 @@ export const DEFAULTS: Settings = {
   // Copilot's 200 ms display floor; the adaptive debouncer moves within [100, 800] ms from here.
   debounceMs: 200,
   idleUnloadMinutes: 15,
+  fineTuneInclude: [],
+  fineTuneExclude: [],
 };
 
 function numberIn(value: unknown, min: number, max: number, fallback: number): number {
@@ -57,6 +62,11 @@ function numberIn(value: unknown, min: number, max: number, fallback: number): n
 
 function oneOf<T extends string>(value: unknown, choices: readonly T[], fallback: T): T {
   return typeof value === 'string' && (choices as readonly string[]).includes(value) ? (value as T) : fallback;
+}
+
+/** The non-empty strings of a glob list; anything else in a hand-edited settings.json is dropped. */
+export function globList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((g): g is string => typeof g === 'string' && g.trim() !== '').map((g) => g.trim()) : [];
 }
 
 function languageMap(value: unknown): LanguageEnablement {
@@ -95,6 +105,8 @@ export function readSettings(): Settings {
     temperature: numberIn(c.get('temperature'), 0, 2, DEFAULTS.temperature),
     debounceMs: Math.round(numberIn(c.get('debounceMs'), 0, 5000, DEFAULTS.debounceMs)),
     idleUnloadMinutes: numberIn(c.get('idleUnloadMinutes'), 0, 24 * 60, DEFAULTS.idleUnloadMinutes),
+    fineTuneInclude: globList(c.get('fineTune.include')),
+    fineTuneExclude: globList(c.get('fineTune.exclude')),
   };
 }
 

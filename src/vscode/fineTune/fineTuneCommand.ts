@@ -21,7 +21,7 @@ import type { Settings } from '../settings';
 import { ADAPTERS_FOLDER, type AdapterStore, type InterruptedRun } from './adapterStore';
 import { DataReportDocuments } from './dataReportDocument';
 import { runJob, type RunningJob, type RunOutcome, type RunRecord } from './fineTuneRun';
-import { confirmText, progressLine, resultLine } from './fineTuneText';
+import { confirmText, editorWording, progressLine, resultLine } from './fineTuneText';
 import { ReportPanel } from './reportPanel';
 import { acquireWorkspaceLock, LockHeldError, type HeldLock } from './workspaceLock';
 
@@ -54,6 +54,15 @@ export interface FineTuneTestOptions {
   job?: Partial<Omit<FineTuneJob, 'folder' | 'model' | 'out' | 'dryRun'>>;
   /** false: every confirmation is answered yes (resume when there is something to resume). */
   confirm?: boolean;
+  /** Answers to the confirmation's questions, in order (null = dismissed), instead of showing them. */
+  answers?: (string | null)[];
+}
+
+/** A confirmation question as it was asked (tests). */
+export interface AskedQuestion {
+  message: string;
+  modal: boolean;
+  buttons: string[];
 }
 
 export type FineTunePhase = 'idle' | 'preparing' | 'confirming' | 'training' | 'finishing';
@@ -75,6 +84,8 @@ export class FineTuneController implements vscode.Disposable {
   lastOutcome: FineTuneOutcomeSummary | undefined;
   /** Every message this feature showed, oldest first (tests). */
   readonly shown: string[] = [];
+  /** Every confirmation question asked, oldest first (tests). */
+  readonly questions: AskedQuestion[] = [];
   private readonly reports = new DataReportDocuments();
 
   constructor(private readonly deps: FineTuneDependencies) {}
@@ -228,6 +239,8 @@ export class FineTuneController implements vscode.Disposable {
       method: 'lora',
       device: settings.device,
       threads: settings.threads,
+      include: settings.fineTuneInclude.length > 0 ? [...settings.fineTuneInclude] : undefined,
+      exclude: settings.fineTuneExclude.length > 0 ? [...settings.fineTuneExclude] : undefined,
       graphCacheDir: this.deps.graphCacheDir,
       ...this.testOptions?.job,
     };
@@ -271,7 +284,11 @@ export class FineTuneController implements vscode.Disposable {
     return chosen?.[0]?.fsPath;
   }
 
-  /** The modal with the numbers; "Show Data Report" opens the full report and asks again without a modal, so it can be read. */
+  /**
+   * The modal with the numbers. "Show Data Report" opens the full report and asks again, modal
+   * again: a notification would hide itself after a while and leave Start only in the
+   * notification centre.
+   */
   private async confirm(location: ModelLocation, folder: string, record: RunRecord, resumeStep: number | undefined): Promise<Choice | undefined> {
     if (this.testOptions?.confirm === false) return resumeStep !== undefined ? 'resume' : 'train';
     const report = record.report;
@@ -280,12 +297,21 @@ export class FineTuneController implements vscode.Disposable {
     const buttons = new Map<string, Choice>(resumeStep !== undefined ? [['Resume', 'resume'], ['Start Over', 'startOver']] : [['Fine-tune', 'train']]);
     const showReport = 'Show Data Report';
     const tight = record.estimate !== undefined && record.estimate.memoryBytes > record.estimate.availableBytes;
-    const ask = tight ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const picked = await ask(text.message, { modal: true, detail: text.detail }, ...buttons.keys(), showReport);
-    if (picked !== showReport) return picked === undefined ? undefined : buttons.get(picked);
-    await this.reports.show(`Fine-tuning data ${path.basename(folder)}`, [report.text, '', record.estimate?.text ?? ''].join('\n'));
-    const again = await ask(`${text.message} (${text.detail.split('\n')[0]})`, ...buttons.keys());
-    return again === undefined ? undefined : buttons.get(again);
+    let message = text.message;
+    for (;;) {
+      const picked = await this.askModal(tight, message, text.detail, [...buttons.keys(), showReport]);
+      if (picked !== showReport) return picked === undefined ? undefined : buttons.get(picked);
+      await this.reports.show(`Fine-tuning data ${path.basename(folder)}`, [report.text, '', record.estimate?.text ?? ''].join('\n'));
+      message = `${text.message} The full data report is open in an editor.`;
+    }
+  }
+
+  private askModal(warning: boolean, message: string, detail: string, buttons: string[]): Thenable<string | undefined> {
+    this.questions.push({ message, modal: true, buttons });
+    const answers = this.testOptions?.answers;
+    if (answers !== undefined) return Promise.resolve(answers.shift() ?? undefined);
+    const ask = warning ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    return ask(message, { modal: true, detail }, ...buttons);
   }
 
   /** Runs `job` in the child under a cancellable progress notification. */
@@ -359,8 +385,11 @@ export class FineTuneController implements vscode.Disposable {
       case 'failed':
         this.deps.log.error(`fine-tune: ${outcome.error.stack ?? outcome.error.message}`);
         if (training !== undefined) await this.forgetRunWithoutCheckpoint(training.job.out);
+        const worded = editorWording(outcome.message);
         // A resume fails when the files or settings changed since the checkpoint: offer the way out.
-        this.report('failed', outcome.message, 'error', training?.resumed === true ? [['Start Over', () => void this.startOver()]] : []);
+        const actions: [string, () => void][] = training?.resumed === true ? [['Start Over', () => void this.startOver()]] : [];
+        if (worded.namesGlobs) actions.push(['Open Settings', () => void vscode.commands.executeCommand('workbench.action.openSettings', 'gpt2Complete.fineTune')]);
+        this.report('failed', worded.message, 'error', actions);
         return;
       case 'cancelled': {
         if (training === undefined) {

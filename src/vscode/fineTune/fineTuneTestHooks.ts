@@ -25,6 +25,7 @@ export function registerFineTuneTestHooks(controller: FineTuneController, adapte
       evals: running?.evals,
       lastOutcome: controller.lastOutcome,
       shown: controller.shown.slice(),
+      questions: controller.questions.slice(),
       lockFile: controller.lockFile,
       adapter: adapters.current,
       interrupted: adapters.interrupted,

@@ -74,3 +74,18 @@ export function resultLine(before: EvalJson | undefined, after: EvalJson | undef
   if (before === undefined || after === undefined) return '';
   return `held-out loss ${before.l2.toFixed(2)} → ${after.l2.toFixed(2)}, next-line exact match ${percent(before.exact_match)} → ${percent(after.exact_match)}`;
 }
+
+/** The CLI's words for its --include/--exclude flags, in messages from the training code. */
+const CLI_GLOBS = 'widen the include globs';
+
+/**
+ * A training message as the editor should say it: the globs are settings here, not flags. True
+ * in `namesGlobs` when the message asks for other files (the notification then opens the settings).
+ */
+export function editorWording(message: string): { message: string; namesGlobs: boolean } {
+  if (!message.includes(CLI_GLOBS)) return { message, namesGlobs: false };
+  return {
+    message: message.replace(CLI_GLOBS, 'widen the setting gpt2Complete.fineTune.include (or narrow gpt2Complete.fineTune.exclude)'),
+    namesGlobs: true,
+  };
+}
