@@ -12,7 +12,7 @@ import { CancelledError, UserError } from '../../engine/errors';
 import { Rng } from '../../engine/random';
 import { getTokenizer } from '../../engine/tokenizer';
 import { Example, FileText, MiningOptions, examplesWanted, mineFileExamples, normalizeLineBreaks } from './examples';
-import { FilterOptions, SkippedFile, contentVerdict, filterFiles } from './fileFilters';
+import { DroppedSecrets, FilterOptions, SkippedFile, contentVerdict, filterFiles } from './fileFilters';
 import { ListOptions, listFiles } from './listFiles';
 import { DataReport, UsedFile, countByReason, formatCount, summarizeSkipped } from './report';
 import { hashToUnit } from './seededHash';
@@ -49,6 +49,7 @@ interface Candidate {
   bytes: number;
   tokens: number;
   text: string | undefined;
+  droppedSecrets: DroppedSecrets | undefined;
 }
 
 export async function mineDataset(folder: string, options: DatasetOptions = {}): Promise<MinedDataset> {
@@ -68,9 +69,9 @@ export async function mineDataset(folder: string, options: DatasetOptions = {}):
       const keep = keptBytes + verdict.bytes <= KEEP_TEXT_BYTES;
       if (keep) keptBytes += verdict.bytes;
       const tokens = tokenizer.encode(text).length;
-      candidates.push({ path: verdict.path, bytes: verdict.bytes, tokens, text: keep ? text : undefined });
+      candidates.push({ path: verdict.path, bytes: verdict.bytes, tokens, text: keep ? text : undefined, droppedSecrets: verdict.droppedSecrets });
     } else {
-      skipped.push({ path: verdict.path, reason: verdict.reason });
+      skipped.push(verdict.rules ? { path: verdict.path, reason: verdict.reason, rules: verdict.rules } : { path: verdict.path, reason: verdict.reason });
     }
     options.onProgress?.({ phase: 'filter', done: ++done, total: listing.files.length });
   }
@@ -116,6 +117,7 @@ export async function mineDataset(folder: string, options: DatasetOptions = {}):
     tokens: c.tokens,
     split: splitOf(c),
     examples: kept.get(c.path) ?? 0,
+    ...(c.droppedSecrets && { secretLinesDropped: c.droppedSecrets.lines, secretRules: c.droppedSecrets.rules }),
   }));
   const totals = (split: Split, examples: Example[]) => {
     const files = used.filter((u) => u.split === split);
@@ -127,6 +129,7 @@ export async function mineDataset(folder: string, options: DatasetOptions = {}):
     used,
     skipped,
     skippedByReason: countByReason(skipped),
+    secretsMode: options.secrets ?? 'skip-file',
     train: totals('train', train),
     heldOut: totals('heldout', heldOut),
   };

@@ -4,6 +4,7 @@
  * fine-tuning ignored a file can find out without reading code.
  */
 import { SKIP_REASON_IDS, SKIP_REASONS, SkipReason, SkippedFile } from './fileFilters';
+import { SecretsMode } from './secretScan';
 import { Split } from './split';
 
 export interface UsedFile {
@@ -13,6 +14,9 @@ export interface UsedFile {
   readonly tokens: number;
   readonly split: Split;
   readonly examples: number;
+  /** Lines left out because they held a secret (drop-lines mode), and the rules that found them. */
+  readonly secretLinesDropped?: number;
+  readonly secretRules?: readonly string[];
 }
 
 export interface SplitTotals {
@@ -32,6 +36,8 @@ export interface DataReport {
   readonly skipped: SkippedFile[];
   /** Every reason, zero included, so consumers need no existence checks. */
   readonly skippedByReason: Record<SkipReason, number>;
+  /** What a secret in a file's text did: skip the file (default) or drop its lines. */
+  readonly secretsMode?: SecretsMode;
   readonly train: SplitTotals;
   readonly heldOut: SplitTotals;
 }
@@ -104,6 +110,8 @@ export function formatReport(report: DataReport, options: { topFiles?: number; e
     for (const line of table(rows, [false, true, false, false])) lines.push(`  ${line}`);
   }
 
+  lines.push(...secretLines(report));
+
   if (report.used.length > 0) {
     const largest = [...report.used].sort((a, b) => b.tokens - a.tokens || (a.path < b.path ? -1 : 1)).slice(0, topFiles);
     lines.push('', report.used.length > topFiles ? `Largest ${topFiles} files used:` : 'Files used:');
@@ -114,4 +122,32 @@ export function formatReport(report: DataReport, options: { topFiles?: number; e
     for (const line of table(rows, [true, true, true, false, false])) lines.push(`  ${line}`);
   }
   return lines.join('\n');
+}
+
+/** Files with secrets: every one, by path and rule, never the secret itself. */
+export function secretFindings(report: DataReport): { path: string; rules: readonly string[]; action: string }[] {
+  const skipped = report.skipped
+    .filter((s) => s.reason === 'secret')
+    .map((s) => ({ path: s.path, rules: s.rules ?? [], action: 'file skipped' }));
+  const dropped = report.used
+    .filter((u) => (u.secretLinesDropped ?? 0) > 0)
+    .map((u) => ({ path: u.path, rules: u.secretRules ?? [], action: `${plural(u.secretLinesDropped!, 'line')} dropped` }));
+  return [...skipped, ...dropped].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+const MAX_SECRET_ROWS = 50;
+
+function secretLines(report: DataReport): string[] {
+  const found = secretFindings(report);
+  if (found.length === 0) return [];
+  const droppedLines = report.used.reduce((n, u) => n + (u.secretLinesDropped ?? 0), 0);
+  const skippedFiles = found.filter((f) => f.action === 'file skipped').length;
+  const summary = [skippedFiles > 0 && `${plural(skippedFiles, 'file')} skipped`, droppedLines > 0 && `${plural(droppedLines, 'secret line')} dropped`]
+    .filter(Boolean)
+    .join(', ');
+  const rows = found.slice(0, MAX_SECRET_ROWS).map((f) => [f.path, f.action, f.rules.join(', ')]);
+  const out = ['', `Secrets (${summary}; never used as data, values not shown):`];
+  for (const line of table(rows, [false, false, false])) out.push(`  ${line}`);
+  if (found.length > MAX_SECRET_ROWS) out.push(`  … and ${formatCount(found.length - MAX_SECRET_ROWS)} more`);
+  return out;
 }

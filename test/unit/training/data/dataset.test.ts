@@ -151,7 +151,7 @@ describe('training data: mining a folder', () => {
     assert.match(text, /\(folder walk with \.gitignore\): 10 files used, 18 files skipped/);
     assert.match(text, /^ {2}train +9 +[\d,]+ +\d+$/m);
     assert.match(text, /^ {2}held-out +1 +[\d,]+ +\d+$/m);
-    assert.match(text, /^ {2}secret +4 +may hold secrets .* {2}\.env, \.ssh\/id_rsa, certs\/server\.pem, …$/m);
+    assert.match(text, /^ {2}secret +4 +holds secrets .* {2}\.env, \.ssh\/id_rsa, certs\/server\.pem, …$/m);
     assert.match(text, /^ {2}duplicate +1 +exact duplicate of another file +src\/z-copy\.ts$/m);
     assert.match(text, /Largest 3 files used:/);
     assert.equal(text.split('\n').filter((l) => /(train|held-out) +src\//.test(l)).length, 3);
