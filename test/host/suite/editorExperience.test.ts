@@ -3,6 +3,9 @@
 // with a way out, when it keeps crashing), and the status bar says its state and device in words.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
 import { hookState, resetHooks, setSetting, waitForState, type CompletionTrace } from './extensionState';
@@ -26,6 +29,44 @@ async function typeUntilSuggestion(editor: vscode.TextEditor, chars: string, fir
     if (trace !== undefined && trace.source === 'model' && trace.items.length > 0) return trace;
   }
   throw new Error(`no suggestion after typing ${JSON.stringify(chars)}`);
+}
+
+/** The extension's log file ("GPT-2 Complete" output channel), found under the user data folder. */
+function extensionLogFile(modelsRoot: string): string | undefined {
+  // <user data>/User/globalStorage/<extension id>/models
+  const userData = path.resolve(modelsRoot, '..', '..', '..', '..');
+  const found: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 8) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p, depth + 1);
+      else if (e.name === 'GPT-2 Complete.log') found.push(p);
+    }
+  };
+  walk(path.join(userData, 'logs'), 0);
+  return found.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+}
+
+/** A hub that answers only the size questions (HEAD) for any repository: nothing can be downloaded. */
+async function sizeOnlyHub(sizes: { config: number; weights: number }): Promise<{ url: string; gets: () => number; stop: () => Promise<void> }> {
+  let gets = 0;
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'HEAD') {
+      gets++;
+      res.writeHead(404).end();
+      return;
+    }
+    const size = req.url?.endsWith('/config.json') ? sizes.config : req.url?.endsWith('/model.safetensors') ? sizes.weights : undefined;
+    if (size === undefined) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-length': size, etag: '"0123456789abcdef0123456789abcdef01234567"' }).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    gets: () => gets,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 suite('editor experience', function () {
@@ -115,5 +156,87 @@ suite('editor experience', function () {
     await vscode.commands.executeCommand('gpt2Complete.resume');
     const resumed = await waitForState((s) => s.status.state !== 'paused', { what: 'the resumed state' });
     assert.doesNotMatch(resumed.status.text, /paused/);
+  });
+
+  test('selecting the model in use again is a no-op with a brief message, not a reload', async () => {
+    await setSetting('modelPath', undefined);
+    try {
+      await vscode.commands.executeCommand('gpt2Complete.reloadModel');
+      const loaded = await waitForState((s) => s.model.state === 'ready', { timeoutMs: 60_000, what: 'the embedded model' });
+      await vscode.commands.executeCommand('gpt2Complete._testDownload', 'reset');
+      await vscode.commands.executeCommand('gpt2Complete.selectModel', 'embedded');
+      const after = await hookState();
+      assert.equal(after.model.loadCount, loaded.model.loadCount, 'the model was reloaded');
+      assert.equal(after.model.state, 'ready');
+      assert.ok(after.download?.messages.some((m) => /embedded is already the model/.test(m)), JSON.stringify(after.download?.messages));
+    } finally {
+      await setSetting('modelPath', tiny);
+    }
+  });
+
+  test('picking a preset that is not on disk asks first, with its size; declining changes nothing', async () => {
+    const hub = await sizeOnlyHub({ config: 700, weights: 2_345_678 });
+    const previous = process.env.HF_ENDPOINT;
+    process.env.HF_ENDPOINT = hub.url;
+    try {
+      await vscode.commands.executeCommand('gpt2Complete._testDownload', 'reset');
+      await vscode.commands.executeCommand('gpt2Complete._testDownload', { answers: [null] });
+      await vscode.commands.executeCommand('gpt2Complete.selectModel', 'gpt2-medium');
+      const s = await hookState();
+      assert.equal(s.download?.questions.length, 1, JSON.stringify(s.download));
+      assert.match(s.download!.questions[0], /^Download gpt2-medium \(2\.3 MB\) from 127\.0\.0\.1:\d+\?/);
+      assert.equal(hub.gets(), 0, 'bytes were fetched before the user agreed');
+      assert.equal(vscode.workspace.getConfiguration('gpt2Complete').get('model'), 'embedded', 'the model setting changed');
+    } finally {
+      await vscode.commands.executeCommand('gpt2Complete._testDownload', 'reset');
+      if (previous === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = previous;
+      await hub.stop();
+    }
+  });
+
+  test('an offline download failure is one line in the log, without a stack trace', async () => {
+    const previous = process.env.HF_ENDPOINT;
+    // A port nothing listens on: what an offline machine looks like to the downloader.
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    process.env.HF_ENDPOINT = `http://127.0.0.1:${port}`;
+    try {
+      await vscode.commands.executeCommand('gpt2Complete._testDownload', 'reset');
+      await vscode.commands.executeCommand('gpt2Complete.selectModel', 'gpt2-large');
+      const s = await hookState();
+      assert.ok(s.download?.messages.some((m) => m.startsWith('failed:')), JSON.stringify(s.download?.messages));
+      const lines = await waitFor(
+        () => {
+          const file = extensionLogFile(s.storage.modelsRoot);
+          if (file === undefined) return undefined;
+          const all = fs.readFileSync(file, 'utf8').split('\n');
+          const at = all.findIndex((l) => l.includes('download of gpt2-large failed:'));
+          return at >= 0 ? all.slice(at, at + 2) : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 200, what: 'the failure in the extension log' },
+      );
+      assert.match(lines[0], /\[error\] download of gpt2-large failed: /);
+      assert.doesNotMatch(lines[1] ?? '', /^\s+at /, `a stack trace follows: ${lines.join('\n')}`);
+    } finally {
+      await vscode.commands.executeCommand('_workbench.action.closeNotifications').then(undefined, () => undefined);
+      await vscode.commands.executeCommand('gpt2Complete._testDownload', 'reset');
+      if (previous === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = previous;
+    }
+  });
+
+  test('the settings are contributed under titles that read GPT-2 Complete', () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const configuration = ext.packageJSON.contributes.configuration as { title: string; properties: Record<string, unknown> }[];
+    assert.ok(Array.isArray(configuration) && configuration.length >= 3);
+    for (const c of configuration) assert.match(c.title, /^GPT-2 Complete: /);
+    const keys = configuration.flatMap((c) => Object.keys(c.properties));
+    for (const key of ['gpt2Complete.model', 'gpt2Complete.enable', 'gpt2Complete.fineTune.include', 'gpt2Complete.fineTune.exclude']) {
+      assert.ok(keys.includes(key), `${key} is not contributed`);
+      assert.notEqual(vscode.workspace.getConfiguration().inspect(key), undefined, `VS Code does not know ${key}`);
+    }
   });
 });
