@@ -121,6 +121,7 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
       },
       counters: { ...provider.counters },
       generating: provider.generating,
+      manualEmpty: provider.lastManualEmpty,
       generationStarts,
       outcomes: outcomes.slice(),
       lastCompletion:
@@ -152,6 +153,7 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
       generationStarts = 0;
       Object.assign(provider.counters, { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0 });
       provider.lastTrace = undefined;
+      provider.lastManualEmpty = undefined;
       provider.clearCaches();
     }),
     vscode.commands.registerCommand(TEST_COMMANDS.eventLoopProbe, (action: 'start' | 'stop') => {

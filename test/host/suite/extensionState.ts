@@ -20,6 +20,8 @@ export interface CompletionTrace {
   multiline: boolean;
   latencyMs: number;
   checkpointDir?: string;
+  /** Why nothing is shown, when items is empty. */
+  suppressed?: string;
   result?: {
     promptTokens: number;
     reusedTokens: number;
@@ -41,6 +43,8 @@ export interface HookState {
   };
   counters: { engineCalls: number; engineCancelled: number; typingThroughHits: number; cacheHits: number };
   generating: boolean;
+  /** Why the last request made by hand showed nothing (the status bar said so). */
+  manualEmpty?: string;
   generationStarts: number;
   outcomes: { id: number; outcome: 'completed' | 'cancelled' | 'failed'; tokensBeforeCancel?: number }[];
   lastCompletion?: CompletionTrace;
