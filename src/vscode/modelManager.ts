@@ -180,11 +180,13 @@ export class ModelManager implements vscode.Disposable {
         if (epoch !== this.epoch) return;
         // This session is over: its pending load, if any, must not report as well.
         this.epoch++;
+        const provider = this.loadedModel?.info.device.provider;
         this.session = undefined;
         this.loadedModel = undefined;
         this.clearTimers();
         // A GPU provider is the likeliest cause of a native crash (WebGPU's SIGFPE: README, GPU).
-        const hint = error instanceof EngineExitError && error.signal !== null && settings.device !== 'cpu' ? `; if it happens again, set gpt2Complete.device to "cpu"` : '';
+        const onGpu = provider !== undefined ? provider !== 'cpu' : settings.device !== 'cpu';
+        const hint = error instanceof EngineExitError && error.signal !== null && onGpu ? `; if it happens again, set gpt2Complete.device to "cpu"` : '';
         this.crashed(new Error(`${error.message}${hint}`), label);
       },
       onGenerationFinished: (outcome) => this.options.onGenerationFinished?.(outcome),
