@@ -1,11 +1,12 @@
 import { UserError } from '../engine/errors';
 import { DEFAULT_CUTS, sampleCuts } from '../quality/cuts';
-import { formatByKind, formatTable, qualityJson, summarizeCuts } from '../quality/report';
+import { formatByKind, formatTable, qualityJson, summarizeCuts, type CutSummary } from '../quality/report';
 import { runQuality, type QualityResult } from '../quality/runQuality';
 import type { Suggester } from '../quality/suggester';
-import { splitWorkspace } from '../quality/workspaceSplit';
+import { splitWorkspace, type WorkspaceSplit } from '../quality/workspaceSplit';
 import { intFlag, parseCommandArgs } from './args';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
+import { openSuggester } from './pipelineRunner';
 
 export const QUALITY_HELP = `gpt2-complete quality <folder> [--model M] [--adapter DIR] [options]
   Completion quality on the held-out files of <folder> (the same whole-file split as finetune with
@@ -30,6 +31,45 @@ export interface QualityDeps {
   readonly progress?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
+export interface QualityOptions {
+  readonly folder: string;
+  readonly cuts: number;
+  readonly seed: number;
+  readonly heldout?: string;
+  readonly include?: string[];
+  readonly exclude?: string[];
+  /** Parsed model flags, passed through to openSuggester. */
+  readonly modelFlags: Record<string, unknown>;
+}
+
+export interface QualityRun {
+  readonly split: WorkspaceSplit;
+  readonly cuts: CutSummary;
+  readonly result: QualityResult;
+  /** The suggester's description line. */
+  readonly model: string;
+}
+
+/** Split, cut, then ask the pipeline and the baselines; the pipeline is opened only once there are cuts. */
+export async function measureQuality(options: QualityOptions, deps: QualityDeps = {}): Promise<QualityRun> {
+  const split = await splitWorkspace(options.folder, { seed: options.seed, include: options.include, exclude: options.exclude, heldOutGlob: options.heldout });
+  const sample = sampleCuts(split.heldOut, options.cuts, options.seed);
+  if (sample.cuts.length === 0) {
+    throw new UserError(`quality: no cut points in the ${split.heldOut.length} held-out files of ${split.folder} (cuts are drawn from code files: .ts, .js, .py, …)`);
+  }
+  const open = deps.openSuggester ?? openSuggester;
+  const suggester = await open('quality', { ...options.modelFlags, workspace: split.folder });
+  let result: QualityResult;
+  try {
+    const progress = new ProgressLine(deps.progress ?? process.stderr);
+    result = await runQuality({ split, cuts: sample.cuts, suggester, onProgress: (done, total) => progress.update(done, total) });
+    progress.done();
+  } finally {
+    await suggester.dispose();
+  }
+  return { split, cuts: summarizeCuts(sample.cuts, sample.files, sample.perFileCap), result, model: suggester.description };
+}
+
 export async function qualityCommand(argv: string[], deps: QualityDeps = {}): Promise<void> {
   const { values, positionals } = parseCommandArgs('quality', argv, {
     ...MODEL_FLAGS,
@@ -43,42 +83,31 @@ export async function qualityCommand(argv: string[], deps: QualityDeps = {}): Pr
   if (positionals.length !== 1) throw new UserError('quality: give exactly one folder to measure on (see gpt2-complete quality --help)');
   const count = intFlag('cuts', values.cuts, 1, DEFAULT_CUTS);
   const seed = intFlag('seed', values.seed, 0, 0);
-  const split = await splitWorkspace(positionals[0], { seed, include: values.include, exclude: values.exclude, heldOutGlob: values.heldout });
-  const sample = sampleCuts(split.heldOut, count, seed);
-  if (sample.cuts.length === 0) {
-    throw new UserError(`quality: no cut points in the ${split.heldOut.length} held-out files of ${split.folder} (cuts are drawn from code files: .ts, .js, .py, …)`);
-  }
-  const open = deps.openSuggester ?? defaultOpenSuggester;
-  const suggester = await open('quality', { ...values, workspace: split.folder });
-  let result: QualityResult;
-  try {
-    const progress = new ProgressLine(deps.progress ?? process.stderr);
-    result = await runQuality({ split, cuts: sample.cuts, suggester, onProgress: (done, total) => progress.update(done, total) });
-    progress.done();
-  } finally {
-    await suggester.dispose();
-  }
-  const cuts = summarizeCuts(sample.cuts, sample.files, sample.perFileCap);
+  const modelFlags = Object.fromEntries(Object.keys(MODEL_FLAGS).map((k) => [k, values[k as keyof typeof MODEL_FLAGS]]));
+  const run = await measureQuality(
+    { folder: positionals[0], cuts: count, seed, heldout: values.heldout, include: values.include, exclude: values.exclude, modelFlags },
+    deps,
+  );
+  const { split, cuts, result } = run;
   if (values.json) {
     const args = { folder: split.folder, model: values.model ?? 'embedded', adapter: values.adapter ?? null, precision: values.precision ?? null, cuts: count, seed, heldout: values.heldout ?? null };
-    process.stdout.write(JSON.stringify(qualityJson({ arguments: args, model: suggester.description, split, cuts, result })) + '\n');
+    process.stdout.write(JSON.stringify(qualityJson({ arguments: args, model: run.model, split, cuts, result })) + '\n');
     return;
   }
-  const tokens = (files: typeof split.train) => files.reduce((s, f) => s + f.tokens, 0).toLocaleString('en-US');
-  process.stdout.write(
-    `${suggester.description}\n` +
-      `${split.folder}: ${split.train.length} training files (${tokens(split.train)} tokens), ${split.heldOut.length} held out (${tokens(split.heldOut)} tokens)` +
-      `${split.by === 'glob' ? ` by --heldout ${values.heldout}` : `, finetune's split with seed ${seed}`}\n` +
-      `${cuts.total} cuts in ${cuts.filesWithCuts} of ${cuts.files} held-out code files (at most ${cuts.perFileCap} per file; ` +
-      `${Object.entries(cuts.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}; ${cuts.testPathCuts} in test files)\n\n` +
-      `${formatTable(result.systems)}\n\nexact match by kind of cut:\n${formatByKind(result.systems)}\n`,
-  );
+  process.stdout.write(`${run.model}\n${describeRun(run, seed, values.heldout)}\n\n${formatTable(result.systems)}\n\nexact match by kind of cut:\n${formatByKind(result.systems)}\n`);
 }
 
-/** The pipeline runner is the lead's; until it is in this build, the command says so. */
-const defaultOpenSuggester: OpenSuggester = async () => {
-  throw new UserError('quality: this build has no completion pipeline runner yet (src/cli/pipelineRunner.ts)');
-};
+/** Two lines: the split's sizes and how the cuts were spread. */
+export function describeRun(run: QualityRun, seed: number, heldout?: string): string {
+  const { split, cuts } = run;
+  const tokens = (files: typeof split.train) => files.reduce((s, f) => s + f.tokens, 0).toLocaleString('en-US');
+  return (
+    `${split.folder}: ${split.train.length} training files (${tokens(split.train)} tokens), ${split.heldOut.length} held out (${tokens(split.heldOut)} tokens)` +
+    `${split.by === 'glob' ? ` by --heldout ${heldout}` : `, finetune's split with seed ${seed}`}\n` +
+    `${cuts.total} cuts in ${cuts.filesWithCuts} of ${cuts.files} held-out code files (at most ${cuts.perFileCap} per file; ` +
+    `${Object.entries(cuts.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}; ${cuts.testPathCuts} in test files)`
+  );
+}
 
 /** "quality: 40/300 cuts, 12 s, about 80 s left", every 10 cuts; one updating line on a terminal. */
 class ProgressLine {
