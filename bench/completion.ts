@@ -1,16 +1,15 @@
 /**
  * `npm run bench:completion`: request → items latency of the completion pipeline as the extension
- * runs it. The real InlineProvider (src/vscode/inlineProvider.ts), ModelManager and engine worker
- * thread with the real engine, driven without an editor: a small stand-in for the `vscode` module
- * supplies the few classes they construct (EventEmitter, Range, InlineCompletionItem), and a
- * document object replays typing one character at a time through a real source file of this repo.
+ * runs it: the editor-free CompletionPipeline (src/completion/pipeline.ts, which the inline provider
+ * adapts) over the real engine process (src/vscode/engineClient.ts + engineWorker.ts, the
+ * extension's settings), replaying typing one character at a time through a real source file.
  *
  *   warm model requests: p50 / p90 from the provider call to its items, the KV cache reused from the
  *     previous keystroke (requests the provider answered from the model with reused tokens > 0)
  *   typing-through: the user types the characters of the suggestion on screen; served without a
  *     model call
  *   memory: RSS of this process plus its children (the engine is a child process) before the first
- *     load, while serving, and after the idle unload fired
+ *     load, while serving, and after the engine process was ended (what the idle unload does)
  *
  * Random weights never end a line on their own, so every model request generates exactly
  * `--max-tokens` tokens (default 16, close to Copilot's single-line cap of 20): a real model's line
@@ -25,7 +24,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { installVscodeStandIn } from '../test/helpers/vscodeStandIn';
+import type { BackendModel, CompletionBackend } from '../src/completion/backend';
+import { CompletionPipeline, type CompletionTrace } from '../src/completion/pipeline';
+import { EDITOR_DEFAULTS } from '../src/cli/pipelineRunner';
+import { EngineClient } from '../src/vscode/engineClient';
+import type { WorkerLoadedInfo, WorkerLoadRequest } from '../src/vscode/engineProtocol';
 
 const repo = path.resolve(__dirname, '..');
 
@@ -39,18 +42,6 @@ function args(name: string): string[] {
 function arg(name: string, fallback: string): string {
   return args(name)[0] ?? fallback;
 }
-
-// ---- the `vscode` stand-in ---------------------------------------------------------------------
-
-installVscodeStandIn();
-/* eslint-disable @typescript-eslint/no-require-imports */
-const { InlineProvider } = require('../src/vscode/inlineProvider') as typeof import('../src/vscode/inlineProvider');
-const { ModelManager } = require('../src/vscode/modelManager') as typeof import('../src/vscode/modelManager');
-const { StatsStore } = require('../src/vscode/statsStore') as typeof import('../src/vscode/statsStore');
-const { DEFAULTS } = require('../src/vscode/settings') as typeof import('../src/vscode/settings');
-type Settings = import('../src/vscode/settings').Settings;
-type CompletionTrace = import('../src/vscode/inlineProvider').CompletionTrace;
-type ModelState = import('../src/vscode/modelManager').ModelState;
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -76,8 +67,6 @@ function rssMiB(): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const silentLog = new Proxy({}, { get: () => () => undefined }) as never;
 
 /** The shape of models/embedded when this was written; a random checkpoint of it stands in when the folder is absent. */
 const EMBEDDED_SHAPE = '{"model_type":"gpt2","vocab_size":50257,"n_positions":512,"n_embd":128,"n_layer":8,"n_head":2}';
@@ -116,31 +105,6 @@ function workerFromSource(dir: string): string {
   return entry;
 }
 
-/** A document the provider reads: text, version, and a cursor given as an offset. */
-interface BenchDocument {
-  uri: { toString(): string };
-  languageId: string;
-  version: number;
-  text: string;
-  getText(): string;
-  offsetAt(position: { offset: number }): number;
-}
-
-function documentOf(uri: string, languageId: string): BenchDocument {
-  const doc: BenchDocument = {
-    uri: { toString: () => uri },
-    languageId,
-    version: 0,
-    text: '',
-    getText: () => doc.text,
-    offsetAt: (p) => p.offset,
-  };
-  return doc;
-}
-
-const AUTOMATIC = { triggerKind: 1, selectedCompletionInfo: undefined };
-const TOKEN = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose: () => undefined }) };
-
 interface Sample {
   ms: number;
   trace: CompletionTrace | undefined;
@@ -158,42 +122,50 @@ async function benchModel(spec: string): Promise<[string, string][]> {
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-bench-completion-'));
   const workerPath = args('worker').length > 0 ? path.resolve(repo, arg('worker', '')) : workerFromSource(storage);
 
-  // The extension's defaults, but for the model, no debounce, the token cap, and the CPU.
-  let settings: Settings = { ...DEFAULTS, modelPath: dir, debounceMs: 0, maxTokens, threads, device: 'cpu', idleUnloadMinutes: 15 };
-  if (args('precision').length > 0) settings = { ...settings, precision: arg('precision', '') } as Settings;
-  const precisionSetting = (settings as { precision?: string }).precision ?? 'fp32';
-  const manager = new ModelManager({
-    getSettings: () => settings,
-    folders: { embeddedDir: path.join(repo, 'models', 'embedded'), modelsRoot: path.join(storage, 'models') },
+  // The extension's defaults (EDITOR_DEFAULTS: greedy, every language), the token cap, no debounce, the CPU.
+  const precisionSetting = arg('precision', 'auto');
+  const loadRequest: WorkerLoadRequest = {
+    checkpointDir: dir,
+    modelsRoot: path.join(storage, 'models'),
     graphCacheDir: path.join(os.tmpdir(), 'gpt2-complete-bench', 'graphs'),
-    workerPath,
-    log: silentLog,
-  });
-  const states: ModelState[] = [];
-  manager.onDidChangeState((s) => states.push(s));
-  const stats = new StatsStore({ get: () => undefined, update: async () => undefined, keys: () => [] } as never);
-  const provider = new InlineProvider({
-    manager,
-    settings: () => settings,
-    pause: { paused: false } as never,
-    stats,
-    errors: { notify: (e: Error) => process.stderr.write(`provider error: ${e.message}\n`) } as never,
-    log: silentLog,
-  });
-  let lastTrace: CompletionTrace | undefined;
-  provider.onDidComplete((t) => (lastTrace = t));
+    device: 'cpu',
+    threads,
+    precision: precisionSetting,
+  };
+  /** The engine process, started on first need and ended by `unload` (the extension's idle unload). */
+  let engine: { client: EngineClient; info: WorkerLoadedInfo; model: BackendModel } | undefined;
+  let loads = 0;
+  const infos: WorkerLoadedInfo[] = [];
+  const backend: CompletionBackend = {
+    get current() {
+      return engine?.model;
+    },
+    async acquire() {
+      if (engine === undefined) {
+        const client = new EngineClient(workerPath);
+        const info = await client.load(loadRequest);
+        infos.push(info);
+        const epoch = ++loads;
+        engine = { client, info, model: { epoch, checkpointDir: info.checkpointDir, complete: (r, signal, onStarted) => client.complete(r, signal, onStarted) } };
+      }
+      return engine.model;
+    },
+  };
+  const unload = async (): Promise<number> => {
+    await engine?.client.dispose();
+    engine = undefined;
+    await sleep(2000); // the process's exit
+    return rssMiB();
+  };
+  const pipeline = new CompletionPipeline({ backend, settings: () => ({ ...EDITOR_DEFAULTS, maxTokens }), debounce: false });
 
   const source = fs.readFileSync(sourceFile, 'utf8');
-  const doc = documentOf(`file://${sourceFile}`, 'typescript');
+  const uri = `file://${sourceFile}`;
+  let version = 0;
   const ask = async (text: string, offset: number): Promise<Sample> => {
-    doc.text = text;
-    doc.version++;
-    lastTrace = undefined;
     const t0 = performance.now();
-    const items = await provider.provideInlineCompletionItems(doc as never, { offset } as never, AUTOMATIC as never, TOKEN as never);
-    const ms = performance.now() - t0;
-    const trace = lastTrace !== undefined && (lastTrace as CompletionTrace).offset === offset ? lastTrace : undefined;
-    return { ms, trace, items: items?.length ?? 0 };
+    const result = await pipeline.complete({ documentUri: uri, documentVersion: ++version, languageId: 'typescript', text, offset, trigger: 'automatic' });
+    return { ms: performance.now() - t0, trace: result.trace, items: result.items.length };
   };
 
   const rssBeforeLoad = rssMiB();
@@ -232,54 +204,41 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     const suggestion = shown.trace?.items[0] ?? '';
     if (process.env.BENCH_DEBUG) process.stderr.write(`point ${point}: ${shown.trace?.source} ${JSON.stringify(shown.trace?.raw)} -> ${JSON.stringify(shown.trace?.items)}\n`);
     if (suggestion.length < 2) continue;
-    const calls = provider.counters.engineCalls;
+    const calls = pipeline.counters.engineCalls;
     for (let k = 1; k < Math.min(suggestion.length, 8); k++) {
       const s = await ask(source.slice(0, at) + suggestion.slice(0, k) + after, at + k);
       if (s.trace?.source !== 'typing-through') throw new Error(`typing through answered from ${s.trace?.source ?? 'nothing'}`);
       through.push(s);
     }
-    throughModelCalls += provider.counters.engineCalls - calls;
+    throughModelCalls += pipeline.counters.engineCalls - calls;
   }
 
-  // Idle unload: the setting drops to 1.2 s, as when the user changes it (the manager re-arms its timer).
-  const idleUnload = async (): Promise<number> => {
-    settings = { ...settings, idleUnloadMinutes: 0.02 };
-    manager.touch();
-    const unloadStart = Date.now();
-    while (manager.state.kind !== 'unloaded' && Date.now() - unloadStart < 30_000) await sleep(50);
-    if (manager.state.kind !== 'unloaded') throw new Error('the idle unload did not fire');
-    settings = { ...settings, idleUnloadMinutes: 15 };
-    await sleep(2000); // the worker's dispose and thread exit
-    return rssMiB();
-  };
-  const rssAfterUnload = await idleUnload();
+  const rssAfterUnload = await unload();
   // A second load and unload: a one-time cost (native libraries mapped, allocator arenas) stays
   // flat, a leak grows by about the model again.
   await ask(source.slice(0, start) + source.slice(source.indexOf('\n', start)), start);
   const rssSecondServing = rssMiB();
-  const rssAfterSecondUnload = await idleUnload();
+  const rssAfterSecondUnload = await unload();
 
-  provider.dispose();
-  manager.dispose();
-  stats.dispose();
+  pipeline.dispose();
   fs.rmSync(storage, { recursive: true, force: true });
 
   const med = (xs: number[]): number => quantile(xs, 0.5);
-  const loaded = states.find((s): s is Extract<ModelState, { kind: 'ready' }> => s.kind === 'ready');
+  const loaded = infos[0];
   return [
     [
       'model',
-      `${label}; ${loaded?.info.device.provider ?? '?'}, ${loaded?.info.device.threads ?? '?'} threads; ` +
-        `precision setting ${precisionSetting} → ${(loaded?.info as { precision?: string } | undefined)?.precision ?? 'fp32'} weights; max ${maxTokens} tokens per suggestion`,
+      `${label}; ${loaded?.device.provider ?? '?'}, ${loaded?.device.threads ?? '?'} threads; ` +
+        `precision setting ${precisionSetting} → ${loaded?.precision ?? 'fp32'} weights; max ${maxTokens} tokens per suggestion`,
     ],
     ['first request (load + cold prefill)', fmt(cold?.ms ?? NaN)],
     [`warm model requests (${warm.length} of ${samples.length} keystrokes; ${fromCaches} from caches)`, `p50 ${fmt(med(warm.map((s) => s.ms)))}, p90 ${fmt(quantile(warm.map((s) => s.ms), 0.9))}`],
-    ['  of which in the worker: prompt / prefill / decode', `${fmt(med(warmTimings.map((t) => t.promptMs)))} / ${fmt(med(warmTimings.map((t) => t.prefillMs)))} / ${fmt(med(warmTimings.map((t) => t.decodeMs)))} (${med(warmTimings.map((t) => t.decodeTokens))} tokens)`],
+    ['  of which in the engine process: prompt / prefill / decode', `${fmt(med(warmTimings.map((t) => t.promptMs)))} / ${fmt(med(warmTimings.map((t) => t.prefillMs)))} / ${fmt(med(warmTimings.map((t) => t.decodeMs)))} (${med(warmTimings.map((t) => t.decodeTokens))} tokens)`],
     ['  prompt tokens / reused from the previous keystroke', `${med(warm.map((s) => s.trace!.result!.promptTokens))} / ${med(warm.map((s) => s.trace!.result!.reusedTokens))}`],
     [`typing-through (${through.length} keystrokes, ${throughModelCalls} model calls)`, `p50 ${fmt(med(through.map((s) => s.ms)))}, p90 ${fmt(quantile(through.map((s) => s.ms), 0.9))}`],
-    ['RSS before the first load / serving / after the idle unload', `${rssBeforeLoad.toFixed(0)} / ${rssServing.toFixed(0)} / ${rssAfterUnload.toFixed(0)} MiB`],
+    ['RSS before the first load / serving / after the unload', `${rssBeforeLoad.toFixed(0)} / ${rssServing.toFixed(0)} / ${rssAfterUnload.toFixed(0)} MiB`],
     ['RSS after the unload − before the load', `${(rssAfterUnload - rssBeforeLoad).toFixed(0)} MiB (serving added ${(rssServing - rssBeforeLoad).toFixed(0)} MiB)`],
-    ['second load: RSS serving / after its idle unload', `${rssSecondServing.toFixed(0)} / ${rssAfterSecondUnload.toFixed(0)} MiB`],
+    ['second load: RSS serving / after its unload', `${rssSecondServing.toFixed(0)} / ${rssAfterSecondUnload.toFixed(0)} MiB`],
   ];
 }
 
