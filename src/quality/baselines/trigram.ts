@@ -3,12 +3,17 @@
  * the last two tokens before the cursor until a token holds a line break or 48 tokens, backing off
  * to the bigram and then the unigram when a context was never seen.
  *
+ * It models the files' non-blank lines without their indentation: GPT-2 spells each space of an
+ * indentation as a token of its own, so over the raw text the commonest token after two spaces is
+ * a third, and at a line start the model would only ever predict more indentation (which the
+ * editor has already typed anyway).
+ *
  * Only the most frequent next token of each context is kept: every trigram is packed into one
  * double ((a·V + b)·V + c < 2^53), the array sorted once, and each run of equal (a, b) reduced to
  * its commonest c (ties to the smallest id). Building over a few million tokens takes seconds.
  */
 import { getTokenizer, type Tokenizer } from '../../engine/tokenizer';
-import { cursorLine } from './cursorLine';
+import { cursorLine, previousLine } from './cursorLine';
 
 const V = 50257;
 export const TRIGRAM_MAX_TOKENS = 48;
@@ -64,7 +69,7 @@ export class TrigramModel {
     const uni = new Float64Array(V);
     let tokens = 0;
     for (const text of texts) {
-      const ids = tokenizer.encode(text);
+      const ids = tokenizer.encode(dedentedLines(text));
       tokens += ids.length;
       for (let k = 0; k < ids.length; k++) {
         uni[ids[k]]++;
@@ -81,15 +86,14 @@ export class TrigramModel {
   }
 
   /**
-   * The rest of the line after the cursor. Trailing spaces typed on the line are left out of the
-   * context (GPT-2 spells a space with the word after it) and taken off the front of the output;
-   * at a line start the output's own indentation is dropped (the editor has already indented).
+   * The rest of the line after the cursor, from the line above and what is typed (both without
+   * indentation, as the model was counted). Trailing spaces typed are left out of the context
+   * (GPT-2 spells a space with the word after it) and taken off the front of the output.
    */
   suggest(document: string, offset: number): string {
     const { lineStart, typed } = cursorLine(document, offset);
-    // Two tokens of context: the line above and the typed part are plenty.
-    const from = lineStart === 0 ? 0 : document.lastIndexOf('\n', lineStart - 2) + 1;
-    const before = document.slice(from, offset);
+    const above = previousLine(document, lineStart);
+    const before = above === null ? typed : `${above}\n${typed}`;
     const context = before.replace(/[ \t]+$/, '');
     const dropped = before.slice(context.length);
     const ids = this.tokenizer.encode(context);
@@ -110,4 +114,13 @@ export class TrigramModel {
     if (typed === '') text = text.trimStart();
     return text.trimEnd();
   }
+}
+
+/** The text's non-blank lines, each without leading and trailing whitespace. */
+export function dedentedLines(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join('\n');
 }

@@ -3,7 +3,7 @@ import { bestOf, buildBaselines } from '../../../src/quality/baselines';
 import { previousLine } from '../../../src/quality/baselines/cursorLine';
 import { inFileCopy } from '../../../src/quality/baselines/inFileCopy';
 import { LineLookup } from '../../../src/quality/baselines/lineLookup';
-import { TRIGRAM_MAX_TOKENS, TrigramModel } from '../../../src/quality/baselines/trigram';
+import { dedentedLines, TRIGRAM_MAX_TOKENS, TrigramModel } from '../../../src/quality/baselines/trigram';
 
 /** A document and its cursor, written with a █ where the cursor is. */
 function at(marked: string): [string, number] {
@@ -76,6 +76,13 @@ describe('quality: baselines', () => {
 
     it('at a line start, leaves the indentation to the editor', () => {
       assert.equal(model.suggest(...at('for (let i = 0; i < n; i++) {\n  █')), 'total += values[i];');
+    });
+
+    it('counts lines without indentation, so a line start is not read as more indentation', () => {
+      assert.equal(dedentedLines('def f(x):\n    if x:\n\n        return 1  \n'), 'def f(x):\nif x:\nreturn 1');
+      const python = new TrigramModel(['def f(x):\n    if x:\n        return x\n'.repeat(2)]);
+      assert.equal(python.suggest(...at('def g(y):\n    █')), 'if x:');
+      assert.equal(python.suggest(...at('    if y:\n        █')), 'return x');
     });
 
     it('backs off to a bigram and a unigram, and stops after 48 tokens', () => {
