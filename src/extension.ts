@@ -17,6 +17,7 @@ import { DownloadProbe } from './vscode/modelDownload';
 import { ModelManager } from './vscode/modelManager';
 import type { ModelFolders } from './vscode/modelResolution';
 import { PauseState } from './vscode/pauseState';
+import { QualityView } from './vscode/qualityView';
 import { onSettingsChanged, readSettings, SECTION, type Settings } from './vscode/settings';
 import { StatsStore } from './vscode/statsStore';
 import { StatusBar, type StatusSources } from './vscode/statusBar';
@@ -57,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   const pause = new PauseState(context.globalState);
   const stats = new StatsStore(context.globalState);
+  const quality = new QualityView(stats, () => adapters.current?.trainedAt);
   const errors = new ErrorNotifier({
     openSettings: () => void vscode.commands.executeCommand(COMMANDS.openSettings),
     showLogs: () => log.show(),
@@ -77,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): void {
     manager,
     pause,
     stats,
+    quality,
     provider,
     statusBar,
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
@@ -107,6 +110,7 @@ export function activate(context: vscode.ExtensionContext): void {
       manager, pause, stats, settings: getSettings, log, folders, status: statusSources,
       accepted: (documentUri, itemText) => provider.accepted(documentUri, itemText),
       downloadProbe,
+      quality,
     }),
     adapters,
     fineTune,

@@ -10,6 +10,7 @@ import { ask, downloadPreset, inform, type DownloadDependencies, type DownloadPr
 import type { ModelManager } from './modelManager';
 import { isEmbeddedModelPresent, isPresetDownloaded, type ModelFolders } from './modelResolution';
 import type { PauseState } from './pauseState';
+import type { QualityView } from './qualityView';
 import { SECTION, type Settings } from './settings';
 import { showStatusMenu, type MenuCommands, type StatusSources } from './statusBar';
 import type { StatsStore } from './statsStore';
@@ -20,6 +21,7 @@ export const COMMANDS = {
   resume: 'gpt2Complete.resume',
   togglePause: 'gpt2Complete.togglePause',
   showStats: 'gpt2Complete.showStats',
+  showQuality: 'gpt2Complete.showQuality',
   selectModel: 'gpt2Complete.selectModel',
   downloadModel: 'gpt2Complete.downloadModel',
   reloadModel: 'gpt2Complete.reloadModel',
@@ -43,6 +45,7 @@ export interface CommandDependencies {
   readonly accepted: (...args: unknown[]) => void;
   /** The download's test probe, when the test hooks are on. */
   readonly downloadProbe?: DownloadProbe;
+  readonly quality: QualityView;
 }
 
 function openSettings(query = SECTION): Thenable<unknown> {
@@ -61,6 +64,7 @@ export function registerCommands(deps: CommandDependencies): vscode.Disposable[]
     selectModel: COMMANDS.selectModel,
     downloadModel: COMMANDS.downloadModel,
     showStats: COMMANDS.showStats,
+    showQuality: COMMANDS.showQuality,
     showLogs: COMMANDS.showLogs,
     reloadModel: COMMANDS.reloadModel,
     openSettings: COMMANDS.openSettings,
@@ -74,7 +78,8 @@ export function registerCommands(deps: CommandDependencies): vscode.Disposable[]
     register(COMMANDS.pause, () => deps.pause.set(true)),
     register(COMMANDS.resume, () => deps.pause.set(false)),
     register(COMMANDS.togglePause, () => deps.pause.toggle()),
-    register(COMMANDS.showStats, () => showStats(deps.stats)),
+    register(COMMANDS.showStats, () => showStats(deps.stats, deps.quality)),
+    register(COMMANDS.showQuality, () => deps.quality.show()),
     // A name skips the pick (the status menu and the tests use the same path as the picker).
     register(COMMANDS.selectModel, (name?: string) => selectModel(deps, download, name)),
     register(COMMANDS.downloadModel, (name?: string) => downloadAndUse(deps, download, name)),
@@ -86,14 +91,16 @@ export function registerCommands(deps: CommandDependencies): vscode.Disposable[]
   ];
 }
 
-async function showStats(stats: StatsStore): Promise<void> {
+async function showStats(stats: StatsStore, quality: QualityView): Promise<void> {
   const c = stats.snapshot();
   const picked = await vscode.window.showInformationMessage(
     `GPT-2 Complete: ${c.shown} suggestions shown, ${c.accepted} accepted (${(stats.acceptRate() * 100).toFixed(0)}%), ` +
       `${c.partialAccepts} partly (word or line), ${c.acceptedChars} characters accepted. Counted on this machine only.`,
+    'Per Day',
     'Reset',
   );
-  if (picked === 'Reset') stats.reset();
+  if (picked === 'Per Day') await quality.show();
+  else if (picked === 'Reset') stats.reset();
 }
 
 // `choice`, not `kind`: QuickPickItem has a `kind` of its own (separators).

@@ -183,6 +183,7 @@ export interface MenuCommands {
   selectModel: string;
   downloadModel: string;
   showStats: string;
+  showQuality: string;
   showLogs: string;
   reloadModel: string;
   openSettings: string;
@@ -206,6 +207,7 @@ export async function showStatusMenu(sources: StatusSources, commands: MenuComma
   if (sources.manager.state.kind === 'error') entries.push({ label: '$(refresh) Reload the model', command: commands.reloadModel });
   entries.push(
     { label: '$(graph) Show completion stats', command: commands.showStats },
+    { label: '$(graph-line) Show suggestion quality per day', command: commands.showQuality },
     { label: '$(output) Show logs', command: commands.showLogs },
     { label: '$(settings-gear) Open settings', command: commands.openSettings },
   );

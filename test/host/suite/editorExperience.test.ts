@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
+import { closeWithoutSaving, openUntitled, runUntilEdit, typeText, waitFor } from './editorDriver';
 import { hookState, resetHooks, setSetting, waitForState, type CompletionTrace } from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
 
@@ -239,4 +239,26 @@ suite('editor experience', function () {
       assert.notEqual(vscode.workspace.getConfiguration().inspect(key), undefined, `VS Code does not know ${key}`);
     }
   });
+
+  test('Show Suggestion Quality lists today with the acceptance rate and the characters accepted', async () => {
+    const editor = await openUntitled('typescript', 'const rate = ');
+    editors.push(editor);
+    const trace = await typeUntilSuggestion(editor, 'abcdefghij');
+    const before = await hookState();
+    const inserted = await runUntilEdit(editor, 'editor.action.inlineSuggest.commit', 'the ghost text to be committed');
+    assert.equal(inserted, trace.items[0]);
+    await waitForState((s) => s.stats.accepted === before.stats.accepted + 1, { what: 'the acceptance to be counted' });
+    await vscode.commands.executeCommand('gpt2Complete.showQuality');
+    const doc = await waitFor(() => vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'gpt2-complete-quality'), { what: 'the quality view' });
+    const now = new Date();
+    const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+    const row = doc.getText().split('\n').find((l) => l.startsWith(today));
+    assert.ok(row, `no row for ${today} in:\n${doc.getText()}`);
+    const [, shown, accepted, rate, , chars] = row.split(/\s+/);
+    assert.ok(Number(shown) >= 1 && Number(accepted) >= 1, row);
+    assert.equal(rate, `${((100 * Number(accepted)) / Number(shown)).toFixed(1)}%`);
+    assert.ok(Number(chars) >= inserted.length, row);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
 });
+
