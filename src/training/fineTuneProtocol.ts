@@ -25,6 +25,8 @@ export interface FineTuneJob {
   threads?: number;
   include?: string[];
   exclude?: string[];
+  /** A file with a secret in its text: left out (skip-file, default) or used without the secret's lines. */
+  secrets?: 'skip-file' | 'drop-lines';
   /** Mine, check and estimate, then stop before training (the extension's confirm step). */
   dryRun?: boolean;
   /** Held-out cut points evaluated before and after (default 200: DEFAULT_EVAL_CASES). */

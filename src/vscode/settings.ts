@@ -34,6 +34,8 @@ export interface Settings {
   /** Fine-tuning's file globs (relative to the folder it reads); an empty include keeps every file. */
   readonly fineTuneInclude: readonly string[];
   readonly fineTuneExclude: readonly string[];
+  /** A file with a secret in its text: left out of fine-tuning (default) or used without the secret's lines. */
+  readonly fineTuneSecrets: 'skip-file' | 'drop-lines';
 }
 
 /** Settings whose change means a different model session (a reload). */
@@ -54,6 +56,7 @@ export const DEFAULTS: Settings = {
   idleUnloadMinutes: 15,
   fineTuneInclude: [],
   fineTuneExclude: [],
+  fineTuneSecrets: 'skip-file',
 };
 
 function numberIn(value: unknown, min: number, max: number, fallback: number): number {
@@ -107,6 +110,7 @@ export function readSettings(): Settings {
     idleUnloadMinutes: numberIn(c.get('idleUnloadMinutes'), 0, 24 * 60, DEFAULTS.idleUnloadMinutes),
     fineTuneInclude: globList(c.get('fineTune.include')),
     fineTuneExclude: globList(c.get('fineTune.exclude')),
+    fineTuneSecrets: oneOf(c.get('fineTune.secrets'), ['skip-file', 'drop-lines'] as const, DEFAULTS.fineTuneSecrets),
   };
 }
 

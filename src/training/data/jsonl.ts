@@ -14,7 +14,7 @@
  * written: the text round-trips through GPT-2's tokenizer to the same ids (encode(prompt),
  * encode(completion)), and other tools tokenize for themselves.
  */
-import * as fs from 'fs';
+import { withAtomicWriter, type AtomicOptions } from '../../engine/atomicFile';
 import { Example } from './examples';
 import { Split } from './split';
 
@@ -37,31 +37,37 @@ export function jsonLine(record: JsonlRecord): string {
   return JSON.stringify(record).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`) + '\n';
 }
 
-/** Writes train then held-out examples to `outPath` (replacing it), one JSON object per line. */
+/**
+ * Writes train then held-out examples to `outPath`, one JSON object per line, atomically: the file
+ * appears whole or not at all, and an existing file stays as it was when the write fails (a full
+ * disk is a UserError naming the path).
+ */
 export async function writeJsonl(
   dataset: { readonly train: readonly Example[]; readonly heldOut: readonly Example[] },
   outPath: string,
+  options: AtomicOptions = {},
 ): Promise<void> {
-  const handle = await fs.promises.open(outPath, 'w');
-  try {
-    const batch: string[] = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      await handle.write(batch.join(''));
-      batch.length = 0;
-    };
-    const parts: [readonly Example[], Split][] = [
-      [dataset.train, 'train'],
-      [dataset.heldOut, 'heldout'],
-    ];
-    for (const [examples, split] of parts) {
-      for (const example of examples) {
-        batch.push(jsonLine(toJsonlRecord(example, split)));
-        if (batch.length >= 1000) await flush();
+  await withAtomicWriter(
+    outPath,
+    (w) => {
+      const batch: string[] = [];
+      const flush = () => {
+        if (batch.length === 0) return;
+        w.write(batch.join(''));
+        batch.length = 0;
+      };
+      const parts: [readonly Example[], Split][] = [
+        [dataset.train, 'train'],
+        [dataset.heldOut, 'heldout'],
+      ];
+      for (const [examples, split] of parts) {
+        for (const example of examples) {
+          batch.push(jsonLine(toJsonlRecord(example, split)));
+          if (batch.length >= 1000) flush();
+        }
       }
-    }
-    await flush();
-  } finally {
-    await handle.close();
-  }
+      flush();
+    },
+    options,
+  );
 }

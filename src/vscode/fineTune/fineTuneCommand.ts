@@ -241,6 +241,7 @@ export class FineTuneController implements vscode.Disposable {
       threads: settings.threads,
       include: settings.fineTuneInclude.length > 0 ? [...settings.fineTuneInclude] : undefined,
       exclude: settings.fineTuneExclude.length > 0 ? [...settings.fineTuneExclude] : undefined,
+      secrets: settings.fineTuneSecrets,
       graphCacheDir: this.deps.graphCacheDir,
       ...this.testOptions?.job,
     };

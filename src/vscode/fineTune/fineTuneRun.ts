@@ -68,6 +68,8 @@ export function runJob(job: FineTuneJob, child: ChildProcessOptions, onMessage?:
     execArgv: [],
     // Under desktop VS Code process.execPath is Electron's binary: this makes it run as plain Node.
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    // The command keeps an interrupted run's folder and offers to resume it.
+    resumeHint: 'run "Fine-tune on Workspace" on the same folder to resume from it',
     onMessage: (message) => {
       switch (message.type) {
         case 'report':
