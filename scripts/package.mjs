@@ -4,6 +4,9 @@
 // .vscodeignore rules for this run and the package is marked with `--target`, which the
 // Marketplace and `code --install-extension` use to pick the right one.
 // The default target is this machine's (platform-arch).
+// Only the packages the extension loads at run time ship (RUNTIME_PACKAGES); the rest of the
+// production tree is what onnxruntime-node's install script needs (adm-zip, global-agent and their
+// dependencies: it downloads optional CUDA files at install time), and is left out.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,6 +15,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const binRoot = 'node_modules/onnxruntime-node/bin/napi-v6';
+/** What dist/*.js require at run time (the bundles keep these external: scripts/build.mjs). */
+const RUNTIME_PACKAGES = ['onnxruntime-node', 'onnxruntime-common', 'gpt-3-encoder'];
+
+/** Production packages (npm's view, as vsce sees them) that nothing loads at run time. */
+function installTimePackages() {
+  const out = execFileSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: root, encoding: 'utf8' });
+  const names = out
+    .split('\n')
+    .map((dir) => path.relative(root, dir.trim()).split(path.sep).join('/'))
+    .filter((rel) => rel.startsWith('node_modules/'))
+    .map((rel) => rel.slice('node_modules/'.length));
+  return [...new Set(names)].filter((name) => !RUNTIME_PACKAGES.includes(name));
+}
 
 /** platform-arch pairs onnxruntime-node has binaries for, from its folders (e.g. linux/x64). */
 function availableTargets() {
@@ -32,8 +48,13 @@ if (!targets.includes(target)) {
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const ignoreRules = fs.readFileSync(path.join(root, '.vscodeignore'), 'utf8');
 const others = targets.filter((t) => t !== target).map((t) => `${binRoot}/${t.replace('-', '/')}/**`);
+const installOnly = installTimePackages().map((name) => `node_modules/${name}/**`);
 const ignoreFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-package-')), '.vscodeignore');
-fs.writeFileSync(ignoreFile, `${ignoreRules.trimEnd()}\n# Other platforms' onnxruntime binaries (scripts/package.mjs)\n${others.join('\n')}\n`);
+fs.writeFileSync(
+  ignoreFile,
+  `${ignoreRules.trimEnd()}\n# Other platforms' onnxruntime binaries (scripts/package.mjs)\n${others.join('\n')}\n` +
+    `# Install-time packages: nothing requires them at run time (scripts/package.mjs)\n${installOnly.join('\n')}\n`,
+);
 
 const out = `${manifest.name}-${manifest.version}-${target}.vsix`;
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
