@@ -43,6 +43,7 @@ function commit(): string {
 async function main(): Promise<void> {
   const cuts = Number(arg('cuts') ?? 500);
   const seed = Number(arg('seed') ?? 0);
+  if (!Number.isInteger(cuts) || cuts < 1 || !Number.isInteger(seed) || seed < 0) throw new Error('--cuts must be an integer ≥ 1 and --seed an integer ≥ 0');
   const names = arg('sets')?.split(',') ?? QUALITY_SETS.map((s) => s.name);
   const modelFlags = { model: arg('model'), adapter: arg('adapter'), precision: arg('precision'), threads: arg('threads'), device: arg('device') };
   const sets = fetchQualitySets({ names, log: (l) => process.stderr.write(`${l}\n`) });
