@@ -8,6 +8,7 @@ import { startFineTune, type StartOptions } from '../training/fineTuneClient';
 import type { ChildMessage, EvalJson, FineTuneJob } from '../training/fineTuneProtocol';
 import { DEFAULT_LAMBDA, DEFAULT_LR } from '../training/trainer';
 import { intFlag, numberFlag, parseCommandArgs } from './args';
+import { secretsFlag } from './datasetCommand';
 import { cliGraphCache, cliModelsRoot } from './paths';
 
 export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DIR [options]
@@ -25,6 +26,8 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DI
   --batch-tokens N   tokens per step (default ${DEFAULT_BATCH_TOKENS})
   --seed S           seeds the split, the cut points and the order (default 0)
   --include G, --exclude G   globs over the folder's files (repeatable)
+  --secrets skip-file|drop-lines   a file with a secret (token, key, password) in it is left out
+                     (skip-file, default) or used without the secret's lines (drop-lines)
   --eval-cases N     held-out cut points evaluated (default 200)
   --device D         auto (default) | cpu | cuda | dml | coreml | webgpu
   --threads N        CPU threads (default: all cores but one)
@@ -56,6 +59,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     seed: { type: 'string' },
     include: { type: 'string', multiple: true },
     exclude: { type: 'string', multiple: true },
+    secrets: { type: 'string' },
     'eval-cases': { type: 'string' },
     device: { type: 'string' },
     threads: { type: 'string' },
@@ -81,6 +85,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     seed: intFlag('seed', values.seed, 0, 0),
     include: values.include,
     exclude: values.exclude,
+    secrets: secretsFlag('finetune', values.secrets),
     evalCases: intFlag('eval-cases', values['eval-cases'], 1),
     device: values.device ?? 'auto',
     threads: intFlag('threads', values.threads, 1),
@@ -90,7 +95,8 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   if (!fs.existsSync(job.folder) || !fs.statSync(job.folder).isDirectory()) throw new UserError(`finetune: ${job.folder} is not a folder`);
 
   const progress = new ProgressPrinter();
-  const handle = startFineTune(job, { script: fineTuneScript(), ...start, onMessage: (m) => progress.show(m) });
+  const resumeHint = `run the same command again to resume: ${resumeCommand(argv)}`;
+  const handle = startFineTune(job, { script: fineTuneScript(), resumeHint, ...start, onMessage: (m) => progress.show(m) });
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
@@ -108,6 +114,16 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** `arg` as a POSIX shell reads it back: bare when safe, else single-quoted. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command line that runs `finetune` with these arguments again (the same --out resumes). */
+export function resumeCommand(argv: readonly string[]): string {
+  return ['gpt2-complete', 'finetune', ...argv].map(shellQuote).join(' ');
 }
 
 /** Front-end rendering of the child's messages, on stderr. */

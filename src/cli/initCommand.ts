@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { describeWriteError } from '../engine/atomicFile';
 import { configFromHuggingFace, NAMED_CONFIGS, type GPT2Config } from '../engine/config';
 import { UserError } from '../engine/errors';
 import { writeRandomCheckpoint } from '../engine/randomCheckpoint';
@@ -20,7 +21,15 @@ export async function initCommand(argv: string[]): Promise<void> {
   const config = parseConfigFlag(values.config ?? 'tiny');
   const dtype = (values.dtype ?? 'F32').toUpperCase();
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new UserError(`init: --dtype must be F32, F16 or BF16 (got "${values.dtype}")`);
-  writeRandomCheckpoint(values.out, config, intFlag('seed', values.seed, 0, 0), { dtype });
+  const seed = intFlag('seed', values.seed, 0, 0);
+  try {
+    writeRandomCheckpoint(values.out, config, seed, { dtype });
+  } catch (e) {
+    // A full disk or a read-only folder is the user's to fix: one line, not a stack (the weights
+    // file is written to a temp name and removed on failure, so nothing half-written is left).
+    const full = describeWriteError(values.out, e);
+    throw full ? new UserError(`init: ${full.message}`) : e;
+  }
   process.stdout.write(`${values.out}\n`);
 }
 

@@ -15,6 +15,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { describeWriteError, writeJsonAtomic } from '../engine/atomicFile';
 import { openCheckpoint, type Checkpoint } from '../engine/checkpoint';
 import { NAMED_CONFIGS, type GPT2Config } from '../engine/config';
 import { CancelledError, UserError } from '../engine/errors';
@@ -24,12 +25,14 @@ import type { WeightSource } from '../engine/weights';
 import { checkpointOverlay, loraOverlay } from './adapterOverlay';
 import { checkEnoughData, formatReport, mineDataset, type DatasetOptions, type DataReport } from './data/dataset';
 import type { Example } from './data/examples';
+import type { SecretsMode } from './data/secretScan';
 import { DEFAULT_EVAL_CASES, evalCases, evaluate, sessionScorer, type EvalResult } from './evaluate';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson } from './fineTuneProtocol';
 import { DEFAULT_LORA_CONFIG, type LoraConfig } from './lora';
 import { availableMemory, checkTrainingMemory, formatBytes } from './memoryEstimate';
 import { chooseBatchShape, makeBatch, type BatchShape } from './objective';
 import { DEFAULT_LAMBDA, initialValues, latestCheckpoint, train, type TrainResult } from './trainer';
+import { acquireOutputLock } from './outputLock';
 import { TrainingSession } from './trainingSession';
 
 /** Tokens per step (rows × seqLen) unless --batch-tokens says: 4 × 256, the batch the PERF.md peer trains at. */
@@ -49,12 +52,13 @@ export interface LossPoint {
  * fit its positions, scaled down for a short-context model so every example fits one row whole.
  * `eval` uses this too, so it scores the same cut points as `finetune` with the same seed.
  */
-export function miningOptions(config: GPT2Config, o: { seed?: number; include?: string[]; exclude?: string[] }): DatasetOptions {
+export function miningOptions(config: GPT2Config, o: { seed?: number; include?: string[]; exclude?: string[]; secrets?: SecretsMode }): DatasetOptions {
   const continuationTokens = Math.max(1, Math.min(64, Math.floor(config.nPositions / 4)));
   return {
     seed: o.seed ?? 0,
     include: o.include,
     exclude: o.exclude,
+    secrets: o.secrets,
     contextTokens: Math.max(1, Math.min(256, config.nPositions - continuationTokens)),
     continuationTokens,
   };
@@ -110,12 +114,6 @@ function readJson<T>(file: string): T | null {
   } catch {
     return null;
   }
-}
-
-function writeJson(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 1) + '\n');
-  fs.renameSync(tmp, file);
 }
 
 /** Identifies a before-evaluation: the base weights and the exact cases. */
@@ -175,6 +173,46 @@ async function timeStep(session: TrainingSession, train: readonly Example[], sha
 
 export async function runFineTune(job: FineTuneJob, emit: (m: ChildMessage) => void, signal: AbortSignal): Promise<FineTuneResultJson | null> {
   checkJob(job);
+  // The output folder is this run's alone until it ends (a dry run writes nothing there). A folder
+  // made only for the lock goes again when the run ends before writing anything into it.
+  const outExisted = fs.existsSync(job.out);
+  const lock = job.dryRun ? null : acquireOutputLock(job.out, job.folder);
+  let done: Extract<ChildMessage, { type: 'done' }> | null;
+  try {
+    done = await runLocked(job, emit, signal);
+  } catch (e) {
+    // A full disk while writing checkpoints, the adapter or the model: one line, and the way back.
+    const full = describeWriteError(String((e as NodeJS.ErrnoException).path ?? job.out), e);
+    if (full === undefined || full === e) throw e;
+    throw new UserError(`${full.message}${hasCheckpoint(job.out) ? '; the same run then resumes from its last checkpoint' : ''}`);
+  } finally {
+    lock?.release();
+    if (!outExisted) removeIfEmpty(job.out);
+  }
+  // Only now: a front end that starts the next run into the same folder on 'done' finds it unlocked.
+  if (done === null) return null;
+  emit(done);
+  return done.result;
+}
+
+function hasCheckpoint(out: string): boolean {
+  try {
+    return latestCheckpoint(out) !== null;
+  } catch {
+    return false;
+  }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // not empty (the run wrote something) or already gone
+  }
+}
+
+/** The run; its 'done' message is returned for the caller to send once the output folder is unlocked. */
+async function runLocked(job: FineTuneJob, emit: (m: ChildMessage) => void, signal: AbortSignal): Promise<Extract<ChildMessage, { type: 'done' }> | null> {
   const base = openCheckpoint(job.model);
   const tempCache = job.graphCacheDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2-finetune-graphs-'));
   try {
@@ -194,7 +232,7 @@ export async function runFineTune(job: FineTuneJob, emit: (m: ChildMessage) => v
   }
 }
 
-async function run(ctx: Context, base: Checkpoint): Promise<FineTuneResultJson | null> {
+async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage, { type: 'done' }> | null> {
   const { job, emit, signal, config, lambda, seed } = ctx;
   const modelName = path.basename(job.model);
 
@@ -244,7 +282,7 @@ async function run(ctx: Context, base: Checkpoint): Promise<FineTuneResultJson |
       before = cached.result;
     } else {
       before = await evaluateWith(ctx, session, values, shape, cases);
-      writeJson(path.join(job.out, BEFORE_FILE), { key, result: before });
+      writeJsonAtomic(path.join(job.out, BEFORE_FILE), { key, result: before });
     }
     emit({ type: 'eval', phase: 'before', result: before });
 
@@ -264,8 +302,7 @@ async function run(ctx: Context, base: Checkpoint): Promise<FineTuneResultJson |
       out: result.out,
     };
     writeReport(job, json, result, curve, shape, lambda, data.report);
-    emit({ type: 'done', result: json, lossCurve: curve });
-    return json;
+    return { type: 'done', result: json, lossCurve: curve };
   } finally {
     await session.dispose();
   }
@@ -308,7 +345,7 @@ async function trainWithCurve(
       const point = curve.find((p) => p.step === e.step);
       if (point) point.heldOutL2 = e.l2;
     },
-    onCheckpoint: () => writeJson(curveFile, curve),
+    onCheckpoint: () => writeJsonAtomic(curveFile, curve),
   });
   return { result, curve };
 }
@@ -316,7 +353,7 @@ async function trainWithCurve(
 function writeReport(
   job: FineTuneJob, json: FineTuneResultJson, r: TrainResult, curve: LossPoint[], shape: BatchShape, lambda: number, data: DataReport,
 ): void {
-  writeJson(path.join(job.out, REPORT_FILE), {
+  writeJsonAtomic(path.join(job.out, REPORT_FILE), {
     result: json,
     model: job.model,
     method: job.method,

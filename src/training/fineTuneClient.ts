@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { fork } from 'child_process';
 import { CancelledError, UserError } from '../engine/errors';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson, ParentMessage } from './fineTuneProtocol';
+import { latestCheckpoint } from './trainer';
 
 export interface StartOptions {
   /** The child's entry: dist/fineTuneProcess.js, resolved by the caller (it knows where it is installed). */
@@ -18,12 +19,18 @@ export interface StartOptions {
   execArgv?: string[];
   /** The child's environment (default: this process's), under trainingEnvironment's malloc settings. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * What resumes this job, for the message when the child dies after a checkpoint: the CLI's exact
+   * command, the extension's command name. Default: start the same job with the same output folder.
+   */
+  resumeHint?: string;
 }
 
 export interface FineTuneHandle {
   /**
    * The result on 'done'; null after a dry run. Rejects with a CancelledError on 'cancelled', a
-   * UserError for a user-facing failure, and an Error otherwise (a crash included).
+   * UserError for a user-facing failure (a child killed after a checkpoint included: the message
+   * says how to resume), and an Error otherwise (a crash before any checkpoint).
    */
   result: Promise<FineTuneResultJson | null>;
   /** Asks the child to stop at the next step boundary, keeping its last checkpoint. */
@@ -49,6 +56,15 @@ const TAIL_CHARS = 4000;
  */
 export function trainingEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: String(2 ** 40), ...base };
+}
+
+/** The step of `out`'s last checkpoint, if it has a readable one. */
+function checkpointStep(out: string): number | undefined {
+  try {
+    return latestCheckpoint(out)?.step;
+  } catch {
+    return undefined;
+  }
 }
 
 export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHandle {
@@ -99,7 +115,13 @@ export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHan
     child.on('error', (e) => settle(() => reject(new Error(`the fine-tuning process could not run ${opts.script}: ${e.message}`))));
     // 'close' rather than 'exit': it comes after the child's last messages and output are in.
     child.on('close', (code, signal) => {
-      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const how = signal ? `was killed by ${signal}${signal === 'SIGKILL' ? ' (often the system running out of memory)' : ''}` : `exited with code ${code}`;
+      const checkpoint = checkpointStep(job.out);
+      if (checkpoint !== undefined) {
+        // Killed or crashed after a checkpoint: nothing is lost but the steps since; say how to go on.
+        const resume = opts.resumeHint ?? 'start the same fine-tune again with the same output folder to resume from it';
+        return settle(() => reject(new UserError(`the fine-tuning process ${how}; its last checkpoint is step ${checkpoint} in ${job.out}: ${resume}`)));
+      }
       const last = tail.trim().split('\n').slice(-15).join('\n');
       settle(() => reject(new Error(`the fine-tuning process ${how} before reporting a result${last ? `; its last output:\n${last}` : ''}`)));
     });

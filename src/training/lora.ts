@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeJsonAtomic } from '../engine/atomicFile';
 import type { GPT2Config } from '../engine/config';
 import { UserError } from '../engine/errors';
 import { Rng } from '../engine/random';
@@ -244,10 +245,7 @@ export function saveAdapter(dir: string, config: LoraConfig, values: Map<string,
   }
   fs.mkdirSync(dir, { recursive: true });
   writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
-  const file = path.join(dir, ADAPTER_CONFIG_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(peftConfigJson(config, opts.baseModel ?? null), null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  writeJsonAtomic(path.join(dir, ADAPTER_CONFIG_FILE), peftConfigJson(config, opts.baseModel ?? null), { indent: 2 });
 }
 
 interface ParsedName {

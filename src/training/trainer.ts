@@ -21,6 +21,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeJsonAtomic } from '../engine/atomicFile';
 import { writeCheckpoint as writeModelCheckpoint } from '../engine/checkpoint';
 import type { GPT2Config } from '../engine/config';
 import { CancelledError, UserError } from '../engine/errors';
@@ -216,18 +217,6 @@ function stepDirName(step: number): string {
   return `step-${String(step).padStart(7, '0')}`;
 }
 
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, JSON.stringify(value, null, 1) + '\n');
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
-
 function saveTrainerCheckpoint(outDir: string, state: TrainerState, params: readonly TrainableParam[], values: Map<string, Float32Array>, optimizer: AdamW): string {
   const root = path.join(outDir, CHECKPOINTS);
   fs.mkdirSync(root, { recursive: true });
@@ -236,13 +225,19 @@ function saveTrainerCheckpoint(outDir: string, state: TrainerState, params: read
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
-  writeSafetensors(
-    path.join(tmp, VALUES_FILE),
-    params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: values.get(p.name)! })),
-    { format: 'pt' },
-  );
-  optimizer.saveState(path.join(tmp, OPTIMIZER_FILE));
-  writeJsonAtomic(path.join(tmp, STATE_FILE), state);
+  try {
+    writeSafetensors(
+      path.join(tmp, VALUES_FILE),
+      params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: values.get(p.name)! })),
+      { format: 'pt' },
+    );
+    optimizer.saveState(path.join(tmp, OPTIMIZER_FILE));
+    writeJsonAtomic(path.join(tmp, STATE_FILE), state);
+  } catch (e) {
+    // A full disk mid-checkpoint: the half-written folder goes, the previous checkpoint stays the latest.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   // The same step saved again (a resumed run re-reaching it) holds the same state: replace it.
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(tmp, dir);

@@ -10,7 +10,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { evalCommand } from '../../../src/cli/evalCommand';
 import { openCheckpoint } from '../../../src/engine/checkpoint';
-import type { GPT2Config } from '../../../src/engine/config';
 import { CancelledError, UserError } from '../../../src/engine/errors';
 import { OrtModel } from '../../../src/engine/ortModel';
 import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
@@ -24,28 +23,9 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights }
 import { latestCheckpoint } from '../../../src/training/trainer';
 import { TrainingSession } from '../../../src/training/trainingSession';
 import { captureStdout } from '../../helpers/captureStdout';
+import { CONFIG, collect, writeCorpus } from './fineTuneFixtures';
 
-const CONFIG: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
 const REPO = path.resolve(__dirname, '../../..');
-
-/** 48 files of near-identical small functions: ~26,000 tokens, enough to pass the data minimum. */
-function writeCorpus(root: string, files = 48, functions = 18): void {
-  const names = ['count', 'total', 'index', 'value', 'limit'];
-  fs.mkdirSync(root, { recursive: true });
-  for (let f = 0; f < files; f++) {
-    const lines = [`// module ${f}`, `import { check } from './check';`, ''];
-    for (let k = 0; k < functions; k++) {
-      const n = names[(f + k) % names.length];
-      lines.push(`export function ${n}Plus${k}(${n}: number): number {`, `  check(${n});`, `  return ${n} + ${k};`, '}', '');
-    }
-    fs.writeFileSync(path.join(root, `m${f}.ts`), lines.join('\n'));
-  }
-}
-
-function collect(): { messages: ChildMessage[]; emit: (m: ChildMessage) => void } {
-  const messages: ChildMessage[] = [];
-  return { messages, emit: (m) => messages.push(m) };
-}
 
 describe('fine-tuning run', function () {
   this.timeout(120_000);
