@@ -12,7 +12,8 @@ export const QUALITY_HELP = `gpt2-complete quality <folder> [--model M] [--adapt
   Completion quality on the held-out files of <folder> (the same whole-file split as finetune with
   the same --seed): seeded cuts where a line is being typed (mid-line at a token boundary, a new
   line, the first line after a block opener); the editor's completion pipeline suggests the rest
-  of the line, and so do three baselines built from the training files on the same cuts.
+  of the line, and so do three baselines built from the training files on the same cuts. The
+  pipeline runs with the editor's defaults (--precision auto unless given, no debounce).
 ${MODEL_FLAGS_HELP}
   --cuts N        cut points (default ${DEFAULT_CUTS})
   --seed S        seeds the split and the cuts (default 0)
