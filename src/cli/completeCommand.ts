@@ -13,7 +13,8 @@ export const COMPLETE_HELP = `gpt2-complete complete [--model M] (--prompt TEXT 
   (greedy, 64 tokens, int8 on the CPU unless --precision) and post-processing, which reads the text
   after the cursor; nothing printed when the editor would show nothing (--json says why).
 ${MODEL_FLAGS_HELP}
-  --workspace DIR    the folder the --file belongs to (what the pipeline takes from the workspace)
+  --workspace DIR    the folder the --file belongs to: its files feed the workspace cache model
+  --no-cache-model   leave the workspace cache model out of the model's distribution
   --max-tokens N     tokens to generate at most (default 32)
   --max-lines N      stop after N lines (default: no limit)
   --stop STR         stop before STR (repeatable)
@@ -44,6 +45,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
     'no-speculative': { type: 'boolean' },
     json: { type: 'boolean' },
     workspace: { type: 'string' },
+    'no-cache-model': { type: 'boolean' },
   });
   if (values.file !== undefined) return completeFile(values);
   if (values.workspace !== undefined) throw new UserError('complete: --workspace goes with --file F --line L --column C');
@@ -94,6 +96,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
 
 /** `complete --file`: the editor's whole pipeline at the file's cursor. */
 async function completeFile(values: {
+  'no-cache-model'?: boolean;
   file?: string; line?: string; column?: string; prompt?: string; json?: boolean; workspace?: string;
   model?: string; adapter?: string; device?: string; threads?: string; precision?: string;
 }): Promise<void> {

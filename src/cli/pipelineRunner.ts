@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CompletionBackend, EngineCompleteResult } from '../completion/backend';
-import { completeWithEngine } from '../completion/engineCompletion';
+import { WorkspaceCache } from '../completion/context/workspaceCache';
+import { completeWithEngine, type EngineContext } from '../completion/engineCompletion';
 import { DEFAULT_LANGUAGE_ENABLEMENT } from '../completion/gates';
 import { CompletionPipeline, type PipelineResult, type PipelineSettings } from '../completion/pipeline';
 import { UserError } from '../engine/errors';
@@ -25,6 +26,8 @@ export const EDITOR_DEFAULTS: PipelineSettings = {
 };
 
 export interface PipelineRunnerFlags {
+  /** Leave the workspace cache model out (on by default). */
+  'no-cache-model'?: boolean;
   model?: string;
   adapter?: string;
   device?: string;
@@ -44,6 +47,7 @@ export class PipelineRunner implements Suggester {
     readonly loaded: LoadedEngine,
     readonly workspace: string | undefined,
     settings: PipelineSettings = EDITOR_DEFAULTS,
+    readonly context: EngineContext = {},
   ) {
     const model = {
       epoch: 1,
@@ -53,7 +57,7 @@ export class PipelineRunner implements Suggester {
         const result = await completeWithEngine(loaded.engine, request, signal, () => {
           if (!started) onStarted?.();
           started = true;
-        });
+        }, this.context);
         this.lastResult = result;
         return result;
       },
@@ -72,6 +76,7 @@ export class PipelineRunner implements Suggester {
   async run(filePath: string, text: string, offset: number, languageId: string): Promise<PipelineResult> {
     return this.pipeline.complete({
       documentUri: `file://${path.resolve(filePath)}`,
+      filePath: path.resolve(filePath),
       documentVersion: ++this.version,
       languageId,
       text,
@@ -95,13 +100,20 @@ export class PipelineRunner implements Suggester {
 export async function openPipelineRunner(command: string, values: PipelineRunnerFlags): Promise<PipelineRunner> {
   const workspace = values.workspace === undefined ? undefined : checkedWorkspace(command, values.workspace);
   const loaded = await loadFromFlags(command, { ...values, precision: values.precision ?? 'auto' });
-  return new PipelineRunner(loaded, workspace);
+  const cacheModel = values['no-cache-model'] !== true;
+  const context: EngineContext = {};
+  if (cacheModel && workspace !== undefined) {
+    context.workspace = new WorkspaceCache(loaded.engine.tokenizer);
+    await context.workspace.indexFolder(workspace);
+  }
+  return new PipelineRunner(loaded, workspace, { ...EDITOR_DEFAULTS, cacheModel }, context);
 }
 
 /** The quality benchmark's suggester. */
 export function openSuggester(command: string, values: Record<string, unknown>): Promise<Suggester> {
   const flag = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   return openPipelineRunner(command, {
+    'no-cache-model': values['no-cache-model'] === true,
     model: flag('model'), adapter: flag('adapter'), device: flag('device'), threads: flag('threads'), precision: flag('precision'), workspace: flag('workspace'),
   });
 }

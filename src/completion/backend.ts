@@ -17,6 +17,12 @@ export interface EngineCompleteRequest {
   n: number;
   maxLines: number | undefined;
   deadlineMs: number | undefined;
+  /** Mix the workspace cache model into the model's distribution (engine/cacheModel). */
+  cacheModel?: boolean;
+  /** The document's text after the cursor (bounded), which the cache model counts too. */
+  textAfterCursor?: string;
+  /** The document's file (absolute path), when it has one: its stale copy in the index is hidden. */
+  documentPath?: string;
 }
 
 export interface EngineCandidate {

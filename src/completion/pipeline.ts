@@ -36,6 +36,8 @@ const AUTOMATIC_DEADLINE_MS = 2000;
 const MANUAL_DEADLINE_MS = 8000;
 /** Lines around the cursor that the indentation unit is inferred from. */
 const INDENT_SAMPLE_CHARS = 16 * 1024;
+/** Text after the cursor that the cache model counts (the prompt holds the text before it). */
+const CACHE_SUFFIX_CHARS = 16 * 1024;
 
 /** The settings the pipeline reads on every request. */
 export interface PipelineSettings {
@@ -44,6 +46,8 @@ export interface PipelineSettings {
   readonly maxTokens: number;
   readonly temperature: number;
   readonly debounceMs: number;
+  /** Mix the workspace cache model into the model's distribution (default off). */
+  readonly cacheModel?: boolean;
 }
 
 /** Local counters of shown and accepted suggestions (nothing leaves the machine). */
@@ -87,6 +91,8 @@ export interface PipelineRequest {
   readonly cursorCount?: number;
   /** The editor's indentation unit (tab size / spaces), used when the text does not show one. */
   readonly editorIndentUnit?: string;
+  /** The document's file on disk (absolute path), when it has one. */
+  readonly filePath?: string;
   /** False once the document changed after the request was made: the answer is not shown. */
   readonly isCurrent?: () => boolean;
 }
@@ -282,7 +288,8 @@ export class CompletionPipeline {
       if (controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
       if (model === undefined) return done({ items: [], suppressed: 'no-model' });
 
-      const generated = await this.generate(model, uri, source, ctx, manual, settings, controller.signal);
+      const document = { textAfterCursor: text.slice(offset, offset + CACHE_SUFFIX_CHARS), filePath: req.filePath };
+      const generated = await this.generate(model, uri, source, document, ctx, manual, settings, controller.signal);
       if (generated === undefined || controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
       if (req.isCurrent !== undefined && !req.isCurrent()) return { items: [], suppressed: 'document-changed' };
       const { result, latencyMs } = generated;
@@ -310,6 +317,7 @@ export class CompletionPipeline {
     model: BackendModel,
     uri: string,
     source: PromptSource,
+    document: { textAfterCursor: string; filePath: string | undefined },
     ctx: PostprocessContext,
     manual: boolean,
     settings: PipelineSettings,
@@ -328,6 +336,7 @@ export class CompletionPipeline {
       n: manual ? ALTERNATIVES : 1,
       maxLines: ctx.multiline ? MULTILINE_MAX_LINES : 1,
       deadlineMs: manual ? MANUAL_DEADLINE_MS : AUTOMATIC_DEADLINE_MS,
+      ...(settings.cacheModel === true ? { cacheModel: true, textAfterCursor: document.textAfterCursor, documentPath: document.filePath } : {}),
     };
     const t0 = performance.now();
     this.counters.engineCalls++;
@@ -392,6 +401,7 @@ function resultCacheKey(model: BackendModel, prefix: string, ctx: PostprocessCon
     ctx.multiline ? 'multi' : 'single',
     String(settings.temperature),
     String(settings.maxTokens),
+    settings.cacheModel === true ? 'cache' : '',
   ];
 }
 

@@ -7,6 +7,7 @@ import type { KVCache, LanguageModel } from './model';
 import { lookupDraft } from './promptLookup';
 import { Rng } from './random';
 import { sampleToken, type SamplingOptions } from './sampling';
+import type { LogitsMixer } from './cacheModel/mixture';
 import { healPrompt, restrictLogits } from './tokenHealing';
 import { checkStop, END_OF_TEXT, stableText, type FinishReason, type StopOptions } from './stopRules';
 import { Utf8StreamDecoder } from './utf8Stream';
@@ -54,6 +55,12 @@ export interface GenerateRequest {
   healLastToken?: boolean;
   /** Stop a degenerate loop (stopRules.ts repetitionRule). Off by default here; on for completions. */
   stopOnRepetition?: boolean;
+  /**
+   * Turns each next-token row of logits into the distribution actually decoded from, given the
+   * tokens before it (the workspace cache model's mixture, cacheModel/mixture.ts). Every token,
+   * drafted or not, is chosen from its own mixed row, so prompt-lookup drafts stay exact.
+   */
+  mixer?: LogitsMixer;
 }
 
 /**
@@ -247,7 +254,8 @@ export class Generator {
     const step = (row: Row, r: number, logits: Float32Array, offset: number, now: number): void => {
       const suppress = req.minTokens !== undefined && row.tokens.length < req.minTokens ? eotOnly : undefined;
       const healed = healing !== null && row.tokens.length === 0;
-      const own = logits.subarray(offset, offset + vocab);
+      const raw = logits.subarray(offset, offset + vocab);
+      const own = req.mixer === undefined ? raw : req.mixer(historyTail(prompt, row.tokens), raw);
       const token = sampleToken(healed ? restrictLogits(own, healing.allowed) : own, sampling, row.rng, suppress);
       row.tokens.push(token);
       const bytes = this.tokenizer.decodeBytes([token]);
@@ -352,6 +360,14 @@ export class Generator {
 
 function checkDraftTokens(d: number): void {
   if (!Number.isInteger(d) || d < 0) throw new UserError(`draftTokens must be a whole number (0: off); got ${d}`);
+}
+
+/** The last HISTORY_TAIL tokens of prompt ++ generated (what a mixer looks at). */
+const HISTORY_TAIL = 16;
+
+function historyTail(prompt: readonly number[], generated: readonly number[]): number[] {
+  if (generated.length >= HISTORY_TAIL) return generated.slice(-HISTORY_TAIL);
+  return prompt.slice(Math.max(0, prompt.length - (HISTORY_TAIL - generated.length))).concat(generated);
 }
 
 function commonPrefixLength(a: readonly number[], b: readonly number[]): number {

@@ -1,0 +1,128 @@
+/**
+ * The workspace's code as token ids for the cache model (engine/cacheModel): every file that the
+ * fine-tuning data filters accept (no secrets, generated, vendored, minified or binary files),
+ * kept current as files are opened, edited and saved, up to a token cap. Indexing reads and
+ * tokenizes one file at a time and yields between files, so the process serving completions keeps
+ * answering while a large workspace is indexed.
+ *
+ * At each request the current file's own tokens come from the live document (weighted up), and its
+ * version on disk is hidden for that request: in the editor it is stale, and in the quality
+ * benchmark it holds the very line being predicted.
+ */
+import * as path from 'node:path';
+import type { CacheSource } from '../../engine/cacheModel/cacheModel';
+import { TokenStore } from '../../engine/cacheModel/tokenStore';
+import { CancelledError } from '../../engine/errors';
+import { filterFiles } from '../../training/data/fileFilters';
+import { listFiles } from '../../training/data/listFiles';
+
+/** Default cap: ~4M tokens is ~12 MB of code and ~40 MB of memory (2 bytes a token, 4 a position, the map). */
+export const DEFAULT_MAX_TOKENS = 4_000_000;
+/** The current document's occurrences count this many times a workspace file's (localness of code). */
+export const DOCUMENT_WEIGHT = 4;
+
+export interface TextEncoder {
+  encode(text: string): number[];
+}
+
+export interface IndexProgress {
+  files: number;
+  tokens: number;
+  skipped: number;
+}
+
+export class WorkspaceCache {
+  readonly store = new TokenStore();
+  private readonly hidden = new Map<string, number>();
+  /** Files left out because the cap was reached. */
+  overCap = 0;
+
+  constructor(
+    private readonly tokenizer: TextEncoder,
+    private readonly maxTokens = DEFAULT_MAX_TOKENS,
+  ) {}
+
+  /** Adds or replaces one file (absolute path) unless that would pass the cap. */
+  setFile(file: string, text: string): boolean {
+    const ids = this.tokenizer.encode(text.replace(/\r\n/g, '\n'));
+    if (!this.store.has(file) && this.store.liveTokens + ids.length > this.maxTokens) {
+      this.overCap++;
+      return false;
+    }
+    this.store.set(file, ids);
+    return true;
+  }
+
+  removeFile(file: string): void {
+    this.store.remove(file);
+  }
+
+  /** Indexes the folder's files as fine-tuning would list and filter them. */
+  async indexFolder(folder: string, options: { signal?: AbortSignal; onProgress?: (p: IndexProgress) => void } = {}): Promise<IndexProgress> {
+    const root = path.resolve(folder);
+    const listing = await listFiles(root, { signal: options.signal });
+    const progress: IndexProgress = { files: 0, tokens: 0, skipped: listing.excludedByGlob.length };
+    for await (const verdict of filterFiles(root, listing.files, { signal: options.signal })) {
+      if (options.signal?.aborted) throw new CancelledError();
+      if (verdict.ok && this.setFile(path.join(root, ...verdict.path.split('/')), verdict.text)) {
+        progress.files++;
+        progress.tokens = this.store.liveTokens;
+      } else {
+        progress.skipped++;
+      }
+      options.onProgress?.(progress);
+      // Let completion requests in between files.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return progress;
+  }
+
+  /**
+   * The cache model's sources for a request on `file` (absolute path, or undefined for a document
+   * without one) whose live text is `documentTokens`. Call `release` when the request is done.
+   */
+  sourcesFor(file: string | undefined, documentTokens: DocumentTokens): { sources: CacheSource[]; release: () => void } {
+    const sources: CacheSource[] = [...documentOnlySources(documentTokens), { store: this.store, weight: 1 }];
+    if (file === undefined || !this.store.has(file)) return { sources, release: () => undefined };
+    this.hide(file);
+    let released = false;
+    return {
+      sources,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unhide(file);
+      },
+    };
+  }
+
+  private hide(file: string): void {
+    const n = this.hidden.get(file) ?? 0;
+    if (n === 0) this.store.setHidden(file, true);
+    this.hidden.set(file, n + 1);
+  }
+
+  private unhide(file: string): void {
+    const n = (this.hidden.get(file) ?? 1) - 1;
+    if (n === 0) {
+      this.hidden.delete(file);
+      this.store.setHidden(file, false);
+    } else {
+      this.hidden.set(file, n);
+    }
+  }
+}
+
+/** The live document's tokens before and after the cursor. */
+export interface DocumentTokens {
+  readonly before: ArrayLike<number>;
+  readonly after: ArrayLike<number>;
+}
+
+/** A cache model over the live document alone (no workspace index). */
+export function documentOnlySources(documentTokens: DocumentTokens): CacheSource[] {
+  const document = new TokenStore();
+  document.set('before', documentTokens.before);
+  document.set('after', documentTokens.after);
+  return [{ store: document, weight: DOCUMENT_WEIGHT }];
+}

@@ -1,0 +1,61 @@
+/**
+ * The model's next-token distribution mixed with the workspace cache model:
+ *   P = (1 − w) · P_model + w · P_cache,   w = C / (C + β_L)
+ * where C is the cache's weighted count of the matched context and L its length (cacheModel.ts):
+ * the more often the cache has seen exactly this context, the more it is trusted. β per context
+ * length is fitted on held-out code (`gpt2-complete fit-cache`, bench/QUALITY.md), not guessed.
+ *
+ * The mixture is returned as logits (log P), so greedy decoding, sampling, alternatives and the
+ * check of prompt-lookup drafts all act on it unchanged.
+ */
+import { MAX_ORDER, predictNext, type CacheSource } from './cacheModel';
+
+export interface CacheWeights {
+  /** β for context lengths 2..MAX_ORDER (index = length; longer lengths use the last). */
+  readonly beta: readonly number[];
+  /** The most the cache can weigh. */
+  readonly maxWeight: number;
+}
+
+/**
+ * Fitted on the training side of the four benchmark repositories (bench/QUALITY.md, "Cache model
+ * fit"): the β that maximise the held-out log-likelihood of the mixture with the embedded model.
+ */
+export const DEFAULT_CACHE_WEIGHTS: CacheWeights = { beta: [0, 0, 4, 2, 1, 1, 0.5, 0.5, 0.5], maxWeight: 0.95 };
+
+export function cacheWeight(order: number, count: number, weights: CacheWeights): number {
+  const beta = weights.beta[Math.min(order, weights.beta.length - 1)];
+  return Math.min(weights.maxWeight, count / (count + beta));
+}
+
+/** log((1 − w) · softmax(logits) + w · P_cache) over the whole vocabulary (a new array). */
+export function mixLogits(logits: Float32Array, tokens: Int32Array, probs: Float32Array, w: number): Float32Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const logNorm = max + Math.log(sum);
+  const keep = Math.log(1 - w);
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - logNorm + keep;
+  for (let j = 0; j < tokens.length; j++) {
+    const t = tokens[j];
+    if (t < 0 || t >= logits.length) continue;
+    const pModel = Math.exp(logits[t] - logNorm);
+    out[t] = Math.log((1 - w) * pModel + w * probs[j]);
+  }
+  return out;
+}
+
+/** Adjusts a row of next-token logits given the tokens before it (prompt and generated so far). */
+export type LogitsMixer = (history: readonly number[], logits: Float32Array) => Float32Array;
+
+/** The generator's mixer over `sources`; logits pass through unchanged where the cache knows nothing. */
+export function cacheMixer(sources: readonly CacheSource[], weights: CacheWeights = DEFAULT_CACHE_WEIGHTS): LogitsMixer {
+  return (history, logits) => {
+    const prediction = predictNext(history.length > MAX_ORDER ? history.slice(-MAX_ORDER) : history, sources);
+    if (prediction === null) return logits;
+    const w = cacheWeight(prediction.order, prediction.count, weights);
+    return w > 0 ? mixLogits(logits, prediction.tokens, prediction.probs, w) : logits;
+  };
+}

@@ -1,0 +1,144 @@
+// The workspace cache model: the token store's pair index (replace, hide, compact), the n-gram
+// counts with Witten-Bell backoff, the mixture with the model's distribution, and decoding on the
+// mixed distribution with and without prompt-lookup drafts (identical output).
+import { strict as assert } from 'node:assert';
+import { predictNext, MAX_ORDER } from '../../src/engine/cacheModel/cacheModel';
+import { cacheMixer, cacheWeight, mixLogits, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
+import { TokenStore } from '../../src/engine/cacheModel/tokenStore';
+import { CompletionEngine } from '../../src/engine/engine';
+import { getTokenizer } from '../../src/engine/tokenizer';
+import { DEFAULT_ALPHABET, FakeModel } from '../helpers/fakeModel';
+
+function positionsAfter(store: TokenStore, a: number, b: number, limit = 100): number[] {
+  return [...store.after(a, b, limit)];
+}
+
+describe('cache model', () => {
+  describe('TokenStore', () => {
+    it('indexes each token pair to the positions that follow it, newest first, within one text', () => {
+      const s = new TokenStore();
+      s.set('a', [1, 2, 3, 1, 2, 4]);
+      s.set('b', [1, 2, 5]);
+      const next = positionsAfter(s, 1, 2).map((p) => s.token(p));
+      assert.deepEqual(next, [5, 4, 3]);
+      // No pair spans two texts: 4 (end of a) then 1 (start of b) is not a pair.
+      assert.deepEqual(positionsAfter(s, 4, 1), []);
+      assert.deepEqual(positionsAfter(s, 1, 2, 2).map((p) => s.token(p)), [5, 4]);
+    });
+
+    it('replacing or removing a text hides its old tokens; compaction keeps the live ones', () => {
+      const s = new TokenStore();
+      s.set('a', [1, 2, 3]);
+      s.set('a', [1, 2, 7]);
+      assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)), [7]);
+      s.set('b', [1, 2, 8]);
+      s.remove('a');
+      assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)), [8]);
+      s.compact();
+      assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)), [8]);
+      assert.deepEqual(s.ids(), ['b']);
+      assert.equal(s.liveTokens, s.length);
+    });
+
+    it('hides a text for a while and shows it again, across a compaction', () => {
+      const s = new TokenStore();
+      s.set('a', [1, 2, 3]);
+      s.set('b', [1, 2, 4]);
+      s.setHidden('a', true);
+      assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)), [4]);
+      s.compact();
+      assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)), [4]);
+      s.setHidden('a', false);
+      assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)).sort(), [3, 4]);
+    });
+  });
+
+  describe('predictNext', () => {
+    it('counts what followed the longest matching context and backs off Witten-Bell style', () => {
+      const s = new TokenStore();
+      // After (1 2): 3 three times, 4 once. After (9 1 2) only 4.
+      s.set('t', [1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 9, 1, 2, 4]);
+      const short = predictNext([7, 1, 2], [{ store: s, weight: 1 }])!;
+      assert.equal(short.order, 2);
+      assert.equal(short.count, 4);
+      const p = new Map([...short.tokens].map((t, i) => [t, short.probs[i]]));
+      assert.ok(Math.abs(p.get(3)! - 0.75) < 1e-6 && Math.abs(p.get(4)! - 0.25) < 1e-6);
+
+      const long = predictNext([9, 1, 2], [{ store: s, weight: 1 }])!;
+      assert.equal(long.order, 3);
+      assert.equal(long.count, 1);
+      const q = new Map([...long.tokens].map((t, i) => [t, long.probs[i]]));
+      // P_3(t) = (c_3(t) + u_3 · P_2(t)) / (C_3 + u_3) with c_3 = {4: 1}, u_3 = 1.
+      assert.ok(Math.abs(q.get(4)! - (1 + 0.25) / 2) < 1e-6);
+      assert.ok(Math.abs(q.get(3)! - 0.75 / 2) < 1e-6);
+      assert.ok(Math.abs([...long.probs].reduce((a, b) => a + b, 0) - 1) < 1e-6);
+    });
+
+    it('weights sources, matches at most MAX_ORDER tokens, and knows nothing of unseen pairs', () => {
+      const doc = new TokenStore();
+      doc.set('d', [1, 2, 5]);
+      const ws = new TokenStore();
+      ws.set('w', [1, 2, 6]);
+      const r = predictNext([1, 2], [{ store: doc, weight: 4 }, { store: ws, weight: 1 }])!;
+      const p = new Map([...r.tokens].map((t, i) => [t, r.probs[i]]));
+      assert.ok(Math.abs(p.get(5)! - 0.8) < 1e-6);
+      assert.equal(r.count, 5);
+      assert.equal(predictNext([3, 4], [{ store: doc, weight: 1 }]), null);
+      const long = Array.from({ length: 30 }, (_, i) => 10 + i);
+      const store = new TokenStore();
+      store.set('x', [...long, 99]);
+      assert.equal(predictNext(long, [{ store, weight: 1 }])!.order, MAX_ORDER);
+    });
+  });
+
+  describe('mixture', () => {
+    it('is (1 − w)·softmax + w·P_cache, in log space', () => {
+      const logits = Float32Array.from([0, Math.log(3), 0, 0]); // softmax: 1/6, 1/2, 1/6, 1/6
+      const mixed = mixLogits(logits, Int32Array.from([2]), Float32Array.from([1]), 0.5);
+      const p = [...mixed].map(Math.exp);
+      assert.ok(Math.abs(p[0] - 1 / 12) < 1e-6);
+      assert.ok(Math.abs(p[1] - 1 / 4) < 1e-6);
+      assert.ok(Math.abs(p[2] - (1 / 12 + 0.5)) < 1e-6);
+      assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+    });
+
+    it('trusts the cache more the more often it saw the context, never fully', () => {
+      assert.ok(cacheWeight(3, 10, DEFAULT_CACHE_WEIGHTS) > cacheWeight(3, 1, DEFAULT_CACHE_WEIGHTS));
+      assert.ok(cacheWeight(8, 1e9, DEFAULT_CACHE_WEIGHTS) <= DEFAULT_CACHE_WEIGHTS.maxWeight);
+    });
+  });
+
+  describe('decoding on the mixed distribution', () => {
+    const tokenizer = getTokenizer();
+
+    function engineWith(alphabet: readonly number[]): CompletionEngine {
+      return new CompletionEngine(new FakeModel({ seed: 3, alphabet, nPositions: 256 }), tokenizer);
+    }
+
+    it('the cache steers greedy decoding towards what the workspace wrote', async () => {
+      const store = new TokenStore();
+      const text = 'abc.def.ghi\n';
+      const ids = tokenizer.encode(`${text}${text}`);
+      store.set('w', ids);
+      const prompt = 'abc.d';
+      const mixer = cacheMixer([{ store, weight: 10 }], { beta: [0, 0, 0.01], maxWeight: 0.99 });
+      const engine = engineWith(DEFAULT_ALPHABET);
+      // Token healing re-spells the cut `d` as the workspace's `def`.
+      const plain = await engine.complete({ prompt, maxTokens: 6, stopAtEndOfText: false });
+      const mixed = await engine.complete({ prompt, maxTokens: 6, stopAtEndOfText: false, mixer });
+      assert.ok(mixed.candidates[0].text.startsWith('ef.ghi'), `mixed: ${JSON.stringify(mixed.candidates[0].text)} (plain ${JSON.stringify(plain.candidates[0].text)})`);
+    });
+
+    it('prompt-lookup drafts give exactly the tokens of one run per token', async () => {
+      const store = new TokenStore();
+      store.set('w', tokenizer.encode('abc def abc deg abc dhh. '.repeat(3)));
+      const mixer = cacheMixer([{ store, weight: 2 }]);
+      const prompt = 'abc def abc d'.repeat(2);
+      const engine = engineWith(DEFAULT_ALPHABET);
+      const drafted = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 6 });
+      const single = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 0 });
+      assert.deepEqual(drafted.candidates[0].tokens, single.candidates[0].tokens);
+      assert.ok(drafted.timings.draftTokens > 0, 'no drafts were tried');
+    });
+  });
+});
