@@ -10,6 +10,9 @@
 //   GPT2C_TEST_GREP        only tests whose title matches (read by the suite's index)
 //   GPT2C_TEST_VERBOSE=1   also print code-server's own output and trace/debug log lines
 //   GPT2C_TEST_KEEP=1      keep the temp folder (user data, logs, workspace) even when the run passes
+//   GPT2C_TEST_EXTENSION   run the suite against this extension folder instead of the repository
+//                          (e.g. a .vsix installed with code-server --install-extension)
+//   GPT2C_TEST_ARTIFACTS   where the suite's screenshots go (default test/host/artifacts/), printed at the end
 //   anything else is passed on to the server and so reaches the extension host (e.g. GPT2C_TEST_MODEL).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,6 +30,11 @@ const codeServerEntry = path.join(cacheDir, 'code-server/node_modules/code-serve
 const chromiumPath = process.env.GPT2C_CHROMIUM || '/usr/lib/chromium/chromium';
 const timeoutMs = Number(process.env.GPT2C_TEST_TIMEOUT_MS) || 10 * 60_000;
 const verbose = process.env.GPT2C_TEST_VERBOSE === '1';
+const extensionPath = path.resolve(process.env.GPT2C_TEST_EXTENSION || repoRoot);
+const artifactsDir = path.resolve(process.env.GPT2C_TEST_ARTIFACTS || path.join(repoRoot, 'test', 'host', 'artifacts'));
+// The suite asks for a screenshot with this log line and waits for the file (suite/screenshots.ts).
+const SCREENSHOT_REQUEST = /^\[gpt2c-screenshot\] ([A-Za-z0-9_-]+)$/;
+const screenshots: string[] = [];
 
 // Workbench chatter that is expected on an offline machine (no marketplace, no GitHub sign-in, no
 // chat model) and says nothing about the tests; GPT2C_TEST_VERBOSE=1 shows it anyway.
@@ -57,8 +65,11 @@ async function main(): Promise<number> {
   ] as const) {
     if (!fs.existsSync(file)) throw new Error(`${what} not found at ${file}: run \`bash scripts/setup-host-test.sh\``);
   }
-  assertExtensionBuilt();
+  if (extensionPath === repoRoot) assertExtensionBuilt();
+  else if (!fs.existsSync(path.join(extensionPath, 'package.json'))) throw new Error(`GPT2C_TEST_EXTENSION: no package.json in ${extensionPath}`);
   await compileSuite();
+  fs.rmSync(artifactsDir, { recursive: true, force: true });
+  fs.mkdirSync(artifactsDir, { recursive: true });
 
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-host-'));
   const workspace = copyFixtureWorkspace(tmpDir);
@@ -90,6 +101,11 @@ async function main(): Promise<number> {
   // this one channel, as printf-style argument lists.
   await page.exposeFunction('codeAutomationLog', (level: string, args: unknown) => {
     const text = util.format(...(Array.isArray(args) ? args : [args]));
+    const shot = SCREENSHOT_REQUEST.exec(text.trim());
+    if (shot !== null) {
+      void takeScreenshot(shot[1]);
+      return;
+    }
     if (!verbose && (level === 'trace' || level === 'debug' || NOISE.some((re) => re.test(text)))) return;
     console.log(text);
   });
@@ -98,7 +114,7 @@ async function main(): Promise<number> {
 
   const remote = (p: string): string => `vscode-remote://127.0.0.1:${port}${p}`;
   const payload = [
-    ['extensionDevelopmentPath', remote(repoRoot)],
+    ['extensionDevelopmentPath', remote(extensionPath)],
     ['extensionTestsPath', remote(suiteOutDir)],
     ['skipWelcome', 'true'],
   ];
@@ -114,10 +130,23 @@ async function main(): Promise<number> {
   return code;
 }
 
+/** The workbench as it looks now, into the artifacts folder; written under a temporary name, then renamed, so the suite sees a whole file. */
+async function takeScreenshot(name: string): Promise<void> {
+  if (page === undefined) return;
+  const file = path.join(artifactsDir, `${name}.png`);
+  try {
+    await page.screenshot({ path: `${file}.partial.png`, timeout: 10_000 });
+    fs.renameSync(`${file}.partial.png`, file);
+    screenshots.push(file);
+  } catch (err) {
+    console.error(`[host] screenshot ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 function startServer(port: number, dir: string, logFile: string): ChildProcess {
   // The suite marks its start in this file: an extension host that crashes mid-suite is restarted
   // by the workbench and would run the suite again from the top, hiding the crash (see suite/index.ts).
-  const env: NodeJS.ProcessEnv = { ...process.env, GPT2C_SUITE_STARTED_MARKER: path.join(dir, 'suite-started') };
+  const env: NodeJS.ProcessEnv = { ...process.env, GPT2C_SUITE_STARTED_MARKER: path.join(dir, 'suite-started'), GPT2C_SCREENSHOT_DIR: artifactsDir };
   // Variables that would make code-server talk to an enclosing VS Code instead of starting its own.
   for (const key of Object.keys(env)) {
     if (key.startsWith('VSCODE_') || key === 'ELECTRON_RUN_AS_NODE') delete env[key];
@@ -245,6 +274,7 @@ async function stopServer(): Promise<void> {
 }
 
 async function cleanup(failed: boolean): Promise<void> {
+  if (screenshots.length > 0) say(`screenshots: ${screenshots.length} in ${artifactsDir}`);
   await browser?.close().catch(() => undefined);
   browser = undefined;
   await stopServer();

@@ -7,8 +7,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { closeWithoutSaving, openUntitled, runUntilEdit, typeText, waitFor } from './editorDriver';
+import { closeWithoutSaving, openUntitled, runUntilEdit, sleep, typeText, waitFor } from './editorDriver';
 import { hookState, resetHooks, setSetting, waitForState, type CompletionTrace } from './extensionState';
+import { screenshot } from './screenshots';
 import { EXTENSION_ID, randomModel } from './testModels';
 
 /** Types `chars` one by one until the engine answers with a non-empty suggestion at the cursor. */
@@ -128,6 +129,7 @@ suite('editor experience', function () {
     const stopped = await waitForState((s) => s.model.state === 'error', { timeoutMs: 10_000, what: 'the crash loop to stop' });
     assert.match(stopped.model.error ?? '', /keeps crashing/);
     assert.match(stopped.status.text, /engine keeps crashing — Reload Model/);
+    await screenshot('status-bar-engine-keeps-crashing');
     const shown = stopped.notifications[stopped.notifications.length - 1];
     assert.match(shown.message, /keeps crashing/);
     assert.deepEqual(shown.actions, ['Reload Model', 'Show Logs']);
@@ -245,11 +247,16 @@ suite('editor experience', function () {
     editors.push(editor);
     const trace = await typeUntilSuggestion(editor, 'abcdefghij');
     const before = await hookState();
+    // For a reviewer: the ghost text in the editor and the status bar's line (bottom right).
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    await sleep(300);
+    await screenshot('ghost-text-and-status-bar');
     const inserted = await runUntilEdit(editor, 'editor.action.inlineSuggest.commit', 'the ghost text to be committed');
     assert.equal(inserted, trace.items[0]);
     await waitForState((s) => s.stats.accepted === before.stats.accepted + 1, { what: 'the acceptance to be counted' });
     await vscode.commands.executeCommand('gpt2Complete.showQuality');
     const doc = await waitFor(() => vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'gpt2-complete-quality'), { what: 'the quality view' });
+    await screenshot('suggestion-quality');
     const now = new Date();
     const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
     const row = doc.getText().split('\n').find((l) => l.startsWith(today));

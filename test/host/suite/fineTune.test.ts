@@ -14,6 +14,7 @@ import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, sleep, typeText, waitFor } from './editorDriver';
 import { hookState, probeEventLoop, resetHooks, setSetting, waitForState, type EventLoopReport } from './extensionState';
 import { writeCorpus } from './fineTuneCorpus';
+import { screenshot } from './screenshots';
 import { EXTENSION_ID, randomModel } from './testModels';
 
 interface AdapterRecord {
@@ -220,6 +221,9 @@ suite('Fine-tune on workspace', function () {
     assert.equal(s.interrupted, undefined);
     assert.ok(s.report && s.report.points > 0, 'the report was not shown');
     const adapterDir = s.adapter.dir;
+    // For a reviewer: the report webview (loss curve, before/after) as a user sees it.
+    await sleep(1_500);
+    await screenshot('fine-tune-report');
 
     await completionFromModel(editors);
     const loaded = await waitForFineTune((st) => st.loaded?.adapterDir === adapterDir, 'the model to load with the adapter', 60_000);

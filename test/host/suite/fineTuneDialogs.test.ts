@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { setSetting } from './extensionState';
 import { writeCorpus } from './fineTuneCorpus';
+import { screenshot } from './screenshots';
 import { EXTENSION_ID, randomModel } from './testModels';
 
 interface DialogState {
@@ -57,6 +58,7 @@ suite('Fine-tune dialogs', function () {
     const report = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'gpt2-complete-report');
     assert.ok(report, 'the data report was not opened');
     assert.match(report.getText(), /\.ts/);
+    await screenshot('fine-tune-data-report');
     assert.equal(s.lastOutcome?.kind, 'cancelled');
     assert.equal(s.phase, 'idle');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
