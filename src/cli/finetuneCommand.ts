@@ -7,7 +7,7 @@ import { DEFAULT_BATCH_TOKENS, formatDuration } from '../training/fineTune';
 import { startFineTune, type StartOptions } from '../training/fineTuneClient';
 import type { ChildMessage, EvalJson, FineTuneJob } from '../training/fineTuneProtocol';
 import { DEFAULT_LAMBDA, DEFAULT_LR } from '../training/trainer';
-import { intFlag, numberFlag, parseCommandArgs } from './args';
+import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from './args';
 import { secretsFlag } from './datasetCommand';
 import { cliGraphCache, cliModelsRoot } from './paths';
 
@@ -30,7 +30,7 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DI
                      (skip-file, default) or used without the secret's lines (drop-lines)
   --eval-cases N     held-out cut points evaluated (default 200)
   --device D         auto (default) | cpu | cuda | dml | coreml | webgpu
-  --threads N        CPU threads (default: all cores but one)
+  --threads N        CPU threads (default: all cores; the editor leaves one free)
   --dry-run          mine, check and estimate, then stop
   --json             print the result as JSON on stdout:
                      {"steps","tokens","tokens_per_s","train":{"l1","l2","l3"},"eval":{"before":{…},"after":{…}},"out"}`;
@@ -88,7 +88,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     secrets: secretsFlag('finetune', values.secrets),
     evalCases: intFlag('eval-cases', values['eval-cases'], 1),
     device: values.device ?? 'auto',
-    threads: intFlag('threads', values.threads, 1),
+    threads: threadsFlag(values.threads),
     dryRun: values['dry-run'] ?? false,
     graphCacheDir: cliGraphCache(),
   };

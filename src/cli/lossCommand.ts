@@ -11,7 +11,7 @@ import { loadAdapter, mergedWeights } from '../training/lora';
 import { batchLoss } from '../training/batchLoss';
 import { DEFAULT_LAMBDA } from '../training/trainer';
 import type { TokenExample } from '../training/objective';
-import { intFlag, numberFlag, parseCommandArgs } from './args';
+import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from './args';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
 import { cliModelsRoot } from './paths';
 
@@ -39,7 +39,7 @@ export async function lossCommand(argv: string[]): Promise<void> {
   if (!values.model) throw new UserError('loss: --model is required (a preset name such as gpt2, or a checkpoint folder)');
   if (!values.examples) throw new UserError('loss: --examples F.jsonl is required');
   const lambda = numberFlag('lambda', values.lambda, 0, 1e6, DEFAULT_LAMBDA);
-  const threads = intFlag('threads', values.threads, 1);
+  const threads = threadsFlag(values.threads);
   const records = readExamples(values.examples);
   const gradOut = values['grad-out'];
   if (gradOut !== undefined && !fs.existsSync(path.dirname(path.resolve(gradOut)))) throw new UserError(`loss: --grad-out ${gradOut}: its folder does not exist`);

@@ -4,7 +4,7 @@ import { UserError } from '../engine/errors';
 import { loadEngine, type LoadedEngine } from '../engine/loadModel';
 import { parsePrecision } from '../engine/quantize';
 import { adapterOverlay } from '../training/adapterOverlay';
-import { intFlag } from './args';
+import { threadsFlag } from './args';
 import { cliGraphCache, cliModelsRoot, embeddedModelDir } from './paths';
 
 /** Flags every command that runs a model takes. */
@@ -21,7 +21,7 @@ export const MODEL_FLAGS_HELP = `  --model M     embedded (default: the small mo
   --adapter DIR a LoRA adapter (adapter_config.json + adapter_model.safetensors, e.g. from finetune or PEFT)
                 or a fine-tuned checkpoint of the same model, merged into M when the model loads
   --device D    auto (default) | cpu | cuda | dml | coreml | webgpu
-  --threads N   CPU threads (default: all cores but one)
+  --threads N   CPU threads (default: all cores; the editor leaves one free)
   --precision P fp32 (default: exact) | int8 | int4 | auto (int8 on the CPU, fp32 on a GPU): weights
                 quantized when the graph is built (cached per precision); faster decode, slightly higher loss`;
 
@@ -30,16 +30,18 @@ export async function loadFromFlags(
   values: { model?: string; adapter?: string; device?: string; threads?: string; precision?: string },
 ): Promise<LoadedEngine> {
   const model = values.model ?? 'embedded';
-  return loadEngine({
+  const loaded = await loadEngine({
     // The embedded model is the package's own folder, not a preset to download.
     model: model === 'embedded' ? embeddedModel() : model,
     modelsRoot: cliModelsRoot(),
     graphCacheDir: cliGraphCache(),
     device: values.device ?? 'auto',
-    threads: intFlag('threads', values.threads, 1),
+    threads: threadsFlag(values.threads),
     precision: parsePrecision(values.precision ?? 'fp32', '--precision'),
     overlay: values.adapter !== undefined ? adapterOverlay(values.adapter) : undefined,
   });
+  for (const w of loaded.warnings) process.stderr.write(`gpt2-complete: warning: ${w}\n`);
+  return loaded;
 }
 
 function embeddedModel(): string {

@@ -6,8 +6,11 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { configFromHuggingFace, configToHuggingFace, parameterShapes, type GPT2Config } from './config';
+import * as os from 'os';
+import { checkFitsInMemory, configFromHuggingFace, configToHuggingFace, parameterShapes, type GPT2Config } from './config';
 import { UserError } from './errors';
+import { describeKind, pathKind } from './pathKind';
+import { sampleHash } from './sampleHash';
 import { openSafetensors, writeSafetensors, type FloatDtype, isFloatDtype, type SafetensorsFile, type TensorToWrite } from './safetensors';
 import { InMemoryWeights, type WeightSource } from './weights';
 
@@ -51,11 +54,22 @@ export class Checkpoint implements WeightSource {
     this.files = { config: path.join(dir, CONFIG_FILE), weights: path.join(dir, WEIGHTS_FILE) };
   }
 
-  /** fp32 data of a canonical parameter, read from disk now (nothing is cached). */
+  /**
+   * fp32 data of a canonical parameter, read from disk now (nothing is cached). A NaN or infinite
+   * value is refused here, naming the tensor: every graph is built from these reads, and such a value
+   * otherwise surfaces only at the first completion, as logits that cannot be sampled.
+   */
   tensor(name: string): Float32Array {
     const stored = this.stored.get(name);
     if (stored === undefined) throw new Error(`${this.files.weights}: ${name} is not a GPT-2 parameter`);
-    return this.file.readFloat32(stored);
+    const data = this.file.readFloat32(stored);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      throw new UserError(
+        `${this.files.weights}: tensor "${stored}" holds ${data[bad]} at element ${bad}; the weights are damaged (or training diverged), use another copy of the model`,
+      );
+    }
+    return data;
   }
 
   /** The dtype a parameter is stored in (F32, F16 or BF16). */
@@ -68,13 +82,16 @@ export class Checkpoint implements WeightSource {
 
   /**
    * SHA-256 (hex) of config.json's bytes followed by model.safetensors' bytes: the identity of the
-   * model for caches. Memoized here and in a sidecar file keyed by each file's size and mtime;
-   * a read-only folder just means hashing again next time.
+   * model for caches. Memoized here and in a sidecar file keyed by each file's size, mtime and
+   * sampled-block hash; a read-only folder just means hashing again next time.
    */
   contentHash(): string {
+    // Size and mtime alone miss a file replaced by another of the same size with its old mtime
+    // (cp -p, a restore, some sync tools); a hash of a few sampled blocks does not (sampleHash.ts).
     const key = JSON.stringify([CONFIG_FILE, WEIGHTS_FILE].map((f) => {
-      const st = fs.statSync(path.join(this.dir, f));
-      return { file: f, size: st.size, mtimeMs: st.mtimeMs };
+      const file = path.join(this.dir, f);
+      const st = fs.statSync(file);
+      return { file: f, size: st.size, mtimeMs: st.mtimeMs, sample: sampleHash(file) };
     }));
     if (this.hashMemo?.key === key) return this.hashMemo.hash;
     const sidecar = path.join(this.dir, HASH_SIDECAR);
@@ -106,6 +123,18 @@ function hashFiles(files: string[]): string {
   return h.digest('hex');
 }
 
+/**
+ * Index of the first NaN or ±Infinity, or -1. The common all-finite case is one pass of additions
+ * (x * 0 is 0 for every finite x and NaN otherwise, so the sum stays 0 exactly when all are finite).
+ */
+export function firstNonFinite(data: Float32Array): number {
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i] * 0;
+  if (probe === 0) return -1;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
 function readSidecar(file: string, key: string): string | null {
   try {
     const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { key?: unknown; sha256?: unknown };
@@ -129,6 +158,9 @@ function writeSidecar(file: string, key: string, hash: string): void {
 
 function readConfig(dir: string): GPT2Config {
   const file = path.join(dir, CONFIG_FILE);
+  const kind = pathKind(file);
+  if (kind === 'missing') throw new UserError(`${dir}: no ${CONFIG_FILE}; ${HOWTO}`);
+  if (kind !== 'file') throw new UserError(`${file}: ${describeKind(kind)}; ${HOWTO}`);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -144,6 +176,15 @@ function readConfig(dir: string): GPT2Config {
     throw new UserError(`${file}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')}); ${HOWTO}`);
   }
   return configFromHuggingFace(json, file);
+}
+
+function lexists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function missingWeightsError(dir: string): UserError {
@@ -217,15 +258,14 @@ function checkTiedHead(file: SafetensorsFile, config: GPT2Config, stored: Map<st
 
 export function openCheckpoint(dir: string): Checkpoint {
   const abs = path.resolve(dir);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(abs);
-  } catch {
-    throw new UserError(`${abs}: no such folder; ${HOWTO}`);
-  }
-  if (!st.isDirectory()) throw new UserError(`${abs}: not a folder; ${HOWTO}`);
+  const kind = pathKind(abs);
+  if (kind === 'missing') throw new UserError(`${abs}: no such folder; ${HOWTO}`);
+  if (kind !== 'folder') throw new UserError(`${abs}: ${kind === 'file' ? 'not a folder' : describeKind(kind)}; ${HOWTO}`);
   const config = readConfig(abs);
-  if (!fs.existsSync(path.join(abs, WEIGHTS_FILE))) throw missingWeightsError(abs);
+  // Sized from the config before anything is allocated for it (parameterShapes, the header check).
+  checkFitsInMemory(config, os.totalmem(), path.join(abs, CONFIG_FILE));
+  // lstat: a link that loops or dangles is reported by openSafetensors, not as a missing file.
+  if (!lexists(path.join(abs, WEIGHTS_FILE))) throw missingWeightsError(abs);
   const file = openSafetensors(path.join(abs, WEIGHTS_FILE));
   try {
     const stored = mapNames(file);

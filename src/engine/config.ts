@@ -25,34 +25,76 @@ export function headDim(c: GPT2Config): number {
   return c.nEmbd / c.nHead;
 }
 
+/**
+ * Sanity limits on a config's dimensions, far above any GPT-2 (xl: 48 layers, 1600 wide, 1024
+ * positions) and far below what would take minutes to describe: a config is checked against them
+ * before anything is sized from it (a bad `n_layer: 1e8` once spent a minute and 2.4 GB first).
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 1 << 24,
+  n_positions: 1 << 20,
+  n_embd: 1 << 16,
+  n_layer: 1024,
+  n_head: 1 << 16,
+} as const;
+
 /** Reads a Hugging Face GPT-2 `config.json` object; `source` names the file in errors. */
 export function configFromHuggingFace(json: unknown, source: string): GPT2Config {
-  if (typeof json !== 'object' || json === null) throw new UserError(`${source}: not a JSON object; expected a GPT-2 config.json`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${source}: not a JSON object; expected a GPT-2 config.json`);
   const j = json as Record<string, unknown>;
-  const int = (key: string, fallback?: number): number => {
-    const v = j[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new UserError(`${source}: "${key}" must be a positive integer (found ${JSON.stringify(j[key])})`);
+  const int = (key: keyof typeof CONFIG_LIMITS, value: unknown, name: string = key): number => {
+    const max = CONFIG_LIMITS[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw new UserError(`${source}: "${name}" must be an integer from 1 to ${max} (found ${JSON.stringify(value) ?? 'nothing'})`);
     }
-    return v;
+    return value;
   };
   if (j.model_type !== undefined && j.model_type !== 'gpt2') {
     throw new UserError(`${source}: model_type is "${String(j.model_type)}"; only GPT-2-architecture checkpoints are supported`);
   }
   const eps = j.layer_norm_epsilon ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new UserError(`${source}: "layer_norm_epsilon" must be a positive number`);
+  if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw new UserError(`${source}: "layer_norm_epsilon" must be a number between 0 and 1 (found ${JSON.stringify(eps)})`);
+  // Hugging Face reads n_positions; older files name the context n_ctx only. Say which one was wrong.
+  const positionsKey = j.n_positions === undefined && j.n_ctx !== undefined ? 'n_ctx' : 'n_positions';
   const config: GPT2Config = {
-    vocabSize: int('vocab_size'),
-    nPositions: int('n_positions', j.n_ctx as number | undefined),
-    nEmbd: int('n_embd'),
-    nLayer: int('n_layer'),
-    nHead: int('n_head'),
+    vocabSize: int('vocab_size', j.vocab_size),
+    nPositions: int('n_positions', j[positionsKey], positionsKey),
+    nEmbd: int('n_embd', j.n_embd),
+    nLayer: int('n_layer', j.n_layer),
+    nHead: int('n_head', j.n_head),
     layerNormEpsilon: eps,
   };
   if (config.nEmbd % config.nHead !== 0) {
     throw new UserError(`${source}: n_embd (${config.nEmbd}) is not divisible by n_head (${config.nHead})`);
   }
   return config;
+}
+
+/** Bytes of the model's weights in fp32: what converting the file and building the graph hold at least. */
+export function weightBytes(c: GPT2Config): number {
+  return 4 * parameterCount(c);
+}
+
+/**
+ * Refuses a config whose fp32 weights alone exceed this machine's memory, before anything is
+ * allocated for it: one line with both numbers. `totalBytes` is the machine's (os.totalmem()).
+ */
+export function checkFitsInMemory(c: GPT2Config, totalBytes: number, source: string): void {
+  const needed = weightBytes(c);
+  if (needed <= totalBytes) return;
+  throw new UserError(
+    `${source}: a model of this shape (${formatCount(parameterCount(c))} parameters) needs ~${formatGB(needed)} of memory for its weights alone, ` +
+      `this machine has ${formatGB(totalBytes)}; check n_layer, n_embd and vocab_size, or use a smaller model`,
+  );
+}
+
+function formatGB(bytes: number): string {
+  const gb = bytes / 1e9;
+  return gb >= 100 ? `${Math.round(gb).toLocaleString('en-US')} GB` : `${gb.toPrecision(2)} GB`;
+}
+
+function formatCount(n: number): string {
+  return n >= 1e12 ? `${(n / 1e12).toPrecision(3)} trillion` : n >= 1e9 ? `${(n / 1e9).toPrecision(3)} billion` : `${(n / 1e6).toPrecision(3)} million`;
 }
 
 export function configToHuggingFace(c: GPT2Config): Record<string, unknown> {
@@ -103,8 +145,9 @@ export function parameterShapes(c: GPT2Config): Map<string, number[]> {
   return m;
 }
 
+/** Parameters of a GPT-2 of this shape (tied head counted once), by formula: no per-layer list is built. */
 export function parameterCount(c: GPT2Config): number {
-  let n = 0;
-  for (const shape of parameterShapes(c).values()) n += shape.reduce((a, b) => a * b, 1);
-  return n;
+  const E = c.nEmbd;
+  const perLayer = 2 * E + (3 * E * E + 3 * E) + (E * E + E) + 2 * E + (4 * E * E + 4 * E) + (4 * E * E + E);
+  return c.vocabSize * E + c.nPositions * E + c.nLayer * perLayer + 2 * E;
 }

@@ -52,9 +52,20 @@ export function parseDevice(device: string | undefined): DeviceOption {
   throw new UserError(`device "${device}" is not one of ${DEVICE_OPTIONS.join(', ')}`);
 }
 
+/**
+ * The most threads accepted: 4 per core. More only oversubscribes the cores, and onnxruntime
+ * allocates per thread up front (100000 threads hung while taking 2 GB; 1e9 died in std::bad_alloc).
+ */
+export function maxThreads(cores = os.availableParallelism()): number {
+  return 4 * cores;
+}
+
 export function parseThreads(threads: number | undefined): number {
   if (threads === undefined) return defaultThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw new UserError(`threads must be a positive integer (found ${threads})`);
+  const cores = os.availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1 || threads > maxThreads(cores)) {
+    throw new UserError(`threads must be an integer from 1 to ${maxThreads(cores)} (4 × this machine's ${cores} cores); found ${threads}`);
+  }
   return threads;
 }
 

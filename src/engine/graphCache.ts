@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
+import { writeJsonAtomic } from './atomicFile';
 import type { Graph } from './onnx/ir';
 import { writeModel, type ModelInfo } from './onnx/protoWriter';
 
@@ -77,8 +78,36 @@ export async function findCachedGraph(cacheDir: string, key: GraphCacheKey): Pro
   return { modelPath, dataPath: data ? path.join(cacheDir, data.file) : undefined, hit: true };
 }
 
-/** Writes `graph` as the entry for `key` (replacing any), atomically. */
+/**
+ * The cache folder could not be written (a full disk, a quota, a read-only or missing folder): the
+ * graph itself is fine, and a caller can build it in memory instead. `code` is the errno code.
+ */
+export class GraphCacheWriteError extends Error {
+  readonly code: string;
+  constructor(readonly cacheDir: string, override readonly cause: unknown) {
+    const first = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0].slice(0, 200);
+    super(`the graph cache in ${cacheDir} cannot be written (${first})`);
+    this.name = 'GraphCacheWriteError';
+    this.code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+  }
+}
+
+/**
+ * Writes `graph` as the entry for `key` (replacing any), atomically. A failure to write is a
+ * GraphCacheWriteError; errors from producing the graph's data (a weight refused on read) pass as they are.
+ */
 export async function storeGraph(cacheDir: string, key: GraphCacheKey, graph: Graph, opts: StoreOptions = {}): Promise<CachedGraph> {
+  try {
+    return await writeEntry(cacheDir, key, graph, opts);
+  } catch (e) {
+    if (e instanceof GraphCacheWriteError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new GraphCacheWriteError(cacheDir, e);
+    throw e;
+  }
+}
+
+async function writeEntry(cacheDir: string, key: GraphCacheKey, graph: Graph, opts: StoreOptions): Promise<CachedGraph> {
   await fs.promises.mkdir(cacheDir, { recursive: true });
   const name = cacheEntryName(key);
   const tmp = `.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -101,9 +130,13 @@ export async function storeGraph(cacheDir: string, key: GraphCacheKey, graph: Gr
     if (written.dataPath) await fs.promises.rename(dataTmp, dataFinal);
     else await fs.promises.rm(dataFinal, { force: true });
     await fs.promises.rename(modelTmp, modelFinal);
-    const manifestTmp = path.join(cacheDir, `${name}.json${tmp}`);
-    await fs.promises.writeFile(manifestTmp, JSON.stringify(manifest, null, 2));
-    await fs.promises.rename(manifestTmp, path.join(cacheDir, `${name}.json`));
+    // The manifest commits the entry; atomicFile turns a full disk into a UserError, which here
+    // means only that the cache could not be written.
+    try {
+      writeJsonAtomic(path.join(cacheDir, `${name}.json`), manifest, { indent: 2 });
+    } catch (e) {
+      throw new GraphCacheWriteError(cacheDir, e);
+    }
     return { modelPath: modelFinal, dataPath: written.dataPath ? dataFinal : undefined, hit: false };
   } finally {
     await Promise.all([modelTmp, dataTmp].map((p) => fs.promises.rm(p, { force: true })));

@@ -8,6 +8,7 @@ import { CompletionEngine } from './engine';
 import { OrtModel } from './ortModel';
 import { resolveModel } from './presets';
 import { getTokenizer } from './tokenizer';
+import { fitVocabularyToTokenizer } from './tokenizerVocabulary';
 import type { WeightSource } from './weights';
 
 /**
@@ -35,6 +36,7 @@ export interface LoadOptions {
   /** Where compiled graphs are cached. */
   graphCacheDir: string;
   device?: string;
+  /** Intra-op threads, 1 to 4 × this machine's cores (default: all cores but one, the editor's rule). */
   threads?: number;
   /** Weight precision: fp32 | int8 | int4 | auto (by device; quantize.ts autoPrecision). Default fp32. */
   precision?: string;
@@ -46,6 +48,8 @@ export interface LoadedEngine {
   engine: CompletionEngine;
   checkpointDir: string;
   loadMs: number;
+  /** Things that went wrong without stopping the load (the graph cache could not be written), one line each. */
+  warnings: string[];
 }
 
 /** The graph cache key: the checkpoint's hash, combined with the overlay's id when there is one. */
@@ -60,8 +64,9 @@ export async function loadEngine(opts: LoadOptions): Promise<LoadedEngine> {
     const checkpointDir = resolveModel(opts.model, opts.modelsRoot);
     const checkpoint: Checkpoint = openCheckpoint(checkpointDir);
     try {
+      const weights = opts.overlay ? opts.overlay.apply(checkpoint) : checkpoint;
       const model = await OrtModel.load({
-        weights: opts.overlay ? opts.overlay.apply(checkpoint) : checkpoint,
+        weights: fitVocabularyToTokenizer(weights, checkpoint.files.config),
         checkpointHash: weightsHash(checkpoint.contentHash(), opts.overlay),
         cacheDir: opts.graphCacheDir,
         device: opts.device,
@@ -69,7 +74,8 @@ export async function loadEngine(opts: LoadOptions): Promise<LoadedEngine> {
         precision: opts.precision,
       });
       const engine = new CompletionEngine(model, getTokenizer());
-      return { engine, checkpointDir, loadMs: performance.now() - t0 };
+      const warnings = model.graphSource.cacheWarning ? [model.graphSource.cacheWarning] : [];
+      return { engine, checkpointDir, loadMs: performance.now() - t0, warnings };
     } finally {
       checkpoint.close();
     }

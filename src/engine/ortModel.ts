@@ -18,7 +18,7 @@ import {
   ATTENTION_BIAS, ATTENTION_SPLIT, GPT2_GRAPH_VERSION, MASK, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
   pastKeyName, pastValueName, type Gpt2GraphOptions,
 } from './gpt2Graph';
-import { loadOrBuildGraph } from './graphCache';
+import { GraphCacheWriteError, loadOrBuildGraph } from './graphCache';
 import { KVBuffer, grownCapacity } from './kvBuffer';
 import type { DeviceInfo, ForwardResult, KVCache, LanguageModel } from './model';
 import { EXTERNAL_DATA_THRESHOLD, initializerBytes, serializeModel } from './onnx/protoWriter';
@@ -63,6 +63,8 @@ export const PREFILL_CHUNK = 256;
 export interface GraphSource {
   path?: string;
   fromCache: boolean;
+  /** Set when the graph cache could not be written and the graph was built in memory instead: one line saying so. */
+  cacheWarning?: string;
 }
 
 /**
@@ -113,28 +115,40 @@ export class OrtModel implements LanguageModel {
     const precision = resolvePrecision(setting, choice.device.provider);
     const graphOptions: Gpt2GraphOptions = { ...opts.graph, precision };
     const build = () => buildGpt2Graph(opts.weights, graphOptions);
-    let model: string | Uint8Array;
-    let source: GraphSource;
+    let model: string | Uint8Array | undefined;
+    let source: GraphSource = { fromCache: false };
+    let cacheFailure: string | undefined;
     if (opts.cacheDir && opts.checkpointHash) {
-      const entry = await loadOrBuildGraph(
-        opts.cacheDir,
-        {
-          checkpointHash: opts.checkpointHash,
-          graphVersion: GPT2_GRAPH_VERSION,
-          precision: graphVariantName(graphOptions),
-        },
-        build,
-        { externalData: opts.externalData, metadata: { graph_version: String(GPT2_GRAPH_VERSION), checkpoint: opts.checkpointHash } },
-      );
-      model = entry.modelPath;
-      source = { path: entry.modelPath, fromCache: entry.hit };
-    } else {
+      try {
+        const entry = await loadOrBuildGraph(
+          opts.cacheDir,
+          {
+            checkpointHash: opts.checkpointHash,
+            graphVersion: GPT2_GRAPH_VERSION,
+            precision: graphVariantName(graphOptions),
+          },
+          build,
+          { externalData: opts.externalData, metadata: { graph_version: String(GPT2_GRAPH_VERSION), checkpoint: opts.checkpointHash } },
+        );
+        model = entry.modelPath;
+        source = { path: entry.modelPath, fromCache: entry.hit };
+      } catch (e) {
+        // A cache that cannot be written (full disk, read-only or missing folder) costs only the
+        // cache: the graph is built again in memory, and the caller is told why.
+        if (!(e instanceof GraphCacheWriteError)) throw e;
+        cacheFailure = e.message;
+        source = { fromCache: false, cacheWarning: `${cacheFailure}; built the model in memory instead, so the next load builds it again` };
+      }
+    }
+    if (model === undefined) {
       const graph = build();
       if (initializerBytes(graph) > EXTERNAL_DATA_THRESHOLD) {
+        if (cacheFailure) {
+          throw new UserError(`${cacheFailure}, and a model this large (over ${(EXTERNAL_DATA_THRESHOLD / 1e9).toFixed(1)} GB) loads only through it; free some space there and try again`);
+        }
         throw new Error('OrtModel.load: a model this large is written with external data; pass cacheDir and checkpointHash');
       }
       model = serializeModel(graph);
-      source = { fromCache: false };
     }
     const session = await openSession(model, choice, opts);
     return new OrtModel(session.session, opts.weights.config, session.device, source, chunk, precision);

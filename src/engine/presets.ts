@@ -7,6 +7,7 @@ import * as path from 'path';
 import { NAMED_CONFIGS, parameterCount, type GPT2Config } from './config';
 import { CONFIG_FILE, WEIGHTS_FILE } from './checkpoint';
 import { UserError } from './errors';
+import { describeKind, pathKind } from './pathKind';
 
 export interface Preset {
   name: string;
@@ -54,9 +55,10 @@ export function presetUrl(p: Preset): string {
  */
 export function resolveModel(spec: string, modelsRoot: string): string {
   const asPath = path.resolve(spec);
-  if (fs.existsSync(asPath)) {
-    if (fs.statSync(asPath).isDirectory()) return asPath;
-    if (!findPreset(spec)) throw new UserError(`model ${spec} is a file; pass a checkpoint folder (with ${CONFIG_FILE} and ${WEIGHTS_FILE}) or a preset name`);
+  const kind = pathKind(asPath);
+  if (kind === 'folder') return asPath;
+  if (kind !== 'missing' && !findPreset(spec)) {
+    throw new UserError(`model ${spec} ${kind === 'file' ? 'is a file' : describeKind(kind)}; pass a checkpoint folder (with ${CONFIG_FILE} and ${WEIGHTS_FILE}) or a preset name`);
   }
   const p = findPreset(spec);
   if (p) {

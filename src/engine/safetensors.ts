@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { UserError } from './errors';
 import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from './halfFloat';
+import { describeKind, kindOf, pathKind } from './pathKind';
 
 /** Bytes per element of every dtype the format defines; only the float ones read as weights. */
 const DTYPE_SIZES: Record<string, number> = {
@@ -196,6 +197,10 @@ export class SafetensorsFile {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw this.error('header is not a JSON object');
     }
+    const twice = duplicateTopLevelKey(text);
+    if (twice !== undefined) {
+      throw this.error(`header names ${twice === '__metadata__' ? '__metadata__' : `tensor ${quote(twice)}`} twice (which copy is meant is ambiguous; the file is damaged or was edited by hand)`);
+    }
 
     const dataStart = 8 + n;
     const dataLength = size - dataStart;
@@ -266,19 +271,60 @@ export class SafetensorsFile {
 
 export function openSafetensors(path: string): SafetensorsFile {
   assertLittleEndianHost();
+  const where = oneLine(path, 500);
+  // Named first, so a FIFO, socket or link loop gets its own message rather than an open error or a hang.
+  const kind = pathKind(path);
+  if (kind !== 'file' && kind !== 'missing') {
+    throw new UserError(kind === 'folder' ? `${where}: is a folder, not a safetensors file` : `${where}: ${describeKind(kind)}; expected a safetensors file`);
+  }
   let fd: number;
   try {
-    fd = fs.openSync(path, 'r');
+    // O_NONBLOCK: if the path became a FIFO since the check, opening it still returns at once.
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : oneLine(err.message, 160);
-    throw new UserError(`${oneLine(path, 500)}: cannot open (${why})`);
+    throw new UserError(`${where}: cannot open (${why})`);
   }
-  if (fs.fstatSync(fd).isDirectory()) {
+  const opened = kindOf(fs.fstatSync(fd));
+  if (opened !== 'file') {
     fs.closeSync(fd);
-    throw new UserError(`${oneLine(path, 500)}: is a folder, not a safetensors file`);
+    throw new UserError(opened === 'folder' ? `${where}: is a folder, not a safetensors file` : `${where}: ${describeKind(opened)}; expected a safetensors file`);
   }
   return new SafetensorsFile(path, fd);
+}
+
+/**
+ * The first top-level key of a JSON object text that occurs twice, or undefined. JSON.parse keeps the
+ * last of duplicate keys silently, so a header naming one tensor twice would be read as whichever came
+ * last; the text was already parsed, so this only tracks strings and nesting.
+ */
+export function duplicateTopLevelKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let end = i + 1;
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return undefined;
 }
 
 export interface TensorToWrite {

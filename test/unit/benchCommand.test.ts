@@ -52,6 +52,11 @@ describe('bench command', function () {
     assert.ok(timings.every((x) => Number.isFinite(x) && x > 0), JSON.stringify(r));
   });
 
+  it('uses every core unless --threads says otherwise (a shell job, not the editor)', async () => {
+    const out = await captureStdout(() => benchCommand(['--model', path.join(dir, 'short'), '--reps', '1', '--device', 'cpu', '--json']));
+    assert.equal((JSON.parse(out) as BenchJson).threads, os.availableParallelism());
+  });
+
   it('prints a table by default', async () => {
     const out = await run(['--model', path.join(dir, 'short'), '--reps', '1']);
     assert.match(out, /^cold prefill, 256 tokens +\d+(\.\d+)? ms$/m);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openCheckpoint, writeCheckpoint, HASH_SIDECAR, canonicalTensorName } from '../../src/engine/checkpoint';
+import { execFileSync } from 'child_process';
+import { openCheckpoint, writeCheckpoint, HASH_SIDECAR, canonicalTensorName, firstNonFinite } from '../../src/engine/checkpoint';
 import { configToHuggingFace, NAMED_CONFIGS, parameterShapes, type GPT2Config } from '../../src/engine/config';
 import { UserError } from '../../src/engine/errors';
 import { PRESETS, resolveModel } from '../../src/engine/presets';
@@ -211,6 +212,25 @@ describe('checkpoint', () => {
       assert.equal(hashOf(dir), after);
     });
 
+    it('sees a model.safetensors replaced by another of the same size with the old mtime', () => {
+      const dir = tmp();
+      writeRandomCheckpoint(dir, MICRO, 13);
+      const other = path.join(tmp(), 'other');
+      writeRandomCheckpoint(other, MICRO, 14);
+      const file = path.join(dir, 'model.safetensors');
+      const when = Math.floor(Date.now() / 1000) - 3600; // whole seconds: set again exactly below
+      fs.utimesSync(file, when, when);
+      const first = hashOf(dir); // memoized in the sidecar under size + mtime
+      const { mtimeMs, size } = fs.statSync(file);
+      fs.copyFileSync(path.join(other, 'model.safetensors'), file);
+      fs.utimesSync(file, when, when); // as cp -p or a restore leaves it
+      assert.equal(fs.statSync(file).size, size);
+      assert.equal(fs.statSync(file).mtimeMs, mtimeMs);
+      const second = hashOf(dir);
+      assert.notEqual(second, first, 'the stale hash (and so the stale graph) was served');
+      assert.equal(second, hashOf(other), 'the hash is the new content\'s');
+    });
+
     it('works in a read-only folder', function () {
       const dir = tmp();
       writeRandomCheckpoint(dir, MICRO, 12);
@@ -224,6 +244,68 @@ describe('checkpoint', () => {
       // Never a stray temporary file.
       assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
     });
+  });
+});
+
+describe('checkpoint faults refused at load, one line each', () => {
+  const tmp = useTmpDir();
+
+  for (const [label, value, dtype] of [['NaN', NaN, 'F32'], ['+Infinity', Infinity, 'F32'], ['-Infinity', -Infinity, 'F16']] as const) {
+    it(`a ${label} weight (${dtype}), naming the tensor`, () => {
+      const tensors = canonicalTensors(MICRO, 20).map((t) => ({ ...t, dtype }));
+      const fc = tensors.find((t) => t.name === 'h.1.mlp.c_fc.weight')!;
+      (fc.data as Float32Array)[37] = value;
+      handMade(tmp(), MICRO, tensors);
+      const ck = openCheckpoint(tmp()); // the header is fine: values are checked as tensors are read
+      try {
+        assert.equal(ck.tensor('h.0.mlp.c_fc.weight').length, 8 * 32);
+        assertUserError(() => ck.tensor('h.1.mlp.c_fc.weight'), new RegExp(`tensor "h.1.mlp.c_fc.weight" holds ${label.replace('+', '')} at element 37; the weights are damaged`), 'model.safetensors');
+      } finally {
+        ck.close();
+      }
+    });
+  }
+
+  it('firstNonFinite finds the first NaN or infinity, and -1 for finite data', () => {
+    const a = new Float32Array(1000).map((_, i) => Math.sin(i) * 1e30);
+    assert.equal(firstNonFinite(a), -1);
+    a[999] = Infinity;
+    assert.equal(firstNonFinite(a), 999);
+    a[3] = NaN;
+    assert.equal(firstNonFinite(a), 3);
+    assert.equal(firstNonFinite(new Float32Array(0)), -1);
+    assert.equal(firstNonFinite(Float32Array.of(3.4e38, 3.4e38, -0)), -1, 'large finite values do not overflow the check');
+  });
+
+  it('a config.json or model.safetensors that is a FIFO or a link loop; a folder that is a link loop', function () {
+    if (process.platform === 'win32') this.skip();
+    const dir = tmp();
+    writeRandomCheckpoint(dir, MICRO, 21);
+    const weights = path.join(dir, 'model.safetensors');
+    fs.rmSync(weights);
+    execFileSync('mkfifo', [weights]);
+    assertUserError(() => openCheckpoint(dir), /model.safetensors: is a FIFO \(named pipe\), not a file/, weights);
+    fs.rmSync(weights);
+    fs.symlinkSync('model.safetensors', weights);
+    assertUserError(() => openCheckpoint(dir), /model.safetensors: is a symbolic link loop/, weights);
+    const config = path.join(dir, 'config.json');
+    fs.rmSync(config);
+    execFileSync('mkfifo', [config]);
+    assertUserError(() => openCheckpoint(dir), /config.json: is a FIFO \(named pipe\), not a file/, config);
+    const looped = path.join(tmp(), 'looped');
+    fs.symlinkSync(looped, looped);
+    assertUserError(() => openCheckpoint(looped), /looped: is a symbolic link loop/, looped);
+    assertUserError(() => resolveModel(looped, tmp()), /model .*looped is a symbolic link loop/);
+  });
+
+  it('a config whose weights could not fit in memory, before the weights file is touched', () => {
+    const dir = tmp();
+    // Within the sanity limits, and ~2 × 10^14 bytes of weights.
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(configToHuggingFace({ ...MICRO, nEmbd: 65536, nHead: 64, nLayer: 1024 })));
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), 'not even a safetensors file');
+    const t0 = performance.now();
+    assertUserError(() => openCheckpoint(dir), /needs ~[\d,]+ GB of memory for its weights alone, this machine has [\d.]+ GB/, 'config.json');
+    assert.ok(performance.now() - t0 < 1000, 'refused from the config alone');
   });
 });
 

@@ -6,7 +6,9 @@ import {
   bf16ToF32, decodeBF16, decodeF16, encodeBF16, encodeF16, f16ToF32, f32ToBf16, f32ToF16,
 } from '../../src/engine/halfFloat';
 import { Rng } from '../../src/engine/random';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
+import { duplicateTopLevelKey, openSafetensors, writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
+import { execFileSync } from 'child_process';
+import * as net from 'net';
 import { useTmpDir } from '../helpers/tmpdir';
 
 // The fuzz test wraps the real module's readSync; the reader sees it through its live import.
@@ -227,6 +229,10 @@ describe('safetensors', () => {
       { title: 'metadata not strings', make: (f) => rawFile(f, { __metadata__: { format: 1 } }), re: /__metadata__ value for "format" is not a string/ },
       { title: 'metadata not an object', make: (f) => rawFile(f, { __metadata__: 'pt' }), re: /__metadata__ is not an object/ },
       { title: 'a tensor name with a newline', make: (f) => rawFile(f, { 'a\nb': { dtype: 'X' } }), re: /tensor "a\\nb": dtype is missing|unknown dtype/ },
+      // JSON.parse keeps the last of two equal keys: the file would be read as whichever came last.
+      { title: 'a tensor named twice', make: (f) => rawFile(f, `{"w":${JSON.stringify(f32([1], [0, 4]))},"w":${JSON.stringify(f32([1], [4, 8]))}}`, new Uint8Array(8)), re: /header names tensor "w" twice/ },
+      { title: 'a tensor named twice, once escaped', make: (f) => rawFile(f, `{"w":${JSON.stringify(f32([1], [0, 4]))},"\\u0077":${JSON.stringify(f32([1], [4, 8]))}}`, new Uint8Array(8)), re: /header names tensor "w" twice/ },
+      { title: '__metadata__ twice', make: (f) => rawFile(f, '{"__metadata__":{"a":"1"},"__metadata__":{}}'), re: /header names __metadata__ twice/ },
     ];
     for (const c of cases) {
       it(c.title, () => {
@@ -260,6 +266,26 @@ describe('safetensors', () => {
       assert.deepEqual(new BigInt64Array(st.readRaw('ids').buffer), ids);
       assert.deepEqual([...st.readRaw('m')], [7, 9]);
       st.close();
+    });
+
+    it('a FIFO, a socket, a device and a symbolic link loop: named, never opened for reading', async function () {
+      if (process.platform === 'win32') this.skip();
+      const fifo = path.join(tmp(), 'fifo.safetensors');
+      execFileSync('mkfifo', [fifo]);
+      // Opening a FIFO for reading blocks until a writer comes: this would hang, not fail.
+      assertUserError(() => openSafetensors(fifo), /: is a FIFO \(named pipe\), not a file; expected a safetensors file$/, fifo);
+      const loop = path.join(tmp(), 'loop.safetensors');
+      fs.symlinkSync(path.basename(loop), loop);
+      assertUserError(() => openSafetensors(loop), /: is a symbolic link loop/, loop);
+      assertUserError(() => openSafetensors('/dev/null'), /: is a device, not a file/, '/dev/null');
+      const sock = path.join(tmp(), 's.safetensors');
+      const server = net.createServer().listen(sock);
+      await new Promise((r) => server.once('listening', r));
+      try {
+        assertUserError(() => openSafetensors(sock), /: is a socket, not a file/, sock);
+      } finally {
+        server.close();
+      }
     });
 
     it('a file that shrinks after it was opened', () => {
@@ -391,4 +417,24 @@ describe('safetensors', () => {
       assert.ok(outcomes.parsed > 30 && outcomes.userErrors > 200, JSON.stringify(outcomes));
     });
   });
+});
+
+describe('duplicateTopLevelKey', () => {
+  const cases: [string, string, string | undefined][] = [
+    ['no duplicates', '{"a":1,"b":{"a":2},"c":[{"a":3}]}', undefined],
+    ['the same key nested is not a duplicate', '{"a":{"x":1},"b":{"x":2}}', undefined],
+    ['a duplicate', '{"a":1,"b":2,"a":3}', 'a'],
+    ['a duplicate after nesting', '{"a":{"a":{"a":1}},"b":[1,{"b":2}],"b":0}', 'b'],
+    ['escapes decoded', '{"\\u0061":1,"a":2}', 'a'],
+    ['quotes and braces inside strings', '{"a\\"}{,":"x\\",\\"a\\":{","b":"}","a\\"}{,":0}', 'a"}{,'],
+    ['a string value equal to a key', '{"a":"b","b":1}', undefined],
+    ['whitespace', ' { "a" : 1 ,\n "a" : 2 } ', 'a'],
+    ['empty', '{}', undefined],
+  ];
+  for (const [title, text, want] of cases) {
+    it(title, () => {
+      JSON.parse(text); // the scanner's input is always JSON that parsed
+      assert.equal(duplicateTopLevelKey(text), want);
+    });
+  }
 });

@@ -1,0 +1,45 @@
+/** Flag checks shared by the CLI's commands: negative numbers reach their range check, threads have bounds and a shell's default. */
+import assert from 'node:assert/strict';
+import * as os from 'os';
+import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from '../../src/cli/args';
+import { completeCommand } from '../../src/cli/completeCommand';
+import { UserError } from '../../src/engine/errors';
+
+const oneLine = (re: RegExp) => (e: unknown): boolean => {
+  assert.ok(e instanceof UserError, `expected a UserError, got ${(e as Error)?.stack ?? String(e)}`);
+  assert.match(e.message, re);
+  assert.ok(!/[\r\n]/.test(e.message), e.message);
+  return true;
+};
+
+describe('CLI flags', () => {
+  const options = { 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, raw: { type: 'boolean' } } as const;
+
+  it('a negative number is a value, not a flag, so its range check speaks', () => {
+    const { values } = parseCommandArgs('complete', ['--max-tokens', '-5', '--temperature', '-0.5', '--raw'], options);
+    assert.deepEqual({ ...values }, { 'max-tokens': '-5', temperature: '-0.5', raw: true });
+    assert.throws(() => intFlag('max-tokens', values['max-tokens'], 1), oneLine(/^--max-tokens must be an integer ≥ 1 \(got "-5"\)$/));
+    assert.throws(() => numberFlag('temperature', values.temperature, 0, 10, 0), oneLine(/^--temperature must be a number in \[0, 10\] \(got "-0.5"\)$/));
+    assert.equal(parseCommandArgs('complete', ['--max-tokens', '-.5'], options).values['max-tokens'], '-.5');
+  });
+
+  it('what follows a boolean flag, or a flag-shaped word, is still parsed as before', () => {
+    assert.throws(() => parseCommandArgs('complete', ['--raw', '-5'], options), oneLine(/^complete: .* \(see gpt2-complete complete --help\)$/));
+    assert.throws(() => parseCommandArgs('complete', ['--max-tokens', '-x'], options), oneLine(/^complete: /));
+  });
+
+  it('complete --max-tokens -5 says what the flag takes', async () => {
+    await assert.rejects(completeCommand(['--prompt', 'x', '--max-tokens', '-5']), oneLine(/--max-tokens must be an integer ≥ 1 \(got "-5"\)/));
+  });
+
+  it('--threads: 1 to 4 per core, every core by default (a shell job has the machine)', async () => {
+    const cores = os.availableParallelism();
+    assert.equal(threadsFlag(undefined), cores);
+    assert.equal(threadsFlag(String(4 * cores)), 4 * cores);
+    for (const bad of ['100000', '1e9', String(4 * cores + 1), '0', '-2', '1.5', 'many']) {
+      assert.throws(() => threadsFlag(bad), oneLine(new RegExp(`^--threads must be an integer from 1 to ${4 * cores} \\(4 × this machine's ${cores} cores\\) \\(got "${bad.replace('.', '\\.')}"\\)$`)));
+    }
+    // Refused before any model is looked at or loaded.
+    await assert.rejects(completeCommand(['--model', '/nonexistent', '--prompt', 'x', '--threads', '100000']), oneLine(/^--threads must be an integer from 1 to/));
+  });
+});
