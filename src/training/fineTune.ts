@@ -5,7 +5,9 @@
  *
  * Every stage tells the front end through `emit`; the signal cancels at the next step boundary (or
  * between files, batches and cases outside training), keeping the last checkpoint. A second run
- * with the same `out` continues from that checkpoint (the trainer checks it is the same run).
+ * with the same `out` continues from that checkpoint (the trainer checks it is the same run); a
+ * second run while the first still writes `out` is refused (outputLock.ts). JSON goes through
+ * atomicFile.ts, and a full disk is one line that says the run resumes once there is space.
  *
  * Losses before and after come from the training session's forward-only graph (fast, batched);
  * exact match from a CompletionEngine, the after one built from the files just written to `out`,
@@ -25,6 +27,7 @@ import type { WeightSource } from '../engine/weights';
 import { checkpointOverlay, loraOverlay } from './adapterOverlay';
 import { checkEnoughData, formatReport, mineDataset, type DatasetOptions, type DataReport } from './data/dataset';
 import type { Example } from './data/examples';
+import { secretFindings } from './data/report';
 import type { SecretsMode } from './data/secretScan';
 import { DEFAULT_EVAL_CASES, evalCases, evaluate, sessionScorer, type EvalResult } from './evaluate';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson } from './fineTuneProtocol';
@@ -373,6 +376,9 @@ function writeReport(
       filesUsed: data.used.length,
       filesSkipped: data.skipped.length,
       skippedByReason: data.skippedByReason,
+      secretsMode: data.secretsMode,
+      // Paths and rules only: a secret's value never leaves the file it is in.
+      secrets: secretFindings(data),
     },
   });
 }
