@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { secretsFlag } from '../../../../src/cli/datasetCommand';
+import { UserError } from '../../../../src/engine/errors';
 import { Rng } from '../../../../src/engine/random';
 import { formatReport, mineDataset, type MinedDataset } from '../../../../src/training/data/dataset';
 import { dropLines, scanSecrets, secretPathRule, shannonEntropy } from '../../../../src/training/data/secretScan';
@@ -137,6 +139,12 @@ describe('secret scanning', () => {
       const flagged = files.filter((f) => scanSecrets(fs.readFileSync(f, 'utf8')).length > 0).map((f) => path.relative(REPO, f));
       assert.deepEqual(flagged, [], `false positives among ${files.length} files`);
     });
+  });
+
+  it('--secrets takes skip-file or drop-lines, and says so in one line otherwise', () => {
+    assert.equal(secretsFlag('dataset', undefined), undefined);
+    assert.equal(secretsFlag('finetune', 'drop-lines'), 'drop-lines');
+    assert.throws(() => secretsFlag('dataset', 'drop'), (e: unknown) => e instanceof UserError && e.message === 'dataset: --secrets must be skip-file or drop-lines (got "drop")');
   });
 
   it('secretPathRule names the files never to read', () => {
