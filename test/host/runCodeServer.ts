@@ -68,7 +68,7 @@ async function main(): Promise<number> {
   if (extensionPath === repoRoot) assertExtensionBuilt();
   else if (!fs.existsSync(path.join(extensionPath, 'package.json'))) throw new Error(`GPT2C_TEST_EXTENSION: no package.json in ${extensionPath}`);
   await compileSuite();
-  fs.rmSync(artifactsDir, { recursive: true, force: true });
+  // Not emptied first: runs of other test subsets may share it; each screenshot replaces its namesake.
   fs.mkdirSync(artifactsDir, { recursive: true });
 
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-host-'));
