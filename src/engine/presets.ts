@@ -19,9 +19,15 @@ export interface Preset {
   approxBytes: number;
   /** Hugging Face repository id. */
   repo: string;
+  /**
+   * SHA-256 (hex) of files as published in `repo` (main), checked on download instead of trusting
+   * the hash the same server sends. Only values confirmed in independent public records are pinned;
+   * presets without them are listed in README.md (Models).
+   */
+  sha256?: Readonly<Record<string, string>>;
 }
 
-function preset(name: string, configName: string, repo: string): Preset {
+function preset(name: string, configName: string, repo: string, sha256?: Record<string, string>): Preset {
   const c: GPT2Config = NAMED_CONFIGS[configName];
   return {
     name,
@@ -29,19 +35,33 @@ function preset(name: string, configName: string, repo: string): Preset {
     parameters: parameterCount(c),
     approxBytes: 4 * (parameterCount(c) + c.nLayer * c.nPositions * c.nPositions),
     repo,
+    sha256,
   };
 }
 
 export const PRESETS: readonly Preset[] = [
-  preset('gpt2', 'small', 'openai-community/gpt2'), // 124M, ~548 MB
+  // 548,105,171 bytes and 665 bytes, as published at revision 607a30d783dfa663caf39e06633721c8d4cfcd7e.
+  preset('gpt2', 'small', 'openai-community/gpt2', {
+    'model.safetensors': '248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707',
+    'config.json': '0daed7749b4f02b8f76240d5444551d7b08712dab4d0adb8239c56ba823bb7b4',
+  }), // 124M, ~548 MB
   preset('gpt2-medium', 'medium', 'openai-community/gpt2-medium'), // 355M, ~1.5 GB
   preset('gpt2-large', 'large', 'openai-community/gpt2-large'), // 774M, ~3.2 GB
   preset('gpt2-xl', 'xl', 'openai-community/gpt2-xl'), // 1.5B, ~6.4 GB
-  preset('distilgpt2', 'distil', 'distilbert/distilgpt2'), // 82M, ~353 MB
+  // 352,824,413 and 762 bytes, as published at revision 2290a62682d06624634c1f46a6ad5be0f47f38aa.
+  preset('distilgpt2', 'distil', 'distilbert/distilgpt2', {
+    'model.safetensors': 'e1ff18884359fe8beb795a5f414feb85a6ce3d929ad019c0d958c039d2b94a1b',
+    'config.json': '4ec5947c1d59fee6212cdf3b0ec1a53eac02092554c5ff0a733488cbd2c64f3a',
+  }), // 82M, ~353 MB
 ];
 
 export function findPreset(name: string): Preset | undefined {
   return PRESETS.find((p) => p.name === name);
+}
+
+/** The pinned SHA-256 of a preset's files, by its repository (undefined: none pinned). */
+export function pinnedSha256(repo: string): Readonly<Record<string, string>> | undefined {
+  return PRESETS.find((p) => p.repo === repo)?.sha256;
 }
 
 /** Where the files of a preset come from. */

@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { CancelledError, UserError } from '../engine/errors';
+import { pinnedSha256 } from '../engine/presets';
 
 /**
  * Downloads a Hugging Face model repo's files into a folder: resumable, cancellable, verified by
@@ -38,6 +39,11 @@ export interface RemoteFile {
   etag: string | undefined;
 }
 
+/** A file to fetch: what HEAD said, and the SHA-256 it must have when one is pinned. */
+interface PlannedFile extends RemoteFile {
+  pinned: string | undefined;
+}
+
 export interface DownloadProgress {
   file: string;
   receivedBytes: number;
@@ -47,6 +53,11 @@ export interface DownloadProgress {
 
 export interface DownloadOptions extends HubOptions {
   files?: readonly string[];
+  /**
+   * SHA-256 (hex) per file that the download must have, whatever the server says. Default: the
+   * preset's pins (presets.ts) when `repo` is a preset's and the revision is main; null: none.
+   */
+  pinnedSha256?: Readonly<Record<string, string>> | null;
   onProgress?: (p: DownloadProgress) => void;
   /** Least time between progress events for one file; the last event of each file is always sent. */
   progressIntervalMs?: number;
@@ -100,12 +111,15 @@ export async function downloadModel(repo: string, dest: string, options: Downloa
   if (await isModelComplete(dest, files)) return { alreadyComplete: true };
   throwIfCancelled(hub);
 
-  const remotes: RemoteFile[] = [];
-  for (const f of files) remotes.push(await headFile(hub, f));
+  const pins = options.pinnedSha256 === undefined ? (hub.revision === 'main' ? pinnedSha256(repo) : undefined) : options.pinnedSha256 ?? undefined;
+  const remotes: PlannedFile[] = [];
+  for (const f of files) remotes.push({ ...(await headFile(hub, f)), pinned: pins?.[f]?.toLowerCase() });
   for (const r of remotes) {
-    if (!r.sha256 && !isJson(r.file)) {
+    if (!r.sha256 && !isJson(r.file) && !r.pinned) {
       throw new UserError(`${hub.base} gave no SHA-256 for ${repo}/${r.file}, so it cannot be verified; ${manualAlternative(hub)}`);
     }
+    // The server announces another file than the one pinned: refuse before fetching it.
+    if (r.pinned && r.sha256 && r.sha256 !== r.pinned) throw pinMismatch(hub, r, r.sha256, 'announces');
   }
 
   const partialDir = path.join(dest, '.partial');
@@ -130,7 +144,7 @@ export async function downloadModel(repo: string, dest: string, options: Downloa
 /** Brings `<partialDir>/<file>.part` to the complete, verified file and returns its path. */
 async function fetchFile(
   hub: Hub,
-  remote: RemoteFile,
+  remote: PlannedFile,
   partialDir: string,
   stillNeeded: number,
   options: DownloadOptions,
@@ -255,9 +269,15 @@ function interrupted(file: string, received: number, total: number | undefined):
 }
 
 /** Checks the complete partial; a bad one is deleted so the next attempt starts clean. */
-async function verify(hub: Hub, remote: RemoteFile, part: string, sha256: string): Promise<void> {
+async function verify(hub: Hub, remote: PlannedFile, part: string, sha256: string): Promise<void> {
+  if (remote.pinned && sha256 !== remote.pinned) {
+    await fsp.rm(part, { force: true });
+    await fsp.rm(part.replace(/\.part$/, '.etag'), { force: true });
+    throw pinMismatch(hub, remote, sha256, 'sent');
+  }
   let ok: boolean;
-  if (remote.sha256) ok = sha256 === remote.sha256;
+  if (remote.pinned) ok = true;
+  else if (remote.sha256) ok = sha256 === remote.sha256;
   else {
     // Small non-LFS files carry a git-blob etag, not a SHA-256; a truncated or mangled JSON will not parse.
     ok = await fsp.readFile(part, 'utf8').then(parsesAsJson, () => false);
@@ -268,6 +288,15 @@ async function verify(hub: Hub, remote: RemoteFile, part: string, sha256: string
   throw new UserError(
     `${remote.file} from ${hub.base}/${hub.repo} was corrupted in transit (${remote.sha256 ? 'SHA-256 mismatch' : 'not valid JSON'}); ` +
       `the partial download was deleted, run the command again to retry.`,
+  );
+}
+
+/** One line for a file whose SHA-256 is not the pinned one (`what`: announced by HEAD, or sent). */
+function pinMismatch(hub: Hub, remote: PlannedFile, got: string, what: 'announces' | 'sent'): UserError {
+  const done = what === 'sent' ? 'the download was deleted' : 'nothing was downloaded';
+  return new UserError(
+    `${hub.base}/${hub.repo} ${what} a ${remote.file} with SHA-256 ${got}, not the published file this version pins (${remote.pinned}); ${done}. ` +
+      `If the repository has really changed it, ${manualAlternative(hub)}`,
   );
 }
 

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, UserError } from '../../src/engine/errors';
+import { PRESETS, pinnedSha256 } from '../../src/engine/presets';
 import { downloadModel, getRemoteSizes, type DownloadProgress } from '../../src/models/hubDownload';
 
 const REPO = 'test-org/tiny-gpt2';
@@ -37,6 +38,8 @@ interface Seen {
  */
 class FakeHub {
   readonly seen: Seen[] = [];
+  /** Repositories served, all with the same files. */
+  repos: string[] = [REPO];
   /** Destroy the socket after this many body bytes of the next CDN response. */
   dropAfter: number | undefined;
   /** Stop sending (but keep the socket open) after this many body bytes of the next CDN response. */
@@ -63,11 +66,11 @@ class FakeHub {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = req.url ?? '';
     const log = (status: number) => this.seen.push({ method: req.method ?? '', url, range: req.headers.range, status });
-    if (url === `/${REPO}/resolve/main/config.json`) {
+    if (this.repos.some((r) => url === `/${r}/resolve/main/config.json`)) {
       log(200);
       res.writeHead(200, { 'content-length': CONFIG.length, etag: `"${CONFIG_BLOB}"`, 'content-type': 'application/json' });
       res.end(req.method === 'HEAD' ? undefined : CONFIG);
-    } else if (url === `/${REPO}/resolve/main/model.safetensors`) {
+    } else if (this.repos.some((r) => url === `/${r}/resolve/main/model.safetensors`)) {
       log(302);
       res.writeHead(302, {
         location: `/cdn/${WEIGHTS_SHA}?signature=abc`,
@@ -328,6 +331,52 @@ describe('hubDownload', () => {
     await fsp.writeFile(lockFile, String(gone));
     await downloadModel(REPO, dest, { baseUrl: base });
     await assertInstalled();
+  });
+
+  describe('pinned SHA-256', () => {
+    const other = sha256(Buffer.from('the published weights'));
+
+    it('refuses weights whose hash is not the pin, though the server\'s own header agrees with them, before fetching', async () => {
+      await assert.rejects(downloadModel(REPO, dest, { baseUrl: base, pinnedSha256: { 'model.safetensors': other } }), (e) =>
+        assertOneLine(e, new RegExp(`announces a model\\.safetensors with SHA-256 ${WEIGHTS_SHA}, not the published file this version pins \\(${other}\\); nothing was downloaded`)),
+      );
+      assert.equal(hub.cdnGets().length, 0, 'not downloaded');
+      await assertNothingInstalled();
+    });
+
+    it('refuses a file the server gives no hash for (config.json) when its content is not the pin, and deletes it', async () => {
+      await assert.rejects(downloadModel(REPO, dest, { baseUrl: base, pinnedSha256: { 'config.json': other } }), (e) =>
+        assertOneLine(e, new RegExp(`sent a config\\.json with SHA-256 ${sha256(CONFIG)}, not the published file this version pins \\(${other}\\); the download was deleted`)),
+      );
+      await assertNothingInstalled();
+      assert.equal(existsSync(path.join(dest, '.partial', 'config.json.part')), false);
+    });
+
+    it('pins gpt2\'s and distilgpt2\'s files; presets whose hashes could not be confirmed have none', () => {
+      for (const repo of ['openai-community/gpt2', 'distilbert/distilgpt2']) {
+        assert.deepEqual(Object.keys(pinnedSha256(repo) ?? {}).sort(), ['config.json', 'model.safetensors']);
+      }
+      for (const p of PRESETS) {
+        for (const h of Object.values(p.sha256 ?? {})) assert.match(h, /^[0-9a-f]{64}$/);
+        if (!['gpt2', 'distilgpt2'].includes(p.name)) assert.equal(pinnedSha256(p.repo), undefined, `${p.name} has pins: update README's Models section`);
+      }
+      assert.equal(pinnedSha256(REPO), undefined);
+    });
+
+    it('installs files that match their pins', async () => {
+      await downloadModel(REPO, dest, { baseUrl: base, pinnedSha256: { 'model.safetensors': WEIGHTS_SHA, 'config.json': sha256(CONFIG) } });
+      await assertInstalled();
+    });
+
+    it('a preset\'s repository is checked against the preset\'s pins by default', async () => {
+      hub.repos.push('openai-community/gpt2');
+      // The fake hub's files are not gpt2's: the real pins refuse them.
+      await assert.rejects(downloadModel('openai-community/gpt2', dest, { baseUrl: base }), (e) =>
+        assertOneLine(e, /not the published file this version pins \(248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707\)/),
+      );
+      await downloadModel('openai-community/gpt2', dest, { baseUrl: base, pinnedSha256: null });
+      await assertInstalled();
+    });
   });
 
   it('says how much space is needed when the disk is full, keeping the partial', async function () {

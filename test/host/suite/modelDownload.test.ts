@@ -19,8 +19,9 @@ import { closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDri
 import { hookState, resetHooks, setSetting, waitForModel, waitForState, type CompletionTrace } from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
 
-const PRESET = 'distilgpt2';
-const REPO = 'distilbert/distilgpt2';
+// A preset without pinned hashes (presets.ts): a pinned one refuses the stand-in hub's random weights.
+const PRESET = 'gpt2-medium';
+const REPO = 'openai-community/gpt2-medium';
 const CHUNK = 64 * 1024;
 
 function sha256(b: Buffer): string {
