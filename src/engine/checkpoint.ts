@@ -7,6 +7,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as os from 'os';
+import { writeJsonAtomic } from './atomicFile';
 import { checkFitsInMemory, configFromHuggingFace, configToHuggingFace, parameterShapes, type GPT2Config } from './config';
 import { UserError } from './errors';
 import { describeKind, pathKind } from './pathKind';
@@ -146,13 +147,10 @@ function readSidecar(file: string, key: string): string | null {
 }
 
 function writeSidecar(file: string, key: string, hash: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(tmp, JSON.stringify({ key, sha256: hash }) + '\n');
-    fs.renameSync(tmp, file);
+    writeJsonAtomic(file, { key, sha256: hash }, { indent: 0 });
   } catch {
-    // Read-only folder (or similar): the memo is an optimisation only.
-    fs.rmSync(tmp, { force: true });
+    // Read-only folder, full disk: the memo is an optimisation only (and leaves no temp file).
   }
 }
 
