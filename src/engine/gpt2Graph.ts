@@ -10,7 +10,9 @@
  *          j <= i, MASK above),
  *          attention_split int64 [2] = [C, S] (where the past columns of a probability row end).
  * Outputs: logits [B,K,V]; new_key_i / new_value_i [B,H,S,D]: only the new tokens' K/V, which the
- *          caller writes into its buffers at position P.
+ *          caller writes into its buffers at position P; hidden [B,K,E]: the final LayerNorm's output
+ *          at the logits_index positions (GPT-1's h_l^m, which the acceptance head reads; K·E floats,
+ *          so its copy costs nothing next to the logits).
  *
  * Why (measured on the bench machine, PERF.md): onnxruntime-node copies every output into fresh JS
  * memory (~0.6-1 ms per MB), so returning whole presents cost ~40 ms per token at context 1000, while
@@ -62,7 +64,7 @@ import {
 import type { WeightSource } from './weights';
 
 /** Bump whenever the graph built here changes: cached compiled graphs are keyed by it. */
-export const GPT2_GRAPH_VERSION = 5;
+export const GPT2_GRAPH_VERSION = 6;
 
 export const pastKeyName = (layer: number) => `past_key_${layer}`;
 export const pastValueName = (layer: number) => `past_value_${layer}`;
@@ -70,6 +72,8 @@ export const newKeyName = (layer: number) => `new_key_${layer}`;
 export const newValueName = (layer: number) => `new_value_${layer}`;
 export const ATTENTION_BIAS = 'attention_bias';
 export const ATTENTION_SPLIT = 'attention_split';
+/** The final LayerNorm's output at the logits_index positions (graph v6 on). */
+export const HIDDEN_OUTPUT = 'hidden';
 /** The additive mask of the bias inputs: finite, so that a row masked everywhere stays finite. */
 export const MASK = -1e30;
 
@@ -202,6 +206,7 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
     ({ normed, sum: residual } = g.skipLayerNorm(mlp, residual, lnW, lnB, w(p + 'mlp.c_proj.bias'), eps));
   }
 
+  normed = g.output(normed, HIDDEN_OUTPUT);
   let logits: Value;
   if (precision !== 'fp32' && (opts.quantizeHead ?? DEFAULT_QUANTIZE_HEAD)) {
     // wte [V,E] is the head's B in the NK layout: logits = normed · wteᵀ.

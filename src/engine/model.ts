@@ -26,6 +26,11 @@ export interface ForwardResult {
   logits: Float32Array;
   /** The cache grown by the new tokens. */
   cache: KVCache;
+  /**
+   * The final LayerNorm's output [batch, positions.length, nEmbd] at the same positions as the
+   * logits (GPT-1's h_l^m, read by the acceptance head); absent from models that do not expose it.
+   */
+  hidden?: Float32Array;
 }
 
 /**

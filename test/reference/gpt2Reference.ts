@@ -6,6 +6,15 @@ import type { WeightSource } from '../../src/engine/weights';
 
 /** Logits [tokens.length, vocab] (row-major) of one sequence starting at position 0. */
 export function referenceLogits(weights: WeightSource, tokens: readonly number[]): Float32Array {
+  return referenceForward(weights, tokens).logits;
+}
+
+/** The final LayerNorm's output [tokens.length, nEmbd] (GPT-1's h_l^m at each position). */
+export function referenceHidden(weights: WeightSource, tokens: readonly number[]): Float32Array {
+  return referenceForward(weights, tokens).hidden;
+}
+
+function referenceForward(weights: WeightSource, tokens: readonly number[]): { logits: Float32Array; hidden: Float32Array } {
   const c = weights.config;
   const E = c.nEmbd, H = c.nHead, D = E / H, V = c.vocabSize, T = tokens.length;
   const wt = (name: string) => weights.tensor(name);
@@ -53,16 +62,18 @@ export function referenceLogits(weights: WeightSource, tokens: readonly number[]
 
   // tied head: logits = ln_f(x) · wteᵀ
   const out = new Float32Array(T * V);
+  const hidden = new Float32Array(T * E);
   const lnfW = wt('ln_f.weight'), lnfB = wt('ln_f.bias');
   for (let t = 0; t < T; t++) {
     const hf = layerNorm(x[t], lnfW, lnfB, c.layerNormEpsilon);
+    hidden.set(hf, t * E);
     for (let v = 0; v < V; v++) {
       let dot = 0;
       for (let e = 0; e < E; e++) dot += hf[e] * wte[v * E + e];
       out[t * V + v] = dot;
     }
   }
-  return out;
+  return { logits: out, hidden };
 }
 
 function layerNorm(x: readonly number[], gamma: Float32Array, beta: Float32Array, eps: number): number[] {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import type { GPT2Config } from '../../src/engine/config';
-import { buildGpt2Graph, GPT2_GRAPH_VERSION, newKeyName, newValueName, pastKeyName, pastValueName } from '../../src/engine/gpt2Graph';
+import { buildGpt2Graph, GPT2_GRAPH_VERSION, HIDDEN_OUTPUT, newKeyName, newValueName, pastKeyName, pastValueName } from '../../src/engine/gpt2Graph';
 import { StaleKVCacheError } from '../../src/engine/kvBuffer';
 import { OrtModel } from '../../src/engine/ortModel';
 import type { WeightSource } from '../../src/engine/weights';
-import { referenceLogits } from '../reference/gpt2Reference';
+import { referenceHidden, referenceLogits } from '../reference/gpt2Reference';
 import { SMALL_CONFIG, testWeights } from '../helpers/randomWeights';
 
 const TOL = 1e-4;
@@ -55,7 +55,9 @@ describe('gpt2Graph', () => {
       // Only the new tokens' K/V come back (the past stays in the caller's buffers).
       assert.deepEqual(g.outputs.find((v) => v.name === newKeyName(0))?.shape, ['batch', nHead, 'sequence', D]);
       assert.deepEqual(g.outputs.find((v) => v.name === newValueName(0))?.shape, ['batch', nHead, 'sequence', D]);
-      assert.equal(g.outputs.length, 1 + 2 * nLayer);
+      // The final LayerNorm's state at the logit positions, for the acceptance head.
+      assert.deepEqual(g.outputs.find((v) => v.name === HIDDEN_OUTPUT)?.shape, ['batch', 'logit_positions', nEmbd]);
+      assert.equal(g.outputs.length, 2 + 2 * nLayer);
       // Every node output carries its inferred type (what a backward pass builds on).
       for (const n of g.nodes) for (const o of n.outputs) if (o !== '') assert.ok(g.values.get(o), `no type for ${o}`);
       assert.deepEqual(g.values.get(newValueName(0))?.dtype, 'float32');
@@ -135,6 +137,21 @@ describe('gpt2Graph', () => {
         const batch = [tokens(9, 1, V), tokens(9, 2, V), tokens(9, 3, V)];
         const { logits } = await model.forward(batch, null, all(9));
         batch.forEach((row, b) => assertClose(rows(logits, V, b * 9, (b + 1) * 9), referenceLogits(weights, row), `row ${b}`));
+      });
+
+      it('hidden: the final LayerNorm state at the logit positions, per row, after a cache too', async () => {
+        const E = config.nEmbd;
+        const batch = [tokens(9, 4, V), tokens(9, 5, V)];
+        const { hidden } = await model.forward(batch, null, [8, 2]);
+        assert.equal(hidden?.length, 2 * 2 * E);
+        batch.forEach((row, b) => {
+          const want = referenceHidden(weights, row);
+          assertClose(hidden!.subarray((b * 2) * E, (b * 2 + 1) * E), rows(want, E, 8, 9), `row ${b}, position 8`);
+          assertClose(hidden!.subarray((b * 2 + 1) * E, (b * 2 + 2) * E), rows(want, E, 2, 3), `row ${b}, position 2`);
+        });
+        const head = await model.forward([batch[0].slice(0, 6)], null);
+        const rest = await model.forward([batch[0].slice(6)], head.cache);
+        assertClose(rest.hidden!, rows(referenceHidden(weights, batch[0]), E, 8, 9), 'after a cache of 6');
       });
     });
   }
@@ -246,6 +263,8 @@ describe('gpt2Graph', () => {
       try {
         const picked = await chunked.forward([seq], null, [11, 0, 7, 7, 4]);
         assertClose(picked.logits, [11, 0, 7, 7, 4].flatMap((p) => [...rows(full, V, p, p + 1)]), 'chunked, picked positions');
+        const E = SMALL_CONFIG.nEmbd, fullHidden = referenceHidden(weights, seq);
+        assertClose(picked.hidden!, [11, 0, 7, 7, 4].flatMap((p) => [...rows(fullHidden, E, p, p + 1)]), 'chunked hidden');
         assert.equal(picked.cache.length, 12);
         const head = await chunked.forward([seq.slice(0, 1)], null);
         const rest = await chunked.forward([seq.slice(1)], head.cache, all(11));
