@@ -3,11 +3,33 @@
  * chosen) and generates. The extension's engine process and the CLI's in-process backend both call
  * this, so the editor and `gpt2-complete complete --file` see the same prompt and the same tokens.
  */
+import { blankTokens } from '../engine/cacheModel/cacheModel';
 import { cacheMixer, type CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
+import { postprocessCompletion } from './postprocess';
 import { buildPrompt } from './prompt';
+import { END_OF_TEXT } from '../engine/stopRules';
+
+/** What the engine side needs of an acceptance head (src/training/head/acceptanceHead.ts). */
+export interface ConfidenceHead {
+  readonly nEmbd: number;
+  /** Prompt-head probability below which decoding is skipped (0: never). */
+  readonly skipBelow: number;
+  /** P(accepted) from h at the last token of prompt ++ shown suggestion. */
+  suggestion(h: Float32Array): number;
+  /** P(the request ends in an exact suggestion) from h at the prompt's last token. */
+  prompt(h: Float32Array): number | undefined;
+}
+
+/** The model's states for one request, for training a head on what the pipeline really shows. */
+export interface RequestStates {
+  /** h at the prompt's last token (after the prefill). */
+  prompt: Float32Array | undefined;
+  /** Per candidate: its post-processed text and h at the last token of prompt ++ text; null when dropped. */
+  candidates: ({ text: string; h: Float32Array } | null)[];
+}
 
 /** What the engine side knows of the workspace. */
 export interface EngineContext {
@@ -15,6 +37,10 @@ export interface EngineContext {
   workspace?: WorkspaceCache;
   /** The cache model's mixture weights (default: the fitted ones). */
   cacheWeights?: CacheWeights;
+  /** The acceptance head: confidence per candidate, and the skip before decoding. */
+  head?: ConfidenceHead;
+  /** Told the states of every request that reached the model (training the head). */
+  onStates?: (states: RequestStates) => void;
 }
 
 export async function completeWithEngine(
@@ -35,6 +61,11 @@ export async function completeWithEngine(
   });
   const cache = req.cacheModel === true ? cacheFor(engine, req, context) : undefined;
   const promptMs = performance.now() - t0;
+  const { head, onStates } = context;
+  const scoring = (head !== undefined || onStates !== undefined) && req.postprocess !== undefined;
+  let promptState: Float32Array | undefined;
+  let promptConfidence: number | undefined;
+  const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 ? head.skipBelow : 0;
   try {
   const result = await engine.complete({
     prompt: built.prompt,
@@ -48,18 +79,47 @@ export async function completeWithEngine(
     signal,
     mixer: cache?.mixer,
     onToken: onToken === undefined ? undefined : (event) => onToken(event.candidate),
+    afterPrefill: scoring ? (h) => {
+      promptState = h.slice();
+      promptConfidence = head?.prompt(h);
+      return !(skipBelow > 0 && promptConfidence !== undefined && promptConfidence < skipBelow);
+    } : undefined,
   });
+  const t1 = performance.now();
+  const candidates: EngineCompleteResult['candidates'] = result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason }));
+  if (scoring && !result.stoppedAfterPrefill) {
+    const states: RequestStates['candidates'] = [];
+    for (const candidate of candidates) {
+      const shown = postprocessCompletion(candidate.text, req.postprocess!);
+      const h = shown === null || shown.trim() === '' ? undefined : await suggestionState(engine, built.prompt, shown, result.droppedTokens, signal);
+      states.push(h === undefined ? null : { text: shown!, h });
+      if (h !== undefined && head !== undefined) candidate.confidence = head.suggestion(h);
+    }
+    onStates?.({ prompt: promptState, candidates: states });
+  }
   return {
-    candidates: result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason })),
+    candidates,
     windowStartOffset: built.windowStartOffset,
     promptTokens: result.promptTokens,
     reusedTokens: result.reusedTokens,
     droppedTokens: result.droppedTokens,
-    timings: { promptMs, ...result.timings, totalMs: performance.now() - t0 },
+    ...(result.stoppedAfterPrefill ? { skippedBeforeDecoding: true } : {}),
+    ...(promptConfidence !== undefined ? { promptConfidence } : {}),
+    timings: { promptMs, ...result.timings, scoreMs: performance.now() - t1, totalMs: performance.now() - t0 },
   };
   } finally {
     cache?.release();
   }
+}
+
+/**
+ * h at the last token of the prompt window ++ the shown suggestion, encoded together as the model
+ * would read the accepted text; the generator's KV cache already holds the prompt and the raw
+ * generation, so this runs only the tokens after their common prefix.
+ */
+async function suggestionState(engine: CompletionEngine, prompt: string, shown: string, dropped: number, signal: AbortSignal | undefined): Promise<Float32Array | undefined> {
+  const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
+  return engine.generator.hiddenAt(tokens.length > 0 ? tokens : [END_OF_TEXT], signal);
 }
 
 /**
@@ -74,5 +134,17 @@ function cacheFor(engine: CompletionEngine, req: EngineCompleteRequest, context:
   const { sources, release } = context.workspace !== undefined
     ? context.workspace.sourcesFor(req.documentPath, documentTokens)
     : { sources: documentOnlySources(documentTokens), release: () => undefined };
-  return { mixer: cacheMixer(sources, context.cacheWeights), release };
+  return { mixer: cacheMixer(sources, blankTokensOf(engine), context.cacheWeights), release };
+}
+
+const blankTables = new WeakMap<object, Uint8Array>();
+
+/** The tokenizer's blank tokens, computed once per tokenizer. */
+function blankTokensOf(engine: CompletionEngine): Uint8Array {
+  let table = blankTables.get(engine.tokenizer);
+  if (table === undefined) {
+    table = blankTokens((ids) => engine.tokenizer.decodeBytes(ids), engine.model.config.vocabSize);
+    blankTables.set(engine.tokenizer, table);
+  }
+  return table;
 }

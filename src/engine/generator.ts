@@ -61,6 +61,12 @@ export interface GenerateRequest {
    * drafted or not, is chosen from its own mixed row, so prompt-lookup drafts stay exact.
    */
   mixer?: LogitsMixer;
+  /**
+   * Called once after the prefill with the final LayerNorm state at the prompt's last token (when the
+   * model exposes it); returning false ends the request there, with no candidates decoded (the
+   * acceptance head's skip before decoding).
+   */
+  afterPrefill?: (hidden: Float32Array) => boolean;
 }
 
 /**
@@ -94,6 +100,8 @@ export interface GenerateResult {
   droppedTokens: number;
   /** Prompt tokens served from the KV cache of earlier requests. */
   reusedTokens: number;
+  /** True when afterPrefill ended the request before decoding (no candidates). */
+  stoppedAfterPrefill?: boolean;
   timings: {
     prefillMs: number;
     decodeMs: number;
@@ -179,6 +187,32 @@ export class Generator {
     release();
   }
 
+  /**
+   * The final LayerNorm state [nEmbd] at the last of `tokens` (what the acceptance head reads), in
+   * one forward of what the KV cache does not already hold: after generate(), the prompt and the
+   * tokens of candidate 0 are cached, so scoring the shown suggestion runs only the tokens where its
+   * spelling differs. The cache then holds `tokens`. Undefined when the model has no hidden output.
+   */
+  async hiddenAt(tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array | undefined> {
+    if (tokens.length === 0) throw new Error('hiddenAt: no tokens');
+    const release = await this.lock.acquire(signal);
+    try {
+      const n = this.model.config.nPositions;
+      const seq = tokens.length > n ? tokens.slice(tokens.length - n) : tokens;
+      let reused = commonPrefixLength(this.tokens, seq);
+      if (reused === seq.length) reused--;
+      if (reused === 0) this.cache = null;
+      else if (this.cache !== null && reused < this.cache.length) this.cache = this.model.truncate(this.cache, reused);
+      this.tokens = seq.slice(0, reused);
+      const out = await this.model.forward([seq.slice(reused)], this.cache);
+      this.cache = out.cache;
+      this.tokens = seq.slice();
+      return out.hidden;
+    } finally {
+      release();
+    }
+  }
+
   /** Requests run one at a time, in call order; a cancelled one ends at its next decode step. */
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const started = this.now();
@@ -240,6 +274,13 @@ export class Generator {
     this.cache = prefill.cache;
     this.tokens = prompt.slice();
     const prefillMs = this.now() - t0;
+    if (req.afterPrefill !== undefined && prefill.hidden !== undefined && !req.afterPrefill(prefill.hidden)) {
+      return {
+        candidates: [], promptTokens: prompt.length, healedTokens: healing === null ? 0 : 1, droppedTokens: dropped, reusedTokens: reused,
+        stoppedAfterPrefill: true,
+        timings: { prefillMs, decodeMs: 0, decodeTokens: 0, decodeSteps: 0, draftTokens: 0, acceptedDraftTokens: 0 },
+      };
+    }
 
     const vocab = model.config.vocabSize;
     const rows: Row[] = Array.from({ length: n }, (_, r) => ({
@@ -363,7 +404,7 @@ function checkDraftTokens(d: number): void {
 }
 
 /** The last HISTORY_TAIL tokens of prompt ++ generated (what a mixer looks at). */
-const HISTORY_TAIL = 16;
+const HISTORY_TAIL = 48;
 
 function historyTail(prompt: readonly number[], generated: readonly number[]): number[] {
   if (generated.length >= HISTORY_TAIL) return generated.slice(-HISTORY_TAIL);

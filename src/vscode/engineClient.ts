@@ -12,6 +12,7 @@ import { fork, type ChildProcess } from 'child_process';
 import { CancelledError, UserError } from '../engine/errors';
 import type {
   FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest, WorkerLoadedInfo,
+  WorkspaceIndexInfo,
 } from './engineProtocol';
 
 /** How a completion request ended in the worker (reported even when the caller stopped waiting). */
@@ -106,6 +107,16 @@ export class EngineClient {
     return this.send<WorkerLoadedInfo>((id) => ({ type: 'load', id, request }), false);
   }
 
+  /** Indexes the folders for the workspace cache model (resolves when done; completions run meanwhile). */
+  indexWorkspace(folders: string[], maxTokens: number): Promise<WorkspaceIndexInfo> {
+    return this.send<WorkspaceIndexInfo>((id) => ({ type: 'indexWorkspace', id, folders, maxTokens }), false);
+  }
+
+  /** A workspace file's live text (null: deleted), for the index; nothing is awaited. */
+  fileChanged(path: string, text: string | null): void {
+    this.post({ type: 'fileChanged', id: 0, path, text });
+  }
+
   /**
    * Resolves with the worker's result; rejects with CancelledError as soon as `signal` aborts (the
    * worker stops at its next decode step). `onStarted` runs once the prompt is read and tokens flow.
@@ -190,7 +201,7 @@ export class EngineClient {
       if (!entry.settled) entry.resolve(message.result);
       return;
     }
-    entry.resolve(message.type === 'loaded' ? message.info : undefined);
+    entry.resolve(message.type === 'loaded' || message.type === 'indexed' ? message.info : undefined);
   }
 
   private fail(error: Error): void {

@@ -30,6 +30,8 @@ export interface WorkerLoadedInfo {
   nPositions: number;
   /** The adapter merged in, if any. */
   adapterDir?: string;
+  /** What went wrong without stopping the load (e.g. the compiled graph could not be cached). */
+  warnings?: string[];
 }
 
 /** The pipeline's engine request and answer (src/completion/backend.ts), as they cross to the worker. */
@@ -45,14 +47,29 @@ export interface SerializedError {
   tokensBeforeCancel?: number;
 }
 
+/** The workspace cache model's index: what was indexed. */
+export interface WorkspaceIndexInfo {
+  files: number;
+  tokens: number;
+  skipped: number;
+  /** Files left out because the size cap was reached. */
+  overCap: number;
+  ms: number;
+}
+
 export type ToWorker =
   | { type: 'load'; id: number; request: WorkerLoadRequest }
+  /** Index these folders' files for the cache model (the fine-tuning filters apply), up to maxTokens. */
+  | { type: 'indexWorkspace'; id: number; folders: string[]; maxTokens: number }
+  /** A workspace file's live text (null: deleted); the index keeps it current. */
+  | { type: 'fileChanged'; id: number; path: string; text: string | null }
   | { type: 'complete'; id: number; request: WorkerCompleteRequest }
   | { type: 'cancel'; id: number }
   | { type: 'unload'; id: number };
 
 export type FromWorker =
   | { type: 'loaded'; id: number; info: WorkerLoadedInfo }
+  | { type: 'indexed'; id: number; info: WorkspaceIndexInfo }
   | { type: 'completed'; id: number; result: WorkerCompleteResult }
   /** The first token of a completion was sampled (the prompt is read): generation is under way. */
   | { type: 'started'; id: number }

@@ -8,13 +8,14 @@
  * has to be swapped under a running generation.
  */
 import { parentPort } from 'worker_threads';
+import { WorkspaceCache } from '../completion/context/workspaceCache';
 import { completeWithEngine } from '../completion/engineCompletion';
 import type { CompletionEngine } from '../engine/engine';
 import { isCancelled } from '../engine/errors';
 import { loadEngine } from '../engine/loadModel';
 import { adapterOverlay } from '../training/adapterOverlay';
 import type {
-  FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest,
+  FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest, WorkspaceIndexInfo,
 } from './engineProtocol';
 
 /** The parent's message channel: IPC in a child process, the port in a worker thread. */
@@ -28,6 +29,8 @@ if (channel === null) throw new Error('engineWorker.js must run as a child proce
 if (parentPort === null) process.on('disconnect', () => process.exit(0));
 
 let engine: CompletionEngine | undefined;
+/** The workspace's files for the cache model, once the extension asked for them. */
+let workspace: WorkspaceCache | undefined;
 let loading = false;
 let nPositions = 0;
 /** Completions waiting or running, by request id, for 'cancel'. */
@@ -59,7 +62,7 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
   post({
     type: 'loaded',
     id,
-    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, precision: modelPrecision(engine.model), nPositions, adapterDir: req.adapterDir },
+    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, precision: modelPrecision(engine.model), nPositions, adapterDir: req.adapterDir, warnings: loaded.warnings },
   });
 }
 
@@ -72,7 +75,23 @@ async function complete(id: number, req: WorkerCompleteRequest, signal: AbortSig
       started = true;
       post({ type: 'started', id });
     }
-  });
+  }, { workspace });
+}
+
+/** (Re)builds the index of the folders; completions keep being answered between files. */
+async function indexWorkspace(folders: string[], maxTokens: number): Promise<WorkspaceIndexInfo> {
+  if (engine === undefined) throw new Error('no model is loaded in this engine worker');
+  const t0 = performance.now();
+  const index = new WorkspaceCache(engine.tokenizer, maxTokens);
+  workspace = index;
+  const total = { files: 0, tokens: 0, skipped: 0 };
+  for (const folder of folders) {
+    const p = await index.indexFolder(folder);
+    total.files += p.files;
+    total.skipped += p.skipped;
+  }
+  total.tokens = index.store.liveTokens;
+  return { ...total, overCap: index.overCap, ms: performance.now() - t0 };
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -101,6 +120,17 @@ async function handle(message: ToWorker): Promise<void> {
       }
       return;
     }
+    case 'indexWorkspace':
+      try {
+        post({ type: 'indexed', id: message.id, info: await indexWorkspace(message.folders, message.maxTokens) });
+      } catch (err) {
+        post({ type: 'failed', id: message.id, error: serialize(err) });
+      }
+      return;
+    case 'fileChanged':
+      if (message.text === null) workspace?.removeFile(message.path);
+      else workspace?.updateFile(message.path, message.text);
+      return;
     case 'unload':
       for (const controller of running.values()) controller.abort();
       try {

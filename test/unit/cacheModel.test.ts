@@ -2,12 +2,15 @@
 // counts with Witten-Bell backoff, the mixture with the model's distribution, and decoding on the
 // mixed distribution with and without prompt-lookup drafts (identical output).
 import { strict as assert } from 'node:assert';
-import { predictNext, MAX_ORDER } from '../../src/engine/cacheModel/cacheModel';
+import { blankTokens, predictNext, MAX_ORDER } from '../../src/engine/cacheModel/cacheModel';
 import { cacheMixer, cacheWeight, mixLogits, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
 import { TokenStore } from '../../src/engine/cacheModel/tokenStore';
 import { CompletionEngine } from '../../src/engine/engine';
 import { getTokenizer } from '../../src/engine/tokenizer';
 import { DEFAULT_ALPHABET, FakeModel } from '../helpers/fakeModel';
+
+/** No blank tokens among the small ids these tests use. */
+const NONE_BLANK = new Uint8Array(65536);
 
 function positionsAfter(store: TokenStore, a: number, b: number, limit = 100): number[] {
   return [...store.after(a, b, limit)];
@@ -58,13 +61,13 @@ describe('cache model', () => {
       const s = new TokenStore();
       // After (1 2): 3 three times, 4 once. After (9 1 2) only 4.
       s.set('t', [1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 9, 1, 2, 4]);
-      const short = predictNext([7, 1, 2], [{ store: s, weight: 1 }])!;
+      const short = predictNext([7, 1, 2], [{ store: s, weight: 1 }], NONE_BLANK)!;
       assert.equal(short.order, 2);
       assert.equal(short.count, 4);
       const p = new Map([...short.tokens].map((t, i) => [t, short.probs[i]]));
       assert.ok(Math.abs(p.get(3)! - 0.75) < 1e-6 && Math.abs(p.get(4)! - 0.25) < 1e-6);
 
-      const long = predictNext([9, 1, 2], [{ store: s, weight: 1 }])!;
+      const long = predictNext([9, 1, 2], [{ store: s, weight: 1 }], NONE_BLANK)!;
       assert.equal(long.order, 3);
       assert.equal(long.count, 1);
       const q = new Map([...long.tokens].map((t, i) => [t, long.probs[i]]));
@@ -79,16 +82,36 @@ describe('cache model', () => {
       doc.set('d', [1, 2, 5]);
       const ws = new TokenStore();
       ws.set('w', [1, 2, 6]);
-      const r = predictNext([1, 2], [{ store: doc, weight: 4 }, { store: ws, weight: 1 }])!;
+      const r = predictNext([1, 2], [{ store: doc, weight: 4 }, { store: ws, weight: 1 }], NONE_BLANK)!;
       const p = new Map([...r.tokens].map((t, i) => [t, r.probs[i]]));
       assert.ok(Math.abs(p.get(5)! - 0.8) < 1e-6);
       assert.equal(r.count, 5);
-      assert.equal(predictNext([3, 4], [{ store: doc, weight: 1 }]), null);
+      assert.equal(predictNext([3, 4], [{ store: doc, weight: 1 }], NONE_BLANK), null);
       const long = Array.from({ length: 30 }, (_, i) => 10 + i);
       const store = new TokenStore();
       store.set('x', [...long, 99]);
-      assert.equal(predictNext(long, [{ store, weight: 1 }])!.order, MAX_ORDER);
+      assert.equal(predictNext(long, [{ store, weight: 1 }], NONE_BLANK)!.order, MAX_ORDER);
     });
+  });
+
+  it('blank tokens are the ones of only spaces, tabs and line breaks', () => {
+    const tokenizer = getTokenizer();
+    const blank = blankTokens((ids) => tokenizer.decodeBytes(ids), 50257);
+    for (const text of [' ', '\n', '\t', '\n\n']) for (const id of tokenizer.encode(text)) assert.equal(blank[id], 1, JSON.stringify(text));
+    for (const text of ['x', ' return', '(', ' =']) for (const id of tokenizer.encode(text)) assert.equal(blank[id], 0, JSON.stringify(text));
+  });
+
+  it('does not count blank tokens as context: a line start is matched on the line above', () => {
+    const tokenizer = getTokenizer();
+    const blank = blankTokens((ids) => tokenizer.decodeBytes(ids), 50257);
+    const store = new TokenStore();
+    store.set('w', tokenizer.encode('if a:\n        x = 1\nif b:\n        y = 2\n'));
+    // Seven of the eight spaces: token healing backs off the last one, which ` y` re-spells.
+    const history = tokenizer.encode('if b:\n       ');
+    const r = predictNext(history, [{ store, weight: 1 }], blank)!;
+    // Both lines start after 8 spaces, but only `if b:` matches further back.
+    assert.equal(tokenizer.decode([r.tokens[r.probs.indexOf(Math.max(...r.probs))]]).trim(), 'y');
+    assert.ok(r.order >= 2, `order ${r.order}`);
   });
 
   describe('mixture', () => {
@@ -110,6 +133,7 @@ describe('cache model', () => {
 
   describe('decoding on the mixed distribution', () => {
     const tokenizer = getTokenizer();
+    const blank = blankTokens((ids) => tokenizer.decodeBytes(ids), 50257);
 
     function engineWith(alphabet: readonly number[]): CompletionEngine {
       return new CompletionEngine(new FakeModel({ seed: 3, alphabet, nPositions: 256 }), tokenizer);
@@ -121,7 +145,7 @@ describe('cache model', () => {
       const ids = tokenizer.encode(`${text}${text}`);
       store.set('w', ids);
       const prompt = 'abc.d';
-      const mixer = cacheMixer([{ store, weight: 10 }], { beta: [0, 0, 0.01], maxWeight: 0.99 });
+      const mixer = cacheMixer([{ store, weight: 10 }], blank, { beta: [0.01], maxWeight: 0.99 });
       const engine = engineWith(DEFAULT_ALPHABET);
       // Token healing re-spells the cut `d` as the workspace's `def`.
       const plain = await engine.complete({ prompt, maxTokens: 6, stopAtEndOfText: false });
@@ -132,7 +156,7 @@ describe('cache model', () => {
     it('prompt-lookup drafts give exactly the tokens of one run per token', async () => {
       const store = new TokenStore();
       store.set('w', tokenizer.encode('abc def abc deg abc dhh. '.repeat(3)));
-      const mixer = cacheMixer([{ store, weight: 2 }]);
+      const mixer = cacheMixer([{ store, weight: 2 }], blank);
       const prompt = 'abc def abc d'.repeat(2);
       const engine = engineWith(DEFAULT_ALPHABET);
       const drafted = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 6 });

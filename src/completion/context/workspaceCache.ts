@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { CacheSource } from '../../engine/cacheModel/cacheModel';
 import { TokenStore } from '../../engine/cacheModel/tokenStore';
 import { CancelledError } from '../../engine/errors';
-import { filterFiles } from '../../training/data/fileFilters';
+import { contentVerdict, filterFiles, pathSkipReason } from '../../training/data/fileFilters';
 import { listFiles } from '../../training/data/listFiles';
 
 /** Default cap: ~4M tokens is ~12 MB of code and ~40 MB of memory (2 bytes a token, 4 a position, the map). */
@@ -34,6 +34,8 @@ export interface IndexProgress {
 export class WorkspaceCache {
   readonly store = new TokenStore();
   private readonly hidden = new Map<string, number>();
+  /** The indexed folders (absolute), for live updates. */
+  private readonly folders: string[] = [];
   /** Files left out because the cap was reached. */
   overCap = 0;
 
@@ -57,9 +59,27 @@ export class WorkspaceCache {
     this.store.remove(file);
   }
 
+  /**
+   * A file's live text from the editor (opened, edited, saved): indexed under the same rules as at
+   * indexing time (inside an indexed folder, path and content filters, secrets included), else
+   * dropped from the index. Returns whether it is indexed now.
+   */
+  updateFile(file: string, text: string): boolean {
+    const folder = this.folders.find((f) => file.startsWith(f + path.sep));
+    if (folder === undefined) return false;
+    const rel = path.relative(folder, file).split(path.sep).join('/');
+    const verdict = pathSkipReason(rel) === null ? contentVerdict(Buffer.from(text, 'utf8')) : null;
+    if (verdict === null || !('text' in verdict)) {
+      this.store.remove(file);
+      return false;
+    }
+    return this.setFile(file, verdict.text);
+  }
+
   /** Indexes the folder's files as fine-tuning would list and filter them. */
   async indexFolder(folder: string, options: { signal?: AbortSignal; onProgress?: (p: IndexProgress) => void } = {}): Promise<IndexProgress> {
     const root = path.resolve(folder);
+    if (!this.folders.includes(root)) this.folders.push(root);
     const listing = await listFiles(root, { signal: options.signal });
     const progress: IndexProgress = { files: 0, tokens: 0, skipped: listing.excludedByGlob.length };
     for await (const verdict of filterFiles(root, listing.files, { signal: options.signal })) {

@@ -6,17 +6,22 @@
  * (mixture.ts) rather than replacing it.
  *
  * Counts come from the stores' token-pair index (tokenStore.ts): each recent occurrence of the last
- * two tokens is extended backwards to its match length L (up to MAX_ORDER tokens of context), and
- * c_k(t) counts the occurrences followed by t that match at least k tokens. The orders are
- * interpolated Witten-Bell style from k = 2 upwards:
+ * two tokens is extended backwards as far as it matches the history, and its order k is the number
+ * of matched tokens that are not blank (spaces, tabs, line breaks), up to MAX_ORDER. Blank tokens
+ * are not counted because GPT-2 spells indentation one space a token: at a line start, eight
+ * matched spaces say nothing about the next line, while the end of the line above does.
+ * c_k(t) counts the occurrences followed by t whose order is at least k, and the orders are
+ * interpolated Witten-Bell style from the lowest upwards:
  *   P_k(t) = (c_k(t) + u_k · P_{k−1}(t)) / (C_k + u_k),  C_k = Σ_t c_k(t), u_k = |{t : c_k(t) > 0}|
- * and the answer is P at the longest order with counts; its count and order are what the mixture
+ * and the answer is P at the highest order with counts; its count and order are what the mixture
  * weight is fitted on (the cache is trusted more where it has seen this exact context more often).
  */
 import type { TokenStore } from './tokenStore';
 
-/** Tokens of context matched at most (the last MAX_ORDER tokens). */
+/** Non-blank tokens of context matched at most. */
 export const MAX_ORDER = 8;
+/** How far back a match may reach (blank tokens included). */
+export const MAX_MATCH = 40;
 /** Occurrences of the last token pair looked at, newest first: the scan's cost bound. */
 const MAX_OCCURRENCES = 256;
 
@@ -30,33 +35,41 @@ export interface CacheSource {
 export interface CachePrediction {
   readonly tokens: Int32Array;
   readonly probs: Float32Array;
-  /** The longest context length (in tokens) with counts. */
+  /** The highest order (non-blank tokens of matched context) with counts. */
   readonly order: number;
   /** Weighted occurrences at that order. */
   readonly count: number;
 }
 
-/** P_cache(next | history), or null when the last two tokens were never seen. */
-export function predictNext(history: readonly number[], sources: readonly CacheSource[]): CachePrediction | null {
+/**
+ * P_cache(next | history), or null when the last two tokens were never seen. `blank[t]` is 1 for
+ * tokens of only spaces, tabs and line breaks (blankTokens).
+ */
+export function predictNext(history: readonly number[], sources: readonly CacheSource[], blank: Uint8Array): CachePrediction | null {
   const n = history.length;
   if (n < 2) return null;
-  // counts[k][t] for k = 2..MAX_ORDER, as maps from token to weighted count.
+  // counts[k][t] for k = 0..MAX_ORDER, as maps from token to weighted count.
   const counts: Map<number, number>[] = Array.from({ length: MAX_ORDER + 1 }, () => new Map());
-  let longest = 0;
+  let longest = -1;
+  const pairOrder = (blank[history[n - 1]] ^ 1) + (blank[history[n - 2]] ^ 1);
   for (const { store, weight } of sources) {
     for (const p of store.after(history[n - 2], history[n - 1], MAX_OCCURRENCES)) {
-      let match = 2;
-      while (match < MAX_ORDER && match < n && p - 1 - match >= 0 && store.token(p - 1 - match) === history[n - 1 - match]) match++;
+      let order = pairOrder;
+      for (let back = 2; order < MAX_ORDER && back < n && back < MAX_MATCH && p - 1 - back >= 0; back++) {
+        const t = history[n - 1 - back];
+        if (store.token(p - 1 - back) !== t) break;
+        order += blank[t] ^ 1;
+      }
       const next = store.token(p);
-      for (let k = 2; k <= match; k++) counts[k].set(next, (counts[k].get(next) ?? 0) + weight);
-      if (match > longest) longest = match;
+      for (let k = 0; k <= order; k++) counts[k].set(next, (counts[k].get(next) ?? 0) + weight);
+      if (order > longest) longest = order;
     }
   }
-  if (longest === 0) return null;
+  if (longest < 0) return null;
 
   let probs = new Map<number, number>();
   let count = 0;
-  for (let k = 2; k <= longest; k++) {
+  for (let k = 0; k <= longest; k++) {
     const c = counts[k];
     let total = 0;
     for (const v of c.values()) total += v;
@@ -75,4 +88,14 @@ export function predictNext(history: readonly number[], sources: readonly CacheS
   const tokens = Int32Array.from(probs.keys());
   const values = Float32Array.from(probs.values());
   return { tokens, probs: values, order: longest, count };
+}
+
+/** 1 for each token id whose bytes are all spaces, tabs or line breaks. */
+export function blankTokens(decodeBytes: (ids: number[]) => Uint8Array, vocabSize: number): Uint8Array {
+  const blank = new Uint8Array(Math.max(vocabSize, 65536));
+  for (let id = 0; id < vocabSize; id++) {
+    const bytes = decodeBytes([id]);
+    blank[id] = bytes.length > 0 && bytes.every((b) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) ? 1 : 0;
+  }
+  return blank;
 }
