@@ -210,6 +210,7 @@ export class ModelManager implements vscode.Disposable {
           this.loadedModel = model;
           this.setState({ kind: 'ready', label, info });
           log.info(`model ${label} loaded in ${Math.round(info.loadMs)} ms on ${info.device.provider} (${info.device.reason}; ${plural(info.device.threads, 'thread')}${info.precision ? `, ${info.precision} weights` : ''})`);
+          for (const warning of info.warnings ?? []) log.warn(warning);
           return model;
         },
         (err: unknown) => {

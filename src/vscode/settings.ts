@@ -93,7 +93,8 @@ export function expandModelPath(raw: string, homeDir: string, workspaceFolder: s
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration(SECTION);
-  const threads = numberIn(c.get('threads'), 0, 256, 0);
+  // The engine refuses more than four threads a core (they only contend); clamp rather than fail.
+  const threads = numberIn(c.get('threads'), 0, Math.max(1, os.cpus().length) * 4, 0);
   const workspaceFolder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   const rawPath = c.get('modelPath');
   return {
