@@ -11,8 +11,10 @@ import { WorkspaceCache } from '../completion/context/workspaceCache';
 import { completeWithEngine, type EngineContext } from '../completion/engineCompletion';
 import { DEFAULT_LANGUAGE_ENABLEMENT } from '../completion/gates';
 import { CompletionPipeline, type PipelineResult, type PipelineSettings } from '../completion/pipeline';
+import { DEFAULT_MIN_CONFIDENCE } from '../completion/minConfidence';
 import { UserError } from '../engine/errors';
 import type { LoadedEngine } from '../engine/loadModel';
+import { loadAcceptanceHead, type AcceptanceHead } from '../training/head/acceptanceHead';
 import type { Suggester, SuggestRequest } from '../quality/suggester';
 import { loadFromFlags } from './modelFlags';
 
@@ -34,7 +36,20 @@ export interface PipelineRunnerFlags {
   threads?: string;
   precision?: string;
   workspace?: string;
+  /** Leave the acceptance head out (nothing gated). */
+  'no-head'?: boolean;
+  /** Hide suggestions below this P(accepted) (default DEFAULT_MIN_CONFIDENCE; 0: show all). */
+  'min-confidence'?: string;
 }
+
+export const HEAD_FLAGS = {
+  'no-head': { type: 'boolean' },
+  'min-confidence': { type: 'string' },
+} as const;
+
+export const HEAD_FLAGS_HELP = `  --min-confidence P  hide a suggestion whose P(accepted) from the acceptance head is below P
+                      (default ${DEFAULT_MIN_CONFIDENCE}; 0 shows everything; no effect without a head)
+  --no-head           leave the acceptance head out (the adapter's head.safetensors, or the embedded model's)`;
 
 /** A loaded engine with the pipeline over it. */
 export class PipelineRunner implements Suggester {
@@ -99,14 +114,34 @@ export class PipelineRunner implements Suggester {
 /** Loads the model named by the flags (precision default: auto, as in the editor) and the pipeline over it. */
 export async function openPipelineRunner(command: string, values: PipelineRunnerFlags): Promise<PipelineRunner> {
   const workspace = values.workspace === undefined ? undefined : checkedWorkspace(command, values.workspace);
+  const minConfidence = minConfidenceFlag(command, values['min-confidence']);
   const loaded = await loadFromFlags(command, { ...values, precision: values.precision ?? 'auto' });
   const cacheModel = values['no-cache-model'] !== true;
   const context: EngineContext = {};
+  if (values['no-head'] !== true) context.head = headFor(loaded, values.adapter);
   if (cacheModel && workspace !== undefined) {
     context.workspace = new WorkspaceCache(loaded.engine.tokenizer);
     await context.workspace.indexFolder(workspace);
   }
-  return new PipelineRunner(loaded, workspace, { ...EDITOR_DEFAULTS, cacheModel }, context);
+  return new PipelineRunner(loaded, workspace, { ...EDITOR_DEFAULTS, cacheModel, minConfidence }, context);
+}
+
+/**
+ * The acceptance head that goes with the model: the adapter's own (head.safetensors), or without an
+ * adapter the checkpoint folder's (the embedded model ships one). A base head is not used under an
+ * adapter: the adapter changes the states it reads.
+ */
+export function headFor(loaded: LoadedEngine, adapter: string | undefined): AcceptanceHead | undefined {
+  return loadAcceptanceHead(adapter ?? loaded.checkpointDir, loaded.engine.model.config.nEmbd);
+}
+
+function minConfidenceFlag(command: string, value: string | undefined): number {
+  if (value === undefined) return DEFAULT_MIN_CONFIDENCE;
+  const p = Number(value);
+  if (value.trim() === '' || !Number.isFinite(p) || p < 0 || p > 1) {
+    throw new UserError(`${command}: --min-confidence must be a probability from 0 to 1 (0 shows every suggestion); got "${value}"`);
+  }
+  return p;
 }
 
 /** The quality benchmark's suggester. */
@@ -114,6 +149,8 @@ export function openSuggester(command: string, values: Record<string, unknown>):
   const flag = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   return openPipelineRunner(command, {
     'no-cache-model': values['no-cache-model'] === true,
+    'no-head': values['no-head'] === true,
+    'min-confidence': flag('min-confidence'),
     model: flag('model'), adapter: flag('adapter'), device: flag('device'), threads: flag('threads'), precision: flag('precision'), workspace: flag('workspace'),
   });
 }

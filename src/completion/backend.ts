@@ -4,6 +4,7 @@
  * engine (src/cli/pipelineRunner.ts) and a fake in tests. Only plain data crosses it.
  */
 import type { FinishReason } from '../engine/stopRules';
+import type { PostprocessContext } from './postprocess/types';
 
 /** A completion at the end of `textBeforeCursor`: the engine side builds the prompt (it has the tokenizer) and generates. */
 export interface EngineCompleteRequest {
@@ -23,12 +24,22 @@ export interface EngineCompleteRequest {
   textAfterCursor?: string;
   /** The document's file (absolute path), when it has one: its stale copy in the index is hidden. */
   documentPath?: string;
+  /**
+   * The pipeline's post-processing context: with an acceptance head loaded, the engine side
+   * post-processes each candidate the same way and scores the text the editor would show, so the
+   * confidence comes back in the same answer (one round trip per request).
+   */
+  postprocess?: PostprocessContext;
+  /** The pipeline's threshold (0 or absent: no gating); above 0 the head may skip decoding. */
+  minConfidence?: number;
 }
 
 export interface EngineCandidate {
   text: string;
   tokenCount: number;
   finishReason: FinishReason;
+  /** P(accepted) of this candidate after post-processing, when a head is loaded and it survived. */
+  confidence?: number;
 }
 
 export interface EngineCompleteResult {
@@ -37,12 +48,18 @@ export interface EngineCompleteResult {
   promptTokens: number;
   reusedTokens: number;
   droppedTokens: number;
+  /** The prompt head judged the request not worth decoding: no candidates. */
+  skippedBeforeDecoding?: boolean;
+  /** The prompt head's P(exact suggestion) for this request, when it ran. */
+  promptConfidence?: number;
   timings: {
     /** Building the prompt (tokenizing the window). */
     promptMs: number;
     prefillMs: number;
     decodeMs: number;
     decodeTokens: number;
+    /** Scoring the post-processed candidates with the acceptance head (0 without one). */
+    scoreMs?: number;
     /** From the engine receiving the request to its answer, waiting for an earlier request included. */
     totalMs: number;
   };

@@ -48,6 +48,11 @@ export interface PipelineSettings {
   readonly debounceMs: number;
   /** Mix the workspace cache model into the model's distribution (default off). */
   readonly cacheModel?: boolean;
+  /**
+   * Hide an automatic suggestion whose P(accepted), from the acceptance head, is below this (0 or
+   * absent: show everything; no effect without a head). Explicit requests are never hidden.
+   */
+  readonly minConfidence?: number;
 }
 
 /** Local counters of shown and accepted suggestions (nothing leaves the machine). */
@@ -106,6 +111,7 @@ export type SuppressReason =
   | 'cancelled'
   | 'no-model'
   | 'document-changed'
+  | 'low-confidence'
   | `postprocess:${string}`;
 
 export interface PipelineResult {
@@ -300,6 +306,10 @@ export class CompletionPipeline {
       const items = manual ? unique([...(this.results.get(greedyKey) ?? []), ...processed]) : processed;
       if (!manual) this.results.set(greedyKey, processed);
       const extra = { raw: result.candidates.map((c) => c.text), latencyMs, result, checkpointDir: model.checkpointDir };
+      if (!manual && lowConfidence(result, settings)) {
+        this.results.set(greedyKey, []);
+        return done({ items: [], suppressed: 'low-confidence', source: 'model' }, extra);
+      }
       if (items.length === 0) return done({ items: [], suppressed: `postprocess:${droppedBy ?? 'empty'}`, source: 'model' }, extra);
       this.show(uri, prefix, suffix, items);
       this.log(manual, req.languageId, items.length, latencyMs, result);
@@ -337,6 +347,8 @@ export class CompletionPipeline {
       maxLines: ctx.multiline ? MULTILINE_MAX_LINES : 1,
       deadlineMs: manual ? MANUAL_DEADLINE_MS : AUTOMATIC_DEADLINE_MS,
       ...(settings.cacheModel === true ? { cacheModel: true, textAfterCursor: document.textAfterCursor, documentPath: document.filePath } : {}),
+      postprocess: ctx,
+      minConfidence: manual ? 0 : settings.minConfidence ?? 0,
     };
     const t0 = performance.now();
     this.counters.engineCalls++;
@@ -391,6 +403,18 @@ function postprocessAll(candidates: readonly string[], ctx: PostprocessContext):
   return { kept, droppedBy };
 }
 
+/**
+ * The acceptance head (engine side) said no: the prompt head skipped decoding, or the shown
+ * candidate's P(accepted) is below the setting. Without a head there is no confidence: never low.
+ */
+function lowConfidence(result: EngineCompleteResult, settings: PipelineSettings): boolean {
+  const threshold = settings.minConfidence ?? 0;
+  if (!(threshold > 0)) return false;
+  if (result.skippedBeforeDecoding === true) return true;
+  const confidence = result.candidates[0]?.confidence;
+  return confidence !== undefined && confidence < threshold;
+}
+
 /** Key parts of a greedy result: everything that shaped it, the model's load included. */
 function resultCacheKey(model: BackendModel, prefix: string, ctx: PostprocessContext, settings: PipelineSettings): string[] {
   return [
@@ -402,6 +426,7 @@ function resultCacheKey(model: BackendModel, prefix: string, ctx: PostprocessCon
     String(settings.temperature),
     String(settings.maxTokens),
     settings.cacheModel === true ? 'cache' : '',
+    String(settings.minConfidence ?? 0),
   ];
 }
 

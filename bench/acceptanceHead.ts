@@ -1,0 +1,128 @@
+/**
+ * The acceptance head on the quality benchmark's sets (bench/QUALITY.md, "Acceptance head").
+ *
+ *   npx tsx bench/acceptanceHead.ts collect [--train-cuts N] [--cuts N] [sets...]
+ *       runs the editor's pipeline (embedded model, cache model on, no gating) at cuts of each set's
+ *       TRAINING files and at the quality benchmark's held-out cuts (same split, seed 0), keeping the
+ *       model's states; written to .test-cache/head-examples/<set>.json
+ *   npx tsx bench/acceptanceHead.ts report [--save-default]
+ *       trains heads on the training-side examples (per set, and one on all four sets' training
+ *       sides: the embedded model's default head), scores the held-out examples: AUC, precision and
+ *       shown rate with and without gating, a threshold sweep, exact vs prefix labelling, and the
+ *       decode time the prompt head's skip saves. --save-default writes the all-sets head to
+ *       models/embedded/.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { collectHeadExamples, isExact, scoreOutcomes, trainAcceptanceHead, type HeadExample, type Labelling } from '../src/cli/headTraining';
+import { openPipelineRunner } from '../src/cli/pipelineRunner';
+import { embeddedModelDir } from '../src/cli/paths';
+import { DEFAULT_MIN_CONFIDENCE } from '../src/completion/minConfidence';
+import { splitWorkspace } from '../src/quality/workspaceSplit';
+import { auc, gate } from '../src/training/head/headMetrics';
+
+const SETS = ['rich', 'werkzeug', 'rxjs', 'zod'];
+const ROOT = path.resolve(__dirname, '..', '.test-cache');
+const OUT = path.join(ROOT, 'head-examples');
+
+interface Stored { set: string; train: StoredExample[]; heldOut: StoredExample[] }
+type StoredExample = Omit<HeadExample, 'state' | 'promptState'> & { state?: number[]; promptState?: number[] };
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : Number(process.argv[i + 1]);
+};
+
+async function collect(): Promise<void> {
+  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const set of sets.length > 0 ? sets : SETS) {
+    const folder = path.join(ROOT, 'quality-sets', set);
+    const split = await splitWorkspace(folder, { seed: 0 });
+    const runner = await openPipelineRunner('bench', { workspace: folder, 'no-head': true, 'min-confidence': '0' });
+    const progress = (what: string) => (done: number, total: number) => {
+      if (done % 50 === 0 || done === total) process.stderr.write(`${set} ${what}: ${done}/${total}\n`);
+    };
+    try {
+      const t0 = performance.now();
+      const train = await collectHeadExamples(runner, split.folder, split.train, arg('train-cuts', 400), 1, progress('train'));
+      const heldOut = await collectHeadExamples(runner, split.folder, split.heldOut, arg('cuts', 300), 0, progress('held-out'));
+      const store = (list: HeadExample[]): StoredExample[] => list.map((e) => ({ ...e, state: e.state && Array.from(e.state), promptState: e.promptState && Array.from(e.promptState) }));
+      fs.writeFileSync(path.join(OUT, `${set}.json`), JSON.stringify({ set, train: store(train), heldOut: store(heldOut) }));
+      process.stderr.write(`${set}: ${train.length} training and ${heldOut.length} held-out examples in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    } finally {
+      await runner.dispose();
+    }
+  }
+}
+
+function load(set: string): { train: HeadExample[]; heldOut: HeadExample[] } {
+  const stored = JSON.parse(fs.readFileSync(path.join(OUT, `${set}.json`), 'utf8')) as Stored;
+  const back = (list: StoredExample[]): HeadExample[] => list.map((e) => ({ ...e, state: e.state && Float32Array.from(e.state), promptState: e.promptState && Float32Array.from(e.promptState) }));
+  return { train: back(stored.train), heldOut: back(stored.heldOut) };
+}
+
+const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
+
+function report(): void {
+  const data = Object.fromEntries(SETS.filter((s) => fs.existsSync(path.join(OUT, `${s}.json`))).map((s) => [s, load(s)]));
+  const sets = Object.keys(data);
+  const E = data[sets[0]].train.find((e) => e.state)!.state!.length;
+  const allTrain = sets.flatMap((s) => data[s].train);
+  const shared = trainAcceptanceHead(allTrain, E, { trainedOn: `training side of the quality sets ${sets.join(', ')}`, lambda: 0 });
+  const lines: string[] = [];
+  lines.push(`default head (all sets' training sides): ${shared.head.meta.examples} examples, ${shared.head.meta.positives} exact; decay ${shared.head.meta.decay}; validation threshold ${shared.validation.threshold.toFixed(3)}, skip below ${shared.head.meta.skipBelow.toFixed(3)}`);
+  lines.push('');
+  lines.push('| set | head | held-out requests | AUC | ungated: shown / precision | gated at ' + DEFAULT_MIN_CONFIDENCE + ': shown / precision / exact kept | skip: requests skipped / exact lost / decode time saved |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+  const sweeps: string[] = [];
+  for (const set of sets) {
+    const own = trainAcceptanceHead(data[set].train, E, { trainedOn: `training side of ${set}`, lambda: 0 });
+    for (const [name, trained] of [['default (4 sets)', shared], ['own workspace', own]] as const) {
+      const held = data[set].heldOut;
+      const outcomes = scoreOutcomes(held, trained.head);
+      const shownScored = outcomes.filter((o) => o.shown && o.confidence !== undefined);
+      const a = auc(shownScored.map((o) => o.confidence!), shownScored.map((o) => o.exact));
+      const u = gate(outcomes, 0), g = gate(outcomes, DEFAULT_MIN_CONFIDENCE);
+      const skip = trained.head.skipBelow;
+      const skipped = held.filter((e) => e.promptState !== undefined && skip > 0 && trained.head.prompt(e.promptState)! < skip);
+      const decodeAll = held.reduce((s, e) => s + (e.decodeMs ?? 0), 0);
+      const decodeSaved = skipped.reduce((s, e) => s + (e.decodeMs ?? 0), 0);
+      lines.push(`| ${set} | ${name} | ${held.length} | ${a === null ? '–' : a.toFixed(3)} | ${pct(u.shownRate)} / ${pct(u.precision)} (${u.exact}/${u.shown}) | ${pct(g.shownRate)} / ${pct(g.precision)} (${g.exact}/${g.shown}) / ${pct(g.recall)} | ${skipped.length} / ${skipped.filter(isExact).length} of ${held.filter(isExact).length} / ${pct(decodeAll === 0 ? null : decodeSaved / decodeAll)} |`);
+      if (name === 'default (4 sets)') {
+        const row = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((t) => { const r = gate(outcomes, t); return `${t}: ${pct(r.shownRate)} / ${pct(r.precision)}`; });
+        sweeps.push(`| ${set} | ${row.join(' | ')} |`);
+      }
+    }
+  }
+  lines.push('');
+  lines.push('threshold sweep, default head (shown rate / precision):');
+  lines.push('| set | 0 (ungated) | 0.1 | 0.2 | 0.3 | 0.4 | 0.5 | 0.6 | 0.7 |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(...sweeps);
+  // Labelling: which training label predicts held-out exact match better (AUC on held-out, exact as truth).
+  lines.push('');
+  lines.push('labelling (default head trained with each; held-out AUC against exact match):');
+  for (const labelling of ['exact', { prefix: 4 }, { prefix: 8 }, { prefix: 16 }] as Labelling[]) {
+    const t = trainAcceptanceHead(allTrain, E, { trainedOn: 'labelling comparison', labelling });
+    const aucs = sets.map((set) => {
+      const o = scoreOutcomes(data[set].heldOut, t.head).filter((x) => x.shown && x.confidence !== undefined);
+      const v = auc(o.map((x) => x.confidence!), o.map((x) => x.exact));
+      return `${set} ${v === null ? '–' : v.toFixed(3)}`;
+    });
+    lines.push(`- ${t.head.meta.labelling}: ${aucs.join(', ')}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  if (process.argv.includes('--save-default')) {
+    shared.head.save(embeddedModelDir());
+    process.stderr.write(`wrote the default head to ${embeddedModelDir()}\n`);
+  }
+}
+
+const command = process.argv[2];
+if (command === 'collect') void collect().catch((e) => { console.error(e); process.exit(1); });
+else if (command === 'report') report();
+else {
+  console.error('usage: npx tsx bench/acceptanceHead.ts collect|report [...]');
+  process.exit(2);
+}

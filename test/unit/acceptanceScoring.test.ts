@@ -1,0 +1,110 @@
+/**
+ * The engine side of the acceptance head on a real (tiny, random) ONNX model: the generator's
+ * hiddenAt gives the reference forward pass's final state and reuses the KV cache, afterPrefill can
+ * end a request before decoding, and completeWithEngine scores the post-processed candidate (and
+ * skips decoding when the prompt head says so and gating is on).
+ */
+import assert from 'node:assert/strict';
+import type { EngineCompleteRequest } from '../../src/completion/backend';
+import { completeWithEngine, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { postprocessCompletion, postprocessContextAt } from '../../src/completion/postprocess';
+import { NAMED_CONFIGS } from '../../src/engine/config';
+import { CompletionEngine } from '../../src/engine/engine';
+import { OrtModel } from '../../src/engine/ortModel';
+import { getTokenizer } from '../../src/engine/tokenizer';
+import { referenceHidden } from '../reference/gpt2Reference';
+import { testWeights } from '../helpers/randomWeights';
+
+describe('acceptance scoring on OrtModel', function () {
+  this.timeout(120_000);
+  const config = NAMED_CONFIGS.tiny;
+  const weights = testWeights(config, 7);
+  const tokenizer = getTokenizer();
+  let model: OrtModel;
+  before(async () => { model = await OrtModel.load({ weights, device: 'cpu', threads: 1 }); });
+  after(async () => model?.dispose());
+
+  const close = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    assert.equal(a.length, b.length);
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-4, `index ${i}: ${a[i]} vs ${b[i]}`);
+  };
+
+  it('hiddenAt: the reference final state at the last token, running only what the cache lacks', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const prompt = tokenizer.encode('def add(a, b):\n    return');
+    const r = await engine.generator.generate({ promptTokens: prompt, maxTokens: 6, stopAtEndOfText: false });
+    const generated = r.candidates[0].tokens;
+    const seq = [...prompt, ...generated.slice(0, 3)];
+    const calls: number[] = [];
+    const forward = model.forward.bind(model);
+    model.forward = (tokens, past, positions) => { calls.push(tokens[0].length); return forward(tokens, past, positions); };
+    try {
+      const h = await engine.generator.hiddenAt(seq);
+      const E = config.nEmbd;
+      close(h!, referenceHidden(weights, seq).subarray((seq.length - 1) * E, seq.length * E));
+      assert.deepEqual(calls, [1], 'one forward of one token: the rest was cached');
+      assert.deepEqual(engine.generator.cachedTokens, seq);
+    } finally {
+      model.forward = forward;
+    }
+  });
+
+  it('afterPrefill sees the prompt state and can end the request before decoding', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const prompt = tokenizer.encode('x = 1\ny =');
+    let seen: Float32Array | undefined;
+    const r = await engine.generator.generate({ promptTokens: prompt, maxTokens: 8, afterPrefill: (h) => { seen = h.slice(); return false; } });
+    assert.equal(r.stoppedAfterPrefill, true);
+    assert.deepEqual(r.candidates, []);
+    assert.equal(r.timings.decodeSteps, 0);
+    const E = config.nEmbd;
+    close(seen!, referenceHidden(weights, prompt).subarray((prompt.length - 1) * E, prompt.length * E));
+  });
+
+  function request(text: string, extra: Partial<EngineCompleteRequest> = {}): EngineCompleteRequest {
+    return {
+      textBeforeCursor: text, previousWindowStart: undefined, maxTokens: 8, temperature: 0, topP: undefined, seed: 0, n: 1,
+      maxLines: 1, deadlineMs: undefined, postprocess: postprocessContextAt(text, text.length, 'python', '    '), ...extra,
+    };
+  }
+
+  /** A head whose P is a fixed function of h's first entries, so the test can recompute it. */
+  function fixedHead(skipBelow: number, promptP = 0.01): ConfidenceHead & { seen: Float32Array[] } {
+    const seen: Float32Array[] = [];
+    return {
+      nEmbd: config.nEmbd, skipBelow, seen,
+      suggestion: (h) => { seen.push(h.slice()); return 1 / (1 + Math.exp(-h[0])); },
+      prompt: () => promptP,
+    };
+  }
+
+  it('completeWithEngine: confidence is the head on h at prompt ++ the post-processed candidate', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const text = 'import os\nvalue = os.path.join(';
+    const head = fixedHead(0.5);
+    let states: RequestStates | undefined;
+    const req = request(text);
+    const r = await completeWithEngine(engine, req, undefined, undefined, { head, onStates: (s) => (states = s) });
+    const shown = postprocessCompletion(r.candidates[0].text, req.postprocess!);
+    assert.ok(shown !== null && shown.trim() !== '', `this prompt gives a shown candidate (${JSON.stringify(r.candidates[0].text)})`);
+    assert.equal(states!.candidates[0]!.text, shown);
+    const tokens = tokenizer.encode(text + shown);
+    const E = config.nEmbd;
+    const want = referenceHidden(weights, tokens).subarray((tokens.length - 1) * E, tokens.length * E);
+    close(head.seen[0], want);
+    assert.ok(Math.abs(r.candidates[0].confidence! - 1 / (1 + Math.exp(-want[0]))) < 1e-4);
+    assert.equal(r.skippedBeforeDecoding, undefined, 'minConfidence 0: never skipped');
+    assert.equal(r.promptConfidence, 0.01);
+  });
+
+  it('with gating on, a prompt head below skipBelow skips decoding; above it, decoding runs', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const skipped = await completeWithEngine(engine, request('a = [1, 2,', { minConfidence: 0.3 }), undefined, undefined, { head: fixedHead(0.5, 0.2) });
+    assert.equal(skipped.skippedBeforeDecoding, true);
+    assert.deepEqual(skipped.candidates, []);
+    assert.equal(skipped.timings.decodeTokens, 0);
+    const kept = await completeWithEngine(engine, request('a = [1, 2,', { minConfidence: 0.3 }), undefined, undefined, { head: fixedHead(0.5, 0.7) });
+    assert.equal(kept.skippedBeforeDecoding, undefined);
+    assert.ok(kept.timings.decodeTokens > 0);
+  });
+});
