@@ -4,7 +4,7 @@ import { promptSource } from '../completion/prompt';
 import { UserError } from '../engine/errors';
 import { intFlag, numberFlag, parseCommandArgs } from './args';
 import { loadFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
-import { openPipelineRunner } from './pipelineRunner';
+import { HEAD_FLAGS, HEAD_FLAGS_HELP, openPipelineRunner } from './pipelineRunner';
 import { offsetOfPosition, readStdin } from './promptSource';
 
 export const COMPLETE_HELP = `gpt2-complete complete [--model M] (--prompt TEXT | --file F --line L --column C | < stdin) [options]
@@ -15,6 +15,7 @@ export const COMPLETE_HELP = `gpt2-complete complete [--model M] (--prompt TEXT 
 ${MODEL_FLAGS_HELP}
   --workspace DIR    the folder the --file belongs to: its files feed the workspace cache model
   --no-cache-model   leave the workspace cache model out of the model's distribution
+${HEAD_FLAGS_HELP}
   --max-tokens N     tokens to generate at most (default 32)
   --max-lines N      stop after N lines (default: no limit)
   --stop STR         stop before STR (repeatable)
@@ -22,8 +23,9 @@ ${MODEL_FLAGS_HELP}
   --top-k K, --top-p P, --seed S   sampling controls
   --raw              no stop rule but --max-tokens: exactly N tokens, no post-processing
   --no-speculative   greedy: one token per model run (prompt-lookup drafts off; same output, speed differs)
-  --json             print {"completion","prompt_tokens","tokens","timings","device","precision","suppressed"}
-                     ("suppressed": null, or why the editor would show nothing)
+  --json             print {"completion","prompt_tokens","tokens","timings","device","precision","suppressed","confidence"}
+                     ("suppressed": null, or why the editor would show nothing; "confidence": the acceptance
+                     head's P(accepted) of the suggestion, null without a head or a suggestion)
   The sampling and stop flags apply to --prompt and stdin; --file takes the editor's.`;
 
 export async function completeCommand(argv: string[]): Promise<void> {
@@ -46,6 +48,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
     workspace: { type: 'string' },
     'no-cache-model': { type: 'boolean' },
+    ...HEAD_FLAGS,
   });
   if (values.file !== undefined) return completeFile(values);
   if (values.workspace !== undefined) throw new UserError('complete: --workspace goes with --file F --line L --column C');
@@ -96,7 +99,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
 
 /** `complete --file`: the editor's whole pipeline at the file's cursor. */
 async function completeFile(values: {
-  'no-cache-model'?: boolean;
+  'no-cache-model'?: boolean; 'no-head'?: boolean; 'min-confidence'?: string;
   file?: string; line?: string; column?: string; prompt?: string; json?: boolean; workspace?: string;
   model?: string; adapter?: string; device?: string; threads?: string; precision?: string;
 }): Promise<void> {
@@ -132,6 +135,8 @@ async function completeFile(values: {
         device: engine.model.device.provider,
         precision: 'precision' in engine.model ? engine.model.precision : undefined,
         suppressed: result.suppressed,
+        // Of the candidate the editor would show (or hid for low confidence), from this request's model run.
+        confidence: result.source === 'model' ? raw?.candidates[0]?.confidence ?? null : null,
       }) + '\n');
     } else {
       if (result.suppressed !== null) process.stderr.write(`note: the editor would show nothing here (${result.suppressed})\n`);

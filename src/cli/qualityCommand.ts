@@ -6,7 +6,7 @@ import type { Suggester } from '../quality/suggester';
 import { splitWorkspace, type WorkspaceSplit } from '../quality/workspaceSplit';
 import { intFlag, parseCommandArgs } from './args';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
-import { openSuggester } from './pipelineRunner';
+import { HEAD_FLAGS, HEAD_FLAGS_HELP, openSuggester } from './pipelineRunner';
 
 export const QUALITY_HELP = `gpt2-complete quality <folder> [--model M] [--adapter DIR] [options]
   Completion quality on the held-out files of <folder> (the same whole-file split as finetune with
@@ -15,6 +15,7 @@ export const QUALITY_HELP = `gpt2-complete quality <folder> [--model M] [--adapt
   of the line, and so do three baselines built from the training files on the same cuts. The
   pipeline runs with the editor's defaults (--precision auto unless given, no debounce).
 ${MODEL_FLAGS_HELP}
+${HEAD_FLAGS_HELP}
   --cuts N        cut points (default ${DEFAULT_CUTS})
   --seed S        seeds the split and the cuts (default 0)
   --heldout G     hold out the files this glob matches instead of finetune's split
@@ -74,6 +75,7 @@ export async function measureQuality(options: QualityOptions, deps: QualityDeps 
 export async function qualityCommand(argv: string[], deps: QualityDeps = {}): Promise<void> {
   const { values, positionals } = parseCommandArgs('quality', argv, {
     ...MODEL_FLAGS,
+    ...HEAD_FLAGS,
     cuts: { type: 'string' },
     seed: { type: 'string' },
     heldout: { type: 'string' },
@@ -84,7 +86,7 @@ export async function qualityCommand(argv: string[], deps: QualityDeps = {}): Pr
   if (positionals.length !== 1) throw new UserError('quality: give exactly one folder to measure on (see gpt2-complete quality --help)');
   const count = intFlag('cuts', values.cuts, 1, DEFAULT_CUTS);
   const seed = intFlag('seed', values.seed, 0, 0);
-  const modelFlags = Object.fromEntries(Object.keys(MODEL_FLAGS).map((k) => [k, values[k as keyof typeof MODEL_FLAGS]]));
+  const modelFlags = Object.fromEntries([...Object.keys(MODEL_FLAGS), ...Object.keys(HEAD_FLAGS)].map((k) => [k, values[k as keyof typeof values]]));
   const run = await measureQuality(
     { folder: positionals[0], cuts: count, seed, heldout: values.heldout, include: values.include, exclude: values.exclude, modelFlags },
     deps,

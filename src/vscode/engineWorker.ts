@@ -14,6 +14,7 @@ import type { CompletionEngine } from '../engine/engine';
 import { isCancelled } from '../engine/errors';
 import { loadEngine } from '../engine/loadModel';
 import { adapterOverlay } from '../training/adapterOverlay';
+import { loadAcceptanceHead, type AcceptanceHead } from '../training/head/acceptanceHead';
 import type {
   FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest, WorkspaceIndexInfo,
 } from './engineProtocol';
@@ -29,6 +30,8 @@ if (channel === null) throw new Error('engineWorker.js must run as a child proce
 if (parentPort === null) process.on('disconnect', () => process.exit(0));
 
 let engine: CompletionEngine | undefined;
+/** The acceptance head that goes with the model (the adapter's, else the checkpoint folder's), if any. */
+let head: AcceptanceHead | undefined;
 /** The workspace's files for the cache model, once the extension asked for them. */
 let workspace: WorkspaceCache | undefined;
 let loading = false;
@@ -59,6 +62,12 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
   });
   engine = loaded.engine;
   nPositions = engine.model.config.nPositions;
+  try {
+    // The base's head reads the base's states: under an adapter only the adapter's own head is used.
+    head = loadAcceptanceHead(req.adapterDir ?? loaded.checkpointDir, engine.model.config.nEmbd);
+  } catch (e) {
+    loaded.warnings.push(`${(e as Error).message} (suggestions are shown without the acceptance head)`);
+  }
   post({
     type: 'loaded',
     id,
@@ -75,7 +84,7 @@ async function complete(id: number, req: WorkerCompleteRequest, signal: AbortSig
       started = true;
       post({ type: 'started', id });
     }
-  }, { workspace });
+  }, { workspace, head });
 }
 
 /** (Re)builds the index of the folders; completions keep being answered between files. */

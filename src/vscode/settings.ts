@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_LANGUAGE_ENABLEMENT, type LanguageEnablement } from '../completion';
+import { DEFAULT_MIN_CONFIDENCE } from '../completion/minConfidence';
 import { PRECISION_SETTINGS, type PrecisionSetting } from '../engine/quantize';
 
 export const SECTION = 'gpt2Complete';
@@ -29,6 +30,8 @@ export interface Settings {
   readonly maxTokens: number;
   readonly temperature: number;
   readonly debounceMs: number;
+  /** Hide automatic suggestions whose P(accepted) from the acceptance head is below this (0: show all). */
+  readonly minConfidence: number;
   /** 0 = never unload. */
   readonly idleUnloadMinutes: number;
   /** Fine-tuning's file globs (relative to the folder it reads); an empty include keeps every file. */
@@ -53,6 +56,7 @@ export const DEFAULTS: Settings = {
   temperature: 0,
   // Copilot's 200 ms display floor; the adaptive debouncer moves within [100, 800] ms from here.
   debounceMs: 200,
+  minConfidence: DEFAULT_MIN_CONFIDENCE,
   idleUnloadMinutes: 15,
   fineTuneInclude: [],
   fineTuneExclude: [],
@@ -108,6 +112,7 @@ export function readSettings(): Settings {
     maxTokens: Math.round(numberIn(c.get('maxTokens'), 1, 512, DEFAULTS.maxTokens)),
     temperature: numberIn(c.get('temperature'), 0, 2, DEFAULTS.temperature),
     debounceMs: Math.round(numberIn(c.get('debounceMs'), 0, 5000, DEFAULTS.debounceMs)),
+    minConfidence: numberIn(c.get('minConfidence'), 0, 1, DEFAULTS.minConfidence),
     idleUnloadMinutes: numberIn(c.get('idleUnloadMinutes'), 0, 24 * 60, DEFAULTS.idleUnloadMinutes),
     fineTuneInclude: globList(c.get('fineTune.include')),
     fineTuneExclude: globList(c.get('fineTune.exclude')),
