@@ -8,6 +8,7 @@ import { startFineTune, type StartOptions } from '../training/fineTuneClient';
 import type { ChildMessage, EvalJson, FineTuneJob } from '../training/fineTuneProtocol';
 import { DEFAULT_LAMBDA, DEFAULT_LR } from '../training/trainer';
 import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from './args';
+import { DEFAULT_HEAD_CUTS, trainHeadJob, type HeadJob } from './headCommand';
 import { secretsFlag } from './datasetCommand';
 import { cliGraphCache, cliModelsRoot } from './paths';
 
@@ -32,6 +33,9 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DI
   --device D         auto (default) | cpu | cuda | dml | coreml | webgpu
   --threads N        CPU threads (default: all cores; the editor leaves one free)
   --dry-run          mine, check and estimate, then stop
+  --head             then train the acceptance head on the fine-tuned model (head.safetensors in --out)
+  --head-only        train only the acceptance head, for --model (with --adapter DIR: for that adapter)
+  --head-cuts N      cuts of the training files the head learns from (default ${DEFAULT_HEAD_CUTS})
   --json             print the result as JSON on stdout:
                      {"steps","tokens","tokens_per_s","train":{"l1","l2","l3"},"eval":{"before":{…},"after":{…}},"out"}`;
 
@@ -65,10 +69,26 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     threads: { type: 'string' },
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
+    head: { type: 'boolean' },
+    'head-only': { type: 'boolean' },
+    'head-cuts': { type: 'string' },
+    adapter: { type: 'string' },
   }, true);
   if (positionals.length !== 1) throw new UserError('finetune: give exactly one folder to learn from (see gpt2-complete finetune --help)');
   if (!values.model) throw new UserError('finetune: --model is required (a preset name such as gpt2, or a checkpoint folder)');
   if (!values.out) throw new UserError('finetune: --out DIR is required (where the adapter or model goes)');
+  const headJob = (model: string | undefined, adapter: string | undefined): HeadJob => ({
+    folder: path.resolve(positionals[0]), model, adapter, out: path.resolve(values.out!), seed: intFlag('seed', values.seed, 0, 0),
+    cuts: intFlag('head-cuts', values['head-cuts'], 1, DEFAULT_HEAD_CUTS), include: values.include, exclude: values.exclude,
+    device: values.device, threads: values.threads,
+    lambda: values.lambda === undefined ? undefined : numberFlag('lambda', values.lambda, 0, 1e6, DEFAULT_LAMBDA),
+  });
+  if (values['head-only']) {
+    const head = await trainHeadJob(headJob(values.model, values.adapter));
+    if (values.json) process.stdout.write(JSON.stringify({ head }) + '\n');
+    return;
+  }
+  if (values.adapter !== undefined) throw new UserError('finetune: --adapter goes with --head-only (a fine-tune trains its own adapter)');
   const method = values.method ?? 'lora';
   if (method !== 'lora' && method !== 'full') throw new UserError(`finetune: --method must be lora or full (got "${method}")`);
   if (values.steps !== undefined && values.epochs !== undefined) throw new UserError('finetune: give --steps or --epochs, not both');
@@ -110,7 +130,9 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   process.on('SIGINT', onSigint);
   try {
     const result = await handle.result;
-    if (result && values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    // The head reads the fine-tuned model's states: the adapter in --out, or the checkpoint there (--method full).
+    const head = result && values.head && !job.dryRun ? await trainHeadJob(headJob(method === 'full' ? job.out : values.model, method === 'full' ? undefined : job.out)) : undefined;
+    if (result && values.json) process.stdout.write(JSON.stringify(head === undefined ? result : { ...result, head }) + '\n');
   } finally {
     process.off('SIGINT', onSigint);
   }
