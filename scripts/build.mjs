@@ -18,5 +18,5 @@ await Promise.all([
   // The model runs in this worker thread, off the extension host's event loop (src/vscode/engineWorker.ts).
   build({ ...common, entryPoints: ['src/vscode/engineWorker.ts'], outfile: 'dist/engineWorker.js' }),
   build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
-  build({ ...common, entryPoints: ['src/training/fineTuneProcess.ts'], outfile: 'dist/fineTuneProcess.js' }),
+  build({ ...common, entryPoints: ['src/fineTuneChild.ts'], outfile: 'dist/fineTuneProcess.js' }),
 ]);

@@ -2,23 +2,27 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../engine/errors';
 import { resolveModel } from '../engine/presets';
-import { formatEvalTable } from '../training/evaluate';
-import { DEFAULT_BATCH_TOKENS, formatDuration } from '../training/fineTune';
+import { formatEvalTable, formatExactChange } from '../training/evaluate';
+import { DEFAULT_BATCH_TOKENS, DEFAULT_QUALITY_CUTS, formatDuration } from '../training/fineTune';
 import { startFineTune, type StartOptions } from '../training/fineTuneClient';
-import type { ChildMessage, EvalJson, FineTuneJob } from '../training/fineTuneProtocol';
+import type { ChildMessage, EvalJson, FineTuneJob, QualityCounts } from '../training/fineTuneProtocol';
 import { DEFAULT_LAMBDA, DEFAULT_LR } from '../training/trainer';
 import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from './args';
 import { DEFAULT_HEAD_CUTS, trainHeadJob, type HeadJob } from './headCommand';
 import { secretsFlag } from './datasetCommand';
-import { cliGraphCache, cliModelsRoot } from './paths';
+import { cliGraphCache, cliModelsRoot, embeddedModelDir } from './paths';
 
-export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DIR [options]
+export const FINETUNE_HELP = `gpt2-complete finetune <folder> --out DIR [--model M] [options]
   Fine-tunes M on the files of <folder> with L3 = L2 + λ·L1 (continuation loss plus λ times the
-  context's language-modelling loss), evaluating held-out files before and after. Writes a LoRA
+  context's language-modelling loss), evaluating held-out files before and after: losses, and
+  next-line exact match through the editor's completion pipeline (what \`quality\` measures), with a
+  verdict: the adapter helped when exact match rose, or stayed and held-out loss fell. The best step
+  is chosen on separate validation files, never on the held-out ones it reports. Writes a LoRA
   adapter (adapter_model.safetensors + adapter_config.json) or, with --method full, a checkpoint
   (config.json + model.safetensors) into DIR, with checkpoints/ and report.json. Ctrl+C stops at the
   next step boundary keeping the last checkpoint; the same command again resumes from it.
-  --model M          a preset (gpt2, distilgpt2, ...) or a checkpoint folder
+  --model M          embedded (default: the small model shipped in models/), a preset (gpt2,
+                     distilgpt2, ...) or a checkpoint folder
   --out DIR          where the result goes
   --method lora|full LoRA adapter (default) or every weight (small models)
   --lambda L         weight of the context loss L1 (default ${DEFAULT_LAMBDA})
@@ -30,6 +34,8 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DI
   --secrets skip-file|drop-lines   a file with a secret (token, key, password) in it is left out
                      (skip-file, default) or used without the secret's lines (drop-lines)
   --eval-cases N     held-out cut points evaluated (default 200)
+  --quality-cuts N   held-out cuts the completion pipeline is judged on, base model and adapter
+                     (default ${DEFAULT_QUALITY_CUTS}; 0 skips it)
   --device D         auto (default) | cpu | cuda | dml | coreml | webgpu
   --threads N        CPU threads (default: all cores; the editor leaves one free)
   --dry-run          mine, check and estimate, then stop
@@ -37,14 +43,15 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --model M --out DI
   --head-only        train only the acceptance head, for --model (with --adapter DIR: for that adapter)
   --head-cuts N      cuts of the training files the head learns from (default ${DEFAULT_HEAD_CUTS})
   --json             print the result as JSON on stdout:
-                     {"steps","tokens","tokens_per_s","train":{"l1","l2","l3"},"eval":{"before":{…},"after":{…}},"out"}`;
+                     {"steps","tokens","tokens_per_s","train":{"l1","l2","l3"},"eval":{"before":{…},"after":{…}},
+                      "quality":{"before","after","best_baseline"},"verdict":{"improved","reason"},"out"}`;
 
 /**
  * The child's entry next to this code: dist/fineTuneProcess.js beside the bundled CLI; from source
  * (tsx src/cli.ts) the .ts entry, which the child runs through the loader it inherits.
  */
 export function fineTuneScript(): string {
-  const candidates = [path.join(__dirname, 'fineTuneProcess.js'), path.join(__dirname, '..', 'training', 'fineTuneProcess.ts')];
+  const candidates = [path.join(__dirname, 'fineTuneProcess.js'), path.join(__dirname, '..', 'fineTuneChild.ts')];
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) throw new Error(`fineTuneProcess not found (looked for ${candidates.join(', ')}); run npm run build`);
   return found;
@@ -65,6 +72,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     exclude: { type: 'string', multiple: true },
     secrets: { type: 'string' },
     'eval-cases': { type: 'string' },
+    'quality-cuts': { type: 'string' },
     device: { type: 'string' },
     threads: { type: 'string' },
     'dry-run': { type: 'boolean' },
@@ -75,7 +83,6 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     adapter: { type: 'string' },
   }, true);
   if (positionals.length !== 1) throw new UserError('finetune: give exactly one folder to learn from (see gpt2-complete finetune --help)');
-  if (!values.model) throw new UserError('finetune: --model is required (a preset name such as gpt2, or a checkpoint folder)');
   if (!values.out) throw new UserError('finetune: --out DIR is required (where the adapter or model goes)');
   const headJob = (model: string | undefined, adapter: string | undefined): HeadJob => ({
     folder: path.resolve(positionals[0]), model, adapter, out: path.resolve(values.out!), seed: intFlag('seed', values.seed, 0, 0),
@@ -94,7 +101,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   if (values.steps !== undefined && values.epochs !== undefined) throw new UserError('finetune: give --steps or --epochs, not both');
   const job: FineTuneJob = {
     folder: path.resolve(positionals[0]),
-    model: resolveModel(values.model, cliModelsRoot()),
+    model: finetuneModel(values.model),
     out: path.resolve(values.out),
     method,
     lambda: values.lambda === undefined ? undefined : numberFlag('lambda', values.lambda, 0, 1e6, DEFAULT_LAMBDA),
@@ -107,6 +114,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     exclude: values.exclude,
     secrets: secretsFlag('finetune', values.secrets),
     evalCases: intFlag('eval-cases', values['eval-cases'], 1),
+    qualityCuts: intFlag('quality-cuts', values['quality-cuts'], 0),
     device: values.device ?? 'auto',
     threads: threadsFlag(values.threads),
     dryRun: values['dry-run'] ?? false,
@@ -138,6 +146,16 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   }
 }
 
+/** --model as every other command takes it: the embedded model by default, else a preset or a folder. */
+function finetuneModel(model: string | undefined): string {
+  if (model !== undefined && model !== 'embedded') return resolveModel(model, cliModelsRoot());
+  const dir = embeddedModelDir();
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    throw new UserError(`finetune: the embedded model is not in this copy (${dir}); run npm run train:embedded, or pass --model with a preset or a checkpoint folder`);
+  }
+  return dir;
+}
+
 /** `arg` as a POSIX shell reads it back: bare when safe, else single-quoted. */
 function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -152,6 +170,7 @@ export function resumeCommand(argv: readonly string[]): string {
 class ProgressPrinter {
   private lastLine = 0;
   private before: EvalJson | undefined;
+  private qualityBefore: QualityCounts | undefined;
 
   show(m: ChildMessage): void {
     const err = (s: string): void => void process.stderr.write(s + '\n');
@@ -166,6 +185,17 @@ class ProgressPrinter {
           return err(`held-out before training:\n${formatEvalTable(m.result)}`);
         }
         return err(`held-out evaluation:\n${formatEvalTable(this.before ?? m.result, m.result)}`);
+      case 'quality': {
+        const r = m.result;
+        const b = m.bestBaseline;
+        if (m.phase === 'before') {
+          this.qualityBefore = r;
+          return err(`completion quality on ${r.cuts} held-out cuts (the editor's pipeline): base model ${r.exact} exact (${r.shown} shown); best baseline ${b.exact}`);
+        }
+        const before = this.qualityBefore ?? r;
+        const change = formatExactChange({ exact_match: before.exact / before.cuts, exact_matches: before.exact, cases: before.cuts }, { exact_match: r.exact / r.cuts, exact_matches: r.exact, cases: r.cuts });
+        return err(`completion quality, exact: ${change}; shown ${before.shown} → ${r.shown}`);
+      }
       case 'progress': {
         // A line a second at most (and the last step): readable in a terminal and in a log.
         const now = Date.now();
@@ -178,7 +208,12 @@ class ProgressPrinter {
         );
       }
       case 'done':
-        return err(`saved to ${m.result.out} after ${m.result.steps} steps (${m.result.tokens} tokens, ${Math.round(m.result.tokens_per_s)} tokens/s)`);
+        err(`saved to ${m.result.out} after ${m.result.steps} steps (${m.result.tokens} tokens, ${Math.round(m.result.tokens_per_s)} tokens/s); resume checkpoints removed`);
+        return err(
+          m.result.verdict.improved
+            ? `verdict: the fine-tune helped: ${m.result.verdict.reason}`
+            : `verdict: the fine-tune did not help: ${m.result.verdict.reason}; the editor would not switch it on (it is kept in ${m.result.out})`,
+        );
       case 'cancelled':
         return err(m.checkpoint ? `stopped; the last checkpoint is ${m.checkpoint}: run the same command again to resume` : 'stopped before the first checkpoint');
       case 'dryRunDone':

@@ -23,7 +23,25 @@ export interface EvalResult {
   l1: number;
   l2: number;
   perplexity: number;
+  /** exact_matches / cases. */
   exact_match: number;
+  /** Cuts whose rest of line was predicted exactly, of `cases` (absent in reports of older runs). */
+  exact_matches?: number;
+  cases?: number;
+}
+
+/** "2 of 249", or the percentage alone for a result without counts. */
+export function formatExactCount(r: Pick<EvalResult, 'exact_match' | 'exact_matches' | 'cases'>): string {
+  return r.exact_matches !== undefined && r.cases !== undefined ? `${r.exact_matches} of ${r.cases}` : `${(100 * r.exact_match).toFixed(1)}%`;
+}
+
+/** "2 → 1 of 249 (−1)": the change in exact matches as counts, the way a few cuts should be read. */
+export function formatExactChange(before: Pick<EvalResult, 'exact_match' | 'exact_matches' | 'cases'>, after: Pick<EvalResult, 'exact_match' | 'exact_matches' | 'cases'>): string {
+  if (before.exact_matches === undefined || after.exact_matches === undefined || before.cases !== after.cases) {
+    return `${formatExactCount(before)} → ${formatExactCount(after)}`;
+  }
+  const d = after.exact_matches - before.exact_matches;
+  return `${before.exact_matches} → ${after.exact_matches} of ${after.cases} (${d > 0 ? '+' : d < 0 ? '−' : '±'}${Math.abs(d)})`;
 }
 
 /** Losses of a set of examples, token-level means with their counts. */
@@ -139,7 +157,7 @@ export interface EvaluateOptions {
 export async function evaluate(opts: EvaluateOptions): Promise<EvalResult> {
   const losses = await opts.scorer(opts.examples, opts.lambda, opts.signal);
   const em = await nextLineExactMatch(opts.completer, opts.examples, { signal: opts.signal, onProgress: opts.onProgress });
-  return { l1: losses.l1, l2: losses.l2, perplexity: Math.exp(losses.l2), exact_match: em.rate };
+  return { l1: losses.l1, l2: losses.l2, perplexity: Math.exp(losses.l2), exact_match: em.rate, exact_matches: em.matches, cases: em.total };
 }
 
 function pad(s: string, width: number, left = false): string {
@@ -152,7 +170,12 @@ export function formatEvalTable(before: EvalResult, after?: EvalResult): string 
     { label: 'held-out L2 (nats/token)', value: (r) => r.l2.toFixed(4), change: (b, a) => signed(a.l2 - b.l2, 4) },
     { label: 'perplexity exp(L2)', value: (r) => r.perplexity.toFixed(2), change: (b, a) => `${signed((100 * (a.perplexity - b.perplexity)) / b.perplexity, 1)}%` },
     { label: 'held-out L1 (nats/token)', value: (r) => r.l1.toFixed(4), change: (b, a) => signed(a.l1 - b.l1, 4) },
-    { label: 'next-line exact match', value: (r) => `${(100 * r.exact_match).toFixed(1)}%`, change: (b, a) => `${signed(100 * (a.exact_match - b.exact_match), 1)} pts` },
+    {
+      label: 'next-line exact match',
+      value: (r) => (r.exact_matches !== undefined ? `${formatExactCount(r)} (${(100 * r.exact_match).toFixed(1)}%)` : `${(100 * r.exact_match).toFixed(1)}%`),
+      change: (b, a) =>
+        b.exact_matches !== undefined && a.exact_matches !== undefined ? `${signed(a.exact_matches - b.exact_matches, 0)}` : `${signed(100 * (a.exact_match - b.exact_match), 1)} pts`,
+    },
   ];
   const labelWidth = Math.max(...rows.map((r) => r.label.length));
   const header = after ? ['before', 'after', 'change'] : ['value'];

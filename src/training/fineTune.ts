@@ -1,7 +1,9 @@
 /**
  * A whole fine-tuning run, as the child process (fineTuneProcess.ts) runs it for the CLI and the
  * extension: mine the folder → report → enough data? → batch shape → memory → estimate → (dry run
- * stops) → evaluate before → train → save the best → evaluate after → out/report.json.
+ * stops) → evaluate before (and the quality judge on the base model) → train, choosing the best
+ * step on the validation files → save the best → evaluate after (and judge the adapter) → the
+ * verdict (did it help?) → out/report.json, and the resume checkpoints go.
  *
  * Every stage tells the front end through `emit`; the signal cancels at the next step boundary (or
  * between files, batches and cases outside training), keeping the last checkpoint. A second run
@@ -11,7 +13,9 @@
  *
  * Losses before and after come from the training session's forward-only graph (fast, batched);
  * exact match from a CompletionEngine, the after one built from the files just written to `out`,
- * so the result measures what the user will load, not only what was in memory.
+ * so the result measures what the user will load, not only what was in memory. The held-out files
+ * only measure: early stopping and the best checkpoint are chosen on separate validation files
+ * (split.ts), so "after" is not flattered by having been picked on the cases it reports.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -30,24 +34,61 @@ import type { Example } from './data/examples';
 import { secretFindings } from './data/report';
 import type { SecretsMode } from './data/secretScan';
 import { DEFAULT_EVAL_CASES, evalCases, evaluate, sessionScorer, type EvalResult } from './evaluate';
-import type { ChildMessage, FineTuneJob, FineTuneResultJson } from './fineTuneProtocol';
+import type { ChildMessage, FineTuneJob, FineTuneResultJson, QualityCounts, QualityJson } from './fineTuneProtocol';
 import { DEFAULT_LORA_CONFIG, type LoraConfig } from './lora';
 import { availableMemory, checkTrainingMemory, formatBytes } from './memoryEstimate';
 import { chooseBatchShape, makeBatch, type BatchShape } from './objective';
 import { DEFAULT_LAMBDA, initialValues, latestCheckpoint, train, type TrainResult } from './trainer';
 import { acquireOutputLock } from './outputLock';
 import { TrainingSession } from './trainingSession';
+import { judgeAdapter } from './verdict';
 
 /** Tokens per step (rows × seqLen) unless --batch-tokens says: 4 × 256, the batch the PERF.md peer trains at. */
 export const DEFAULT_BATCH_TOKENS = 1024;
 export const REPORT_FILE = 'report.json';
 const CURVE_FILE = 'loss-curve.json';
 const BEFORE_FILE = 'eval-before.json';
+const QUALITY_BEFORE_FILE = 'quality-before.json';
 
 export interface LossPoint {
   step: number;
   l3: number;
-  heldOutL2?: number;
+  /** L2 on the validation files, where early stopping measured it. */
+  validationL2?: number;
+}
+
+/** Cuts of the quality judge before and after, unless the job says (0 skips it). */
+export const DEFAULT_QUALITY_CUTS = 200;
+
+/** What the quality judge is asked: the completion pipeline on `folder`'s held-out files (finetune's split with `seed`). */
+export interface QualityJudgeRequest {
+  folder: string;
+  model: string;
+  /** The new adapter (or full checkpoint); none: the base model. */
+  adapter?: string;
+  seed: number;
+  include?: string[];
+  exclude?: string[];
+  cuts: number;
+  device?: string;
+  threads?: number;
+  signal: AbortSignal;
+}
+
+export interface QualityJudgeResult {
+  model: QualityCounts;
+  bestBaseline: QualityCounts;
+}
+
+/**
+ * The completion-quality measurement. It runs the editor's pipeline, which lives above training,
+ * so the process entry (src/fineTuneChild.ts) passes it in; without one, exact match comes from
+ * the evaluation alone.
+ */
+export type QualityJudge = (request: QualityJudgeRequest) => Promise<QualityJudgeResult>;
+
+export interface FineTuneDeps {
+  judge?: QualityJudge;
 }
 
 /**
@@ -74,7 +115,7 @@ export function plannedSteps(job: Pick<FineTuneJob, 'steps' | 'epochs'>, trainEx
 }
 
 /**
- * The held-out cases early stopping scores, a hash-ordered prefix of the evaluation cases: a
+ * The validation cases early stopping scores, a hash-ordered prefix of them: a
  * forward-only batch costs about a third of a step, so with an evaluation every tenth of the run
  * this many keeps evaluation near a fifth of training time (at least 32 cases, for a usable signal).
  */
@@ -138,6 +179,7 @@ interface Context {
   lambda: number;
   seed: number;
   graphCacheDir: string;
+  judge?: QualityJudge;
 }
 
 /** Loss and exact match of `values` (losses) and of the engine `overlay` gives (exact match). */
@@ -159,22 +201,29 @@ async function evaluateWith(
   }
 }
 
-/** Seconds per step from one or two real steps (the first pays allocation; a second only when cheap). */
+/**
+ * Seconds per step, measured on real steps. The first step pays for allocation and warm-up (it
+ * took several times a steady step and made the estimate 4× too long), so it is left out: the
+ * median of up to `ESTIMATE_STEPS` steps after it, stopping early once they have taken 10 s.
+ */
+export const ESTIMATE_STEPS = 4;
 async function timeStep(session: TrainingSession, train: readonly Example[], shape: BatchShape, values: Map<string, Float32Array>, lambda: number): Promise<number> {
   const group = Array.from({ length: Math.min(shape.rows, train.length) }, (_, i) => i);
   const batch = makeBatch(train, group, shape);
-  let t0 = performance.now();
-  await session.step(batch, values, lambda);
-  let seconds = (performance.now() - t0) / 1000;
-  if (seconds < 2) {
-    t0 = performance.now();
+  const timed: number[] = [];
+  let spent = 0;
+  for (let i = 0; i <= ESTIMATE_STEPS && (i < 2 || spent < 10); i++) {
+    const t0 = performance.now();
     await session.step(batch, values, lambda);
-    seconds = (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000;
+    if (i > 0) timed.push(seconds);
+    spent += seconds;
   }
-  return seconds;
+  timed.sort((a, b) => a - b);
+  return timed[Math.floor((timed.length - 1) / 2)];
 }
 
-export async function runFineTune(job: FineTuneJob, emit: (m: ChildMessage) => void, signal: AbortSignal): Promise<FineTuneResultJson | null> {
+export async function runFineTune(job: FineTuneJob, emit: (m: ChildMessage) => void, signal: AbortSignal, deps: FineTuneDeps = {}): Promise<FineTuneResultJson | null> {
   checkJob(job);
   // The output folder is this run's alone until it ends (a dry run writes nothing there). A folder
   // made only for the lock goes again when the run ends before writing anything into it.
@@ -182,7 +231,7 @@ export async function runFineTune(job: FineTuneJob, emit: (m: ChildMessage) => v
   const lock = job.dryRun ? null : acquireOutputLock(job.out, job.folder);
   let done: Extract<ChildMessage, { type: 'done' }> | null;
   try {
-    done = await runLocked(job, emit, signal);
+    done = await runLocked(job, emit, signal, deps);
   } catch (e) {
     // A full disk while writing checkpoints, the adapter or the model: one line, and the way back.
     const full = describeWriteError(String((e as NodeJS.ErrnoException).path ?? job.out), e);
@@ -215,7 +264,7 @@ function removeIfEmpty(dir: string): void {
 }
 
 /** The run; its 'done' message is returned for the caller to send once the output folder is unlocked. */
-async function runLocked(job: FineTuneJob, emit: (m: ChildMessage) => void, signal: AbortSignal): Promise<Extract<ChildMessage, { type: 'done' }> | null> {
+async function runLocked(job: FineTuneJob, emit: (m: ChildMessage) => void, signal: AbortSignal, deps: FineTuneDeps): Promise<Extract<ChildMessage, { type: 'done' }> | null> {
   const base = openCheckpoint(job.model);
   const tempCache = job.graphCacheDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2-finetune-graphs-'));
   try {
@@ -227,6 +276,7 @@ async function runLocked(job: FineTuneJob, emit: (m: ChildMessage) => void, sign
       lambda: job.lambda ?? DEFAULT_LAMBDA,
       seed: job.seed ?? 0,
       graphCacheDir: job.graphCacheDir ?? tempCache!,
+      judge: deps.judge,
     };
     return await run(ctx, base);
   } finally {
@@ -288,13 +338,19 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
       writeJsonAtomic(path.join(job.out, BEFORE_FILE), { key, result: before });
     }
     emit({ type: 'eval', phase: 'before', result: before });
+    const qualityBefore = await judgeQuality(ctx, base.contentHash(), undefined);
 
-    const { result, curve } = await trainWithCurve(ctx, session, values, data.train, earlyStoppingCases(cases, shape.rows, steps), shape, lora, base);
+    // Early stopping and the best step on the validation files; none (a workspace of a few files): the last step.
+    const validation = earlyStoppingCases(evalCases(data.validation, { max: DEFAULT_EVAL_CASES, seed }), shape.rows, steps);
+    const { result, curve } = await trainWithCurve(ctx, session, values, data.train, validation, shape, lora, base);
 
     // After: the best values' losses, and exact match through the files just written.
     const overlay = job.method === 'lora' ? loraOverlay(job.out) : checkpointOverlay(job.out);
     const after = await evaluateWith(ctx, session, result.values, shape, cases, overlay);
     emit({ type: 'eval', phase: 'after', result: after });
+    const qualityAfter = qualityBefore === undefined ? undefined : await judgeQuality(ctx, undefined, job.out);
+    const quality: QualityJson | undefined =
+      qualityBefore !== undefined && qualityAfter !== undefined ? { before: qualityBefore.model, after: qualityAfter.model, best_baseline: qualityBefore.bestBaseline } : undefined;
 
     const json: FineTuneResultJson = {
       steps: result.steps,
@@ -302,13 +358,45 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
       tokens_per_s: result.tokensPerSec,
       train: result.train,
       eval: { before, after },
+      ...(quality !== undefined && { quality }),
+      verdict: judgeAdapter(before, after, quality),
       out: result.out,
     };
-    writeReport(job, json, result, curve, shape, lambda, data.report);
+    // The run is complete: the resume checkpoints (optimizer state included, three times the model's size) are of no more use.
+    fs.rmSync(path.join(job.out, 'checkpoints'), { recursive: true, force: true });
+    writeReport(job, json, result, curve, shape, lambda, data.report, validation.length);
     return { type: 'done', result: json, lossCurve: curve };
   } finally {
     await session.dispose();
   }
+}
+
+/**
+ * The quality judge on the base model (`baseHash` given: cached in `out` under that hash, so a
+ * resumed run does not measure it again) or on the adapter in `adapter`; undefined when there is
+ * no judge or the job skips it.
+ */
+async function judgeQuality(ctx: Context, baseHash: string | undefined, adapter: string | undefined): Promise<QualityJudgeResult | undefined> {
+  const { job, judge } = ctx;
+  const cuts = job.qualityCuts ?? DEFAULT_QUALITY_CUTS;
+  if (judge === undefined || cuts === 0) return undefined;
+  const request: QualityJudgeRequest = {
+    folder: job.folder, model: job.model, adapter, seed: ctx.seed, include: job.include, exclude: job.exclude, cuts, device: job.device, threads: job.threads, signal: ctx.signal,
+  };
+  const file = path.join(job.out, QUALITY_BEFORE_FILE);
+  const key = baseHash === undefined ? undefined : createHash('sha256').update(JSON.stringify({ ...request, signal: undefined, baseHash })).digest('hex');
+  const cached = key === undefined ? null : readJson<{ key: string; result: QualityJudgeResult }>(file);
+  let result: QualityJudgeResult;
+  try {
+    result = cached !== null && cached.key === key ? cached.result : await judge(request);
+  } catch (e) {
+    // No code among the held-out files to cut (a docs-only folder): the evaluation's exact match decides alone.
+    if (e instanceof UserError) return undefined;
+    throw e;
+  }
+  if (key !== undefined) writeJsonAtomic(file, { key, result });
+  ctx.emit({ type: 'quality', phase: adapter === undefined ? 'before' : 'after', result: result.model, bestBaseline: result.bestBaseline });
+  return result;
 }
 
 /** Runs the trainer, keeping the loss curve across a resume (saved with each checkpoint). */
@@ -346,7 +434,7 @@ async function trainWithCurve(
     },
     onEval: (e) => {
       const point = curve.find((p) => p.step === e.step);
-      if (point) point.heldOutL2 = e.l2;
+      if (point) point.validationL2 = e.l2;
     },
     onCheckpoint: () => writeJsonAtomic(curveFile, curve),
   });
@@ -354,7 +442,7 @@ async function trainWithCurve(
 }
 
 function writeReport(
-  job: FineTuneJob, json: FineTuneResultJson, r: TrainResult, curve: LossPoint[], shape: BatchShape, lambda: number, data: DataReport,
+  job: FineTuneJob, json: FineTuneResultJson, r: TrainResult, curve: LossPoint[], shape: BatchShape, lambda: number, data: DataReport, validationCases: number,
 ): void {
   writeJsonAtomic(path.join(job.out, REPORT_FILE), {
     result: json,
@@ -363,7 +451,10 @@ function writeReport(
     lambda,
     seed: job.seed ?? 0,
     batch: shape,
+    // Chosen on the validation files (validationCases cuts), never on the held-out ones reported in result.eval.
     best: r.best,
+    validationCases,
+    checkpoints: 'removed when the run completed (they only serve a resume)',
     stoppedEarly: r.stoppedEarly,
     resumedFrom: r.resumedFrom,
     evals: r.evals,
@@ -372,6 +463,7 @@ function writeReport(
       folder: data.folder,
       source: data.source,
       train: data.train,
+      validation: data.validation,
       heldOut: data.heldOut,
       filesUsed: data.used.length,
       filesSkipped: data.skipped.length,

@@ -1,16 +1,18 @@
 /**
- * The fine-tuning child process (bundled to dist/fineTuneProcess.js, started by fineTuneClient.ts
- * with child_process.fork): training never runs in the extension host or the CLI's own process.
- * The parent sends {type: 'start', job} then maybe {type: 'cancel'}; the child answers with
- * ChildMessages and exits 0 after 'done', 'dryRunDone' or 'cancelled', 1 after 'error'.
+ * The fine-tuning child process (its entry is src/fineTuneChild.ts, bundled to
+ * dist/fineTuneProcess.js and started by fineTuneClient.ts with child_process.fork): training never
+ * runs in the extension host or the CLI's own process. The parent sends {type: 'start', job} then
+ * maybe {type: 'cancel'}; the child answers with ChildMessages and exits 0 after 'done',
+ * 'dryRunDone' or 'cancelled', 1 after 'error'.
  */
 import { CancelledError, UserError } from '../engine/errors';
-import { runFineTune } from './fineTune';
+import { runFineTune, type FineTuneDeps } from './fineTune';
 import type { ChildMessage, FineTuneJob, ParentMessage } from './fineTuneProtocol';
 import { latestCheckpoint } from './trainer';
 
 const controller = new AbortController();
 let started = false;
+let deps: FineTuneDeps = {};
 
 /** Resolves when the last message sent so far is written: messages go out in order. */
 let delivered: Promise<void> = Promise.resolve();
@@ -34,7 +36,7 @@ function lastCheckpoint(out: string): string | undefined {
 
 async function run(job: FineTuneJob): Promise<number> {
   try {
-    await runFineTune(job, (m) => void send(m), controller.signal);
+    await runFineTune(job, (m) => void send(m), controller.signal, deps);
     return 0;
   } catch (e) {
     if (e instanceof CancelledError) {
@@ -51,23 +53,27 @@ async function run(job: FineTuneJob): Promise<number> {
   }
 }
 
-if (!process.send) {
-  process.stderr.write('fineTuneProcess: start me with child_process.fork (fineTuneClient.ts), not directly\n');
-  process.exit(2);
-}
-
-process.on('message', (m: ParentMessage) => {
-  if (m.type === 'cancel') {
-    controller.abort();
-  } else if (m.type === 'start' && !started) {
-    started = true;
-    void run(m.job).then(async (code) => {
-      await delivered;
-      process.exit(code);
-    });
+/** Serves one job from the parent; `withDeps` brings what lives above training (the quality judge). */
+export function serveFineTune(withDeps: FineTuneDeps = {}): void {
+  deps = withDeps;
+  if (!process.send) {
+    process.stderr.write('fineTuneProcess: start me with child_process.fork (fineTuneClient.ts), not directly\n');
+    process.exit(2);
   }
-});
-// The parent went away (the editor closed): stop at the next step boundary, keeping the checkpoint.
-process.on('disconnect', () => controller.abort());
-// Ctrl+C in a terminal reaches the whole process group; the parent decides, and sends 'cancel'.
-process.on('SIGINT', () => undefined);
+
+  process.on('message', (m: ParentMessage) => {
+    if (m.type === 'cancel') {
+      controller.abort();
+    } else if (m.type === 'start' && !started) {
+      started = true;
+      void run(m.job).then(async (code) => {
+        await delivered;
+        process.exit(code);
+      });
+    }
+  });
+  // The parent went away (the editor closed): stop at the next step boundary, keeping the checkpoint.
+  process.on('disconnect', () => controller.abort());
+  // Ctrl+C in a terminal reaches the whole process group; the parent decides, and sends 'cancel'.
+  process.on('SIGINT', () => undefined);
+}

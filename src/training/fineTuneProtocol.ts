@@ -31,6 +31,11 @@ export interface FineTuneJob {
   dryRun?: boolean;
   /** Held-out cut points evaluated before and after (default 200: DEFAULT_EVAL_CASES). */
   evalCases?: number;
+  /**
+   * Cuts of the completion-quality judge (`quality`: the pipeline the editor runs, base model vs the
+   * new adapter, on the held-out files) before and after; 0 skips it (default 200).
+   */
+  qualityCuts?: number;
   /** Steps between checkpoints / held-out evaluations (default: a tenth of the run each). */
   checkpointEvery?: number;
   evalEvery?: number;
@@ -56,6 +61,34 @@ export interface EvalJson {
   l2: number;
   perplexity: number;
   exact_match: number;
+  /** Counts behind exact_match (absent in results of older versions). */
+  exact_matches?: number;
+  cases?: number;
+}
+
+/** One run of the quality judge: counts over its cuts. */
+export interface QualityCounts {
+  cuts: number;
+  /** Suggestions equal to the rest of the line. */
+  exact: number;
+  /** Cuts where something was shown. */
+  shown: number;
+  /** Mean over shown suggestions; null when none was shown. */
+  edit_similarity: number | null;
+}
+
+/** The completion pipeline on the held-out files: the base model, then with the new adapter. */
+export interface QualityJson {
+  before: QualityCounts;
+  after: QualityCounts;
+  /** The best trivial baseline on the same cuts, for scale. */
+  best_baseline: QualityCounts;
+}
+
+/** Whether the adapter helped (and so is switched on), and why, in words. */
+export interface VerdictJson {
+  improved: boolean;
+  reason: string;
 }
 
 /** The CLI's `finetune --json` result; the keys are a contract. */
@@ -65,6 +98,9 @@ export interface FineTuneResultJson {
   tokens_per_s: number;
   train: LossTriple;
   eval: { before: EvalJson; after: EvalJson };
+  /** Absent when the judge was skipped (qualityCuts 0) or not available. */
+  quality?: QualityJson;
+  verdict: VerdictJson;
   out: string;
 }
 
@@ -72,8 +108,9 @@ export type ChildMessage =
   | { type: 'report'; report: DataReport; text: string }
   | { type: 'estimate'; memoryBytes: number; availableBytes: number; steps: number; secondsPerStep?: number; text: string }
   | { type: 'eval'; phase: 'before' | 'after'; result: EvalJson }
+  | { type: 'quality'; phase: 'before' | 'after'; result: QualityCounts; bestBaseline: QualityCounts }
   | { type: 'progress'; step: number; totalSteps: number; loss: LossTriple; tokensPerSecond: number; etaSeconds: number }
-  | { type: 'done'; result: FineTuneResultJson; lossCurve: { step: number; l3: number; heldOutL2?: number }[] }
+  | { type: 'done'; result: FineTuneResultJson; lossCurve: { step: number; l3: number; validationL2?: number }[] }
   | { type: 'dryRunDone' }
   | { type: 'cancelled'; checkpoint?: string }
   /** A UserError's one line; anything else carries its stack in `detail`. */

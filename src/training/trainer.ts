@@ -96,7 +96,7 @@ export interface TrainerOptions {
   /** For the default learning rate when `output` does not say (default 'lora'). */
   method?: 'full' | 'lora';
   lambda?: number;
-  /** Peak learning rate (default DEFAULT_LR[method]). */
+  /** Peak learning rate (default DEFAULT_LR[method]); 0 trains nothing. */
   lr?: number;
   /** Default 5% of the steps, between 1 and 200. */
   warmupSteps?: number;
@@ -342,7 +342,8 @@ function resolve(o: TrainerOptions): Resolved {
   const totalSteps = o.steps !== undefined ? positiveInt('steps', o.steps, 1) : Math.max(1, Math.ceil(epochs * stepsPerEpoch));
   const method = o.output?.method ?? o.method ?? 'lora';
   const lr = o.lr ?? DEFAULT_LR[method];
-  if (!(lr > 0 && Number.isFinite(lr))) throw new UserError(`learning rate must be a positive number (got ${lr})`);
+  // 0 is allowed: a control run that changes nothing (tests check what happens to an adapter that did not help).
+  if (!(lr >= 0 && Number.isFinite(lr))) throw new UserError(`learning rate must be a non-negative number (got ${lr})`);
   const lambda = o.lambda ?? DEFAULT_LAMBDA;
   if (!(lambda >= 0 && Number.isFinite(lambda))) throw new UserError(`lambda must be a non-negative number (got ${lambda})`);
   const tenth = Math.max(1, Math.ceil(totalSteps / 10));

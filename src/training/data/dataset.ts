@@ -16,7 +16,7 @@ import { DroppedSecrets, FilterOptions, SkippedFile, contentVerdict, filterFiles
 import { ListOptions, listFiles } from './listFiles';
 import { DataReport, UsedFile, countByReason, formatCount, summarizeSkipped } from './report';
 import { hashToUnit } from './seededHash';
-import { Split, exampleSeed, splitFiles } from './split';
+import { Split, exampleSeed, splitFiles, splitValidation } from './split';
 
 export { formatReport } from './report';
 export type { DataReport, UsedFile } from './report';
@@ -31,12 +31,16 @@ export interface DatasetOptions extends ListOptions, FilterOptions, MiningOption
   readonly maxTrainExamples?: number;
   /** Cap on held-out examples (default 1,000: enough for loss and exact match, cheap to evaluate twice). */
   readonly maxHeldOutExamples?: number;
+  /** Cap on validation examples (default 400: early stopping scores a subset of them several times). */
+  readonly maxValidationExamples?: number;
   /** Called after each file of each pass. */
   readonly onProgress?: (progress: { phase: 'filter' | 'mine'; done: number; total: number }) => void;
 }
 
 export interface MinedDataset {
   readonly train: Example[];
+  /** From whole training-side files kept out of training: early stopping and the best checkpoint are chosen on these. */
+  readonly validation: Example[];
   readonly heldOut: Example[];
   readonly report: DataReport;
 }
@@ -78,11 +82,13 @@ export async function mineDataset(folder: string, options: DatasetOptions = {}):
   skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   // Split by whole files, then mine each file with its own seeded stream.
-  const { heldOut: heldOutFiles } = splitFiles(candidates, options);
+  const { train: trainSide, heldOut: heldOutFiles } = splitFiles(candidates, options);
   const held = new Set(heldOutFiles.map((f) => f.path));
-  const splitOf = (c: Candidate): Split => (held.has(c.path) ? 'heldout' : 'train');
+  const validating = new Set(splitValidation(trainSide, seed).validation.map((f) => f.path));
+  const splitOf = (c: Candidate): Split => (held.has(c.path) ? 'heldout' : validating.has(c.path) ? 'validation' : 'train');
   const caps: Record<Split, number> = {
     train: options.maxTrainExamples ?? 20_000,
+    validation: options.maxValidationExamples ?? 400,
     heldout: options.maxHeldOutExamples ?? 1_000,
   };
   const wanted = wantedPerFile(candidates, splitOf, caps, options);
@@ -107,10 +113,11 @@ export async function mineDataset(folder: string, options: DatasetOptions = {}):
       seed,
     );
   const train = collect('train', caps.train);
+  const validation = collect('validation', caps.validation);
   const heldOut = collect('heldout', caps.heldout);
 
   const kept = new Map<string, number>();
-  for (const e of [...train, ...heldOut]) kept.set(e.file, (kept.get(e.file) ?? 0) + 1);
+  for (const e of [...train, ...validation, ...heldOut]) kept.set(e.file, (kept.get(e.file) ?? 0) + 1);
   const used: UsedFile[] = candidates.map((c) => ({
     path: c.path,
     bytes: c.bytes,
@@ -131,9 +138,10 @@ export async function mineDataset(folder: string, options: DatasetOptions = {}):
     skippedByReason: countByReason(skipped),
     secretsMode: options.secrets ?? 'skip-file',
     train: totals('train', train),
+    validation: totals('validation', validation),
     heldOut: totals('heldout', heldOut),
   };
-  return { train, heldOut, report };
+  return { train, validation, heldOut, report };
 }
 
 /**
@@ -148,7 +156,7 @@ function wantedPerFile(
   options: MiningOptions,
 ): Map<string, number> {
   const wanted = new Map(candidates.map((c) => [c.path, examplesWanted(c.tokens, options)]));
-  for (const split of ['train', 'heldout'] as const) {
+  for (const split of ['train', 'validation', 'heldout'] as const) {
     const files = candidates.filter((c) => splitOf(c) === split);
     const total = files.reduce((sum, c) => sum + (wanted.get(c.path) ?? 0), 0);
     const scale = (caps[split] * 1.1) / total;

@@ -1,7 +1,7 @@
 /**
  * The mined examples as JSON Lines, for `gpt2-complete dataset <folder> --out F.jsonl`.
  *
- * One object per line: {"prompt": x, "completion": y, "split": "train" | "heldout", "file": path}.
+ * One object per line: {"prompt": x, "completion": y, "split": "train" | "validation" | "heldout", "file": path}.
  * "prompt"/"completion" are the column names of Hugging Face TRL's standard prompt-completion
  * dataset type, so the file loads as is:
  *
@@ -38,12 +38,12 @@ export function jsonLine(record: JsonlRecord): string {
 }
 
 /**
- * Writes train then held-out examples to `outPath`, one JSON object per line, atomically: the file
+ * Writes train, validation, then held-out examples to `outPath`, one JSON object per line, atomically: the file
  * appears whole or not at all, and an existing file stays as it was when the write fails (a full
  * disk is a UserError naming the path).
  */
 export async function writeJsonl(
-  dataset: { readonly train: readonly Example[]; readonly heldOut: readonly Example[] },
+  dataset: { readonly train: readonly Example[]; readonly validation?: readonly Example[]; readonly heldOut: readonly Example[] },
   outPath: string,
   options: AtomicOptions = {},
 ): Promise<void> {
@@ -58,6 +58,7 @@ export async function writeJsonl(
       };
       const parts: [readonly Example[], Split][] = [
         [dataset.train, 'train'],
+        [dataset.validation ?? [], 'validation'],
         [dataset.heldOut, 'heldout'],
       ];
       for (const [examples, split] of parts) {

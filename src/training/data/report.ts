@@ -39,7 +39,14 @@ export interface DataReport {
   /** What a secret in a file's text did: skip the file (default) or drop its lines. */
   readonly secretsMode?: SecretsMode;
   readonly train: SplitTotals;
+  /** Training-side files kept out of training to choose the best checkpoint on (absent in reports of older runs). */
+  readonly validation?: SplitTotals;
   readonly heldOut: SplitTotals;
+}
+
+/** A split's name in reports. */
+export function splitLabel(split: Split): string {
+  return split === 'heldout' ? 'held-out' : split;
 }
 
 /** 12345 → "12,345", the same on every machine. */
@@ -90,6 +97,7 @@ export function formatReport(report: DataReport, options: { topFiles?: number; e
     [
       ['split', 'files', 'tokens', 'examples'],
       totals('train', report.train),
+      ...(report.validation !== undefined && report.validation.files > 0 ? [totals('validation', report.validation)] : []),
       totals('held-out', report.heldOut),
     ],
     [false, true, true, true],
@@ -117,7 +125,7 @@ export function formatReport(report: DataReport, options: { topFiles?: number; e
     lines.push('', report.used.length > topFiles ? `Largest ${topFiles} files used:` : 'Files used:');
     const rows = [['tokens', 'bytes', 'examples', 'split', 'path']];
     for (const f of largest) {
-      rows.push([formatCount(f.tokens), formatCount(f.bytes), formatCount(f.examples), f.split === 'train' ? 'train' : 'held-out', f.path]);
+      rows.push([formatCount(f.tokens), formatCount(f.bytes), formatCount(f.examples), splitLabel(f.split), f.path]);
     }
     for (const line of table(rows, [true, true, true, false, false])) lines.push(`  ${line}`);
   }

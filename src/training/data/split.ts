@@ -10,6 +10,8 @@ export interface SplitOptions {
   readonly heldOutFraction?: number;
   /** Seed of the split; the same seed and paths always give the same split (default 0). */
   readonly seed?: number;
+  /** Names the hash order, so a second split of the same files (validation) draws its own files (default 'split'). */
+  readonly salt?: string;
 }
 
 export interface SizedFile {
@@ -17,7 +19,12 @@ export interface SizedFile {
   readonly tokens: number;
 }
 
-export type Split = 'train' | 'heldout';
+/**
+ * heldout: whole files measured before and after (and by `quality` with the same seed);
+ * validation: whole training-side files that early stopping and the best checkpoint are chosen on,
+ * so the held-out numbers reported as "after" never took part in choosing what they measure.
+ */
+export type Split = 'train' | 'validation' | 'heldout';
 
 /**
  * Files visited in an order fixed by a hash of (seed, path) are held out while they keep the
@@ -39,7 +46,7 @@ export function splitFiles<T extends SizedFile>(
   const total = files.reduce((sum, f) => sum + f.tokens, 0);
   const target = fraction * total;
   const order = files
-    .map((file, index) => ({ index, key: hashToUnit(seed, 'split', file.path) }))
+    .map((file, index) => ({ index, key: hashToUnit(seed, options.salt ?? 'split', file.path) }))
     .sort((a, b) => a.key - b.key || a.index - b.index);
   const maxFiles = Math.max(1, Math.round(fraction * files.length));
   const held = new Set<number>();
@@ -62,11 +69,25 @@ export function splitFiles<T extends SizedFile>(
   };
 }
 
+/** Training files kept for training when a validation split is taken: below this many, all of them train. */
+export const MIN_TRAIN_FILES_FOR_VALIDATION = 4;
+
+/**
+ * The validation files, taken from the training side of splitFiles by its own hash order (about
+ * 10% of the training tokens, whole files), or none when there are too few training files to spare
+ * one. The held-out side is untouched, so `quality --seed S` still holds out finetune's files.
+ */
+export function splitValidation<T extends SizedFile>(trainFiles: readonly T[], seed = 0): { train: T[]; validation: T[] } {
+  if (trainFiles.length < MIN_TRAIN_FILES_FOR_VALIDATION) return { train: [...trainFiles], validation: [] };
+  const { train, heldOut } = splitFiles(trainFiles, { seed, heldOutFraction: 0.1, salt: 'validation' });
+  return { train, validation: heldOut };
+}
+
 /**
  * Seed of the cut-point sampler for one file. The split is part of it, so the held-out files'
  * evaluation cuts are their own fixed stream: changing how training examples are sampled (or
  * which other files exist) never moves them.
  */
 export function exampleSeed(seed: number, split: Split, path: string): number {
-  return hashToUint32(seed, split === 'train' ? 'train-cuts' : 'evaluation-cuts', path);
+  return hashToUint32(seed, split === 'train' ? 'train-cuts' : split === 'validation' ? 'validation-cuts' : 'evaluation-cuts', path);
 }

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { CompletionEngine } from '../../../src/engine/engine';
 import { CancelledError } from '../../../src/engine/errors';
 import {
-  evalCases, evaluate, formatEvalTable, modelScorer, nextLineExactMatch, restOfLine, sessionScorer,
+  evalCases, evaluate, formatEvalTable, formatExactChange, formatExactCount, modelScorer, nextLineExactMatch, restOfLine, sessionScorer,
   type Completer, type EvalResult,
 } from '../../../src/training/evaluate';
 import { FakeModel, fakeTokenizer } from '../../helpers/fakeModel';
@@ -95,9 +95,11 @@ describe('evaluation', () => {
       scorer: sessionScorer(new BigramSession(V, 2, 16), values, { rows: 2, seqLen: 16 }),
       completer: scriptedCompleter(answers),
     });
-    assert.deepEqual(Object.keys(r).sort(), ['exact_match', 'l1', 'l2', 'perplexity']);
+    assert.deepEqual(Object.keys(r).sort(), ['cases', 'exact_match', 'exact_matches', 'l1', 'l2', 'perplexity']);
     assert.ok(Math.abs(r.perplexity - Math.exp(r.l2)) < 1e-12);
     assert.equal(r.exact_match, 0.5);
+    assert.equal(r.exact_matches, 3);
+    assert.equal(r.cases, 6);
   });
 
   it('stops on cancellation', async () => {
@@ -126,5 +128,15 @@ describe('evaluation', () => {
       ].join('\n'),
     );
     assert.match(formatEvalTable(before), /^ +value\nheld-out L2 \(nats\/token\) +2\.0000/);
+  });
+
+  it('shows exact match as counts with the change when it has them', () => {
+    const before: EvalResult = { l1: 2.5, l2: 2.0, perplexity: Math.exp(2.0), exact_match: 2 / 249, exact_matches: 2, cases: 249 };
+    const after: EvalResult = { l1: 2.25, l2: 1.5, perplexity: Math.exp(1.5), exact_match: 1 / 249, exact_matches: 1, cases: 249 };
+    assert.match(formatEvalTable(before, after), /next-line exact match +2 of 249 \(0\.8%\) +1 of 249 \(0\.4%\) +-1$/);
+    assert.equal(formatExactChange(before, after), '2 → 1 of 249 (−1)');
+    assert.equal(formatExactChange(after, before), '1 → 2 of 249 (+1)');
+    assert.equal(formatExactChange(before, before), '2 → 2 of 249 (±0)');
+    assert.equal(formatExactCount({ exact_match: 0.125 }), '12.5%');
   });
 });

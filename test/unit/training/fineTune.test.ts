@@ -15,8 +15,8 @@ import { OrtModel } from '../../../src/engine/ortModel';
 import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
 import { adapterOverlay } from '../../../src/training/adapterOverlay';
 import { mineDataset } from '../../../src/training/data/dataset';
-import { modelScorer, sessionScorer } from '../../../src/training/evaluate';
-import { miningOptions, runFineTune } from '../../../src/training/fineTune';
+import { DEFAULT_EVAL_CASES, evalCases, modelScorer, sessionScorer } from '../../../src/training/evaluate';
+import { earlyStoppingCases, miningOptions, runFineTune } from '../../../src/training/fineTune';
 import { startFineTune, trainingEnvironment } from '../../../src/training/fineTuneClient';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson } from '../../../src/training/fineTuneProtocol';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights } from '../../../src/training/lora';
@@ -62,7 +62,12 @@ describe('fine-tuning run', function () {
     assert.ok(Math.abs(after.perplexity - Math.exp(after.l2)) < 1e-6 * after.perplexity);
     assert.equal(r.steps, 60);
     assert.ok(r.tokens > 0 && r.tokens_per_s > 0);
-    assert.deepEqual(Object.keys(r).sort(), ['eval', 'out', 'steps', 'tokens', 'tokens_per_s', 'train']);
+    assert.deepEqual(Object.keys(r).sort(), ['eval', 'out', 'steps', 'tokens', 'tokens_per_s', 'train', 'verdict']);
+    // Exact match as counts, and a verdict from them (no quality judge in this process: the evaluation's counts).
+    assert.equal(after.cases, 8);
+    assert.equal(after.exact_match, after.exact_matches! / 8);
+    assert.equal(r.verdict.improved, after.exact_matches! > before.exact_matches! || (after.exact_matches === before.exact_matches && after.l2 < before.l2));
+    assert.match(r.verdict.reason, /next-line exact match (rose|fell|stayed).* of 8 held-out cuts/);
 
     const types = messages.map((m) => m.type);
     assert.deepEqual(types.slice(0, 3), ['report', 'estimate', 'eval']);
@@ -73,7 +78,7 @@ describe('fine-tuning run', function () {
     assert.ok(estimate.secondsPerStep! > 0 && estimate.memoryBytes > 0);
     const done = messages.at(-1) as Extract<ChildMessage, { type: 'done' }>;
     assert.equal(done.lossCurve.length, 60);
-    assert.ok(done.lossCurve.some((p) => p.heldOutL2 !== undefined));
+    assert.ok(done.lossCurve.some((p) => p.validationL2 !== undefined));
 
     const out = path.join(dir, 'full');
     const trained = openCheckpoint(out);
@@ -81,7 +86,11 @@ describe('fine-tuning run', function () {
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
     assert.deepEqual(report.result, r);
     assert.equal(report.lossCurve.length, 60);
-    assert.equal(report.data.train.files + report.data.heldOut.files, 48);
+    // Early stopping measured whole validation files, apart from the training and held-out ones.
+    assert.ok(report.data.validation.files >= 1 && report.validationCases > 0);
+    assert.equal(report.data.train.files + report.data.validation.files + report.data.heldOut.files, 48);
+    // A completed run keeps no resume checkpoint (optimizer state: several times the model's size).
+    assert.ok(!fs.existsSync(path.join(out, 'checkpoints')));
   });
 
   describe('LoRA', () => {
@@ -113,6 +122,17 @@ describe('fine-tuning run', function () {
           assert.ok(Math.abs(training.l2 - inference.l2) < 1e-4, `L2 ${training.l2} (training) vs ${inference.l2} (merged)`);
           assert.ok(Math.abs(training.l1 - inference.l1) < 1e-4, `L1 ${training.l1} (training) vs ${inference.l1} (merged)`);
           assert.ok(Math.abs(untouched.l2 - inference.l2) > 1e-3, 'the adapter changes the model');
+
+          // The best step was chosen on the validation files: its recorded L2 is the saved adapter's
+          // L2 on the validation cases, not on the held-out ones reported as "after".
+          const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+          const validation = earlyStoppingCases(evalCases(data.validation, { max: DEFAULT_EVAL_CASES, seed: 3 }), shape.rows, 12);
+          assert.equal(report.validationCases, validation.length);
+          const onValidation = await sessionScorer(session, adapter.values, shape)(validation, 0.5);
+          assert.ok(Math.abs(onValidation.l2 - report.best.l2) < 1e-4, `validation L2 ${onValidation.l2} vs best ${report.best.l2}`);
+          assert.ok(Math.abs(straight.eval.after.l2 - report.best.l2) > 1e-4, 'the held-out L2 is a different measurement');
+          const heldOutFiles = new Set(data.heldOut.map((e) => e.file));
+          assert.ok(validation.every((e) => !heldOutFiles.has(e.file)));
         } finally {
           await Promise.all([session.dispose(), merged.dispose(), plain.dispose()]);
         }
@@ -195,7 +215,7 @@ describe('fine-tuning run', function () {
       const messages: ChildMessage[] = [];
       const output: string[] = [];
       let environ: string[] | undefined;
-      const handle = startFineTune(job('child', { steps: 2 }), {
+      const handle = startFineTune(job('child', { steps: 2, qualityCuts: 12 }), {
         script,
         execArgv: [],
         onOutput: (t) => output.push(t),
@@ -211,7 +231,14 @@ describe('fine-tuning run', function () {
       assert.equal(r.steps, 2);
       assert.equal(r.out, path.join(dir, 'child'));
       assert.ok(fs.existsSync(path.join(dir, 'child', ADAPTER_WEIGHTS_FILE)));
-      assert.deepEqual([...new Set(messages.map((m) => m.type))], ['report', 'estimate', 'eval', 'progress', 'done']);
+      assert.deepEqual([...new Set(messages.map((m) => m.type))], ['report', 'estimate', 'eval', 'quality', 'progress', 'done']);
+      // The child judged the base model and the adapter with the editor's pipeline on the same held-out cuts.
+      const quality = messages.filter((m): m is Extract<ChildMessage, { type: 'quality' }> => m.type === 'quality');
+      assert.deepEqual(quality.map((m) => m.phase), ['before', 'after']);
+      assert.ok(r.quality && r.quality.before.cuts === 12 && r.quality.after.cuts === 12, JSON.stringify(r.quality));
+      assert.deepEqual(r.quality.before, quality[0].result);
+      assert.ok(r.quality.before.exact <= r.quality.before.shown && r.quality.best_baseline.cuts === 12);
+      assert.match(r.verdict.reason, /of 12 held-out cuts, as the editor would suggest/);
     });
 
     it("trainingEnvironment: large buffers stay in malloc's heap for reuse; the user's own settings win", () => {

@@ -31,12 +31,12 @@ function expectedCounts(extra: Record<string, number> = {}): Record<string, numb
 }
 
 function checkSplitsApart(mined: MinedDataset): void {
-  const trainFiles = new Set(mined.train.map((e) => e.file));
-  const heldOutFiles = new Set(mined.heldOut.map((e) => e.file));
-  for (const f of heldOutFiles) assert.ok(!trainFiles.has(f), `held-out file ${f} also in train`);
+  const filesOf = (examples: readonly { file: string }[]) => new Set(examples.map((e) => e.file));
+  const sides = { train: filesOf(mined.train), validation: filesOf(mined.validation), heldout: filesOf(mined.heldOut) };
   for (const u of mined.report.used) {
-    if (u.split === 'heldout') assert.ok(!trainFiles.has(u.path));
-    else assert.ok(!heldOutFiles.has(u.path));
+    for (const [split, files] of Object.entries(sides)) {
+      if (split !== u.split) assert.ok(!files.has(u.path), `${u.split} file ${u.path} also gives ${split} examples`);
+    }
   }
 }
 
@@ -68,7 +68,7 @@ describe('training data: mining a folder', () => {
     it(`uses exactly the right files of ${name} and counts every skip by reason`, async () => {
       const root = fresh('project');
       write(root);
-      const { train, heldOut, report } = await mineDataset(root, { seed: 1 });
+      const { train, validation, heldOut, report } = await mineDataset(root, { seed: 1 });
       assert.equal(report.source, name === 'a git repository' ? 'git' : 'walk');
       assert.deepEqual(report.used.map((u) => u.path), PROJECT_USED);
       assert.deepEqual(report.skippedByReason, expectedCounts());
@@ -82,12 +82,16 @@ describe('training data: mining a folder', () => {
       assert.equal(report.train.examples, train.length);
       assert.equal(report.heldOut.examples, heldOut.length);
       assert.equal(report.heldOut.files, 1);
-      assert.equal(report.train.files + report.heldOut.files, PROJECT_USED.length);
-      assert.equal(report.train.tokens + report.heldOut.tokens, report.used.reduce((s, u) => s + u.tokens, 0));
-      checkSplitsApart({ train, heldOut, report });
+      // One whole training-side file is kept for validation (early stopping), apart from both.
+      assert.equal(report.validation?.files, 1);
+      assert.equal(report.validation?.examples, validation.length);
+      assert.ok(validation.length > 0);
+      assert.equal(report.train.files + report.validation.files + report.heldOut.files, PROJECT_USED.length);
+      assert.equal(report.train.tokens + report.validation.tokens + report.heldOut.tokens, report.used.reduce((s, u) => s + u.tokens, 0));
+      checkSplitsApart({ train, validation, heldOut, report });
 
       // Every example is a real cut of its file.
-      for (const e of [...train, ...heldOut]) {
+      for (const e of [...train, ...validation, ...heldOut]) {
         const text = fs.readFileSync(path.join(root, ...e.file.split('/')), 'utf8');
         assert.equal(text.slice(e.cut - e.context.length, e.cut + e.continuation.length), e.context + e.continuation);
       }
@@ -149,12 +153,13 @@ describe('training data: mining a folder', () => {
     const { report } = await mineDataset(root);
     const text = formatReport(report, { topFiles: 3 });
     assert.match(text, /\(folder walk with \.gitignore\): 10 files used, 18 files skipped/);
-    assert.match(text, /^ {2}train +9 +[\d,]+ +\d+$/m);
+    assert.match(text, /^ {2}train +8 +[\d,]+ +\d+$/m);
+    assert.match(text, /^ {2}validation +1 +[\d,]+ +\d+$/m);
     assert.match(text, /^ {2}held-out +1 +[\d,]+ +\d+$/m);
     assert.match(text, /^ {2}secret +4 +holds secrets .* {2}\.env, \.ssh\/id_rsa, certs\/server\.pem, …$/m);
     assert.match(text, /^ {2}duplicate +1 +exact duplicate of another file +src\/z-copy\.ts$/m);
     assert.match(text, /Largest 3 files used:/);
-    assert.equal(text.split('\n').filter((l) => /(train|held-out) +src\//.test(l)).length, 3);
+    assert.equal(text.split('\n').filter((l) => /(train|validation|held-out) +src\//.test(l)).length, 3);
   });
 
   it('writes JSON Lines that load as a prompt/completion dataset', async () => {
@@ -163,7 +168,7 @@ describe('training data: mining a folder', () => {
     await writeJsonl(mined, out);
     const lines = fs.readFileSync(out, 'utf8').split('\n');
     assert.equal(lines.pop(), '');
-    assert.equal(lines.length, mined.train.length + mined.heldOut.length);
+    assert.equal(lines.length, mined.train.length + mined.validation.length + mined.heldOut.length);
     const records = lines.map((l) => JSON.parse(l));
     for (const r of records) assert.deepEqual(Object.keys(r), ['prompt', 'completion', 'split', 'file']);
     assert.deepEqual(
@@ -171,5 +176,7 @@ describe('training data: mining a folder', () => {
       mined.train.map((e) => [e.context, e.continuation, e.file]),
     );
     assert.equal(records.filter((r) => r.split === 'heldout').length, mined.heldOut.length);
+    assert.ok(mined.validation.length > 0);
+    assert.equal(records.filter((r) => r.split === 'validation').length, mined.validation.length);
   });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { exampleSeed, splitFiles } from '../../../../src/training/data/split';
+import { exampleSeed, splitFiles, splitValidation } from '../../../../src/training/data/split';
 
 const files = (n: number, tokens = (i: number) => 1000 + i) =>
   Array.from({ length: n }, (_, i) => ({ path: `src/file${i}.ts`, tokens: tokens(i) }));
@@ -15,6 +15,24 @@ describe('training data: train / held-out split', () => {
     assert.deepEqual(splitFiles(all, { seed: 3 }), { train, heldOut });
     assert.notDeepEqual(splitFiles(all, { seed: 4 }).heldOut, heldOut);
     assert.deepEqual(train.map((f) => f.path), all.filter((f) => !heldOut.includes(f)).map((f) => f.path), 'input order kept');
+  });
+
+  it('takes validation files from the training side only, by their own order, leaving the held-out files as they were', () => {
+    const all = files(50);
+    const { train, heldOut } = splitFiles(all, { seed: 3 });
+    const { train: rest, validation } = splitValidation(train, 3);
+    assert.ok(validation.length >= 1);
+    assert.equal(rest.length + validation.length, train.length);
+    for (const f of validation) assert.ok(train.includes(f) && !heldOut.includes(f) && !rest.includes(f));
+    const share = validation.reduce((s, f) => s + f.tokens, 0) / train.reduce((s, f) => s + f.tokens, 0);
+    assert.ok(share > 0.05 && share <= 0.1, `validation share ${share}`);
+    // Not simply the next files of the held-out order: a different hash.
+    assert.notDeepEqual(validation, splitFiles(train, { seed: 3 }).heldOut);
+    assert.deepEqual(splitValidation(train, 3).validation, validation);
+    // Too few training files to spare one: none.
+    assert.deepEqual(splitValidation(files(3), 3).validation, []);
+    assert.equal(splitValidation(files(4), 3).validation.length, 1);
+    assert.notEqual(exampleSeed(3, 'validation', 'a.ts'), exampleSeed(3, 'heldout', 'a.ts'));
   });
 
   it('holds out at least one file from two, none from one, and always keeps one for training', () => {
