@@ -109,12 +109,13 @@ export class AdapterStore implements vscode.Disposable {
   }
 
   /**
-   * Switches the workspace to a freshly trained adapter. The previous adapter folder goes: one
-   * adapter per workspace keeps the storage small and the commands unambiguous.
+   * Records a freshly trained adapter as this workspace's, switched on only when `enabled` (it
+   * improved held-out quality). The previous adapter folder goes: one adapter per workspace keeps
+   * the storage small and the commands unambiguous.
    */
-  async install(record: Omit<AdapterRecord, 'enabled'>): Promise<void> {
+  async install(record: Omit<AdapterRecord, 'enabled'>, enabled = true): Promise<void> {
     const previous = this.current;
-    await this.state.update(ADAPTER_KEY, { ...record, enabled: true });
+    await this.state.update(ADAPTER_KEY, { ...record, enabled });
     const interrupted = this.interrupted;
     if (interrupted !== undefined && samePath(interrupted.out, record.dir)) await this.state.update(INTERRUPTED_KEY, undefined);
     if (previous !== undefined && !samePath(previous.dir, record.dir)) await fs.promises.rm(previous.dir, { recursive: true, force: true });

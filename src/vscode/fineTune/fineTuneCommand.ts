@@ -1,8 +1,9 @@
 /**
  * "Fine-tune on Workspace": pick the folder, a dry run in the child process for the data report
  * and the time/memory estimate, confirm, train in the child with a cancellable progress
- * notification, then the report webview and the adapter switched on for this workspace. Also the
- * commands that turn the adapter off and on and delete it.
+ * notification, then the report webview and the adapter, switched on for this workspace only when
+ * it improved held-out quality (the child's verdict); otherwise it is kept, off, with "Use It
+ * Anyway". Also the commands that turn the adapter off and on and delete it.
  *
  * The extension host only relays messages: mining, training and evaluation all run in the child
  * (fineTuneProcess.js), so the editor keeps its suggestions and stays responsive throughout.
@@ -69,8 +70,11 @@ export type FineTunePhase = 'idle' | 'preparing' | 'confirming' | 'training' | '
 
 /** How the last run of this window ended, for the tests and the log. */
 export interface FineTuneOutcomeSummary {
-  kind: RunOutcome['kind'] | 'refused';
+  /** 'not-improved': trained, but held-out quality did not improve, so the adapter is kept off. */
+  kind: RunOutcome['kind'] | 'refused' | 'not-improved';
   message: string;
+  /** The buttons the message offered. */
+  actions?: string[];
 }
 
 type Choice = 'train' | 'resume' | 'startOver';
@@ -82,6 +86,8 @@ export class FineTuneController implements vscode.Disposable {
   private job: RunningJob | undefined;
   private lock: HeldLock | undefined;
   lastOutcome: FineTuneOutcomeSummary | undefined;
+  /** The buttons of the last message and what they do (tests press them through the test hooks). */
+  private lastActions: [string, () => void][] = [];
   /** Every message this feature showed, oldest first (tests). */
   readonly shown: string[] = [];
   /** Every confirmation question asked, oldest first (tests). */
@@ -126,6 +132,13 @@ export class FineTuneController implements vscode.Disposable {
     this.deps.log.info('fine-tune: cancel requested; the child stops at the next step boundary');
     this.job.cancel();
     return true;
+  }
+
+  /** Runs a button of the last message as a click on it would; false when it offered none by that label. */
+  pressAction(label: string): boolean {
+    const action = this.lastActions.find(([l]) => l === label);
+    action?.[1]();
+    return action !== undefined;
   }
 
   async setAdapterEnabled(enabled: boolean): Promise<void> {
@@ -412,29 +425,47 @@ export class FineTuneController implements vscode.Disposable {
       case 'done': {
         if (training === undefined) return;
         const { job, location } = training;
-        await adapters.install({
-          dir: job.out,
-          baseCheckpointDir: location.checkpointDir,
-          baseLabel: location.label,
-          folder: job.folder,
-          trainedAt: new Date().toISOString(),
-        });
+        const { verdict } = outcome.result;
+        await adapters.install(
+          {
+            dir: job.out,
+            baseCheckpointDir: location.checkpointDir,
+            baseLabel: location.label,
+            folder: job.folder,
+            trainedAt: new Date().toISOString(),
+          },
+          verdict.improved,
+        );
         // Checkpoints only serve a resume; the finished adapter is all the workspace needs.
         await fs.promises.rm(path.join(job.out, 'checkpoints'), { recursive: true, force: true });
-        ReportPanel.show(this.deps.extensionUri, {
-          modelLabel: location.label,
-          folder: job.folder,
-          adapterDir: job.out,
-          finishedAt: new Date(),
-          durationSeconds: (Date.now() - training.started) / 1000,
-          result: outcome.result,
-          lossCurve: outcome.record.lossCurve,
-          report: outcome.record.report?.report,
-        });
-        const line = resultLine(outcome.result.eval.before, outcome.result.eval.after);
-        this.report('done', `Fine-tuning finished${line !== '' ? `: ${line}` : ''}. Suggestions in this workspace now use the adapter.`, 'info', [
-          ['Turn Off', () => void this.setAdapterEnabled(false)],
-        ]);
+        const useAnyway = (): void => void this.setAdapterEnabled(true);
+        ReportPanel.show(
+          this.deps.extensionUri,
+          {
+            modelLabel: location.label,
+            folder: job.folder,
+            adapterDir: job.out,
+            finishedAt: new Date(),
+            durationSeconds: (Date.now() - training.started) / 1000,
+            result: outcome.result,
+            lossCurve: outcome.record.lossCurve,
+            report: outcome.record.report?.report,
+          },
+          { useAnyway },
+        );
+        const line = resultLine(outcome.result);
+        if (verdict.improved) {
+          this.report('done', `Fine-tuning finished: ${line}. Suggestions in this workspace now use the adapter.`, 'info', [
+            ['Turn Off', () => void this.setAdapterEnabled(false)],
+          ]);
+        } else {
+          this.report(
+            'not-improved',
+            `Fine-tuning finished, but the adapter did not improve suggestions on the held-out files (${verdict.reason}), so it is not switched on. It is kept: "Use It Anyway" switches it on.`,
+            'warning',
+            [['Use It Anyway', useAnyway]],
+          );
+        }
         return;
       }
     }
@@ -480,7 +511,8 @@ export class FineTuneController implements vscode.Disposable {
     severity: 'error' | 'warning' | 'info' | 'quiet',
     actions: [string, () => void][] = [],
   ): void {
-    this.lastOutcome = { kind, message };
+    this.lastOutcome = { kind, message, ...(actions.length > 0 && { actions: actions.map(([label]) => label) }) };
+    this.lastActions = actions;
     this.deps.log.info(`fine-tune ${kind}: ${message}`);
     if (severity === 'quiet') return;
     this.shown.push(message);

@@ -14,6 +14,8 @@ export const FINE_TUNE_TEST_COMMANDS = {
   configure: 'gpt2Complete._testFineTuneConfigure',
   state: 'gpt2Complete._testFineTuneState',
   cancel: 'gpt2Complete._testFineTuneCancel',
+  /** Presses a button of the last message by its label ("Use It Anyway"), as a click would. */
+  press: 'gpt2Complete._testFineTunePress',
 } as const;
 
 export function registerFineTuneTestHooks(controller: FineTuneController, adapters: AdapterStore, manager: ModelManager): vscode.Disposable[] {
@@ -30,7 +32,10 @@ export function registerFineTuneTestHooks(controller: FineTuneController, adapte
       adapter: adapters.current,
       interrupted: adapters.interrupted,
       loaded: manager.loaded === undefined ? undefined : { checkpointDir: manager.loaded.info.checkpointDir, adapterDir: manager.loaded.info.adapterDir, epoch: manager.loaded.epoch },
-      report: ReportPanel.lastShown === undefined ? undefined : { title: ReportPanel.lastShown.title, points: ReportPanel.lastShown.data.lossCurve.length },
+      report:
+        ReportPanel.lastShown === undefined
+          ? undefined
+          : { title: ReportPanel.lastShown.title, points: ReportPanel.lastShown.data.lossCurve.length, verdict: ReportPanel.lastShown.data.result.verdict, quality: ReportPanel.lastShown.data.result.quality },
     };
   };
   return [
@@ -39,5 +44,6 @@ export function registerFineTuneTestHooks(controller: FineTuneController, adapte
     }),
     vscode.commands.registerCommand(FINE_TUNE_TEST_COMMANDS.state, state),
     vscode.commands.registerCommand(FINE_TUNE_TEST_COMMANDS.cancel, () => controller.cancel()),
+    vscode.commands.registerCommand(FINE_TUNE_TEST_COMMANDS.press, (label: string) => controller.pressAction(label)),
   ];
 }

@@ -3,7 +3,7 @@
  * the estimate, the progress line, and the one-line result. Pure functions, no `vscode` import.
  */
 import { formatCount, summarizeSkipped, type DataReport } from '../../training/data/report';
-import type { EvalJson } from '../../training/fineTuneProtocol';
+import type { EvalJson, FineTuneResultJson } from '../../training/fineTuneProtocol';
 import { formatBytes } from '../../training/memoryEstimate';
 import type { EstimateMessage, ProgressMessage } from './fineTuneRun';
 
@@ -69,10 +69,21 @@ export function progressLine(p: ProgressMessage): string {
 
 const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
-/** "held-out loss 3.41 → 2.87, next-line exact match 12.0% → 18.5%". */
-export function resultLine(before: EvalJson | undefined, after: EvalJson | undefined): string {
-  if (before === undefined || after === undefined) return '';
-  return `held-out loss ${before.l2.toFixed(2)} → ${after.l2.toFixed(2)}, next-line exact match ${percent(before.exact_match)} → ${percent(after.exact_match)}`;
+/** "12 of 200" when the counts are there, else the percentage. */
+function exactText(e: EvalJson): string {
+  return e.exact_matches !== undefined && e.cases !== undefined ? `${e.exact_matches} of ${e.cases}` : percent(e.exact_match);
+}
+
+/**
+ * "held-out loss 3.41 → 2.87, next-line exact match 12 → 18 of 200": exact match as the editor's
+ * pipeline counted it when the quality judge ran, else as the evaluation did.
+ */
+export function resultLine(result: Pick<FineTuneResultJson, 'eval' | 'quality'>): string {
+  const { before, after } = result.eval;
+  const loss = `held-out loss ${before.l2.toFixed(2)} → ${after.l2.toFixed(2)}`;
+  const q = result.quality;
+  if (q !== undefined) return `${loss}, next-line exact match ${q.before.exact} → ${q.after.exact} of ${q.after.cuts}`;
+  return `${loss}, next-line exact match ${exactText(before)} → ${exactText(after)}`;
 }
 
 /** The CLI's words for its --include/--exclude flags, in messages from the training code. */

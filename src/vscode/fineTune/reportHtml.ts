@@ -6,7 +6,8 @@
  */
 import { SKIP_REASON_IDS, SKIP_REASONS } from '../../training/data/fileFilters';
 import { formatCount, type DataReport, type SplitTotals } from '../../training/data/report';
-import type { EvalJson, FineTuneResultJson } from '../../training/fineTuneProtocol';
+import { splitLabel } from '../../training/data/report';
+import type { EvalJson, FineTuneResultJson, QualityCounts } from '../../training/fineTuneProtocol';
 import { formatDuration } from './fineTuneText';
 import type { LossPoint } from './fineTuneRun';
 
@@ -53,8 +54,20 @@ const METRICS: MetricRow[] = [
   { label: 'Continuation loss (L2)', hint: 'held-out text after each cut, nats/token', value: (e) => e.l2, format: (x) => x.toFixed(3), higherIsBetter: false },
   { label: 'Perplexity', hint: 'exp(L2)', value: (e) => e.perplexity, format: (x) => x.toFixed(2), higherIsBetter: false },
   { label: 'Context loss (L1)', hint: 'language modelling on the text before each cut', value: (e) => e.l1, format: (x) => x.toFixed(3), higherIsBetter: false },
-  { label: 'Next-line exact match', hint: 'the rest of the line predicted exactly', value: (e) => e.exact_match, format: (x) => `${(x * 100).toFixed(1)}%`, higherIsBetter: true },
 ];
+
+/** Exact match as counts ("12 of 200") with the change in cuts; a percentage only for older results without counts. */
+function exactRow(label: string, hint: string, before: { n: number; of: number } | number, after: { n: number; of: number } | number): string {
+  const cell = (x: { n: number; of: number } | number) => (typeof x === 'number' ? `${(x * 100).toFixed(1)}%` : `${formatCount(x.n)} of ${formatCount(x.of)}`);
+  const delta = typeof before === 'number' || typeof after === 'number' ? (after as number) - (before as number) : after.n - before.n;
+  const text =
+    delta === 0 ? 'no change' : typeof before === 'number' ? `${delta > 0 ? '+' : '−'}${(Math.abs(delta) * 100).toFixed(1)} pts` : `${delta > 0 ? '+' : '−'}${formatCount(Math.abs(delta))}`;
+  const cls = delta === 0 ? 'same' : delta > 0 ? 'better' : 'worse';
+  return `<tr><th scope="row">${escapeHtml(label)}<span class="hint">${escapeHtml(hint)}</span></th><td class="num">${escapeHtml(cell(before))}</td><td class="num">${escapeHtml(cell(after))}</td><td class="num ${cls}">${escapeHtml(text)}</td></tr>`;
+}
+
+const counted = (e: EvalJson): { n: number; of: number } | number => (e.exact_matches !== undefined && e.cases !== undefined ? { n: e.exact_matches, of: e.cases } : e.exact_match);
+const judged = (q: QualityCounts) => ({ n: q.exact, of: q.cuts });
 
 function change(row: MetricRow, before: number, after: number): string {
   const delta = after - before;
@@ -66,13 +79,24 @@ function change(row: MetricRow, before: number, after: number): string {
   return `<td class="num ${better ? 'better' : 'worse'}">${escapeHtml(text)}</td>`;
 }
 
-function evalTable(before: EvalJson, after: EvalJson): string {
+function evalTable(result: FineTuneResultJson): string {
+  const { before, after } = result.eval;
+  const q = result.quality;
+  const exact = [
+    ...(q !== undefined
+      ? [
+          exactRow('Suggestions exactly right', `the rest of the line, as the editor would suggest it (best trivial baseline: ${q.best_baseline.exact} of ${q.best_baseline.cuts})`, judged(q.before), judged(q.after)),
+          exactRow('Suggestions shown', 'cuts where the editor showed something', { n: q.before.shown, of: q.before.cuts }, { n: q.after.shown, of: q.after.cuts }),
+        ]
+      : []),
+    exactRow('Next-line exact match', 'greedy completion of the rest of the line', counted(before), counted(after)),
+  ];
   const rows = METRICS.map((m) => {
     const b = m.value(before);
     const a = m.value(after);
     return `<tr><th scope="row">${escapeHtml(m.label)}<span class="hint">${escapeHtml(m.hint)}</span></th><td class="num">${escapeHtml(m.format(b))}</td><td class="num">${escapeHtml(m.format(a))}</td>${change(m, b, a)}</tr>`;
   });
-  return `<table class="metrics"><thead><tr><th></th><th class="num">Before</th><th class="num">After</th><th class="num">Change</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="metrics"><thead><tr><th></th><th class="num">Before</th><th class="num">After</th><th class="num">Change</th></tr></thead><tbody>${[...exact, ...rows].join('')}</tbody></table>`;
 }
 
 function dl(entries: [string, string][]): string {
@@ -103,7 +127,8 @@ function dataSection(report: DataReport | undefined): string {
   if (report === undefined) return '<p class="hint">The data report was not received.</p>';
   const splits: [string, SplitTotals][] = [
     ['Training', report.train],
-    ['Held out', report.heldOut],
+    ...(report.validation !== undefined && report.validation.files > 0 ? [['Validation (chooses the best step)', report.validation] as [string, SplitTotals]] : []),
+    ['Held out (measures the result)', report.heldOut],
   ];
   const totals =
     '<table class="metrics"><thead><tr><th></th><th class="num">Files</th><th class="num">Tokens</th><th class="num">Examples</th></tr></thead><tbody>' +
@@ -120,7 +145,7 @@ function dataSection(report: DataReport | undefined): string {
           .join('')}</tbody></table>`;
   const used = report.used
     .slice(0, LISTED_FILES)
-    .map((f) => `<tr><td>${escapeHtml(f.path)}</td><td class="num">${formatCount(f.tokens)} tokens</td><td>${f.split === 'train' ? 'training' : 'held out'}</td></tr>`);
+    .map((f) => `<tr><td>${escapeHtml(f.path)}</td><td class="num">${formatCount(f.tokens)} tokens</td><td>${escapeHtml(splitLabel(f.split))}</td></tr>`);
   const skippedRows = report.skipped.slice(0, LISTED_FILES).map((f) => `<tr><td>${escapeHtml(f.path)}</td><td>${escapeHtml(f.reason)}</td></tr>`);
   const how = report.source === 'git' ? 'files tracked by git' : 'a folder walk that honours .gitignore';
   return (
@@ -132,6 +157,19 @@ function dataSection(report: DataReport | undefined): string {
   );
 }
 
+/** The verdict in plain words: switched on, or kept off with the button that switches it on. */
+function verdictSection(data: ReportData): string {
+  const { verdict } = data.result;
+  if (verdict.improved) {
+    return `<p class="verdict better">The adapter improved suggestions on the held-out files: ${escapeHtml(verdict.reason)}. Suggestions in this workspace now use it; "GPT-2 Complete: Turn Off Fine-tuned Adapter" goes back to the base model.</p>`;
+  }
+  return (
+    `<div class="verdict worse"><p>The adapter did <strong>not</strong> improve suggestions on the held-out files: ${escapeHtml(verdict.reason)}. ` +
+    `It is kept in ${escapeHtml(data.adapterDir)} but not switched on: suggestions still come from the base model.</p>` +
+    `<p><button id="use-anyway" type="button">Use It Anyway</button></p></div>`
+  );
+}
+
 export function renderReportHtml(data: ReportData, assets: PageAssets): string {
   const { before, after } = data.result.eval;
   const csp = [
@@ -140,7 +178,8 @@ export function renderReportHtml(data: ReportData, assets: PageAssets): string {
     `script-src 'nonce-${assets.nonce}'`,
     `img-src ${assets.cspSource} data:`,
   ].join('; ');
-  const curve = { points: data.lossCurve };
+  const lastStep = data.lossCurve.length > 0 ? data.lossCurve[data.lossCurve.length - 1].step : data.result.steps;
+  const curve = { points: data.lossCurve, heldOut: { before: before.l2, after: after.l2, step: lastStep } };
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -153,16 +192,17 @@ export function renderReportHtml(data: ReportData, assets: PageAssets): string {
 <body>
 <header>
 <h1>Fine-tuned ${escapeHtml(data.modelLabel)} on ${escapeHtml(data.folder)}</h1>
-<p class="hint">Finished ${escapeHtml(data.finishedAt.toLocaleString())}. Suggestions in this workspace now use the adapter; "GPT-2 Complete: Turn Off Fine-tuned Adapter" goes back to the base model.</p>
+<p class="hint">Finished ${escapeHtml(data.finishedAt.toLocaleString())}.</p>
+${verdictSection(data)}
 </header>
 <section>
 <h2>Held-out files, before and after</h2>
-${evalTable(before, after)}
+${evalTable(data.result)}
 </section>
 <section>
 <h2>Loss</h2>
 <div id="loss-chart" class="chart" role="img" aria-label="Training loss by step"></div>
-<p class="hint">Training loss L3 = L2 + λ·L1 at each step; held-out continuation loss L2 where it was measured.</p>
+<p class="hint">Training loss L3 = L2 + λ·L1: each step faintly, its moving average solid. Continuation loss L2 on the validation files where early stopping measured it (the best of these is the step kept), and on the held-out files before and after.</p>
 </section>
 <section>
 <h2>Training</h2>

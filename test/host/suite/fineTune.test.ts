@@ -3,8 +3,10 @@
 // adapter is switched on for the workspace and the model reloads with it merged; cancelling keeps
 // the editor working and the checkpoint, which the next run resumes; a second start is refused
 // (in the same window, and by another window's lock); too little data is one clear message; the
-// adapter can be turned off, on and deleted. The test hooks replace the dialogs (scope, confirm)
-// and shorten the run (steps, evaluation cases); the data minimums stay the production ones.
+// adapter can be turned off, on and deleted; a run that does not improve held-out quality is kept
+// but not switched on, and "Use It Anyway" switches it on. The test hooks replace the dialogs
+// (scope, confirm) and shorten the run (steps, evaluation cases); the data minimums stay the
+// production ones.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,21 +29,24 @@ interface AdapterRecord {
 interface FineTuneState {
   phase: 'idle' | 'preparing' | 'confirming' | 'training' | 'finishing';
   progress?: { step: number; totalSteps: number; loss: { l3: number }; etaSeconds: number };
-  lastOutcome?: { kind: 'done' | 'dryRun' | 'cancelled' | 'failed' | 'refused'; message: string };
+  lastOutcome?: { kind: 'done' | 'dryRun' | 'cancelled' | 'failed' | 'refused' | 'not-improved'; message: string; actions?: string[] };
   shown: string[];
   lockFile?: string;
   adapter?: AdapterRecord;
   interrupted?: { out: string; folder: string };
   loaded?: { checkpointDir: string; adapterDir?: string; epoch: number };
-  report?: { title: string; points: number };
+  report?: { title: string; points: number; verdict: { improved: boolean; reason: string }; quality?: { before: { cuts: number; exact: number }; after: { cuts: number; exact: number } } };
 }
 
 /**
  * A checkpoint every 2 steps so a cancelled run keeps one; few evaluation cases, since each costs a
  * generation. A step takes 0.1-1 s depending on the machine, so the cancelled run is held after
- * HOLD_STEP (the trainer waits there for the cancel) rather than cancelled at a time.
+ * HOLD_STEP (the trainer waits there for the cancel) rather than cancelled at a time. A learning
+ * rate that lowers the random model's held-out loss within 16 steps, so the adapter is switched on
+ * (the verdict: exact match, 0 of 16 for a random model, not worse and held-out loss lower); the
+ * quality judge runs in the test of a run that does not help.
  */
-const SHORT_RUN = { steps: 16, checkpointEvery: 2, evalEvery: 8, evalCases: 16 };
+const SHORT_RUN = { steps: 16, checkpointEvery: 2, evalEvery: 8, evalCases: 16, lr: 1e-2, qualityCuts: 0 };
 const HOLD_STEP = 4;
 
 async function fineTuneState(): Promise<FineTuneState> {
@@ -255,5 +260,36 @@ suite('Fine-tune on workspace', function () {
     assert.equal(fs.existsSync(adapter.dir), false, 'the adapter folder is still there');
     await completionFromModel(editors);
     await waitForFineTune((st) => st.loaded !== undefined && st.loaded.adapterDir === undefined, 'the base model after the delete');
+  });
+
+  test('a run that does not improve held-out quality is kept but not switched on, and says why; "Use It Anyway" switches it on', async () => {
+    // Learning rate 0: the adapter changes nothing, so exact match (judged by the editor's pipeline
+    // on the held-out files) stays and held-out loss does not fall.
+    await configure({ folder: workspace, job: { steps: 4, lr: 0, checkpointEvery: 2, evalEvery: 2, evalCases: 8, qualityCuts: 40 } });
+    await vscode.commands.executeCommand('gpt2Complete.fineTune');
+    const s = await fineTuneState();
+    assert.equal(s.lastOutcome?.kind, 'not-improved', JSON.stringify(s.lastOutcome));
+    assert.match(
+      s.lastOutcome?.message ?? '',
+      /did not improve suggestions on the held-out files \(next-line exact match stayed at \d+ of \d+ held-out cuts, as the editor would suggest, and held-out loss [\d.]+ → [\d.]+ did not fall\), so it is not switched on\. It is kept: "Use It Anyway" switches it on\./,
+    );
+    assert.deepEqual(s.lastOutcome?.actions, ['Use It Anyway']);
+    assert.ok(s.adapter, 'the adapter was not kept');
+    assert.equal(s.adapter.enabled, false);
+    assert.ok(fs.existsSync(path.join(s.adapter.dir, 'adapter_model.safetensors')));
+    assert.equal(s.report?.verdict.improved, false);
+    assert.ok(s.report?.quality && s.report.quality.before.cuts > 0, JSON.stringify(s.report));
+    assert.equal(s.report.quality.after.exact, s.report.quality.before.exact);
+    await sleep(1_500);
+    await screenshot('fine-tune-report-not-improved');
+
+    // Suggestions come from the base model ...
+    await completionFromModel(editors);
+    await waitForFineTune((st) => st.loaded !== undefined && st.loaded.adapterDir === undefined, 'the base model, the adapter kept off');
+    // ... until "Use It Anyway".
+    assert.equal(await vscode.commands.executeCommand<boolean>('gpt2Complete._testFineTunePress', 'Use It Anyway'), true);
+    await waitForFineTune((st) => st.adapter?.enabled === true, 'the adapter switched on');
+    await completionFromModel(editors);
+    await waitForFineTune((st) => st.loaded?.adapterDir === s.adapter?.dir, 'the model with the adapter', 60_000);
   });
 });
