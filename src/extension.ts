@@ -22,6 +22,7 @@ import { onSettingsChanged, readSettings, SECTION, type Settings } from './vscod
 import { StatsStore } from './vscode/statsStore';
 import { StatusBar, type StatusSources } from './vscode/statusBar';
 import { registerTestHooks, testHooksEnabled } from './vscode/testHooks';
+import { WorkspaceIndexFeeder } from './vscode/workspaceIndexFeeder';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('GPT-2 Complete', { log: true });
@@ -67,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): void {
     reloadModel: () => void vscode.commands.executeCommand(COMMANDS.reloadModel),
   });
   const provider = new InlineProvider({ manager, settings: getSettings, pause, stats, errors, log });
+  const workspaceIndex = new WorkspaceIndexFeeder(manager, getSettings, log);
   const statusSources: StatusSources = { manager, provider, pause, stats, settings: getSettings, menuCommand: COMMANDS.showMenu };
   const statusBar = new StatusBar(statusSources);
   const testHooks = testHooksEnabled(context.extensionMode);
@@ -81,6 +83,7 @@ export function activate(context: vscode.ExtensionContext): void {
     stats,
     quality,
     provider,
+    workspaceIndex,
     statusBar,
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     manager.onDidFail((error) => errors.notify(error)),
@@ -104,6 +107,10 @@ export function activate(context: vscode.ExtensionContext): void {
       settings = change.settings;
       manager.handleSettingsChange(change);
       if (change.debounce) provider.resetDebouncer();
+      if (change.workspaceIndex) {
+        provider.clearCaches();
+        void workspaceIndex.reindex();
+      }
       statusBar.render();
     }),
     ...registerCommands({
@@ -120,7 +127,7 @@ export function activate(context: vscode.ExtensionContext): void {
   if (testHooks) {
     context.subscriptions.push(
       ...registerTestHooks({
-        provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event, download: downloadProbe, folders,
+        provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event, download: downloadProbe, folders, workspaceIndex,
       }),
       ...registerFineTuneTestHooks(fineTune, adapters, manager),
     );

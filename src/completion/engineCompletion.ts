@@ -128,7 +128,9 @@ async function suggestionState(engine: CompletionEngine, prompt: string, shown: 
  * over the workspace's files with this document's copy hidden.
  */
 function cacheFor(engine: CompletionEngine, req: EngineCompleteRequest, context: EngineContext) {
-  const before = engine.tokenizer.encode(req.textBeforeCursor.replace(/\r\n/g, '\n'));
+  // Without its last token: token healing backs off the prompt's last token, and the document's own
+  // copy of it would then be "what followed" the healed history (the cut word predicting itself).
+  const before = engine.tokenizer.encode(req.textBeforeCursor.replace(/\r\n/g, '\n')).slice(0, -1);
   const after = req.textAfterCursor ? engine.tokenizer.encode(req.textAfterCursor.replace(/\r\n/g, '\n')) : [];
   const documentTokens = { before, after };
   const { sources, release } = context.workspace !== undefined

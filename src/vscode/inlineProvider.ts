@@ -143,6 +143,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
           selectionEmpty: editor?.selection.isEmpty ?? true,
           cursorCount: editor?.selections.length ?? 1,
           editorIndentUnit: editorIndentUnit(editor),
+          filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
           isCurrent: () => document.version === version,
         },
         controller.signal,

@@ -39,6 +39,10 @@ export interface Settings {
   readonly fineTuneExclude: readonly string[];
   /** A file with a secret in its text: left out of fine-tuning (default) or used without the secret's lines. */
   readonly fineTuneSecrets: 'skip-file' | 'drop-lines';
+  /** Mix the workspace cache model (an n-gram model of the workspace's code) into the model's distribution. */
+  readonly cacheModel: boolean;
+  /** The workspace index's cap, in MB of source text. */
+  readonly indexMaxMB: number;
 }
 
 /** Settings whose change means a different model session (a reload). */
@@ -61,6 +65,8 @@ export const DEFAULTS: Settings = {
   fineTuneInclude: [],
   fineTuneExclude: [],
   fineTuneSecrets: 'skip-file',
+  cacheModel: true,
+  indexMaxMB: 12,
 };
 
 function numberIn(value: unknown, min: number, max: number, fallback: number): number {
@@ -117,6 +123,8 @@ export function readSettings(): Settings {
     fineTuneInclude: globList(c.get('fineTune.include')),
     fineTuneExclude: globList(c.get('fineTune.exclude')),
     fineTuneSecrets: oneOf(c.get('fineTune.secrets'), ['skip-file', 'drop-lines'] as const, DEFAULTS.fineTuneSecrets),
+    cacheModel: c.get('cacheModel.enabled') !== false,
+    indexMaxMB: numberIn(c.get('context.maxIndexMB'), 1, 200, DEFAULTS.indexMaxMB),
   };
 }
 
@@ -127,6 +135,8 @@ export interface SettingsChange {
   readonly model: boolean;
   readonly idleUnload: boolean;
   readonly debounce: boolean;
+  /** The workspace index's settings: index again (or drop it). */
+  readonly workspaceIndex: boolean;
 }
 
 /** Calls `listener` with fresh settings whenever any `gpt2Complete.*` setting changes. */
@@ -139,6 +149,7 @@ export function onSettingsChanged(listener: (change: SettingsChange) => void): v
       model: MODEL_KEYS.some(touched),
       idleUnload: touched('idleUnloadMinutes'),
       debounce: touched('debounceMs'),
+      workspaceIndex: touched('cacheModel.enabled') || touched('context.maxIndexMB'),
     });
   });
 }

@@ -45,6 +45,7 @@ export interface TestHookSources {
   readonly onGenerationFinished: vscode.Event<GenerationOutcome>;
   readonly download?: DownloadProbe;
   readonly folders: ModelFolders;
+  readonly workspaceIndex?: { readonly lastIndex: unknown; reindex(): Promise<void> };
 }
 
 /**
@@ -122,6 +123,7 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
       counters: { ...provider.counters },
       generating: provider.generating,
       manualEmpty: provider.lastManualEmpty,
+      workspaceIndex: sources.workspaceIndex?.lastIndex,
       generationStarts,
       outcomes: outcomes.slice(),
       lastCompletion:

@@ -45,6 +45,8 @@ export interface HookState {
   generating: boolean;
   /** Why the last request made by hand showed nothing (the status bar said so). */
   manualEmpty?: string;
+  /** The engine process's last workspace index (the cache model's files). */
+  workspaceIndex?: { files: number; tokens: number; skipped: number; overCap: number; ms: number };
   generationStarts: number;
   outcomes: { id: number; outcome: 'completed' | 'cancelled' | 'failed'; tokensBeforeCancel?: number }[];
   lastCompletion?: CompletionTrace;
