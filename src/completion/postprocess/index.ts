@@ -6,6 +6,7 @@
  *  3. cutToSingleLine              — one line unless the cursor opens an empty block
  *  4. limitToBlock                 — multi-line: stay inside the opened block
  *  5. collapseRepeatedLines        — decoding loops
+ *     cutRepeatedPattern           — loops inside a line
  *  6. trimTrailingWhitespace       — before comparing tails with the suffix
  *  7. stopAtSuffixRepetition       — do not rewrite what follows the cursor
  *  8. dropClosersAlreadyAfterCursor — no duplicated closers or quotes
@@ -17,6 +18,7 @@
  */
 import { cursorNeighbourhood } from '../cursorLines';
 import { collapseRepeatedLines } from './collapseRepeatedLines';
+import { cutRepeatedPattern } from './cutRepeatedPattern';
 import { cutAtMismatchedCloser } from './cutAtMismatchedCloser';
 import { cutToSingleLine } from './cutToSingleLine';
 import { dropClosersAlreadyAfterCursor } from './dropClosersAlreadyAfterCursor';
@@ -48,6 +50,7 @@ export const POSTPROCESS_STEPS: readonly NamedStep[] = [
   { name: 'cutToSingleLine', run: cutToSingleLine },
   { name: 'limitToBlock', run: limitToBlock },
   { name: 'collapseRepeatedLines', run: collapseRepeatedLines },
+  { name: 'cutRepeatedPattern', run: cutRepeatedPattern },
   { name: 'trimTrailingWhitespace', run: trimTrailingWhitespace },
   { name: 'stopAtSuffixRepetition', run: stopAtSuffixRepetition },
   { name: 'dropClosersAlreadyAfterCursor', run: dropClosersAlreadyAfterCursor },

@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { collapseRepeatedLines } from '../../../../src/completion/postprocess/collapseRepeatedLines';
 import { cutAtMismatchedCloser } from '../../../../src/completion/postprocess/cutAtMismatchedCloser';
+import { cutRepeatedPattern } from '../../../../src/completion/postprocess/cutRepeatedPattern';
 import { cutToSingleLine } from '../../../../src/completion/postprocess/cutToSingleLine';
 import { dropClosersAlreadyAfterCursor } from '../../../../src/completion/postprocess/dropClosersAlreadyAfterCursor';
 import { dropReplacementCharacter } from '../../../../src/completion/postprocess/dropReplacementCharacter';
@@ -48,6 +49,7 @@ describe('post-processing steps', () => {
         'cutToSingleLine',
         'limitToBlock',
         'collapseRepeatedLines',
+        'cutRepeatedPattern',
         'trimTrailingWhitespace',
         'stopAtSuffixRepetition',
         'dropClosersAlreadyAfterCursor',
@@ -185,3 +187,13 @@ describe('post-processing steps', () => {
     ['real text kept', 'x', { suffixOnLine: ')' }, 'x'],
   ]);
 });
+
+table('cutRepeatedPattern', cutRepeatedPattern, [
+  ['a path that loops is cut where the loop starts', 'Error("../../../../../../../..', {}, 'Error("../'],
+  ['a repeated argument list', 'self.get_name, self.get_name, self.get_name,', {}, 'self.get_name, '],
+  ['two occurrences stay', 'import "../../lib";', {}, 'import "../../lib";'],
+  ['runs of one character are padding, not loops', '# ---------- x ==========', {}, '# ---------- x =========='],
+  ['ordinary code is untouched', 'return (a * a + b * b) ** 0.5', {}, 'return (a * a + b * b) ** 0.5'],
+  ['only the looping line is cut; lines before it stay', 'x = 1\ny = abcabcabcabc', {}, 'x = 1\ny = abc'],
+  ['digits that repeat are a loop too', '[1, 2, 1, 2, 1, 2, 1, 2', {}, '[1, 2, '],
+]);
