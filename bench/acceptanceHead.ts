@@ -67,7 +67,7 @@ const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}
 function report(): void {
   const data = Object.fromEntries(SETS.filter((s) => fs.existsSync(path.join(OUT, `${s}.json`))).map((s) => [s, load(s)]));
   const sets = Object.keys(data);
-  const E = data[sets[0]].train.find((e) => e.state)!.state!.length;
+  const E = data[sets[0]].train.find((e) => e.promptState)!.promptState!.length;
   const allTrain = sets.flatMap((s) => data[s].train);
   const shared = trainAcceptanceHead(allTrain, E, { trainedOn: `training side of the quality sets ${sets.join(', ')}`, lambda: 0 });
   const lines: string[] = [];

@@ -6,7 +6,7 @@
  * was exactly right" (or, as an alternative labelling, "a correct prefix of at least N characters").
  */
 import * as path from 'path';
-import type { RequestStates } from '../completion/engineCompletion';
+import { SUGGESTION_FEATURES, type RequestStates } from '../completion/engineCompletion';
 import { sampleCuts, type Cut } from '../quality/cuts';
 import { judgedText } from '../quality/metrics';
 import type { BenchFile } from '../quality/workspaceSplit';
@@ -24,7 +24,7 @@ export interface HeadExample {
   readonly shown: string;
   /** h at the prompt's last token. */
   readonly promptState?: Float32Array;
-  /** h at the last token of prompt ++ shown suggestion. */
+  /** The suggestion head's input: h at the last token of prompt ++ shown suggestion, then the scalar features. */
   readonly state?: Float32Array;
   /** Decode time of the request, ms (what a skip before decoding saves). */
   readonly decodeMs?: number;
@@ -79,7 +79,7 @@ export async function collectHeadExamples(
         file: cut.file, kind: cut.kind, expected: cut.expected, shown,
         promptState: s.prompt,
         decodeMs: runner.lastResult?.timings.decodeMs,
-        state: shown !== '' && candidate !== null && candidate !== undefined && candidate.text === shown ? candidate.h : undefined,
+        state: shown !== '' && candidate !== null && candidate !== undefined && candidate.text === shown ? candidate.x : undefined,
       });
     }
   } finally {
@@ -110,7 +110,8 @@ export interface HeadTrainingOptions {
 const DECAYS = [1e-4, 1e-3, 1e-2, 1e-1];
 
 /**
- * Trains both heads on `examples`: a fifth of the files (by name hash) is kept for choosing the
+ * Trains both heads on `examples` (`nEmbd`: the model's width; the suggestion states may carry
+ * SUGGESTION_FEATURES after h): a fifth of the files (by name hash) is kept for choosing the
  * penalty, the threshold and the skip level, then the heads are trained again on everything.
  */
 export function trainAcceptanceHead(examples: readonly HeadExample[], nEmbd: number, options: HeadTrainingOptions): TrainedHead {
@@ -128,16 +129,18 @@ export function trainAcceptanceHead(examples: readonly HeadExample[], nEmbd: num
     valid = examples.filter((_, i) => i % 5 === 0);
   }
   const exactLabels = (list: readonly HeadExample[]) => list.filter((e) => e.state !== undefined).map((e) => ({ h: e.state!, label: isExact(e) ? 1 as const : 0 as const }));
+  const width = examples.find((e) => e.state !== undefined)?.state?.length ?? nEmbd;
+  if (width < nEmbd || width > nEmbd + SUGGESTION_FEATURES.length) throw new Error(`trainAcceptanceHead: states of ${width} values for a ${nEmbd}-wide model`);
   let decay = options.decay ?? DECAYS[0];
   if (options.decay === undefined) {
     let best = Infinity;
     for (const d of DECAYS) {
-      const head = trainLinearHead(shownData(train), nEmbd, { decay: d });
+      const head = trainLinearHead(shownData(train), width, { decay: d });
       const nll = meanNll(head, exactLabels(valid));
       if (nll < best) [best, decay] = [nll, d];
     }
   }
-  const trialHead = trainLinearHead(shownData(train), nEmbd, { decay });
+  const trialHead = trainLinearHead(shownData(train), width, { decay });
   const trialPrompt = trainLinearHead(promptData(train), nEmbd, { decay });
   const outcomes = scoreOutcomes(valid, trialHead);
   const threshold = chooseThreshold(outcomes, options.minShownRate ?? 0.3);
@@ -149,12 +152,12 @@ export function trainAcceptanceHead(examples: readonly HeadExample[], nEmbd: num
   };
   const all = shownData(examples);
   const meta: HeadMeta = {
-    format: 'gpt2-complete-acceptance-head', version: 1, nEmbd, skipBelow,
+    format: 'gpt2-complete-acceptance-head', version: 1, nEmbd, features: SUGGESTION_FEATURES.slice(0, width - nEmbd), skipBelow,
     labelling: labellingName(labelling), lambda: options.lambda ?? 0, decay, trainedOn: options.trainedOn,
     examples: all.length, positives: all.filter((d) => d.label === 1).length,
     validation: { ...validation, skipBelow },
   };
-  const head = new AcceptanceHead(trainLinearHead(all, nEmbd, { decay }), trainLinearHead(promptData(examples), nEmbd, { decay }), meta);
+  const head = new AcceptanceHead(trainLinearHead(all, width, { decay }), trainLinearHead(promptData(examples), nEmbd, { decay }), meta);
   return { head, validation };
 }
 

@@ -17,8 +17,8 @@ export interface ConfidenceHead {
   readonly nEmbd: number;
   /** Prompt-head probability below which decoding is skipped (0: never). */
   readonly skipBelow: number;
-  /** P(accepted) from h at the last token of prompt ++ shown suggestion. */
-  suggestion(h: Float32Array): number;
+  /** P(accepted) from x = h at the last token of prompt ++ shown suggestion, then suggestionFeatures. */
+  suggestion(x: Float32Array): number;
   /** P(the request ends in an exact suggestion) from h at the prompt's last token. */
   prompt(h: Float32Array): number | undefined;
 }
@@ -27,8 +27,23 @@ export interface ConfidenceHead {
 export interface RequestStates {
   /** h at the prompt's last token (after the prefill). */
   prompt: Float32Array | undefined;
-  /** Per candidate: its post-processed text and h at the last token of prompt ++ text; null when dropped. */
-  candidates: ({ text: string; h: Float32Array } | null)[];
+  /** Per candidate: its post-processed text and the head's input x (h ++ suggestionFeatures); null when dropped. */
+  candidates: ({ text: string; x: Float32Array } | null)[];
+}
+
+/** Names of the scalar features after h in the suggestion head's input, in order. */
+export const SUGGESTION_FEATURES = ['mean_logprob', 'min_logprob', 'line_start', 'log_length'] as const;
+
+/**
+ * The scalars beside h: how sure the decoder was of the shown tokens (mean and least log P, under
+ * the distribution decoded from), whether the line was blank before the cursor, and the length.
+ * h says what the model knows after reading the suggestion; these say how it chose it.
+ */
+export function suggestionFeatures(logprobs: readonly number[] | undefined, shownTokens: number, shown: string, lineStart: boolean): number[] {
+  const lp = (logprobs ?? []).slice(0, Math.max(1, shownTokens)).map((x) => Math.max(-10, x));
+  const mean = lp.length === 0 ? 0 : lp.reduce((a, b) => a + b, 0) / lp.length;
+  const min = lp.length === 0 ? 0 : Math.min(...lp);
+  return [mean, min, lineStart ? 1 : 0, Math.log1p(shown.length) / 4];
 }
 
 /** What the engine side knows of the workspace. */
@@ -79,6 +94,7 @@ export async function completeWithEngine(
     signal,
     mixer: cache?.mixer,
     onToken: onToken === undefined ? undefined : (event) => onToken(event.candidate),
+    logprobs: scoring,
     afterPrefill: scoring ? (h) => {
       promptState = h.slice();
       promptConfidence = head?.prompt(h);
@@ -89,11 +105,19 @@ export async function completeWithEngine(
   const candidates: EngineCompleteResult['candidates'] = result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason }));
   if (scoring && !result.stoppedAfterPrefill) {
     const states: RequestStates['candidates'] = [];
-    for (const candidate of candidates) {
+    for (const [i, candidate] of candidates.entries()) {
       const shown = postprocessCompletion(candidate.text, req.postprocess!);
       const h = shown === null || shown.trim() === '' ? undefined : await suggestionState(engine, built.prompt, shown, result.droppedTokens, signal);
-      states.push(h === undefined ? null : { text: shown!, h });
-      if (h !== undefined && head !== undefined) candidate.confidence = head.suggestion(h);
+      if (h === undefined) {
+        states.push(null);
+        continue;
+      }
+      const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
+      const x = new Float32Array(h.length + features.length);
+      x.set(h);
+      x.set(features, h.length);
+      states.push({ text: shown!, x });
+      if (head !== undefined) candidate.confidence = head.suggestion(x);
     }
     onStates?.({ prompt: promptState, candidates: states });
   }

@@ -6,7 +6,7 @@ import { CancelledError, UserError } from './errors';
 import type { KVCache, LanguageModel } from './model';
 import { lookupDraft } from './promptLookup';
 import { Rng } from './random';
-import { sampleToken, type SamplingOptions } from './sampling';
+import { logSumExp, sampleToken, type SamplingOptions } from './sampling';
 import type { LogitsMixer } from './cacheModel/mixture';
 import { healPrompt, restrictLogits } from './tokenHealing';
 import { checkStop, END_OF_TEXT, stableText, type FinishReason, type StopOptions } from './stopRules';
@@ -67,6 +67,8 @@ export interface GenerateRequest {
    * acceptance head's skip before decoding).
    */
   afterPrefill?: (hidden: Float32Array) => boolean;
+  /** Keep each sampled token's log-probability under the distribution it was drawn from (Candidate.logprobs). */
+  logprobs?: boolean;
 }
 
 /**
@@ -86,6 +88,8 @@ export interface Candidate {
   tokens: number[];
   text: string;
   finishReason: FinishReason;
+  /** With GenerateRequest.logprobs: log P of each of `tokens` (mixed, healed rows as decoded). */
+  logprobs?: number[];
 }
 
 export interface GenerateResult {
@@ -152,6 +156,7 @@ interface Row {
   text: string;
   finish?: FinishReason;
   keepText: string;
+  logprobs: number[];
 }
 
 export class Generator {
@@ -290,6 +295,7 @@ export class Generator {
       bytes: new Utf8StreamDecoder(),
       text: '',
       keepText: '',
+      logprobs: [],
     }));
     const eotOnly = new Set([END_OF_TEXT]);
     const step = (row: Row, r: number, logits: Float32Array, offset: number, now: number): void => {
@@ -297,8 +303,10 @@ export class Generator {
       const healed = healing !== null && row.tokens.length === 0;
       const raw = logits.subarray(offset, offset + vocab);
       const own = req.mixer === undefined ? raw : req.mixer(historyTail(prompt, row.tokens), raw);
-      const token = sampleToken(healed ? restrictLogits(own, healing.allowed) : own, sampling, row.rng, suppress);
+      const dist = healed ? restrictLogits(own, healing.allowed) : own;
+      const token = sampleToken(dist, sampling, row.rng, suppress);
       row.tokens.push(token);
+      if (req.logprobs === true) row.logprobs.push(dist[token] - logSumExp(dist));
       const bytes = this.tokenizer.decodeBytes([token]);
       let malformed = false;
       if (token !== END_OF_TEXT) {
@@ -389,6 +397,7 @@ export class Generator {
         tokens: row.finish === 'eot' ? row.tokens.slice(0, -1) : row.tokens,
         text: row.keepText,
         finishReason: row.finish ?? 'length',
+        ...(req.logprobs === true ? { logprobs: row.logprobs.slice(0, row.finish === 'eot' ? -1 : undefined) } : {}),
       })),
       promptTokens: prompt.length,
       healedTokens: healing === null ? 0 : 1,

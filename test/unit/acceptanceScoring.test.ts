@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { EngineCompleteRequest } from '../../src/completion/backend';
-import { completeWithEngine, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { completeWithEngine, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
 import { postprocessCompletion, postprocessContextAt } from '../../src/completion/postprocess';
 import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CompletionEngine } from '../../src/engine/engine';
@@ -91,7 +91,14 @@ describe('acceptance scoring on OrtModel', function () {
     const tokens = tokenizer.encode(text + shown);
     const E = config.nEmbd;
     const want = referenceHidden(weights, tokens).subarray((tokens.length - 1) * E, tokens.length * E);
-    close(head.seen[0], want);
+    const x = head.seen[0];
+    assert.equal(x.length, E + SUGGESTION_FEATURES.length, 'h, then the scalar features');
+    close(x.subarray(0, E), want);
+    const [meanLp, minLp, lineStart, logLength] = x.subarray(E);
+    assert.ok(minLp <= meanLp && meanLp <= 0, `log-probabilities: mean ${meanLp}, min ${minLp}`);
+    assert.equal(lineStart, 0, 'mid-line');
+    assert.ok(Math.abs(logLength - Math.log1p(shown!.length) / 4) < 1e-6);
+    assert.deepEqual(Array.from(states!.candidates[0]!.x), Array.from(x));
     assert.ok(Math.abs(r.candidates[0].confidence! - 1 / (1 + Math.exp(-want[0]))) < 1e-4);
     assert.equal(r.skippedBeforeDecoding, undefined, 'minConfidence 0: never skipped');
     assert.equal(r.promptConfidence, 0.01);

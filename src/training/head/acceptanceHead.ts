@@ -23,6 +23,8 @@ export interface HeadMeta {
   readonly version: 1;
   /** The model width the head reads. */
   readonly nEmbd: number;
+  /** Scalars the suggestion head reads after h, by name (completion/engineCompletion.ts suggestionFeatures). */
+  readonly features?: readonly string[];
   /** Prompt-head probability below which a request is not decoded (0: never skipped). */
   readonly skipBelow: number;
   /** How examples were labelled ("exact" or "prefix>=N"). */
@@ -44,7 +46,7 @@ export class AcceptanceHead {
     readonly promptHead: LinearHead | undefined,
     readonly meta: HeadMeta,
   ) {
-    if (suggestionHead.weight.length !== meta.nEmbd) throw new Error('AcceptanceHead: weight width differs from nEmbd');
+    if (suggestionHead.weight.length !== suggestionWidth(meta)) throw new Error('AcceptanceHead: weight width differs from nEmbd + features');
   }
 
   get nEmbd(): number {
@@ -67,7 +69,7 @@ export class AcceptanceHead {
     fs.mkdirSync(dir, { recursive: true });
     const E = this.meta.nEmbd;
     const tensors = [
-      { name: 'suggestion.weight', dtype: 'F32' as const, shape: [E], data: Float32Array.from(this.suggestionHead.weight) },
+      { name: 'suggestion.weight', dtype: 'F32' as const, shape: [suggestionWidth(this.meta)], data: Float32Array.from(this.suggestionHead.weight) },
       { name: 'suggestion.bias', dtype: 'F32' as const, shape: [1], data: Float32Array.of(this.suggestionHead.bias) },
     ];
     if (this.promptHead !== undefined) {
@@ -79,6 +81,11 @@ export class AcceptanceHead {
     writeSafetensors(path.join(dir, HEAD_WEIGHTS_FILE), tensors, { format: this.meta.format });
     writeJsonAtomic(path.join(dir, HEAD_META_FILE), this.meta, { indent: 2 });
   }
+}
+
+/** h's width plus the scalar features after it. */
+function suggestionWidth(meta: HeadMeta): number {
+  return meta.nEmbd + (meta.features?.length ?? 0);
 }
 
 /** Whether `dir` has a head (both files). */
@@ -115,9 +122,9 @@ export function loadAcceptanceHead(dir: string, nEmbd: number): AcceptanceHead |
       if (t.some((x) => !Number.isFinite(x))) throw new UserError(`${weightsPath}: ${name} holds NaN or infinite values; train the head again`);
       return t;
     };
-    const linear = (prefix: string): LinearHead => ({ weight: Float64Array.from(read(`${prefix}.weight`, nEmbd)), bias: read(`${prefix}.bias`, 1)[0] });
-    const prompt = file.tensors.has('prompt.weight') ? linear('prompt') : undefined;
-    return new AcceptanceHead(linear('suggestion'), prompt, meta);
+    const linear = (prefix: string, width: number): LinearHead => ({ weight: Float64Array.from(read(`${prefix}.weight`, width)), bias: read(`${prefix}.bias`, 1)[0] });
+    const prompt = file.tensors.has('prompt.weight') ? linear('prompt', nEmbd) : undefined;
+    return new AcceptanceHead(linear('suggestion', suggestionWidth(meta)), prompt, meta);
   } finally {
     file.close();
   }
