@@ -46,6 +46,7 @@ const tokenizer = getTokenizer();
 
 /** Records the number of new tokens of every forward, so a request's runs can be costed. */
 class RecordingModel implements LanguageModel {
+  readonly precision = 'fp32' as const;
   runs: number[] = [];
   constructor(readonly inner: LanguageModel) {}
   get config() {

@@ -11,7 +11,7 @@ import { ErrorNotifier } from './vscode/errorNotifier';
 import { AdapterStore } from './vscode/fineTune/adapterStore';
 import { FineTuneController, registerFineTuneCommands } from './vscode/fineTune/fineTuneCommand';
 import { registerFineTuneTestHooks } from './vscode/fineTune/fineTuneTestHooks';
-import { cleanGraphCache, inUseGraphHash } from './vscode/graphCacheCleanup';
+import { cleanGraphCache } from './vscode/graphCacheCleanup';
 import { InlineProvider } from './vscode/inlineProvider';
 import { DownloadProbe } from './vscode/modelDownload';
 import { ModelManager } from './vscode/modelManager';
@@ -92,14 +92,16 @@ export function activate(context: vscode.ExtensionContext): void {
       if (state.kind === 'ready') {
         errors.reset();
         // Graphs of adapters and models no longer used would pile up (one per adapter, model-sized).
-        void inUseGraphHash(state.info.checkpointDir, state.info.adapterDir)
-          .then((hash) => cleanGraphCache(graphCacheDir, [hash]))
-          .then(
+        // The engine reports the key of the graph it runs: no second hash of the weights here.
+        const inUse = state.info.graphHash;
+        if (inUse !== undefined) {
+          cleanGraphCache(graphCacheDir, [inUse]).then(
             (r) => {
               if (r.removed.length > 0) log.info(`graph cache: removed ${r.removed.length} unused graph(s), ${Math.round(r.freedBytes / 2 ** 20)} MiB (${r.kept} kept)`);
             },
             (err: unknown) => log.warn(`graph cache cleanup skipped: ${err instanceof Error ? err.message : String(err)}`),
           );
+        }
       }
       if (state.kind === 'loading') provider.clearCaches();
     }),

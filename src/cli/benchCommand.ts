@@ -19,7 +19,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   try {
     const r = await benchmarkEngine(engine, { reps });
     const { model } = engine;
-    const precision = 'precision' in model ? String(model.precision) : 'fp32';
+    const precision = model.precision;
     const rssMiB = process.memoryUsage().rss / 2 ** 20;
     const ms = (x: number) => Math.round(x * 10) / 10;
     if (values.json) {

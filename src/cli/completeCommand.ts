@@ -86,7 +86,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
           decode_steps: result.timings.decodeSteps,
         },
         device: engine.model.device.provider,
-        precision: 'precision' in engine.model ? engine.model.precision : undefined,
+        precision: engine.model.precision,
         suppressed: null,
       }) + '\n');
     } else {
@@ -133,7 +133,7 @@ async function completeFile(values: {
           pipeline_ms: round(result.trace?.latencyMs ?? 0),
         },
         device: engine.model.device.provider,
-        precision: 'precision' in engine.model ? engine.model.precision : undefined,
+        precision: engine.model.precision,
         suppressed: result.suppressed,
         // Of the candidate the editor would show (or hid for low confidence), from this request's model run.
         confidence: result.source === 'model' ? raw?.candidates[0]?.confidence ?? null : null,

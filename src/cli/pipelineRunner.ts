@@ -83,8 +83,7 @@ export class PipelineRunner implements Suggester {
 
   get description(): string {
     const m = this.loaded.engine.model;
-    const precision = 'precision' in m && typeof m.precision === 'string' ? m.precision : 'fp32';
-    return `${path.basename(this.loaded.checkpointDir)} · ${precision} · ${m.device.provider}`;
+    return `${path.basename(this.loaded.checkpointDir)} · ${m.precision} · ${m.device.provider}`;
   }
 
   /** What the editor shows for `text` with the cursor at `offset`. */

@@ -47,6 +47,8 @@ export interface LoadOptions {
 export interface LoadedEngine {
   engine: CompletionEngine;
   checkpointDir: string;
+  /** The graph cache's key for these weights (the checkpoint's content hash, with the adapter's). */
+  graphHash: string;
   loadMs: number;
   /** Things that went wrong without stopping the load (the graph cache could not be written), one line each. */
   warnings: string[];
@@ -65,9 +67,10 @@ export async function loadEngine(opts: LoadOptions): Promise<LoadedEngine> {
     const checkpoint: Checkpoint = openCheckpoint(checkpointDir);
     try {
       const weights = opts.overlay ? opts.overlay.apply(checkpoint) : checkpoint;
+      const graphHash = weightsHash(checkpoint.contentHash(), opts.overlay);
       const model = await OrtModel.load({
         weights: fitVocabularyToTokenizer(weights, checkpoint.files.config),
-        checkpointHash: weightsHash(checkpoint.contentHash(), opts.overlay),
+        checkpointHash: graphHash,
         cacheDir: opts.graphCacheDir,
         device: opts.device,
         threads: opts.threads,
@@ -75,7 +78,7 @@ export async function loadEngine(opts: LoadOptions): Promise<LoadedEngine> {
       });
       const engine = new CompletionEngine(model, getTokenizer());
       const warnings = model.graphSource.cacheWarning ? [model.graphSource.cacheWarning] : [];
-      return { engine, checkpointDir, loadMs: performance.now() - t0, warnings };
+      return { engine, checkpointDir, graphHash, loadMs: performance.now() - t0, warnings };
     } finally {
       checkpoint.close();
     }

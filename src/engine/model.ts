@@ -1,3 +1,4 @@
+import type { Precision } from './quantize';
 import type { GPT2Config } from './config';
 
 /** Which execution provider runs the model, and why it was chosen; reported in one place. */
@@ -40,6 +41,8 @@ export interface ForwardResult {
 export interface LanguageModel {
   readonly config: GPT2Config;
   readonly device: DeviceInfo;
+  /** The precision of the weights it runs (`auto` already resolved). */
+  readonly precision: Precision;
   /**
    * Runs `tokens` (batch rows of equal length) at positions `past.length ...` after `past`
    * (null: empty). `logitPositions` are indices into the new tokens (default: the last only);

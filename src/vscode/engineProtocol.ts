@@ -30,6 +30,8 @@ export interface WorkerLoadedInfo {
   nPositions: number;
   /** The adapter merged in, if any. */
   adapterDir?: string;
+  /** The graph cache's key for the weights loaded (their compiled graphs are in use). */
+  graphHash?: string;
   /** What went wrong without stopping the load (e.g. the compiled graph could not be cached). */
   warnings?: string[];
 }

@@ -71,7 +71,7 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
   post({
     type: 'loaded',
     id,
-    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, precision: modelPrecision(engine.model), nPositions, adapterDir: req.adapterDir, warnings: loaded.warnings },
+    info: { checkpointDir: loaded.checkpointDir, loadMs: loaded.loadMs, device: engine.model.device, precision: engine.model.precision, graphHash: loaded.graphHash, nPositions, adapterDir: req.adapterDir, warnings: loaded.warnings },
   });
 }
 
@@ -157,7 +157,3 @@ async function handle(message: ToWorker): Promise<void> {
 // (onnxruntime yields to the event loop between decode steps, so it gets through in time).
 channel.onMessage((message: ToWorker) => void handle(message));
 
-/** The precision of an ORT model (other LanguageModels have none to report). */
-function modelPrecision(model: object): string | undefined {
-  return 'precision' in model && typeof model.precision === 'string' ? model.precision : undefined;
-}

@@ -22,8 +22,6 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG_FILE, HASH_SIDECAR, WEIGHTS_FILE } from '../engine/checkpoint';
-import { weightsHash } from '../engine/loadModel';
-import { adapterOverlay } from '../training/adapterOverlay';
 
 export interface GraphCachePolicy {
   /** Entries not in use that stay, most recently used first (default 2). */
@@ -195,14 +193,3 @@ export async function checkpointContentHash(checkpointDir: string): Promise<stri
   return h.digest('hex');
 }
 
-/** The graph-cache hash of a loaded model: its checkpoint's, combined with its adapter's when it has one. */
-export async function inUseGraphHash(checkpointDir: string, adapterDir?: string): Promise<string> {
-  const base = await checkpointContentHash(checkpointDir);
-  if (adapterDir === undefined) return base;
-  const overlay = adapterOverlay(adapterDir);
-  try {
-    return weightsHash(base, overlay);
-  } finally {
-    overlay.close?.();
-  }
-}

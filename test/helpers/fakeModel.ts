@@ -51,6 +51,7 @@ export interface FakeModelOptions {
 }
 
 export class FakeModel implements LanguageModel {
+  readonly precision = 'fp32' as const;
   readonly config: GPT2Config;
   readonly device: DeviceInfo = { provider: 'cpu', reason: 'fake model for tests', threads: 1 };
   readonly calls: ForwardCall[] = [];

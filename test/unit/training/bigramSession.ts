@@ -140,6 +140,7 @@ export function markovExamples(vocab: number, count: number, seed: number): Synt
 
 /** The bigram as an inference model: logits W[x] + b at the requested positions (no real cache). */
 export class BigramModel implements LanguageModel {
+  readonly precision = 'fp32' as const;
   readonly config: GPT2Config;
   readonly device: DeviceInfo = { provider: 'cpu', reason: 'bigram test model', threads: 1 };
 
