@@ -10,7 +10,7 @@
  * PREFILL_CHUNK tokens; --chunk 0 runs a prompt in one piece). Timings are wall and CPU medians: on a
  * shared machine quote the CPU figure of 1-thread runs, and ratios from one run.
  *
- * PERF.md's bandwidth floor for fp32 gpt2-small decode is ~20 ms/token (~50 tok/s). Bars: >= 35 tok/s at
+ * bench/MACHINE.md's bandwidth floor for fp32 gpt2-small decode is ~20 ms/token (~50 tok/s). Bars: >= 35 tok/s at
  * short context; decode at context 1000 >= 75% of decode at context 64.
  */
 import { execFileSync } from 'node:child_process';

@@ -10,7 +10,7 @@
  * torch.optim.AdamW), in the same invocation, right after our measurement of that case and for the
  * same number of steps, so "ours / peer" compares the two on this machine under the same load (a
  * speed ratio: above 1, ours is faster). Bars (issue 3): full 124M ≥ 150 tokens/s, tiny ≥ 1300; they
- * came from the peer on PERF.md's AMD machine (177 and 1327 tokens/s on 2 threads), printed as a note.
+ * came from the peer on the AMD machine of bench/MACHINE.md (177 and 1327 tokens/s on 2 threads), printed as a note.
  * The peer is Debian's python3-torch with libopenblas0-openmp: --python, else /usr/bin/python3 (not
  * a pyenv shim without torch), else python3, as bench/peer.ts picks it; it runs with
  * OMP_NUM_THREADS=--threads and OMP_WAIT_POLICY=PASSIVE unless the environment sets them (with
@@ -54,7 +54,7 @@ interface Case {
   steps: number;
   /** tokens/s the issue asks for, if any. */
   bar?: number;
-  /** Full fine-tuning cases are also trained by the PyTorch peer; its tokens/s on PERF.md's AMD machine. */
+  /** Full fine-tuning cases are also trained by the PyTorch peer; its tokens/s on the AMD machine of bench/MACHINE.md. */
   peer?: { elsewhere: number };
 }
 
@@ -279,7 +279,7 @@ async function main(): Promise<void> {
     ...rows,
     '',
     ...(peerWho ? ['ours / peer is a speed ratio (above 1: ours is faster); the peer ran right after ours on each case.', `peer: ${peerWho}`, ...peerInfo.map((l) => `peer ${l}`)] : []),
-    ...(elsewhere.length ? [`PERF.md's AMD machine: PyTorch peer ${elsewhere.join(', ')} tok/s (2 threads), where the bars came from`] : []),
+    ...(elsewhere.length ? [`the AMD machine of bench/MACHINE.md: PyTorch peer ${elsewhere.join(', ')} tok/s (2 threads), where the bars came from`] : []),
     ...notes.map((n) => (n.startsWith('warning') ? n : `note: ${n}`)),
   ];
   process.stdout.write(lines.join('\n') + '\n');

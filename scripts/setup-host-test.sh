@@ -3,7 +3,7 @@
 # Debian's chromium + libkrb5-dev, Node 24 (code-server 4.139.1 requires it) and code-server itself.
 # Everything but the apt packages goes into a cache folder outside node_modules, so `npm ci` never
 # touches it: $GPT2C_TEST_CACHE, or .test-cache/ in the repo root.
-# See shared/TESTING-HOST.md for why each step is done this way.
+# Why each step is done this way: test/host/README.md.
 set -euo pipefail
 
 CODE_SERVER_VERSION=4.139.1

@@ -14,7 +14,7 @@
  *          at the logits_index positions (GPT-1's h_l^m, which the acceptance head reads; K·E floats,
  *          so its copy costs nothing next to the logits).
  *
- * Why (measured on the bench machine, PERF.md): onnxruntime-node copies every output into fresh JS
+ * Why (measured on the bench machine, bench/MACHINE.md): onnxruntime-node copies every output into fresh JS
  * memory (~0.6-1 ms per MB), so returning whole presents cost ~40 ms per token at context 1000, while
  * inputs built on a Float32Array are not copied. So the cache lives in JS, goes in whole and untouched,
  * and only S positions per layer come back. Nothing in the graph may copy the past either (a Concat of

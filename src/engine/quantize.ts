@@ -24,7 +24,7 @@ export const PRECISION_SETTINGS: readonly PrecisionSetting[] = ['auto', ...PRECI
 
 /** MatMulNBits block along K: 32 is what onnxruntime's own 4-bit quantizer defaults to. */
 export const INT4_BLOCK_SIZE = 32;
-/** MatMulNBits accuracy_level 4 (int8 compute of A): 4.5 vs 7.5 ms per gpt2 token at level 0 (PERF.md). */
+/** MatMulNBits accuracy_level 4 (int8 compute of A): 4.5 vs 7.5 ms per gpt2 token at level 0 (bench/MACHINE.md). */
 export const INT4_ACCURACY_LEVEL = 4;
 
 /** `value` as a precision setting, or a one-line UserError naming the choices. */
@@ -41,7 +41,7 @@ export function parsePrecision(value: unknown, where = 'precision'): PrecisionSe
  * ~2× as fast, for +0.00004 nats/token (0.001%) of held-out loss on the embedded model. int4 decodes
  * a little faster at short context (49.3-52.6 tokens/s; equal at context 1000) but prefills 2× slower
  * than int8 (no faster than fp32) and costs 10× the loss (+0.00045). So the CPU gets
- * int8. GPU providers get fp32: the quantized ops were measured as CPU kernels only (PERF.md; a GPU
+ * int8. GPU providers get fp32: the quantized ops were measured as CPU kernels only (bench/MACHINE.md; a GPU
  * provider without them runs those nodes on the CPU, copying between), no GPU was available to
  * measure, and a GPU is not bandwidth-starved the way two CPU cores are.
  */

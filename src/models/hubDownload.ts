@@ -17,7 +17,7 @@ import { pinnedSha256 } from '../engine/presets';
  */
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
-/** A checkpoint folder is complete when all of these are present (see DESIGN.md, "Files and formats"). */
+/** A checkpoint folder is complete when all of these are present (the Hugging Face layout: config.json + model.safetensors). */
 export const MODEL_FILES: readonly string[] = ['config.json', 'model.safetensors'];
 
 export interface HubOptions {

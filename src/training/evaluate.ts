@@ -5,7 +5,7 @@
  * Losses come from the training session's `losses` when one is open: the loss is computed inside
  * the graph over whole [rows, seqLen] batches and only three numbers come back. The inference model
  * would have to return logits at every position — T×V floats per example, written into fresh memory
- * on every run (PERF.md) — and take the log-softmax in JS, one example per run. `modelScorer` does
+ * on every run (bench/MACHINE.md) — and take the log-softmax in JS, one example per run. `modelScorer` does
  * exactly that, for when no training session exists (evaluating an adapter trained elsewhere).
  */
 import type { LanguageModel } from '../engine/model';

@@ -140,7 +140,7 @@ export function availableMemory(): AvailableMemory {
   return { free: Math.max(0, free), total };
 }
 
-/** "7.9 GB" / "850 MB": decimal units, as the PERF.md table and download sizes use. */
+/** "7.9 GB" / "850 MB": decimal units, as bench/MACHINE.md and download sizes use. */
 export function formatBytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
   return `${Math.max(1, Math.round(n / 1e6))} MB`;

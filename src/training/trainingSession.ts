@@ -1,7 +1,7 @@
 /**
  * A GPT-2 training step on onnxruntime-node: one session.run of the training graph
  * (trainingGraph.ts) returns L1, L2, L3 and dL3/dθ for every trainable tensor. Trainable values are
- * fed as graph inputs on each call (no copy: PERF.md); the caller owns and updates them.
+ * fed as graph inputs on each call (no copy: bench/MACHINE.md); the caller owns and updates them.
  * losses() runs a second, forward-only graph (LossSession), opened on first use: onnxruntime runs
  * every node of a graph whatever outputs are fetched, so the training graph would pay for its
  * backward pass. With LoRA dropout, step() draws the layers' masks from its seed into buffers

@@ -2,7 +2,7 @@
 // with a Node extension host) serves the workbench, headless Chromium opens it with the test payload,
 // and the workbench's smoke-test driver hands back the log and the exit code.
 // Needs `bash scripts/setup-host-test.sh` (chromium, Node 24, code-server) and a built dist/.
-// Recipe and the reasons behind each flag: shared/TESTING-HOST.md.
+// Recipe and the reasons behind each flag: test/host/README.md.
 //
 // Environment:
 //   GPT2C_TEST_CACHE       where setup-host-test.sh installed Node 24 and code-server (default .test-cache/)

@@ -815,7 +815,7 @@ define({
   },
 });
 
-// ---- com.microsoft contrib ops (CPU kernels checked in PERF.md) ----
+// ---- com.microsoft contrib ops (CPU kernels checked: bench/MACHINE.md) ----
 
 const MS = 'com.microsoft';
 

@@ -10,7 +10,7 @@
  *   held_out = ds.filter(lambda r: r["split"] == "heldout")
  *
  * TRL then trains on the completion only by default (completion_only_loss), i.e. L2 alone; our
- * trainer adds λ·L1 over the prompt (DESIGN.md, the combined objective). Token ids are not
+ * trainer adds λ·L1 over the prompt (README, "Fine-tuning": the combined objective). Token ids are not
  * written: the text round-trips through GPT-2's tokenizer to the same ids (encode(prompt),
  * encode(completion)), and other tools tokenize for themselves.
  */
