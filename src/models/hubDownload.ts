@@ -6,6 +6,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { CancelledError, UserError } from '../engine/errors';
 import { pinnedSha256 } from '../engine/presets';
+import { formatBytes } from '../engine/units';
 
 /**
  * Downloads a Hugging Face model repo's files into a folder: resumable, cancellable, verified by
@@ -497,12 +498,5 @@ function progressReporter(
   };
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
+/** Sizes read the same everywhere (engine/units.ts). */
+export { formatBytes };

@@ -22,6 +22,7 @@ import { UserError } from '../engine/errors';
 import { graphMemory } from './graphMemory';
 import { DEFAULT_LORA_CONFIG, loraModules, loraParams, type LoraConfig } from './lora';
 import { buildTrainingGraph } from './trainingGraph';
+import { formatBytes } from '../engine/units';
 
 export interface MemoryRequest {
   config: GPT2Config;
@@ -140,11 +141,6 @@ export function availableMemory(): AvailableMemory {
   return { free: Math.max(0, free), total };
 }
 
-/** "7.9 GB" / "850 MB": decimal units, as bench/MACHINE.md and download sizes use. */
-export function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
-  return `${Math.max(1, Math.round(n / 1e6))} MB`;
-}
 
 export interface MemoryCheckOptions {
   /** The model's name in messages (e.g. "gpt2-medium"). */
@@ -233,3 +229,6 @@ export function checkTrainingMemory(
   }
   throw new UserError(`${head}: use ${alts.map((a) => describe(a, req)).join(', or ')}`);
 }
+
+/** Sizes read the same everywhere (engine/units.ts). */
+export { formatBytes };

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { PRESETS } from '../engine/presets';
-import { formatBytes } from '../models/hubDownload';
+import { formatBytes } from '../engine/units';
 import { ACCEPTED_COMMAND } from './inlineProvider';
 import { ask, downloadPreset, inform, type DownloadDependencies, type DownloadProbe } from './modelDownload';
 import type { ModelManager } from './modelManager';

@@ -7,7 +7,8 @@
 import * as vscode from 'vscode';
 import { isCancelled, UserError } from '../engine/errors';
 import { findPreset, presetUrl, type Preset } from '../engine/presets';
-import { DEFAULT_HUB_URL, downloadModel, formatBytes, getRemoteSizes } from '../models/hubDownload';
+import { formatBytes } from '../engine/units';
+import { DEFAULT_HUB_URL, downloadModel, getRemoteSizes } from '../models/hubDownload';
 import { isPresetDownloaded, presetFolder, type ModelFolders } from './modelResolution';
 
 export interface DownloadDependencies {

@@ -4,17 +4,9 @@
  */
 import { formatCount, summarizeSkipped, type DataReport } from '../../training/data/report';
 import type { EvalJson, FineTuneResultJson } from '../../training/fineTuneProtocol';
-import { formatBytes } from '../../training/memoryEstimate';
+import { formatBytes, formatDuration } from '../../engine/units';
 import type { EstimateMessage, ProgressMessage } from './fineTuneRun';
 
-/** "45 s", "3 min 10 s", "1 h 05 min". */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
-}
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${formatCount(n)} ${n === 1 ? one : many}`;
 
@@ -100,3 +92,5 @@ export function editorWording(message: string): { message: string; namesGlobs: b
     namesGlobs: true,
   };
 }
+
+export { formatDuration };
