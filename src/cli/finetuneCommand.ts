@@ -3,10 +3,10 @@ import * as path from 'path';
 import { UserError } from '../engine/errors';
 import { resolveModel } from '../engine/presets';
 import { formatEvalTable, formatExactChange } from '../training/evaluate';
-import { DEFAULT_BATCH_TOKENS, DEFAULT_QUALITY_CUTS, formatDuration } from '../training/fineTune';
+import { DEFAULT_BATCH_TOKENS, DEFAULT_QUALITY_CUTS, RECIPE, TRAINING_BUDGET_SECONDS, formatDuration } from '../training/fineTune';
 import { startFineTune, type StartOptions } from '../training/fineTuneClient';
 import type { ChildMessage, EvalJson, FineTuneJob, QualityCounts } from '../training/fineTuneProtocol';
-import { DEFAULT_LAMBDA, DEFAULT_LR } from '../training/trainer';
+import { DEFAULT_LAMBDA } from '../training/trainer';
 import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from './args';
 import { DEFAULT_HEAD_CUTS, trainHeadJob, type HeadJob } from './headCommand';
 import { secretsFlag } from './datasetCommand';
@@ -24,10 +24,12 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --out DIR [--model
   --model M          embedded (default: the small model shipped in models/), a preset (gpt2,
                      distilgpt2, ...) or a checkpoint folder
   --out DIR          where the result goes
-  --method lora|full LoRA adapter (default) or every weight (small models)
+  --method lora|full a LoRA adapter or every weight (default: every weight for models up to 50M
+                     parameters, such as the embedded one; LoRA for larger ones)
   --lambda L         weight of the context loss L1 (default ${DEFAULT_LAMBDA})
-  --steps N | --epochs E   length of the run (default 1 epoch)
-  --lr X             peak learning rate (default ${DEFAULT_LR.lora} for LoRA, ${DEFAULT_LR.full} for full)
+  --steps N | --epochs E   length of the run (default: ${RECIPE.full.epochs} epochs for full, ${RECIPE.lora.epochs} for LoRA, cut to
+                     what fits in ${TRAINING_BUDGET_SECONDS / 60} minutes of training at the pace measured on this machine)
+  --lr X             peak learning rate (default ${RECIPE.lora.lr} for LoRA, ${RECIPE.full.lr} for full)
   --batch-tokens N   tokens per step (default ${DEFAULT_BATCH_TOKENS})
   --seed S           seeds the split, the cut points and the order (default 0)
   --include G, --exclude G   globs over the folder's files (repeatable)
@@ -96,8 +98,8 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     return;
   }
   if (values.adapter !== undefined) throw new UserError('finetune: --adapter goes with --head-only (a fine-tune trains its own adapter)');
-  const method = values.method ?? 'lora';
-  if (method !== 'lora' && method !== 'full') throw new UserError(`finetune: --method must be lora or full (got "${method}")`);
+  const method = values.method;
+  if (method !== undefined && method !== 'lora' && method !== 'full') throw new UserError(`finetune: --method must be lora or full (got "${method}")`);
   if (values.steps !== undefined && values.epochs !== undefined) throw new UserError('finetune: give --steps or --epochs, not both');
   const job: FineTuneJob = {
     folder: path.resolve(positionals[0]),
@@ -139,7 +141,8 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   try {
     const result = await handle.result;
     // The head reads the fine-tuned model's states: the adapter in --out, or the checkpoint there (--method full).
-    const head = result && values.head && !job.dryRun ? await trainHeadJob(headJob(method === 'full' ? job.out : values.model, method === 'full' ? undefined : job.out)) : undefined;
+    const full = result?.method === 'full';
+    const head = result && values.head && !job.dryRun ? await trainHeadJob(headJob(full ? job.out : values.model, full ? undefined : job.out)) : undefined;
     if (result && values.json) process.stdout.write(JSON.stringify(head === undefined ? result : { ...result, head }) + '\n');
   } finally {
     process.off('SIGINT', onSigint);

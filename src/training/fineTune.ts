@@ -49,6 +49,7 @@ export const REPORT_FILE = 'report.json';
 const CURVE_FILE = 'loss-curve.json';
 const BEFORE_FILE = 'eval-before.json';
 const QUALITY_BEFORE_FILE = 'quality-before.json';
+const PLAN_FILE = 'plan.json';
 
 export interface LossPoint {
   step: number;
@@ -115,6 +116,41 @@ export function plannedSteps(job: Pick<FineTuneJob, 'steps' | 'epochs'>, trainEx
 }
 
 /**
+ * The default recipe per model size, chosen with `gpt2-complete quality` as the judge
+ * (bench/QUALITY.md, "Fine-tuning recipe"). Small models (the embedded one, 8M parameters) train
+ * every weight: it fits, and LoRA's few parameters barely move such a model. Larger ones train a
+ * LoRA adapter (rank 8 on every projection).
+ */
+export const FULL_FINE_TUNE_MAX_PARAMS = 50e6;
+export const RECIPE = {
+  full: { lr: 5e-4, epochs: 2 },
+  lora: { lr: 2e-4, epochs: 1 },
+} as const;
+/** Seconds of training the default length fits in: with mining, evaluation and the quality judge, a run of about 15 minutes. */
+export const TRAINING_BUDGET_SECONDS = 11 * 60;
+
+/** Parameters of a GPT-2 of this shape (tied head). */
+export function parameterCount(c: GPT2Config): number {
+  const block = 12 * c.nEmbd * c.nEmbd + 13 * c.nEmbd;
+  return c.vocabSize * c.nEmbd + c.nPositions * c.nEmbd + c.nLayer * block + 2 * c.nEmbd;
+}
+
+export function defaultMethod(config: GPT2Config): 'full' | 'lora' {
+  return parameterCount(config) <= FULL_FINE_TUNE_MAX_PARAMS ? 'full' : 'lora';
+}
+
+/**
+ * The run's length: --steps, or --epochs, or by default the recipe's epochs cut to what fits in
+ * TRAINING_BUDGET_SECONDS at the measured pace. A resumed run reuses the length its first part
+ * chose (plan.json), since the schedule and the checkpoint depend on it.
+ */
+export function chooseSteps(job: Pick<FineTuneJob, 'steps' | 'epochs'>, method: 'full' | 'lora', trainExamples: number, rows: number, secondsPerStep: number): number {
+  if (job.steps !== undefined || job.epochs !== undefined) return plannedSteps(job, trainExamples, rows);
+  const epochs = plannedSteps({ epochs: RECIPE[method].epochs }, trainExamples, rows);
+  return Math.max(1, Math.min(epochs, Math.floor(TRAINING_BUDGET_SECONDS / Math.max(secondsPerStep, 1e-6))));
+}
+
+/**
  * The validation cases early stopping scores, a hash-ordered prefix of them: a
  * forward-only batch costs about a third of a step, so with an evaluation every tenth of the run
  * this many keeps evaluation near a fifth of training time (at least 32 cases, for a usable signal).
@@ -133,7 +169,7 @@ export function formatDuration(seconds: number): string {
 }
 
 function checkJob(job: FineTuneJob): void {
-  if (job.method !== 'lora' && job.method !== 'full') throw new UserError(`method must be lora or full (got ${String(job.method)})`);
+  if (job.method !== undefined && job.method !== 'lora' && job.method !== 'full') throw new UserError(`method must be lora or full (got ${String(job.method)})`);
   if (job.steps !== undefined && job.epochs !== undefined) throw new UserError('give either a number of steps or of epochs, not both');
   const positiveInt = (name: string, v: number | undefined) => {
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UserError(`${name} must be a positive integer (got ${v})`);
@@ -180,6 +216,10 @@ interface Context {
   seed: number;
   graphCacheDir: string;
   judge?: QualityJudge;
+  /** The job's method, or the recipe's for this model size. */
+  method: 'full' | 'lora';
+  /** The run's length, once chosen (chooseSteps). */
+  steps?: number;
 }
 
 /** Loss and exact match of `values` (losses) and of the engine `overlay` gives (exact match). */
@@ -277,6 +317,7 @@ async function runLocked(job: FineTuneJob, emit: (m: ChildMessage) => void, sign
       seed: job.seed ?? 0,
       graphCacheDir: job.graphCacheDir ?? tempCache!,
       judge: deps.judge,
+      method: job.method ?? defaultMethod(base.config),
     };
     return await run(ctx, base);
   } finally {
@@ -298,16 +339,19 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
   // Shape, memory, estimate. The shape fits the longest held-out example too, so held-out losses
   // are of whole examples, as `eval` (one example per forward) computes them.
   const shape = chooseBatchShape([...data.train, ...data.heldOut], { batchTokens: job.batchTokens ?? DEFAULT_BATCH_TOKENS, maxSeqLen: config.nPositions });
-  const lora: LoraConfig | undefined = job.method === 'lora' ? DEFAULT_LORA_CONFIG : undefined;
+  const method = ctx.method;
+  const lora: LoraConfig | undefined = method === 'lora' ? DEFAULT_LORA_CONFIG : undefined;
   const available = availableMemory();
-  const memory = checkTrainingMemory({ config, method: job.method, lora, rows: shape.rows, seqLen: shape.seqLen }, available, { modelName, lora: DEFAULT_LORA_CONFIG });
-  const steps = plannedSteps(job, data.train.length, shape.rows);
+  const memory = checkTrainingMemory({ config, method, lora, rows: shape.rows, seqLen: shape.seqLen }, available, { modelName, lora: DEFAULT_LORA_CONFIG });
 
-  const session = await TrainingSession.create({ weights: base, method: job.method, lora, batch: shape.rows, seqLen: shape.seqLen, device: job.device, threads: job.threads });
+  const session = await TrainingSession.create({ weights: base, method, lora, batch: shape.rows, seqLen: shape.seqLen, device: job.device, threads: job.threads });
   try {
-    const values = initialValues(session.params, job.method === 'full' ? { method: 'full', base } : { method: 'lora', lora: lora!, model: config, seed });
+    const values = initialValues(session.params, method === 'full' ? { method: 'full', base } : { method: 'lora', lora: lora!, model: config, seed });
     const secondsPerStep = await timeStep(session, data.train, shape, values, lambda);
-    const what = job.method === 'lora' ? 'LoRA fine-tuning' : 'full fine-tuning';
+    const planned = readJson<{ steps: number }>(path.join(job.out, PLAN_FILE));
+    const steps = hasCheckpoint(job.out) && planned !== null ? planned.steps : chooseSteps(job, method, data.train.length, shape.rows, secondsPerStep);
+    ctx.steps = steps;
+    const what = method === 'lora' ? 'LoRA fine-tuning' : 'full fine-tuning';
     emit({
       type: 'estimate',
       memoryBytes: memory.total,
@@ -325,6 +369,7 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
     }
     checkSignal(signal);
     fs.mkdirSync(job.out, { recursive: true });
+    writeJsonAtomic(path.join(job.out, PLAN_FILE), { steps, method, secondsPerStep });
 
     // Before: the base model (LoRA starts with B = 0; full starts from copies of the base).
     const cases = evalCases(data.heldOut, { max: job.evalCases ?? DEFAULT_EVAL_CASES, seed });
@@ -345,7 +390,7 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
     const { result, curve } = await trainWithCurve(ctx, session, values, data.train, validation, shape, lora, base);
 
     // After: the best values' losses, and exact match through the files just written.
-    const overlay = job.method === 'lora' ? loraOverlay(job.out) : checkpointOverlay(job.out);
+    const overlay = method === 'lora' ? loraOverlay(job.out) : checkpointOverlay(job.out);
     const after = await evaluateWith(ctx, session, result.values, shape, cases, overlay);
     emit({ type: 'eval', phase: 'after', result: after });
     const qualityAfter = qualityBefore === undefined ? undefined : await judgeQuality(ctx, undefined, job.out);
@@ -353,6 +398,7 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
       qualityBefore !== undefined && qualityAfter !== undefined ? { before: qualityBefore.model, after: qualityAfter.model, best_baseline: qualityBefore.bestBaseline } : undefined;
 
     const json: FineTuneResultJson = {
+      method,
       steps: result.steps,
       tokens: result.tokens,
       tokens_per_s: result.tokensPerSec,
@@ -419,9 +465,8 @@ async function trainWithCurve(
       ? { method: 'lora', lora, model: ctx.config, baseModel: baseModelName(job.model, ctx.config) }
       : { method: 'full', base },
     lambda: ctx.lambda,
-    lr: job.lr,
-    steps: job.steps,
-    epochs: job.epochs,
+    lr: job.lr ?? RECIPE[lora ? 'lora' : 'full'].lr,
+    steps: ctx.steps,
     seed: ctx.seed,
     checkpointEvery: job.checkpointEvery,
     evalEvery: job.evalEvery,
@@ -447,7 +492,7 @@ function writeReport(
   writeJsonAtomic(path.join(job.out, REPORT_FILE), {
     result: json,
     model: job.model,
-    method: job.method,
+    method: json.method,
     lambda,
     seed: job.seed ?? 0,
     batch: shape,

@@ -14,7 +14,8 @@ export interface FineTuneJob {
   model: string;
   /** Where checkpoints, the adapter (or full model) and report.json go. */
   out: string;
-  method: 'lora' | 'full';
+  /** Default: the recipe for the model's size (full for small models, LoRA otherwise: fineTune.ts). */
+  method?: 'lora' | 'full';
   lambda?: number;
   steps?: number;
   epochs?: number;
@@ -93,6 +94,8 @@ export interface VerdictJson {
 
 /** The CLI's `finetune --json` result; the keys are a contract. */
 export interface FineTuneResultJson {
+  /** What was trained: a LoRA adapter or every weight (the job's, or the recipe's for the model's size). */
+  method: 'lora' | 'full';
   steps: number;
   tokens: number;
   tokens_per_s: number;

@@ -10,10 +10,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../../engine/checkpoint';
 import { ADAPTER_CONFIG_FILE } from '../../training/lora';
 
 export interface AdapterRecord {
-  /** The adapter folder (adapter_config.json + adapter_model.safetensors). */
+  /** The adapter folder (adapter_config.json + adapter_model.safetensors), or a fine-tuned checkpoint (config.json + model.safetensors). */
   readonly dir: string;
   /** The checkpoint folder the adapter was trained on. */
   readonly baseCheckpointDir: string;
@@ -72,7 +73,10 @@ export class AdapterStore implements vscode.Disposable {
   adapterFor(checkpointDir: string): string | undefined {
     const record = this.current;
     if (record === undefined || !record.enabled || !samePath(record.baseCheckpointDir, checkpointDir)) return undefined;
-    return fs.existsSync(path.join(record.dir, ADAPTER_CONFIG_FILE)) ? record.dir : undefined;
+    // A LoRA adapter, or the whole checkpoint a full fine-tune of a small model writes.
+    const lora = fs.existsSync(path.join(record.dir, ADAPTER_CONFIG_FILE));
+    const full = fs.existsSync(path.join(record.dir, CONFIG_FILE)) && fs.existsSync(path.join(record.dir, WEIGHTS_FILE));
+    return lora || full ? record.dir : undefined;
   }
 
   /** A new, empty run folder under `<storageUri>/adapters/`. */

@@ -249,7 +249,7 @@ export class FineTuneController implements vscode.Disposable {
     return {
       folder,
       model: location.checkpointDir,
-      method: 'lora',
+      // No method: the recipe for the model's size (every weight of the embedded model, LoRA for GPT-2 and up).
       device: settings.device,
       threads: settings.threads,
       include: settings.fineTuneInclude.length > 0 ? [...settings.fineTuneInclude] : undefined,

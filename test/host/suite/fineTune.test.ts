@@ -46,7 +46,7 @@ interface FineTuneState {
  * (the verdict: exact match, 0 of 16 for a random model, not worse and held-out loss lower); the
  * quality judge runs in the test of a run that does not help.
  */
-const SHORT_RUN = { steps: 16, checkpointEvery: 2, evalEvery: 8, evalCases: 16, lr: 1e-2, qualityCuts: 0 };
+const SHORT_RUN = { method: 'lora', steps: 16, checkpointEvery: 2, evalEvery: 8, evalCases: 16, lr: 1e-2, qualityCuts: 0 };
 const HOLD_STEP = 4;
 
 async function fineTuneState(): Promise<FineTuneState> {
@@ -65,7 +65,7 @@ function waitForFineTune(predicate: (s: FineTuneState) => boolean, what: string,
   );
 }
 
-async function configure(options: { folder: string; job?: Record<string, number> }): Promise<void> {
+async function configure(options: { folder: string; job?: Record<string, number | string> }): Promise<void> {
   await vscode.commands.executeCommand('gpt2Complete._testFineTuneConfigure', { confirm: false, ...options });
 }
 
@@ -263,8 +263,9 @@ suite('Fine-tune on workspace', function () {
   });
 
   test('a run that does not improve held-out quality is kept but not switched on, and says why; "Use It Anyway" switches it on', async () => {
-    // Learning rate 0: the adapter changes nothing, so exact match (judged by the editor's pipeline
-    // on the held-out files) stays and held-out loss does not fall.
+    // Learning rate 0: the fine-tune changes nothing, so exact match (judged by the editor's pipeline
+    // on the held-out files) stays and held-out loss does not fall. No method given: the recipe for
+    // a small model, every weight, so the workspace's "adapter" is a whole checkpoint.
     await configure({ folder: workspace, job: { steps: 4, lr: 0, checkpointEvery: 2, evalEvery: 2, evalCases: 8, qualityCuts: 40 } });
     await vscode.commands.executeCommand('gpt2Complete.fineTune');
     const s = await fineTuneState();
@@ -276,7 +277,7 @@ suite('Fine-tune on workspace', function () {
     assert.deepEqual(s.lastOutcome?.actions, ['Use It Anyway']);
     assert.ok(s.adapter, 'the adapter was not kept');
     assert.equal(s.adapter.enabled, false);
-    assert.ok(fs.existsSync(path.join(s.adapter.dir, 'adapter_model.safetensors')));
+    assert.ok(fs.existsSync(path.join(s.adapter.dir, 'model.safetensors')), 'the fine-tuned checkpoint was not kept');
     assert.equal(s.report?.verdict.improved, false);
     assert.ok(s.report?.quality && s.report.quality.before.cuts > 0, JSON.stringify(s.report));
     assert.equal(s.report.quality.after.exact, s.report.quality.before.exact);

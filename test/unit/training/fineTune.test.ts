@@ -62,7 +62,8 @@ describe('fine-tuning run', function () {
     assert.ok(Math.abs(after.perplexity - Math.exp(after.l2)) < 1e-6 * after.perplexity);
     assert.equal(r.steps, 60);
     assert.ok(r.tokens > 0 && r.tokens_per_s > 0);
-    assert.deepEqual(Object.keys(r).sort(), ['eval', 'out', 'steps', 'tokens', 'tokens_per_s', 'train', 'verdict']);
+    assert.deepEqual(Object.keys(r).sort(), ['eval', 'method', 'out', 'steps', 'tokens', 'tokens_per_s', 'train', 'verdict']);
+    assert.equal(r.method, 'full');
     // Exact match as counts, and a verdict from them (no quality judge in this process: the evaluation's counts).
     assert.equal(after.cases, 8);
     assert.equal(after.exact_match, after.exact_matches! / 8);
