@@ -73,7 +73,9 @@ function report(): void {
   const lines: string[] = [];
   lines.push(`default head (all sets' training sides): ${shared.head.meta.examples} examples, ${shared.head.meta.positives} exact; decay ${shared.head.meta.decay}; validation threshold ${shared.validation.threshold.toFixed(3)}, skip below ${shared.head.meta.skipBelow.toFixed(3)}`);
   lines.push('');
-  lines.push('| set | head | held-out requests | AUC | ungated: shown / precision | gated at ' + DEFAULT_MIN_CONFIDENCE + ': shown / precision / exact kept | skip: requests skipped / exact lost / decode time saved |');
+  lines.push(`gpt2Complete.minConfidence default now: ${DEFAULT_MIN_CONFIDENCE}; each head is gated below at its own validation threshold (chosen on training-side files)`);
+  lines.push('');
+  lines.push('| set | head | held-out requests | AUC | ungated: shown / precision | threshold | gated: shown / precision / exact kept | skip: requests skipped / exact lost / decode time saved |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- |');
   const sweeps: string[] = [];
   for (const set of sets) {
@@ -83,12 +85,13 @@ function report(): void {
       const outcomes = scoreOutcomes(held, trained.head);
       const shownScored = outcomes.filter((o) => o.shown && o.confidence !== undefined);
       const a = auc(shownScored.map((o) => o.confidence!), shownScored.map((o) => o.exact));
-      const u = gate(outcomes, 0), g = gate(outcomes, DEFAULT_MIN_CONFIDENCE);
+      const threshold = trained.validation.threshold;
+      const u = gate(outcomes, 0), g = gate(outcomes, threshold);
       const skip = trained.head.skipBelow;
       const skipped = held.filter((e) => e.promptState !== undefined && skip > 0 && trained.head.prompt(e.promptState)! < skip);
       const decodeAll = held.reduce((s, e) => s + (e.decodeMs ?? 0), 0);
       const decodeSaved = skipped.reduce((s, e) => s + (e.decodeMs ?? 0), 0);
-      lines.push(`| ${set} | ${name} | ${held.length} | ${a === null ? '–' : a.toFixed(3)} | ${pct(u.shownRate)} / ${pct(u.precision)} (${u.exact}/${u.shown}) | ${pct(g.shownRate)} / ${pct(g.precision)} (${g.exact}/${g.shown}) / ${pct(g.recall)} | ${skipped.length} / ${skipped.filter(isExact).length} of ${held.filter(isExact).length} / ${pct(decodeAll === 0 ? null : decodeSaved / decodeAll)} |`);
+      lines.push(`| ${set} | ${name} | ${held.length} | ${a === null ? '–' : a.toFixed(3)} | ${pct(u.shownRate)} / ${pct(u.precision)} (${u.exact}/${u.shown}) | ${threshold.toFixed(3)} | ${pct(g.shownRate)} / ${pct(g.precision)} (${g.exact}/${g.shown}) / ${pct(g.recall)} | ${skipped.length} / ${skipped.filter(isExact).length} of ${held.filter(isExact).length} / ${pct(decodeAll === 0 ? null : decodeSaved / decodeAll)} |`);
       if (name === 'default (4 sets)') {
         const row = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((t) => { const r = gate(outcomes, t); return `${t}: ${pct(r.shownRate)} / ${pct(r.precision)}`; });
         sweeps.push(`| ${set} | ${row.join(' | ')} |`);
@@ -111,6 +114,20 @@ function report(): void {
       return `${set} ${v === null ? '–' : v.toFixed(3)}`;
     });
     lines.push(`- ${t.head.meta.labelling}: ${aucs.join(', ')}`);
+  }
+  // What the head's input contributes: h alone, the four scalars alone, both (held-out AUC).
+  lines.push('');
+  lines.push('input (default head trained on each; held-out AUC against exact match):');
+  for (const [name, cut] of [['h only', (x: Float32Array) => x.slice(0, E)], ['scalars only', (x: Float32Array) => x.slice(E)], ['h + scalars', (x: Float32Array) => x]] as const) {
+    const width = name === 'scalars only' ? 0 : E;
+    const strip = (list: HeadExample[]) => list.map((e) => ({ ...e, state: e.state && cut(e.state) }));
+    const t = trainAcceptanceHead(strip(allTrain), width, { trainedOn: 'input comparison' });
+    const aucs = sets.map((set) => {
+      const o = scoreOutcomes(strip(data[set].heldOut), t.head).filter((x) => x.shown && x.confidence !== undefined);
+      const v = auc(o.map((x) => x.confidence!), o.map((x) => x.exact));
+      return `${set} ${v === null ? '–' : v.toFixed(3)}`;
+    });
+    lines.push(`- ${name}: ${aucs.join(', ')}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (process.argv.includes('--save-default')) {

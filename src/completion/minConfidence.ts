@@ -3,4 +3,4 @@
  * suggestion whose P(accepted) from the acceptance head is below this is not shown. Chosen on the
  * quality benchmark's held-out cuts (bench/QUALITY.md, "Acceptance head"); no effect without a head.
  */
-export const DEFAULT_MIN_CONFIDENCE = 0.3;
+export const DEFAULT_MIN_CONFIDENCE = 0.15;
