@@ -39,8 +39,13 @@ export interface MiningOptions {
   readonly tokensPerExample?: number;
   /** Cap per file (default 256), so one huge file does not drown the rest. */
   readonly maxExamplesPerFile?: number;
-  /** Share of cuts at line starts rather than mid-line (default 0.5). */
+  /**
+   * Share of cuts at line starts rather than mid-line (default 2/3), and of those, the share at
+   * block starts, the first line after one ending with an opener (default 1/2): a third of each
+   * kind, as the editor asks (the quality benchmark's mid-line, line-start and after-opener cuts).
+   */
   readonly lineStartShare?: number;
+  readonly blockStartShare?: number;
 }
 
 interface ResolvedMining {
@@ -51,6 +56,7 @@ interface ResolvedMining {
   tokensPerExample: number;
   maxExamplesPerFile: number;
   lineStartShare: number;
+  blockStartShare: number;
 }
 
 export function resolveMiningOptions(options: MiningOptions = {}): ResolvedMining {
@@ -62,7 +68,8 @@ export function resolveMiningOptions(options: MiningOptions = {}): ResolvedMinin
     maxMoreLines: Math.max(0, Math.floor(options.maxMoreLines ?? 3)),
     tokensPerExample: Math.max(1, options.tokensPerExample ?? contextTokens / 2),
     maxExamplesPerFile: Math.max(1, Math.floor(options.maxExamplesPerFile ?? 256)),
-    lineStartShare: options.lineStartShare ?? 0.5,
+    lineStartShare: options.lineStartShare ?? 2 / 3,
+    blockStartShare: options.blockStartShare ?? 0.5,
   };
 }
 
@@ -84,14 +91,17 @@ const isBlank = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\
 /**
  * Cut points where a completion is asked for:
  * - line starts: after the indentation of a non-blank line (where the editor puts the cursor
- *   after Enter); y is then the whole line;
+ *   after Enter); y is then the whole line; block starts are those whose line above (the last
+ *   non-blank one) ends with `{`, `(`, `[`, `:` or `=>`, where a block's body begins;
  * - mid-line: after an identifier or number, after `.`, `(`, `[`, `{`, `,`, `:`, after `=` (not
  *   inside `==` or `=>`), and after a space that follows a token — always with something
  *   non-blank left on the line, so y is never empty.
  */
-export function cutCandidates(text: string): { lineStarts: number[]; midLine: number[] } {
+export function cutCandidates(text: string): { lineStarts: number[]; midLine: number[]; blockStarts: number[] } {
   const lineStarts: number[] = [];
   const midLine: number[] = [];
+  const blockStarts: number[] = [];
+  let afterOpener = false;
   for (let start = 0; start < text.length; ) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
@@ -101,6 +111,9 @@ export function cutCandidates(text: string): { lineStarts: number[]; midLine: nu
     while (last >= first && isBlank(text[last])) last--;
     if (first < end) {
       if (first > 0) lineStarts.push(first);
+      if (first > 0 && afterOpener) blockStarts.push(first);
+      const content = text.slice(first, last + 1);
+      afterOpener = /[{([:]$|=>$/.test(content);
       // c is the cut: text[c - 1] is the last typed character, text[c .. last] is left to type.
       for (let c = first + 1; c <= last; c++) {
         const prev = text[c - 1];
@@ -115,7 +128,7 @@ export function cutCandidates(text: string): { lineStarts: number[]; midLine: nu
     }
     start = end + 1;
   }
-  return { lineStarts, midLine };
+  return { lineStarts, midLine, blockStarts };
 }
 
 /**
@@ -268,13 +281,14 @@ export function mineFileExamples(
 ): Example[] {
   const o = resolveMiningOptions(options);
   const fileText = typeof text === 'string' ? new FileText(text) : text;
-  const { lineStarts, midLine } = cutCandidates(fileText.text);
+  const { lineStarts, midLine, blockStarts } = cutCandidates(fileText.text);
   const examples: Example[] = [];
   if (lineStarts.length + midLine.length === 0) return examples;
   const tried = new Set<number>();
   for (let attempt = 0; examples.length < count && attempt < count * 4; attempt++) {
     const atLineStart = rng.next() < o.lineStartShare;
-    const pool = midLine.length === 0 || (atLineStart && lineStarts.length > 0) ? lineStarts : midLine;
+    let pool = midLine.length === 0 || (atLineStart && lineStarts.length > 0) ? lineStarts : midLine;
+    if (pool === lineStarts && blockStarts.length > 0 && rng.next() < o.blockStartShare) pool = blockStarts;
     const cut = pool[Math.floor(rng.next() * pool.length)];
     if (tried.has(cut)) continue;
     tried.add(cut);

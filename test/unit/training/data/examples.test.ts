@@ -41,6 +41,21 @@ describe('training data: mining examples', () => {
     assert.ok(!prefixes.includes('co') && !prefixes.includes(' ') && !prefixes.includes('  '), 'not inside a word or the indentation');
   });
 
+  it('marks block starts: the first line after one ending with an opener, as the editor meets them', () => {
+    const sample = 'function f(a) {\n  const b = [\n    1,\n  ];\n\n  if (a) {\n\n    return b;\n  }\n}\nclass A:\n    x = g(\n        1)\n';
+    const { blockStarts, lineStarts } = cutCandidates(sample);
+    const at = (cuts: number[]) => cuts.map((c) => sample.slice(c, sample.indexOf('\n', c)));
+    assert.deepEqual(at(blockStarts), ['const b = [', '1,', 'return b;', 'x = g(', '1)']);
+    for (const c of blockStarts) assert.ok(lineStarts.includes(c));
+    // Mined: about a third mid-line, a third at block starts, a third at other line starts.
+    const code = Array.from({ length: 60 }, (_, i) => `function f${i}(a) {\n  const x${i} = a + ${i};\n  return x${i} * 2;\n}\n`).join('\n');
+    const examples = mineFileExamples('b.ts', code, 150, new Rng(4));
+    const blocks = new Set(cutCandidates(code).blockStarts);
+    const kinds = { block: 0, line: 0, mid: 0 };
+    for (const e of examples) kinds[blocks.has(e.cut) ? 'block' : /\n[ \t]*$/.test(e.context) ? 'line' : 'mid']++;
+    for (const [kind, n] of Object.entries(kinds)) assert.ok(n > examples.length * 0.2 && n < examples.length * 0.46, `${kind}: ${n} of ${examples.length}`);
+  });
+
   it('mines examples with the promised properties (defaults)', () => {
     const examples = mineFileExamples('m.ts', text, 60, new Rng(1));
     assert.ok(examples.length >= 50, `only ${examples.length} examples`);
