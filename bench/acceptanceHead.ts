@@ -76,7 +76,7 @@ function report(): void {
   lines.push(`gpt2Complete.minConfidence default now: ${DEFAULT_MIN_CONFIDENCE}; each head is gated below at its own validation threshold (chosen on training-side files)`);
   lines.push('');
   lines.push('| set | head | held-out requests | AUC | ungated: shown / precision | threshold | gated: shown / precision / exact kept | skip: requests skipped / exact lost / decode time saved |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| --- | --- | ---: | --- | --- | --- | --- | --- |');
   const sweeps: string[] = [];
   for (const set of sets) {
     const own = trainAcceptanceHead(data[set].train, E, { trainedOn: `training side of ${set}`, lambda: 0 });
