@@ -4,7 +4,7 @@ import { promptSource } from '../completion/prompt';
 import { UserError } from '../engine/errors';
 import { intFlag, numberFlag, parseCommandArgs } from './args';
 import { loadFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
-import { HEAD_FLAGS, HEAD_FLAGS_HELP, openPipelineRunner } from './pipelineRunner';
+import { HEAD_FLAGS, HEAD_FLAGS_HELP, openPipelineRunner, WORKSPACE_FLAGS, WORKSPACE_FLAGS_HELP } from './pipelineRunner';
 import { offsetOfPosition, readStdin } from './promptSource';
 
 export const COMPLETE_HELP = `gpt2-complete complete [--model M] (--prompt TEXT | --file F --line L --column C | < stdin) [options]
@@ -14,7 +14,7 @@ export const COMPLETE_HELP = `gpt2-complete complete [--model M] (--prompt TEXT 
   after the cursor; nothing printed when the editor would show nothing (--json says why).
 ${MODEL_FLAGS_HELP}
   --workspace DIR    the folder the --file belongs to: its files feed the workspace cache model
-  --no-cache-model   leave the workspace cache model out of the model's distribution
+${WORKSPACE_FLAGS_HELP}
 ${HEAD_FLAGS_HELP}
   --max-tokens N     tokens to generate at most (default 32)
   --max-lines N      stop after N lines (default: no limit)
@@ -47,7 +47,7 @@ export async function completeCommand(argv: string[]): Promise<void> {
     'no-speculative': { type: 'boolean' },
     json: { type: 'boolean' },
     workspace: { type: 'string' },
-    'no-cache-model': { type: 'boolean' },
+    ...WORKSPACE_FLAGS,
     ...HEAD_FLAGS,
   });
   if (values.file !== undefined) return completeFile(values);
@@ -99,7 +99,8 @@ export async function completeCommand(argv: string[]): Promise<void> {
 
 /** `complete --file`: the editor's whole pipeline at the file's cursor. */
 async function completeFile(values: {
-  'no-cache-model'?: boolean; 'no-head'?: boolean; 'min-confidence'?: string;
+  'no-cache-model'?: boolean;
+  context?: boolean; 'no-head'?: boolean; 'min-confidence'?: string;
   file?: string; line?: string; column?: string; prompt?: string; json?: boolean; workspace?: string;
   model?: string; adapter?: string; device?: string; threads?: string; precision?: string;
 }): Promise<void> {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CompletionBackend, EngineCompleteResult } from '../completion/backend';
 import { WorkspaceCache } from '../completion/context/workspaceCache';
-import { completeWithEngine, type EngineContext } from '../completion/engineCompletion';
+import { completeWithEngine, DEFAULT_RETRIEVAL, type EngineContext, type RetrievalOptions } from '../completion/engineCompletion';
 import { DEFAULT_LANGUAGE_ENABLEMENT } from '../completion/gates';
 import { CompletionPipeline, type PipelineResult, type PipelineSettings } from '../completion/pipeline';
 import { DEFAULT_MIN_CONFIDENCE } from '../completion/minConfidence';
@@ -30,6 +30,11 @@ export const EDITOR_DEFAULTS: PipelineSettings = {
 export interface PipelineRunnerFlags {
   /** Leave the workspace cache model out (on by default). */
   'no-cache-model'?: boolean;
+  /** Snippets of similar code from other workspace files in the prompt: on with `context`, off with `no-context`. */
+  context?: boolean;
+  'no-context'?: boolean;
+  /** Retrieval knobs for measurement: chunks, share of the prompt, ranking (bm25 | jaccard). */
+  retrieval?: Partial<RetrievalOptions>;
   model?: string;
   adapter?: string;
   device?: string;
@@ -41,6 +46,15 @@ export interface PipelineRunnerFlags {
   /** Hide suggestions below this P(accepted) (default DEFAULT_MIN_CONFIDENCE; 0: show all). */
   'min-confidence'?: string;
 }
+
+/** What the pipeline takes from the workspace (--workspace DIR, or quality's folder). */
+export const WORKSPACE_FLAGS = {
+  'no-cache-model': { type: 'boolean' },
+  context: { type: 'boolean' },
+} as const;
+
+export const WORKSPACE_FLAGS_HELP = `  --no-cache-model    leave the workspace cache model out of the model's distribution
+  --context           put snippets of similar code from other workspace files in the prompt (off by default)`;
 
 export const HEAD_FLAGS = {
   'no-head': { type: 'boolean' },
@@ -116,13 +130,14 @@ export async function openPipelineRunner(command: string, values: PipelineRunner
   const minConfidence = minConfidenceFlag(command, values['min-confidence']);
   const loaded = await loadFromFlags(command, { ...values, precision: values.precision ?? 'auto' });
   const cacheModel = values['no-cache-model'] !== true;
-  const context: EngineContext = {};
+  const snippets = values.context === true && values['no-context'] !== true;
+  const context: EngineContext = { retrieval: { ...DEFAULT_RETRIEVAL, ...values.retrieval } };
   if (values['no-head'] !== true) context.head = headFor(loaded, values.adapter);
-  if (cacheModel && workspace !== undefined) {
+  if ((cacheModel || snippets) && workspace !== undefined) {
     context.workspace = new WorkspaceCache(loaded.engine.tokenizer);
     await context.workspace.indexFolder(workspace);
   }
-  return new PipelineRunner(loaded, workspace, { ...EDITOR_DEFAULTS, cacheModel, minConfidence }, context);
+  return new PipelineRunner(loaded, workspace, { ...EDITOR_DEFAULTS, cacheModel, context: snippets, minConfidence }, context);
 }
 
 /**
@@ -148,6 +163,9 @@ export function openSuggester(command: string, values: Record<string, unknown>):
   const flag = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   return openPipelineRunner(command, {
     'no-cache-model': values['no-cache-model'] === true,
+    context: values.context === true,
+    'no-context': values['no-context'] === true,
+    retrieval: values.retrieval as Partial<RetrievalOptions> | undefined,
     'no-head': values['no-head'] === true,
     'min-confidence': flag('min-confidence'),
     model: flag('model'), adapter: flag('adapter'), device: flag('device'), threads: flag('threads'), precision: flag('precision'), workspace: flag('workspace'),

@@ -6,7 +6,7 @@ import type { Suggester } from '../quality/suggester';
 import { splitWorkspace, type WorkspaceSplit } from '../quality/workspaceSplit';
 import { intFlag, parseCommandArgs } from './args';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
-import { HEAD_FLAGS, HEAD_FLAGS_HELP, openSuggester } from './pipelineRunner';
+import { HEAD_FLAGS, HEAD_FLAGS_HELP, openSuggester, WORKSPACE_FLAGS, WORKSPACE_FLAGS_HELP } from './pipelineRunner';
 
 export const QUALITY_HELP = `gpt2-complete quality <folder> [--model M] [--adapter DIR] [options]
   Completion quality on the held-out files of <folder> (the same whole-file split as finetune with
@@ -16,6 +16,9 @@ export const QUALITY_HELP = `gpt2-complete quality <folder> [--model M] [--adapt
   pipeline runs with the editor's defaults (--precision auto unless given, no debounce).
 ${MODEL_FLAGS_HELP}
 ${HEAD_FLAGS_HELP}
+${WORKSPACE_FLAGS_HELP}
+  --ablate        measure the model with each combination of cache model and context on and off
+                  (the baselines once); --json prints {"ablation": [{"cache_model","context","model"}…]}
   --cuts N        cut points (default ${DEFAULT_CUTS})
   --seed S        seeds the split and the cuts (default 0)
   --heldout G     hold out the files this glob matches instead of finetune's split
@@ -82,11 +85,19 @@ export async function qualityCommand(argv: string[], deps: QualityDeps = {}): Pr
     include: { type: 'string', multiple: true },
     exclude: { type: 'string', multiple: true },
     json: { type: 'boolean' },
+    ablate: { type: 'boolean' },
+    ...WORKSPACE_FLAGS,
   }, true);
   if (positionals.length !== 1) throw new UserError('quality: give exactly one folder to measure on (see gpt2-complete quality --help)');
   const count = intFlag('cuts', values.cuts, 1, DEFAULT_CUTS);
   const seed = intFlag('seed', values.seed, 0, 0);
-  const modelFlags = Object.fromEntries([...Object.keys(MODEL_FLAGS), ...Object.keys(HEAD_FLAGS)].map((k) => [k, values[k as keyof typeof values]]));
+  const modelFlags = Object.fromEntries(
+    [...Object.keys(MODEL_FLAGS), ...Object.keys(HEAD_FLAGS), ...Object.keys(WORKSPACE_FLAGS)].map((k) => [k, values[k as keyof typeof values]]),
+  );
+  if (values.ablate) {
+    await ablate({ folder: positionals[0], cuts: count, seed, heldout: values.heldout, include: values.include, exclude: values.exclude, modelFlags }, values.json === true, deps);
+    return;
+  }
   const run = await measureQuality(
     { folder: positionals[0], cuts: count, seed, heldout: values.heldout, include: values.include, exclude: values.exclude, modelFlags },
     deps,
@@ -98,6 +109,37 @@ export async function qualityCommand(argv: string[], deps: QualityDeps = {}): Pr
     return;
   }
   process.stdout.write(`${run.model}\n${describeRun(run, seed, values.heldout)}\n\n${formatTable(result.systems)}\n\nexact match by kind of cut:\n${formatByKind(result.systems)}\n`);
+}
+
+/** The workspace parts on and off, on the same cuts: which of them the model's numbers owe to. */
+const ABLATIONS: readonly { cacheModel: boolean; context: boolean }[] = [
+  { cacheModel: false, context: false },
+  { cacheModel: true, context: false },
+  { cacheModel: false, context: true },
+  { cacheModel: true, context: true },
+];
+
+async function ablate(options: QualityOptions, json: boolean, deps: QualityDeps): Promise<void> {
+  const rows: { cacheModel: boolean; context: boolean; run: QualityRun }[] = [];
+  for (const a of ABLATIONS) {
+    const run = await measureQuality({ ...options, modelFlags: { ...options.modelFlags, 'no-cache-model': !a.cacheModel, context: a.context } }, deps);
+    rows.push({ ...a, run });
+  }
+  const first = rows[0].run;
+  if (json) {
+    const model = (r: QualityRun) => qualityJson({ arguments: {}, model: r.model, split: r.split, cuts: r.cuts, result: r.result }).systems;
+    process.stdout.write(JSON.stringify({
+      model: first.model,
+      ablation: rows.map((r) => ({ cache_model: r.cacheModel, context: r.context, model: (model(r.run) as Record<string, unknown>).model })),
+      baselines: Object.fromEntries(Object.entries(model(first) as Record<string, unknown>).filter(([name]) => name !== 'model')),
+    }) + '\n');
+    return;
+  }
+  const systems = [
+    ...rows.map((r) => ({ ...r.run.result.systems.find((s) => s.name === 'model')!, name: `model, cache ${r.cacheModel ? 'on' : 'off'}, context ${r.context ? 'on' : 'off'}` })),
+    ...first.result.systems.filter((s) => s.name !== 'model'),
+  ];
+  process.stdout.write(`${first.model}\n${describeRun(first, options.seed, options.heldout)}\n\n${formatTable(systems)}\n`);
 }
 
 /** Two lines: the split's sizes and how the cuts were spread. */

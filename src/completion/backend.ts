@@ -24,6 +24,10 @@ export interface EngineCompleteRequest {
   textAfterCursor?: string;
   /** The document's file (absolute path), when it has one: its stale copy in the index is hidden. */
   documentPath?: string;
+  /** Put snippets of similar code from other workspace files before the file window. */
+  context?: boolean;
+  /** The document's language (the snippets are written as its comments). */
+  languageId?: string;
   /**
    * The pipeline's post-processing context: with an acceptance head loaded, the engine side
    * post-processes each candidate the same way and scores the text the editor would show, so the

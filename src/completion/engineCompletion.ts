@@ -7,6 +7,8 @@ import { blankTokens } from '../engine/cacheModel/cacheModel';
 import { cacheMixer, type CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
+import { queryText, type Ranking } from './context/chunkIndex';
+import { snippetHeader } from './context/snippets';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
 import { postprocessCompletion } from './postprocess';
 import { buildPrompt } from './prompt';
@@ -46,8 +48,21 @@ export function suggestionFeatures(logprobs: readonly number[] | undefined, show
   return [mean, min, lineStart ? 1 : 0, Math.log1p(shown.length) / 4];
 }
 
+/** How snippets are retrieved and how much of the prompt they may take. */
+export interface RetrievalOptions {
+  /** Chunks retrieved at most (default 2). */
+  readonly k: number;
+  /** Share of the prompt's token budget the snippets may take (default 0.25). */
+  readonly share: number;
+  readonly ranking: Ranking;
+}
+
+export const DEFAULT_RETRIEVAL: RetrievalOptions = { k: 2, share: 0.25, ranking: 'bm25' };
+
 /** What the engine side knows of the workspace. */
 export interface EngineContext {
+  /** Snippet retrieval (default DEFAULT_RETRIEVAL). */
+  retrieval?: RetrievalOptions;
   /** The indexed workspace, when there is one. */
   workspace?: WorkspaceCache;
   /** The cache model's mixture weights (default: the fitted ones). */
@@ -69,10 +84,13 @@ export async function completeWithEngine(
   const nPositions = engine.model.config.nPositions;
   // Half the context at most, so the prompt always keeps the other half.
   const maxTokens = Math.max(1, Math.min(req.maxTokens, Math.floor(nPositions / 2)));
+  const tokenBudget = nPositions - maxTokens;
+  const countTokens = (text: string): number => engine.tokenizer.encode(text).length;
   const built = buildPrompt(req.textBeforeCursor, req.textBeforeCursor.length, {
-    tokenBudget: nPositions - maxTokens,
-    countTokens: (text) => engine.tokenizer.encode(text).length,
+    tokenBudget,
+    countTokens,
     previousWindowStart: req.previousWindowStart,
+    header: req.context === true && context.workspace !== undefined ? snippetsFor(context.workspace, req, tokenBudget, countTokens, context.retrieval) : undefined,
   });
   const cache = req.cacheModel === true ? cacheFor(engine, req, context) : undefined;
   const promptMs = performance.now() - t0;
@@ -161,6 +179,16 @@ function cacheFor(engine: CompletionEngine, req: EngineCompleteRequest, context:
     ? context.workspace.sourcesFor(req.documentPath, documentTokens)
     : { sources: documentOnlySources(documentTokens), release: () => undefined };
   return { mixer: cacheMixer(sources, blankTokensOf(engine), context.cacheWeights), release };
+}
+
+/** The snippet header for a request: chunks like the lines above the cursor, from other files. */
+function snippetsFor(
+  workspace: WorkspaceCache, req: EngineCompleteRequest, tokenBudget: number, countTokens: (t: string) => number, options = DEFAULT_RETRIEVAL,
+): string | undefined {
+  const chunks = workspace.chunks.search(queryText(req.textBeforeCursor), options.k, req.documentPath, options.ranking);
+  if (chunks.length === 0) return undefined;
+  const header = snippetHeader(chunks, req.languageId ?? 'plaintext', (f) => workspace.relativePath(f), Math.floor(tokenBudget * options.share), countTokens);
+  return header === '' ? undefined : header;
 }
 
 const blankTables = new WeakMap<object, Uint8Array>();

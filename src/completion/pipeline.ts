@@ -48,6 +48,8 @@ export interface PipelineSettings {
   readonly debounceMs: number;
   /** Mix the workspace cache model into the model's distribution (default off). */
   readonly cacheModel?: boolean;
+  /** Put snippets of similar code from other workspace files in the prompt (default off). */
+  readonly context?: boolean;
   /**
    * Hide an automatic suggestion whose P(accepted), from the acceptance head, is below this (0 or
    * absent: show everything; no effect without a head). Explicit requests are never hidden.
@@ -346,7 +348,9 @@ export class CompletionPipeline {
       n: manual ? ALTERNATIVES : 1,
       maxLines: ctx.multiline ? MULTILINE_MAX_LINES : 1,
       deadlineMs: manual ? MANUAL_DEADLINE_MS : AUTOMATIC_DEADLINE_MS,
-      ...(settings.cacheModel === true ? { cacheModel: true, textAfterCursor: document.textAfterCursor, documentPath: document.filePath } : {}),
+      ...(settings.cacheModel === true ? { cacheModel: true, textAfterCursor: document.textAfterCursor } : {}),
+      ...(settings.context === true ? { context: true, languageId: ctx.languageId } : {}),
+      documentPath: document.filePath,
       postprocess: ctx,
       minConfidence: manual ? 0 : settings.minConfidence ?? 0,
     };
@@ -426,6 +430,7 @@ function resultCacheKey(model: BackendModel, prefix: string, ctx: PostprocessCon
     String(settings.temperature),
     String(settings.maxTokens),
     settings.cacheModel === true ? 'cache' : '',
+    settings.context === true ? 'context' : '',
     String(settings.minConfidence ?? 0),
   ];
 }

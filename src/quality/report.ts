@@ -21,7 +21,7 @@ function row(name: string, s: Scores): string[] {
   ];
 }
 
-export function formatTable(systems: readonly SystemResult[]): string {
+export function formatTable(systems: readonly { readonly name: string; readonly scores: Scores }[]): string {
   const rows = [HEADER, ...systems.map((s) => row(s.name, s.scores))];
   const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]) => `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;

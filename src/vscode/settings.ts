@@ -41,6 +41,8 @@ export interface Settings {
   readonly fineTuneSecrets: 'skip-file' | 'drop-lines';
   /** Mix the workspace cache model (an n-gram model of the workspace's code) into the model's distribution. */
   readonly cacheModel: boolean;
+  /** Snippets of similar code from other workspace files before the file window in the prompt. */
+  readonly context: boolean;
   /** The workspace index's cap, in MB of source text. */
   readonly indexMaxMB: number;
 }
@@ -66,6 +68,8 @@ export const DEFAULTS: Settings = {
   fineTuneExclude: [],
   fineTuneSecrets: 'skip-file',
   cacheModel: true,
+  // Off: measured no better with the embedded model (bench/QUALITY.md, "Workspace context").
+  context: false,
   indexMaxMB: 12,
 };
 
@@ -124,6 +128,7 @@ export function readSettings(): Settings {
     fineTuneExclude: globList(c.get('fineTune.exclude')),
     fineTuneSecrets: oneOf(c.get('fineTune.secrets'), ['skip-file', 'drop-lines'] as const, DEFAULTS.fineTuneSecrets),
     cacheModel: c.get('cacheModel.enabled') !== false,
+    context: c.get('context.enabled') === true,
     indexMaxMB: numberIn(c.get('context.maxIndexMB'), 1, 200, DEFAULTS.indexMaxMB),
   };
 }
@@ -149,7 +154,7 @@ export function onSettingsChanged(listener: (change: SettingsChange) => void): v
       model: MODEL_KEYS.some(touched),
       idleUnload: touched('idleUnloadMinutes'),
       debounce: touched('debounceMs'),
-      workspaceIndex: touched('cacheModel.enabled') || touched('context.maxIndexMB'),
+      workspaceIndex: touched('cacheModel.enabled') || touched('context.enabled') || touched('context.maxIndexMB'),
     });
   });
 }

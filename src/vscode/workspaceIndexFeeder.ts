@@ -58,7 +58,7 @@ export class WorkspaceIndexFeeder implements vscode.Disposable {
     const loaded = this.manager.loaded;
     const settings = this.settings();
     const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-    if (loaded === undefined || loaded.epoch === this.indexedEpoch || !settings.cacheModel || folders.length === 0) return;
+    if (loaded === undefined || loaded.epoch === this.indexedEpoch || !(settings.cacheModel || settings.context) || folders.length === 0) return;
     this.indexedEpoch = loaded.epoch;
     try {
       const info = await loaded.client.indexWorkspace(folders, Math.round(settings.indexMaxMB * TOKENS_PER_MB));
@@ -86,7 +86,8 @@ export class WorkspaceIndexFeeder implements vscode.Disposable {
   }
 
   private send(document: vscode.TextDocument): void {
-    if (document.uri.scheme !== 'file' || !this.settings().cacheModel || this.indexedEpoch < 0) return;
+    const settings = this.settings();
+    if (document.uri.scheme !== 'file' || !(settings.cacheModel || settings.context) || this.indexedEpoch < 0) return;
     if (document.isClosed) return;
     this.manager.loaded?.client.fileChanged(document.uri.fsPath, document.getText());
   }

@@ -12,6 +12,7 @@
 import * as path from 'node:path';
 import type { CacheSource } from '../../engine/cacheModel/cacheModel';
 import { TokenStore } from '../../engine/cacheModel/tokenStore';
+import { ChunkIndex } from './chunkIndex';
 import { CancelledError } from '../../engine/errors';
 import { contentVerdict, filterFiles, pathSkipReason } from '../../training/data/fileFilters';
 import { listFiles } from '../../training/data/listFiles';
@@ -33,6 +34,8 @@ export interface IndexProgress {
 
 export class WorkspaceCache {
   readonly store = new TokenStore();
+  /** The same files as chunks of lines, for retrieved snippets in the prompt. */
+  readonly chunks = new ChunkIndex();
   private readonly hidden = new Map<string, number>();
   /** The indexed folders (absolute), for live updates. */
   private readonly folders: string[] = [];
@@ -52,11 +55,19 @@ export class WorkspaceCache {
       return false;
     }
     this.store.set(file, ids);
+    this.chunks.setFile(file, text.replace(/\r\n/g, '\n'));
     return true;
   }
 
   removeFile(file: string): void {
     this.store.remove(file);
+    this.chunks.removeFile(file);
+  }
+
+  /** `file` relative to the indexed folder it is in (for snippet headers), else its base name. */
+  relativePath(file: string): string {
+    const folder = this.folders.find((f) => file.startsWith(f + path.sep));
+    return (folder === undefined ? path.basename(file) : path.relative(folder, file)).split(path.sep).join('/');
   }
 
   /**
@@ -70,7 +81,7 @@ export class WorkspaceCache {
     const rel = path.relative(folder, file).split(path.sep).join('/');
     const verdict = pathSkipReason(rel) === null ? contentVerdict(Buffer.from(text, 'utf8')) : null;
     if (verdict === null || !('text' in verdict)) {
-      this.store.remove(file);
+      this.removeFile(file);
       return false;
     }
     return this.setFile(file, verdict.text);

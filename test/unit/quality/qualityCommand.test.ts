@@ -137,4 +137,32 @@ describe('quality command', () => {
     await assert.rejects(run([root, '--heldout', 'README.md']), (e: Error) => e instanceof UserError && /no cut points in the 1 held-out files/.test(e.message));
     assert.equal(h.opened(), undefined, 'nothing loaded for a refused run');
   });
+  it('--ablate: the model with the cache model and the context on and off, the baselines once', async () => {
+    const opened: Record<string, unknown>[] = [];
+    // A suggester that is right only when the cache model is on: the ablation must tell them apart.
+    const openSuggester: OpenSuggester = async (_command, values) => {
+      opened.push(values);
+      const oracle = new OracleSuggester();
+      return {
+        description: 'ablation · test',
+        suggest: async (r: SuggestRequest) => {
+          const answer = await oracle.suggest(r);
+          return values['no-cache-model'] === true ? { text: '', suppressed: 'off', latencyMs: 1 } : { ...answer, text: answer.text || 'x' };
+        },
+        dispose: async () => undefined,
+      };
+    };
+    const out = await captureStdout(() => qualityCommand([root, '--cuts', '12', '--ablate', '--json'], { openSuggester, progress: new PassThrough() }));
+    const json = JSON.parse(out) as { ablation: { cache_model: boolean; context: boolean; model: { exact: number; shown: number } }[]; baselines: Record<string, unknown> };
+    assert.deepEqual(opened.map((v) => [v['no-cache-model'], v.context]), [[true, false], [false, false], [true, true], [false, true]]);
+    assert.deepEqual(json.ablation.map((a) => [a.cache_model, a.context]), [[false, false], [true, false], [false, true], [true, true]]);
+    const off = json.ablation[0].model;
+    const on = json.ablation[1].model;
+    assert.equal(off.shown, 0);
+    assert.ok(on.exact > 0 && on.shown > 0, JSON.stringify(on));
+    assert.ok('in-file copy' in json.baselines && !('model' in json.baselines));
+    const table = await captureStdout(() => qualityCommand([root, '--cuts', '12', '--ablate'], { openSuggester, progress: new PassThrough() }));
+    assert.match(table, /model, cache on, context off/);
+    assert.match(table, /best baseline/);
+  });
 });
