@@ -17,6 +17,7 @@
  *
  *   npx tsx bench/completion.ts [--model embedded|tiny|small|DIR|'{config json}' ...] [--keystrokes 60] [--max-tokens 16]
  *     [--threads N] [--precision fp32|int8|int4|auto (default: the extension's)] [--file src/engine/generator.ts] [--worker dist/engineWorker.js (default: the source)]
+ *     [--no-cache-model (default: on, as in the extension, with this repository's src/ as the workspace)]
  * Prints one markdown table per model (medians) to paste into bench/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,7 +29,7 @@ import type { BackendModel, CompletionBackend } from '../src/completion/backend'
 import { CompletionPipeline, type CompletionTrace } from '../src/completion/pipeline';
 import { EDITOR_DEFAULTS } from '../src/cli/pipelineRunner';
 import { EngineClient } from '../src/vscode/engineClient';
-import type { WorkerLoadedInfo, WorkerLoadRequest } from '../src/vscode/engineProtocol';
+import type { WorkerLoadedInfo, WorkerLoadRequest, WorkspaceIndexInfo } from '../src/vscode/engineProtocol';
 
 const repo = path.resolve(__dirname, '..');
 
@@ -136,6 +137,8 @@ async function benchModel(spec: string): Promise<[string, string][]> {
   let engine: { client: EngineClient; info: WorkerLoadedInfo; model: BackendModel } | undefined;
   let loads = 0;
   const infos: WorkerLoadedInfo[] = [];
+  const indexInfos: WorkspaceIndexInfo[] = [];
+  const cacheModel = !process.argv.includes('--no-cache-model');
   const backend: CompletionBackend = {
     get current() {
       return engine?.model;
@@ -145,6 +148,8 @@ async function benchModel(spec: string): Promise<[string, string][]> {
         const client = new EngineClient(workerPath);
         const info = await client.load(loadRequest);
         infos.push(info);
+        // The workspace cache model's index, as the extension builds it after a load (this repository's src/).
+        if (cacheModel) indexInfos.push(await client.indexWorkspace([path.join(repo, 'src')], 3_600_000));
         const epoch = ++loads;
         engine = { client, info, model: { epoch, checkpointDir: info.checkpointDir, complete: (r, signal, onStarted) => client.complete(r, signal, onStarted) } };
       }
@@ -157,14 +162,14 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     await sleep(2000); // the process's exit
     return rssMiB();
   };
-  const pipeline = new CompletionPipeline({ backend, settings: () => ({ ...EDITOR_DEFAULTS, maxTokens }), debounce: false });
+  const pipeline = new CompletionPipeline({ backend, settings: () => ({ ...EDITOR_DEFAULTS, maxTokens, cacheModel }), debounce: false });
 
   const source = fs.readFileSync(sourceFile, 'utf8');
   const uri = `file://${sourceFile}`;
   let version = 0;
   const ask = async (text: string, offset: number): Promise<Sample> => {
     const t0 = performance.now();
-    const result = await pipeline.complete({ documentUri: uri, documentVersion: ++version, languageId: 'typescript', text, offset, trigger: 'automatic' });
+    const result = await pipeline.complete({ documentUri: uri, documentVersion: ++version, languageId: 'typescript', text, offset, trigger: 'automatic', filePath: sourceFile });
     return { ms: performance.now() - t0, trace: result.trace, items: result.items.length };
   };
 
@@ -229,7 +234,8 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     [
       'model',
       `${label}; ${loaded?.device.provider ?? '?'}, ${loaded?.device.threads ?? '?'} threads; ` +
-        `precision setting ${precisionSetting} → ${loaded?.precision ?? 'fp32'} weights; max ${maxTokens} tokens per suggestion`,
+        `precision setting ${precisionSetting} → ${loaded?.precision ?? 'fp32'} weights; max ${maxTokens} tokens per suggestion; ` +
+        (cacheModel ? `cache model on (src/ indexed: ${indexInfos[0]?.files ?? '?'} files, ${indexInfos[0]?.tokens ?? '?'} tokens in ${Math.round(indexInfos[0]?.ms ?? NaN)} ms)` : 'cache model off'),
     ],
     ['first request (load + cold prefill)', fmt(cold?.ms ?? NaN)],
     [`warm model requests (${warm.length} of ${samples.length} keystrokes; ${fromCaches} from caches)`, `p50 ${fmt(med(warm.map((s) => s.ms)))}, p90 ${fmt(quantile(warm.map((s) => s.ms), 0.9))}`],

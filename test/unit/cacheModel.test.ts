@@ -118,7 +118,8 @@ describe('cache model', () => {
     it('is (1 − w)·softmax + w·P_cache, in log space', () => {
       const logits = Float32Array.from([0, Math.log(3), 0, 0]); // softmax: 1/6, 1/2, 1/6, 1/6
       const mixed = mixLogits(logits, Int32Array.from([2]), Float32Array.from([1]), 0.5);
-      const p = [...mixed].map(Math.exp);
+      const norm = Math.log([...mixed].reduce((a, x) => a + Math.exp(x), 0));
+      const p = [...mixed].map((x) => Math.exp(x - norm));
       assert.ok(Math.abs(p[0] - 1 / 12) < 1e-6);
       assert.ok(Math.abs(p[1] - 1 / 4) < 1e-6);
       assert.ok(Math.abs(p[2] - (1 / 12 + 0.5)) < 1e-6);

@@ -29,21 +29,28 @@ export function cacheWeight(order: number, count: number, weights: CacheWeights)
   return Math.min(weights.maxWeight, count / (count + beta));
 }
 
-/** log((1 − w) · softmax(logits) + w · P_cache) over the whole vocabulary (a new array). */
+/**
+ * Logits whose softmax is (1 − w) · softmax(logits) + w · P_cache (a new array). Softmax ignores a
+ * shift common to all entries, so only the cache's tokens are rewritten: every other entry keeps its
+ * logit, which stands for (1 − w)·P_model once the cache's tokens are expressed on the same scale.
+ * The normaliser sums exp only near the top; no second pass over the vocabulary.
+ */
 export function mixLogits(logits: Float32Array, tokens: Int32Array, probs: Float32Array, w: number): Float32Array {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  // Entries more than 20 nats below the top add at most vocab · e^−20 (1e−4 of the total): skipped.
+  const floor = max - 20;
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  for (let i = 0; i < logits.length; i++) if (logits[i] > floor) sum += Math.exp(logits[i] - max);
   const logNorm = max + Math.log(sum);
-  const keep = Math.log(1 - w);
-  const out = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - logNorm + keep;
+  // On this scale an entry x means probability (1 − w) · exp(x − logNorm).
+  const scale = logNorm - Math.log(1 - w);
+  const out = logits.slice();
   for (let j = 0; j < tokens.length; j++) {
     const t = tokens[j];
     if (t < 0 || t >= logits.length) continue;
     const pModel = Math.exp(logits[t] - logNorm);
-    out[t] = Math.log((1 - w) * pModel + w * probs[j]);
+    out[t] = Math.log((1 - w) * pModel + w * probs[j]) + scale;
   }
   return out;
 }
