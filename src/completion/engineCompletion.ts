@@ -12,7 +12,7 @@ import { snippetHeader } from './context/snippets';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
 import { postprocessCompletion } from './postprocess';
 import { buildPrompt } from './prompt';
-import { END_OF_TEXT } from '../engine/stopRules';
+import { END_OF_TEXT_ID } from '../engine/stopRules';
 
 /** What the engine side needs of an acceptance head (src/training/head/acceptanceHead.ts). */
 export interface ConfidenceHead {
@@ -161,7 +161,7 @@ export async function completeWithEngine(
  */
 async function suggestionState(engine: CompletionEngine, prompt: string, shown: string, dropped: number, signal: AbortSignal | undefined): Promise<Float32Array | undefined> {
   const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
-  return engine.generator.hiddenAt(tokens.length > 0 ? tokens : [END_OF_TEXT], signal);
+  return engine.generator.hiddenAt(tokens.length > 0 ? tokens : [END_OF_TEXT_ID], signal);
 }
 
 /**

@@ -22,7 +22,7 @@ export { remainingAfterTyping, TypingThroughCache, type ShownSuggestion } from '
 export { completionCacheKey, CompletionResultCache, hashString, LruCache } from './resultCache';
 export { buildPrompt, pathHeader, promptSource, type BuiltPrompt, type PromptOptions, type PromptSource } from './prompt';
 export {
-  END_OF_TEXT,
+  END_OF_TEXT_MARKER,
   isMultilineContext,
   POSTPROCESS_STEPS,
   postprocessCompletion,

@@ -9,7 +9,7 @@ import { Rng } from './random';
 import { logSumExp, sampleToken, type SamplingOptions } from './sampling';
 import type { LogitsMixer } from './cacheModel/mixture';
 import { healPrompt, restrictLogits } from './tokenHealing';
-import { checkStop, END_OF_TEXT, stableText, type FinishReason, type StopOptions } from './stopRules';
+import { checkStop, END_OF_TEXT_ID, stableText, type FinishReason, type StopOptions } from './stopRules';
 import { Utf8StreamDecoder } from './utf8Stream';
 
 /** What the generator needs from a tokenizer: the bytes of tokens (a token may hold part of a character). */
@@ -263,7 +263,7 @@ export class Generator {
 
     // Context window; an empty prompt starts from end-of-text, as GPT-2 was trained.
     const dropped = windowStart(req.promptTokens.length, req.maxTokens, model.config.nPositions, this.chunk);
-    const window = req.promptTokens.length > 0 ? req.promptTokens.slice(dropped) : [END_OF_TEXT];
+    const window = req.promptTokens.length > 0 ? req.promptTokens.slice(dropped) : [END_OF_TEXT_ID];
     const healing = req.healLastToken === true && req.promptTokens.length > 0 ? healPrompt(window, this.tokenizer, model.config.vocabSize) : null;
     const prompt = healing?.prompt ?? window;
 
@@ -297,7 +297,7 @@ export class Generator {
       keepText: '',
       logprobs: [],
     }));
-    const eotOnly = new Set([END_OF_TEXT]);
+    const eotOnly = new Set([END_OF_TEXT_ID]);
     const step = (row: Row, r: number, logits: Float32Array, offset: number, now: number): void => {
       const suppress = req.minTokens !== undefined && row.tokens.length < req.minTokens ? eotOnly : undefined;
       const healed = healing !== null && row.tokens.length === 0;
@@ -309,7 +309,7 @@ export class Generator {
       if (req.logprobs === true) row.logprobs.push(dist[token] - logSumExp(dist));
       const bytes = this.tokenizer.decodeBytes([token]);
       let malformed = false;
-      if (token !== END_OF_TEXT) {
+      if (token !== END_OF_TEXT_ID) {
         const decoded = row.bytes.pushValid(healed ? bytes.subarray(healing.prefix.length) : bytes);
         row.text += decoded.text;
         malformed = decoded.malformed;
@@ -371,7 +371,7 @@ export class Generator {
           continue;
         }
         if (cache.batch !== n) cache = model.expand(cache, n);
-        const inputs = rows.map((row) => [row.fed < row.tokens.length ? row.tokens[row.fed++] : END_OF_TEXT]);
+        const inputs = rows.map((row) => [row.fed < row.tokens.length ? row.tokens[row.fed++] : END_OF_TEXT_ID]);
         const out = await model.forward(inputs, cache);
         cache = out.cache;
         decodeSteps++;

@@ -4,7 +4,7 @@
  */
 
 /** GPT-2's end-of-text token, `<|endoftext|>`. */
-export const END_OF_TEXT = 50256;
+export const END_OF_TEXT_ID = 50256;
 
 /** `malformed`: the model produced bytes that are not UTF-8 (the text before them is kept). */
 export type FinishReason = 'length' | 'stop' | 'eot' | 'lines' | 'deadline' | 'malformed';
@@ -68,7 +68,7 @@ export function stopStringsRule(text: string, stopStrings: readonly string[] | u
 }
 
 export function endOfTextRule(token: number, text: string, stopAtEndOfText = true): StopDecision {
-  return stopAtEndOfText && token === END_OF_TEXT ? { stop: true, reason: 'eot', keepText: text } : go(text);
+  return stopAtEndOfText && token === END_OF_TEXT_ID ? { stop: true, reason: 'eot', keepText: text } : go(text);
 }
 
 /** Repeats in a row that make a loop: the text then ends with the same unit this many times. */

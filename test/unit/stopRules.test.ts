@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import {
   checkStop,
   deadlineRule,
-  END_OF_TEXT,
+  END_OF_TEXT_ID,
   endOfTextRule,
   maxLinesRule,
   maxTokensRule,
@@ -69,8 +69,8 @@ describe('stop rules', () => {
   });
 
   it('end of text', () => {
-    assert.deepEqual(endOfTextRule(END_OF_TEXT, 'x'), { stop: true, reason: 'eot', keepText: 'x' });
-    assert.deepEqual(endOfTextRule(END_OF_TEXT, 'x', false), go('x'));
+    assert.deepEqual(endOfTextRule(END_OF_TEXT_ID, 'x'), { stop: true, reason: 'eot', keepText: 'x' });
+    assert.deepEqual(endOfTextRule(END_OF_TEXT_ID, 'x', false), go('x'));
     assert.deepEqual(endOfTextRule(13, 'x'), go('x'));
   });
 
@@ -84,8 +84,8 @@ describe('stop rules', () => {
     const options: StopOptions = { maxTokens: 5, maxLines: 2, stopStrings: ['}'], deadline: 1000 };
     const cases: { name: string; text: string; tokenCount?: number; lastToken?: number; now?: number; opts?: Partial<StopOptions>; want: StopDecision }[] = [
       { name: 'nothing yet', text: 'ab', want: go('ab') },
-      { name: 'end of text first', text: 'a\nb\nc', lastToken: END_OF_TEXT, want: { stop: true, reason: 'eot', keepText: 'a\nb\nc' } },
-      { name: 'end of text ignored when off', text: 'ab', lastToken: END_OF_TEXT, opts: { stopAtEndOfText: false }, want: go('ab') },
+      { name: 'end of text first', text: 'a\nb\nc', lastToken: END_OF_TEXT_ID, want: { stop: true, reason: 'eot', keepText: 'a\nb\nc' } },
+      { name: 'end of text ignored when off', text: 'ab', lastToken: END_OF_TEXT_ID, opts: { stopAtEndOfText: false }, want: go('ab') },
       { name: 'earliest cut: stop string before the line end', text: 'a\nb}\nc', want: { stop: true, reason: 'stop', keepText: 'a\nb' } },
       { name: 'earliest cut: line end before the stop string', text: 'a\nb\n}', want: { stop: true, reason: 'lines', keepText: 'a\nb' } },
       { name: 'a cut wins over length', text: 'x}', tokenCount: 5, want: { stop: true, reason: 'stop', keepText: 'x' } },

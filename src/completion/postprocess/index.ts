@@ -36,7 +36,7 @@ import type { PostprocessContext, PostprocessStep } from './types';
 
 export type { PostprocessContext, PostprocessStep } from './types';
 export { isMultilineContext, isBlockClosedBelow, blockIndentColumns, type MultilineQuestion } from './multilineContext';
-export { END_OF_TEXT } from './stripEndOfText';
+export { END_OF_TEXT_MARKER } from './stripEndOfText';
 
 export interface NamedStep {
   readonly name: string;
