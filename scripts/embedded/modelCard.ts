@@ -267,6 +267,16 @@ export function renderModelCard(r: EmbeddedReport): string {
   return lines.join('\n');
 }
 
+/**
+ * Writes the card. Sections the generator does not write (e.g. "## Acceptance head", written when the
+ * head beside the model was trained) are kept from the card already there, after the generated ones.
+ */
 export function writeModelCard(file: string, r: EmbeddedReport): void {
-  fs.writeFileSync(file, renderModelCard(r));
+  const generated = renderModelCard(r);
+  const previous = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const titles = new Set(generated.split('\n').filter((l) => l.startsWith('## ')));
+  const kept = previous
+    .split(/\n(?=## )/)
+    .filter((section) => section.startsWith('## ') && !titles.has(section.split('\n')[0]));
+  fs.writeFileSync(file, [generated.trimEnd(), ...kept.map((k) => k.trimEnd())].join('\n\n') + '\n');
 }
