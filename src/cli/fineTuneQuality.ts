@@ -1,8 +1,9 @@
 /**
  * The quality judge the fine-tuning child runs before and after training: `quality`'s measurement
  * (measureQuality: finetune's held-out files, seeded cuts, the editor's pipeline with its defaults,
- * the workspace cache model included) on the base model, then with the new adapter. The same
- * numbers `gpt2-complete quality <folder> --adapter <out>` prints.
+ * the workspace cache model included) on the base model, then with the new adapter, both without
+ * the acceptance head. The same numbers `gpt2-complete quality <folder> [--adapter <out>] --no-head`
+ * prints.
  */
 import { Writable } from 'stream';
 import { CancelledError } from '../engine/errors';
@@ -22,7 +23,10 @@ export const pipelineQualityJudge: QualityJudge = async (request) => {
       seed: request.seed,
       include: request.include,
       exclude: request.exclude,
+      // Without the acceptance head: the base model's head would gate "before" while a new adapter
+      // has none yet, so the two would not be the same configuration. This judges the model itself.
       modelFlags: {
+        'no-head': true,
         model: request.model,
         adapter: request.adapter,
         device: request.device,
