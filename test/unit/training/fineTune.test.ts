@@ -153,7 +153,8 @@ describe('fine-tuning run', function () {
         else process.env.GPT2_COMPLETE_HOME = savedHome;
       }
       const r = JSON.parse(stdout);
-      assert.deepEqual(Object.keys(r), ['l1', 'l2', 'perplexity', 'exact_match']);
+      assert.deepEqual(Object.keys(r), ['l1', 'l2', 'perplexity', 'exact_match', 'head']);
+      assert.equal(r.head, null, 'this adapter has no acceptance head');
       const after = straight.eval.after;
       assert.ok(Math.abs(r.l2 - after.l2) < 1e-4 && Math.abs(r.l1 - after.l1) < 1e-4, `${JSON.stringify(r)} vs ${JSON.stringify(after)}`);
       assert.equal(r.exact_match, after.exact_match);
