@@ -123,7 +123,7 @@ export function plannedSteps(job: Pick<FineTuneJob, 'steps' | 'epochs'>, trainEx
  */
 export const FULL_FINE_TUNE_MAX_PARAMS = 50e6;
 export const RECIPE = {
-  full: { lr: 5e-4, epochs: 2 },
+  full: { lr: 1e-4, epochs: 2 },
   lora: { lr: 2e-4, epochs: 1 },
 } as const;
 /** Seconds of training the default length fits in: with mining, evaluation and the quality judge, a run of about 15 minutes. */
