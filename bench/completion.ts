@@ -1,7 +1,7 @@
 /**
  * `npm run bench:completion`: request → items latency of the completion pipeline as the extension
  * runs it: the editor-free CompletionPipeline (src/completion/pipeline.ts, which the inline provider
- * adapts) over the real engine process (src/vscode/engineClient.ts + engineWorker.ts, the
+ * adapts) over the real engine process (src/vscode/engineClient.ts + engineProcess.ts, the
  * extension's settings), replaying typing one character at a time through a real source file.
  *
  *   warm model requests: p50 / p90 from the provider call to its items, the KV cache reused from the
@@ -16,7 +16,7 @@
  * usually ends sooner. Debounce is 0 so the numbers are the pipeline's, not the pause after typing.
  *
  *   npx tsx bench/completion.ts [--model embedded|tiny|small|DIR|'{config json}' ...] [--keystrokes 60] [--max-tokens 16]
- *     [--threads N] [--precision fp32|int8|int4|auto (default: the extension's)] [--file src/engine/generator.ts] [--worker dist/engineWorker.js (default: the source)]
+ *     [--threads N] [--precision fp32|int8|int4|auto (default: the extension's)] [--file src/engine/generator.ts] [--process dist/engineProcess.js (default: the source)]
  *     [--no-cache-model (default: on, as in the extension, with this repository's src/ as the workspace)]
  * Prints one markdown table per model (medians) to paste into bench/RESULTS.md.
  */
@@ -29,7 +29,7 @@ import type { BackendModel, CompletionBackend } from '../src/completion/backend'
 import { CompletionPipeline, type CompletionTrace } from '../src/completion/pipeline';
 import { EDITOR_DEFAULTS } from '../src/cli/pipelineRunner';
 import { EngineClient } from '../src/vscode/engineClient';
-import type { WorkerLoadedInfo, WorkerLoadRequest, WorkspaceIndexInfo } from '../src/vscode/engineProtocol';
+import type { EngineLoadedInfo, EngineLoadRequest, WorkspaceIndexInfo } from '../src/vscode/engineProtocol';
 
 const repo = path.resolve(__dirname, '..');
 
@@ -93,15 +93,15 @@ function checkpointFor(spec: string): { dir: string; label: string } {
 }
 
 /**
- * The engine worker from the current source: a worker thread does not inherit tsx's loader for its
- * entry file, so a small CommonJS entry registers tsx and then loads src/vscode/engineWorker.ts.
+ * The engine process from the current source: a forked child does not inherit tsx's loader for its
+ * entry file, so a small CommonJS entry registers tsx and then loads src/vscode/engineProcess.ts.
  */
-function workerFromSource(dir: string): string {
-  const entry = path.join(dir, 'engineWorker.cjs');
+function processFromSource(dir: string): string {
+  const entry = path.join(dir, 'engineProcess.cjs');
   fs.writeFileSync(
     entry,
     `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();\n` +
-      `require(${JSON.stringify(path.join(repo, 'src', 'vscode', 'engineWorker.ts'))});\n`,
+      `require(${JSON.stringify(path.join(repo, 'src', 'vscode', 'engineProcess.ts'))});\n`,
   );
   return entry;
 }
@@ -121,11 +121,11 @@ async function benchModel(spec: string): Promise<[string, string][]> {
   const threads = arg('threads', '') === '' ? undefined : Number(arg('threads', ''));
   const sourceFile = path.join(repo, arg('file', 'src/engine/generator.ts'));
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-bench-completion-'));
-  const workerPath = args('worker').length > 0 ? path.resolve(repo, arg('worker', '')) : workerFromSource(storage);
+  const processPath = args('process').length > 0 ? path.resolve(repo, arg('process', '')) : processFromSource(storage);
 
   // The extension's defaults (EDITOR_DEFAULTS: greedy, every language), the token cap, no debounce, the CPU.
   const precisionSetting = arg('precision', 'auto');
-  const loadRequest: WorkerLoadRequest = {
+  const loadRequest: EngineLoadRequest = {
     checkpointDir: dir,
     modelsRoot: path.join(storage, 'models'),
     graphCacheDir: path.join(os.tmpdir(), 'gpt2-complete-bench', 'graphs'),
@@ -134,9 +134,9 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     precision: precisionSetting,
   };
   /** The engine process, started on first need and ended by `unload` (the extension's idle unload). */
-  let engine: { client: EngineClient; info: WorkerLoadedInfo; model: BackendModel } | undefined;
+  let engine: { client: EngineClient; info: EngineLoadedInfo; model: BackendModel } | undefined;
   let loads = 0;
-  const infos: WorkerLoadedInfo[] = [];
+  const infos: EngineLoadedInfo[] = [];
   const indexInfos: WorkspaceIndexInfo[] = [];
   const cacheModel = !process.argv.includes('--no-cache-model');
   const backend: CompletionBackend = {
@@ -145,7 +145,7 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     },
     async acquire() {
       if (engine === undefined) {
-        const client = new EngineClient(workerPath);
+        const client = new EngineClient(processPath);
         const info = await client.load(loadRequest);
         infos.push(info);
         // The workspace cache model's index, as the extension builds it after a load (this repository's src/).

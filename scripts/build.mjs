@@ -15,8 +15,8 @@ const common = {
 
 await Promise.all([
   build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
-  // The model runs in this worker thread, off the extension host's event loop (src/vscode/engineWorker.ts).
-  build({ ...common, entryPoints: ['src/vscode/engineWorker.ts'], outfile: 'dist/engineWorker.js' }),
+  // The model runs in this child process, off the extension host's event loop (src/vscode/engineProcess.ts).
+  build({ ...common, entryPoints: ['src/vscode/engineProcess.ts'], outfile: 'dist/engineProcess.js' }),
   build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
   build({ ...common, entryPoints: ['src/fineTuneChild.ts'], outfile: 'dist/fineTuneProcess.js' }),
 ]);

@@ -42,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
     getSettings,
     folders,
     graphCacheDir,
-    workerPath: path.join(context.extensionPath, 'dist', 'engineWorker.js'),
+    processPath: path.join(context.extensionPath, 'dist', 'engineProcess.js'),
     log,
     onGenerationFinished: (outcome) => generationFinished.fire(outcome),
     adapterFor: (checkpointDir) => adapters.adapterFor(checkpointDir),

@@ -4,7 +4,7 @@
  * The child's stdout and stderr never reach the caller's stdout (the CLI's --json owns it).
  */
 import * as os from 'node:os';
-import { fork } from 'child_process';
+import { startChild } from '../engine/childProcess';
 import { CancelledError, UserError } from '../engine/errors';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson, ParentMessage } from './fineTuneProtocol';
 import { latestCheckpoint } from './trainer';
@@ -68,11 +68,9 @@ function checkpointStep(out: string): number | undefined {
 }
 
 export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHandle {
-  const child = fork(opts.script, [], {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    execArgv: opts.execArgv,
-    env: trainingEnvironment(opts.env),
-  });
+  const output = opts.onOutput ?? ((text: string) => process.stderr.write(text));
+  const started = startChild({ script: opts.script, execArgv: opts.execArgv, env: trainingEnvironment(opts.env), tailChars: TAIL_CHARS, onOutput: output });
+  const child = started.process;
   // Training takes every core it is given; below-normal priority keeps the editor (or the shell)
   // that started it responsive. Not every platform lets a process lower another's priority.
   if (child.pid !== undefined) {
@@ -82,15 +80,6 @@ export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHan
       // keep the default priority
     }
   }
-  const output = opts.onOutput ?? ((text: string) => process.stderr.write(text));
-  let tail = '';
-  const onData = (chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    tail = (tail + text).slice(-TAIL_CHARS);
-    output(text);
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
 
   let settled = false;
   const result = new Promise<FineTuneResultJson | null>((resolve, reject) => {
@@ -122,7 +111,7 @@ export function startFineTune(job: FineTuneJob, opts: StartOptions): FineTuneHan
         const resume = opts.resumeHint ?? 'start the same fine-tune again with the same output folder to resume from it';
         return settle(() => reject(new UserError(`the fine-tuning process ${how}; its last checkpoint is step ${checkpoint} in ${job.out}: ${resume}`)));
       }
-      const last = tail.trim().split('\n').slice(-15).join('\n');
+      const last = started.tail().trim().split('\n').slice(-15).join('\n');
       settle(() => reject(new Error(`the fine-tuning process ${how} before reporting a result${last ? `; its last output:\n${last}` : ''}`)));
     });
   });

@@ -8,20 +8,21 @@
  * keeps a freed model's heap in the process (~590 MiB of 978 after unloading gpt2 in a worker:
  * bench/completion.ts), while ending the process gives all of it back.
  */
-import { fork, type ChildProcess } from 'child_process';
+import type { ChildProcess } from 'child_process';
+import { startChild } from '../engine/childProcess';
 import { CancelledError, UserError } from '../engine/errors';
 import type {
-  FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest, WorkerLoadedInfo,
+  FromEngine, SerializedError, ToEngine, EngineCompleteRequest, EngineCompleteResult, EngineLoadRequest, EngineLoadedInfo,
   WorkspaceIndexInfo,
 } from './engineProtocol';
 
-/** How a completion request ended in the worker (reported even when the caller stopped waiting). */
+/** How a completion request ended in the engine process (reported even when the caller stopped waiting). */
 export interface GenerationOutcome {
   id: number;
   outcome: 'completed' | 'cancelled' | 'failed';
   /** Tokens of candidate 0 sampled before a cancellation took effect. */
   tokensBeforeCancel?: number;
-  result?: WorkerCompleteResult;
+  result?: EngineCompleteResult;
 }
 
 export interface EngineClientEvents {
@@ -34,7 +35,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   onStarted?: () => void;
-  /** The caller got its answer already (it was cancelled); the worker's reply is only reported. */
+  /** The caller got its answer already (it was cancelled); the process's reply is only reported. */
   settled: boolean;
   isCompletion: boolean;
 }
@@ -78,23 +79,23 @@ export class EngineClient {
   private nextId = 1;
   private exited: Error | undefined;
   private disposing = false;
-  private outputTail = '';
+  /** The process's last output. */
+  private readonly outputTail: () => string;
   private readonly exitedPromise: Promise<void>;
 
   /**
-   * `script` is dist/engineWorker.js (or a .cjs that registers tsx and requires the source).
+   * `script` is dist/engineProcess.js (or a .cjs that registers tsx and requires the source).
    * `execArgv` defaults to none: the extension host's own flags (an inspector port) must not pass on.
    */
   constructor(script: string, private readonly events: EngineClientEvents = {}, execArgv: string[] = []) {
-    this.child = fork(script, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', execArgv, env: engineEnvironment() });
-    const keep = (chunk: Buffer) => (this.outputTail = (this.outputTail + chunk.toString('utf8')).slice(-TAIL_CHARS));
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
-    this.child.on('message', (message: FromWorker) => this.receive(message));
+    const started = startChild({ script, execArgv, env: engineEnvironment(), serialization: 'advanced', tailChars: TAIL_CHARS });
+    this.child = started.process;
+    this.outputTail = started.tail;
+    this.child.on('message', (message: FromEngine) => this.receive(message));
     this.child.on('error', (err) => this.fail(new Error(`the model process failed: ${err.message}`)));
     this.exitedPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.on('exit', (code, signal) => {
-      this.fail(new EngineExitError(code, signal, this.outputTail.trim().split('\n').pop()));
+      this.fail(new EngineExitError(code, signal, this.outputTail().trim().split('\n').pop()));
     });
   }
 
@@ -103,13 +104,13 @@ export class EngineClient {
     return this.child.pid;
   }
 
-  load(request: WorkerLoadRequest): Promise<WorkerLoadedInfo> {
-    return this.send<WorkerLoadedInfo>((id) => ({ type: 'load', id, request }), false);
+  load(request: EngineLoadRequest): Promise<EngineLoadedInfo> {
+    return this.send<EngineLoadedInfo>((id) => ({ type: 'load', id, request }), false);
   }
 
   /** Indexes the folders for the workspace cache model (resolves when done; completions run meanwhile). */
-  indexWorkspace(folders: string[], maxTokens: number): Promise<WorkspaceIndexInfo> {
-    return this.send<WorkspaceIndexInfo>((id) => ({ type: 'indexWorkspace', id, folders, maxTokens }), false);
+  indexWorkspace(folders: string[], maxTokens: number, chunks = false): Promise<WorkspaceIndexInfo> {
+    return this.send<WorkspaceIndexInfo>((id) => ({ type: 'indexWorkspace', id, folders, maxTokens, chunks }), false);
   }
 
   /** A workspace file's live text (null: deleted), for the index; nothing is awaited. */
@@ -118,13 +119,13 @@ export class EngineClient {
   }
 
   /**
-   * Resolves with the worker's result; rejects with CancelledError as soon as `signal` aborts (the
-   * worker stops at its next decode step). `onStarted` runs once the prompt is read and tokens flow.
+   * Resolves with the engine's result; rejects with CancelledError as soon as `signal` aborts (the
+   * engine stops at its next decode step). `onStarted` runs once the prompt is read and tokens flow.
    */
-  complete(request: WorkerCompleteRequest, signal?: AbortSignal, onStarted?: () => void): Promise<WorkerCompleteResult> {
+  complete(request: EngineCompleteRequest, signal?: AbortSignal, onStarted?: () => void): Promise<EngineCompleteResult> {
     if (signal?.aborted === true) return Promise.reject(new CancelledError());
     let id = 0;
-    const promise = this.send<WorkerCompleteResult>((assigned) => {
+    const promise = this.send<EngineCompleteResult>((assigned) => {
       id = assigned;
       return { type: 'complete', id, request };
     }, true, onStarted);
@@ -162,7 +163,7 @@ export class EngineClient {
     }
   }
 
-  private send<T>(make: (id: number) => ToWorker, isCompletion: boolean, onStarted?: () => void): Promise<T> {
+  private send<T>(make: (id: number) => ToEngine, isCompletion: boolean, onStarted?: () => void): Promise<T> {
     if (this.exited !== undefined) return Promise.reject(this.exited);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -171,11 +172,11 @@ export class EngineClient {
     });
   }
 
-  private post(message: ToWorker): void {
+  private post(message: ToEngine): void {
     if (this.exited === undefined && this.child.connected) this.child.send(message);
   }
 
-  private receive(message: FromWorker): void {
+  private receive(message: FromEngine): void {
     const entry = this.pending.get(message.id);
     if (entry === undefined) return;
     if (message.type === 'started') {

@@ -1,13 +1,13 @@
 /**
- * The engine's process (bundled to dist/engineWorker.js, started by engineClient.ts): loads one model
+ * The engine's process (bundled to dist/engineProcess.js, started by engineClient.ts): loads one model
  * and answers completion requests, so that onnxruntime's synchronous session creation and runs never
  * block the extension host, and a crash or the memory of an unloaded model stays out of it. Must not
- * import `vscode` (it runs outside the extension host). It can also run as a worker thread.
+ * import `vscode` (it runs outside the extension host). Started through engine/childProcess.ts, as
+ * the fine-tuning process is.
  *
  * One process holds one model for its whole life: a reload is a new process, so a session never
  * has to be swapped under a running generation.
  */
-import { parentPort } from 'worker_threads';
 import { WorkspaceCache } from '../completion/context/workspaceCache';
 import { completeWithEngine } from '../completion/engineCompletion';
 import type { CompletionEngine } from '../engine/engine';
@@ -16,18 +16,16 @@ import { loadEngine } from '../engine/loadModel';
 import { adapterOverlay } from '../training/adapterOverlay';
 import { loadAcceptanceHead, type AcceptanceHead } from '../training/head/acceptanceHead';
 import type {
-  FromWorker, SerializedError, ToWorker, WorkerCompleteRequest, WorkerCompleteResult, WorkerLoadRequest, WorkspaceIndexInfo,
+  FromEngine, SerializedError, ToEngine, EngineCompleteRequest, EngineCompleteResult, EngineLoadRequest, WorkspaceIndexInfo,
 } from './engineProtocol';
 
-/** The parent's message channel: IPC in a child process, the port in a worker thread. */
-const channel = parentPort !== null
-  ? { send: (m: FromWorker) => parentPort!.postMessage(m), onMessage: (f: (m: ToWorker) => void) => parentPort!.on('message', f) }
-  : process.send !== undefined
-    ? { send: (m: FromWorker) => void process.send!(m), onMessage: (f: (m: ToWorker) => void) => process.on('message', f) }
-    : null;
-if (channel === null) throw new Error('engineWorker.js must run as a child process with IPC (engineClient.ts) or a worker thread');
+/** The parent's message channel (IPC). */
+const channel = process.send !== undefined
+  ? { send: (m: FromEngine) => void process.send!(m), onMessage: (f: (m: ToEngine) => void) => process.on('message', f) }
+  : null;
+if (channel === null) throw new Error('engineProcess.js must run as a child process with IPC (engineClient.ts)');
 // The extension host went away (crashed, killed): nobody is left to ask for completions.
-if (parentPort === null) process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => process.exit(0));
 
 let engine: CompletionEngine | undefined;
 /** The acceptance head that goes with the model (the adapter's, else the checkpoint folder's), if any. */
@@ -39,7 +37,7 @@ let nPositions = 0;
 /** Completions waiting or running, by request id, for 'cancel'. */
 const running = new Map<number, AbortController>();
 
-function post(message: FromWorker): void {
+function post(message: FromEngine): void {
   channel!.send(message);
 }
 
@@ -48,8 +46,8 @@ function serialize(err: unknown, tokensBeforeCancel?: number): SerializedError {
   return { name: 'Error', message: String(err), tokensBeforeCancel };
 }
 
-async function load(id: number, req: WorkerLoadRequest): Promise<void> {
-  if (engine !== undefined || loading) throw new Error('this engine worker already has a model; start a new worker to load another');
+async function load(id: number, req: EngineLoadRequest): Promise<void> {
+  if (engine !== undefined || loading) throw new Error('this engine process already has a model; start a new process to load another');
   loading = true;
   const loaded = await loadEngine({
     model: req.checkpointDir,
@@ -75,8 +73,8 @@ async function load(id: number, req: WorkerLoadRequest): Promise<void> {
   });
 }
 
-async function complete(id: number, req: WorkerCompleteRequest, signal: AbortSignal, onToken: () => void): Promise<WorkerCompleteResult> {
-  if (engine === undefined) throw new Error('no model is loaded in this engine worker');
+async function complete(id: number, req: EngineCompleteRequest, signal: AbortSignal, onToken: () => void): Promise<EngineCompleteResult> {
+  if (engine === undefined) throw new Error('no model is loaded in this engine process');
   let started = false;
   return completeWithEngine(engine, req, signal, (candidate) => {
     if (candidate === 0) onToken();
@@ -88,10 +86,10 @@ async function complete(id: number, req: WorkerCompleteRequest, signal: AbortSig
 }
 
 /** (Re)builds the index of the folders; completions keep being answered between files. */
-async function indexWorkspace(folders: string[], maxTokens: number): Promise<WorkspaceIndexInfo> {
-  if (engine === undefined) throw new Error('no model is loaded in this engine worker');
+async function indexWorkspace(folders: string[], maxTokens: number, chunks: boolean): Promise<WorkspaceIndexInfo> {
+  if (engine === undefined) throw new Error('no model is loaded in this engine process');
   const t0 = performance.now();
-  const index = new WorkspaceCache(engine.tokenizer, maxTokens);
+  const index = new WorkspaceCache(engine.tokenizer, maxTokens, chunks);
   workspace = index;
   const total = { files: 0, tokens: 0, skipped: 0 };
   for (const folder of folders) {
@@ -103,7 +101,7 @@ async function indexWorkspace(folders: string[], maxTokens: number): Promise<Wor
   return { ...total, overCap: index.overCap, ms: performance.now() - t0 };
 }
 
-async function handle(message: ToWorker): Promise<void> {
+async function handle(message: ToEngine): Promise<void> {
   switch (message.type) {
     case 'cancel':
       running.get(message.id)?.abort();
@@ -131,7 +129,7 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case 'indexWorkspace':
       try {
-        post({ type: 'indexed', id: message.id, info: await indexWorkspace(message.folders, message.maxTokens) });
+        post({ type: 'indexed', id: message.id, info: await indexWorkspace(message.folders, message.maxTokens, message.chunks) });
       } catch (err) {
         post({ type: 'failed', id: message.id, error: serialize(err) });
       }
@@ -155,5 +153,5 @@ async function handle(message: ToWorker): Promise<void> {
 
 // Not awaited one after another: a 'cancel' must be handled while a completion is still running
 // (onnxruntime yields to the event loop between decode steps, so it gets through in time).
-channel.onMessage((message: ToWorker) => void handle(message));
+channel.onMessage((message: ToEngine) => void handle(message));
 

@@ -1,5 +1,5 @@
 /**
- * Messages between the extension host and the engine worker (engineWorker.ts). The worker exists
+ * Messages between the extension host and the engine process (engineProcess.ts). The process exists
  * because onnxruntime-node creates sessions and runs them synchronously on the calling thread:
  * in the extension host, loading gpt2 froze every extension for ~1.4 s and each decode step for
  * ~80 ms. Only plain data crosses: no vscode types, no tensors.
@@ -7,7 +7,7 @@
 import type { DeviceInfo } from '../engine/model';
 import type { EngineCandidate, EngineCompleteRequest, EngineCompleteResult } from '../completion/backend';
 
-export interface WorkerLoadRequest {
+export interface EngineLoadRequest {
   checkpointDir: string;
   /** Presets are looked up here (unused when checkpointDir is a folder, which it always is). */
   modelsRoot: string;
@@ -20,7 +20,7 @@ export interface WorkerLoadRequest {
   adapterDir?: string;
 }
 
-export interface WorkerLoadedInfo {
+export interface EngineLoadedInfo {
   checkpointDir: string;
   loadMs: number;
   device: DeviceInfo;
@@ -36,10 +36,8 @@ export interface WorkerLoadedInfo {
   warnings?: string[];
 }
 
-/** The pipeline's engine request and answer (src/completion/backend.ts), as they cross to the worker. */
-export type WorkerCompleteRequest = EngineCompleteRequest;
-export type WorkerCandidate = EngineCandidate;
-export type WorkerCompleteResult = EngineCompleteResult;
+/** The pipeline's engine request and answer (src/completion/backend.ts) cross to the engine process as they are. */
+export type { EngineCandidate, EngineCompleteRequest, EngineCompleteResult };
 
 export interface SerializedError {
   name: string;
@@ -59,20 +57,20 @@ export interface WorkspaceIndexInfo {
   ms: number;
 }
 
-export type ToWorker =
-  | { type: 'load'; id: number; request: WorkerLoadRequest }
+export type ToEngine =
+  | { type: 'load'; id: number; request: EngineLoadRequest }
   /** Index these folders' files for the cache model (the fine-tuning filters apply), up to maxTokens. */
-  | { type: 'indexWorkspace'; id: number; folders: string[]; maxTokens: number }
+  | { type: 'indexWorkspace'; id: number; folders: string[]; maxTokens: number; chunks: boolean }
   /** A workspace file's live text (null: deleted); the index keeps it current. */
   | { type: 'fileChanged'; id: number; path: string; text: string | null }
-  | { type: 'complete'; id: number; request: WorkerCompleteRequest }
+  | { type: 'complete'; id: number; request: EngineCompleteRequest }
   | { type: 'cancel'; id: number }
   | { type: 'unload'; id: number };
 
-export type FromWorker =
-  | { type: 'loaded'; id: number; info: WorkerLoadedInfo }
+export type FromEngine =
+  | { type: 'loaded'; id: number; info: EngineLoadedInfo }
   | { type: 'indexed'; id: number; info: WorkspaceIndexInfo }
-  | { type: 'completed'; id: number; result: WorkerCompleteResult }
+  | { type: 'completed'; id: number; result: EngineCompleteResult }
   /** The first token of a completion was sampled (the prompt is read): generation is under way. */
   | { type: 'started'; id: number }
   | { type: 'unloaded'; id: number }

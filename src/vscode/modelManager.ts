@@ -1,8 +1,8 @@
 /**
  * Owns the model's life in the extension host: nothing at activation, a load on first need
  * (state "loading"), an unload after `idleUnloadMinutes` without use, and a reload when the model,
- * modelPath, device, threads or precision settings change. The model itself lives in a worker thread
- * (engineWorker.ts); a reload replaces the whole worker.
+ * modelPath, device, threads or precision settings change. The model itself lives in a child process
+ * (engineProcess.ts); a reload replaces the whole process.
  *
  * A failed load leaves the manager in "error" until the settings change or the user retries, so a
  * missing or corrupt model costs one notification, not one per keystroke. A model process that dies
@@ -14,21 +14,21 @@ import { CancelledError } from '../engine/errors';
 import { CrashRestartPolicy, EngineCrashLoopError } from './crashRestart';
 import { plural } from './deviceText';
 import { EngineClient, EngineExitError, type GenerationOutcome } from './engineClient';
-import type { WorkerLoadedInfo } from './engineProtocol';
+import type { EngineLoadedInfo } from './engineProtocol';
 import { resolveModelLocation, type ModelFolders, type ModelLocation } from './modelResolution';
 import type { Settings, SettingsChange } from './settings';
 
 export type ModelState =
   | { readonly kind: 'unloaded' }
   | { readonly kind: 'loading'; readonly label: string }
-  | { readonly kind: 'ready'; readonly label: string; readonly info: WorkerLoadedInfo }
+  | { readonly kind: 'ready'; readonly label: string; readonly info: EngineLoadedInfo }
   /** The process died on its own; a new one starts after `delayMs`. */
   | { readonly kind: 'restarting'; readonly label: string; readonly error: Error; readonly delayMs: number }
   | { readonly kind: 'error'; readonly error: Error };
 
 export interface LoadedModel {
   readonly client: EngineClient;
-  readonly info: WorkerLoadedInfo;
+  readonly info: EngineLoadedInfo;
   readonly label: string;
   /** Changes with every load: results of an older model must not be cached as this one's. */
   readonly epoch: number;
@@ -38,8 +38,8 @@ export interface ModelManagerOptions {
   getSettings(): Settings;
   folders: ModelFolders;
   graphCacheDir: string;
-  /** dist/engineWorker.js */
-  workerPath: string;
+  /** dist/engineProcess.js */
+  processPath: string;
   log: vscode.LogOutputChannel;
   onGenerationFinished?(outcome: GenerationOutcome): void;
   /** The fine-tuned adapter to merge into this checkpoint, if the workspace has one switched on for it. */
@@ -68,7 +68,7 @@ export class ModelManager implements vscode.Disposable {
   private readonly failureEmitter = new vscode.EventEmitter<Error>();
   /** Every state change. */
   readonly onDidChangeState = this.stateEmitter.event;
-  /** A load failed or the worker died: once per failure, for the one notification. */
+  /** A load failed or the engine process died: once per failure, for the one notification. */
   readonly onDidFail = this.failureEmitter.event;
 
   constructor(private readonly options: ModelManagerOptions) {
@@ -175,7 +175,7 @@ export class ModelManager implements vscode.Disposable {
     const adapterDir = this.options.adapterFor?.(location.checkpointDir);
     // The status bar shows the label: a fine-tuned model must not look like the base.
     const label = adapterDir !== undefined ? `${location.label} (fine-tuned)` : location.label;
-    const client = new EngineClient(this.options.workerPath, {
+    const client = new EngineClient(this.options.processPath, {
       onExit: (error) => {
         if (epoch !== this.epoch) return;
         // This session is over: its pending load, if any, must not report as well.

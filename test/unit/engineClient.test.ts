@@ -6,20 +6,20 @@ import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CancelledError } from '../../src/engine/errors';
 import { writeRandomCheckpoint } from '../../src/engine/randomCheckpoint';
 import { EngineClient, EngineExitError, engineEnvironment } from '../../src/vscode/engineClient';
-import type { WorkerCompleteRequest } from '../../src/vscode/engineProtocol';
+import type { EngineCompleteRequest } from '../../src/vscode/engineProtocol';
 
 /** The engine process from source: a .cjs entry that registers tsx, as bench/completion.ts does. */
 function entryFromSource(dir: string): string {
-  const entry = path.join(dir, 'engineWorker.cjs');
+  const entry = path.join(dir, 'engineProcess.cjs');
   fs.writeFileSync(
     entry,
     `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();\n` +
-      `require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'vscode', 'engineWorker.ts'))});\n`,
+      `require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'vscode', 'engineProcess.ts'))});\n`,
   );
   return entry;
 }
 
-const request: WorkerCompleteRequest = {
+const request: EngineCompleteRequest = {
   textBeforeCursor: 'function add(a, b) {\n  return',
   previousWindowStart: undefined,
   maxTokens: 8,
