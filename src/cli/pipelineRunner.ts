@@ -134,7 +134,7 @@ export async function openPipelineRunner(command: string, values: PipelineRunner
   const context: EngineContext = { retrieval: { ...DEFAULT_RETRIEVAL, ...values.retrieval } };
   if (values['no-head'] !== true) context.head = headFor(loaded, values.adapter);
   if ((cacheModel || snippets) && workspace !== undefined) {
-    context.workspace = new WorkspaceCache(loaded.engine.tokenizer);
+    context.workspace = new WorkspaceCache(loaded.engine.tokenizer, undefined, snippets);
     await context.workspace.indexFolder(workspace);
   }
   return new PipelineRunner(loaded, workspace, { ...EDITOR_DEFAULTS, cacheModel, context: snippets, minConfidence }, context);

@@ -61,7 +61,7 @@ export class WorkspaceIndexFeeder implements vscode.Disposable {
     if (loaded === undefined || loaded.epoch === this.indexedEpoch || !(settings.cacheModel || settings.context) || folders.length === 0) return;
     this.indexedEpoch = loaded.epoch;
     try {
-      const info = await loaded.client.indexWorkspace(folders, Math.round(settings.indexMaxMB * TOKENS_PER_MB));
+      const info = await loaded.client.indexWorkspace(folders, Math.round(settings.indexMaxMB * TOKENS_PER_MB), settings.context);
       this.lastIndex = info;
       this.log.info(
         `workspace index: ${info.files} file(s), ${info.tokens} tokens in ${Math.round(info.ms)} ms` +

@@ -54,6 +54,17 @@ describe('cache model', () => {
       s.setHidden('a', false);
       assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)).sort(), [3, 4]);
     });
+
+    it('a text set while hidden (indexed or edited during a request) stays hidden', () => {
+      const s = new TokenStore();
+      s.setHidden('doc', true);
+      s.set('doc', [1, 2, 3]);
+      assert.deepEqual(positionsAfter(s, 1, 2), []);
+      s.set('doc', [1, 2, 4]);
+      assert.deepEqual(positionsAfter(s, 1, 2), []);
+      s.setHidden('doc', false);
+      assert.deepEqual(positionsAfter(s, 1, 2).map((p) => s.token(p)), [4]);
+    });
   });
 
   describe('predictNext', () => {

@@ -34,7 +34,7 @@ export interface IndexProgress {
 
 export class WorkspaceCache {
   readonly store = new TokenStore();
-  /** The same files as chunks of lines, for retrieved snippets in the prompt. */
+  /** The same files as chunks of lines, for retrieved snippets in the prompt (when asked for: it costs memory). */
   readonly chunks = new ChunkIndex();
   private readonly hidden = new Map<string, number>();
   /** The indexed folders (absolute), for live updates. */
@@ -45,6 +45,7 @@ export class WorkspaceCache {
   constructor(
     private readonly tokenizer: TextEncoder,
     private readonly maxTokens = DEFAULT_MAX_TOKENS,
+    private readonly withChunks = false,
   ) {}
 
   /** Adds or replaces one file (absolute path) unless that would pass the cap. */
@@ -55,7 +56,7 @@ export class WorkspaceCache {
       return false;
     }
     this.store.set(file, ids);
-    this.chunks.setFile(file, text.replace(/\r\n/g, '\n'));
+    if (this.withChunks) this.chunks.setFile(file, text.replace(/\r\n/g, '\n'));
     return true;
   }
 
@@ -114,7 +115,8 @@ export class WorkspaceCache {
    */
   sourcesFor(file: string | undefined, documentTokens: DocumentTokens): { sources: CacheSource[]; release: () => void } {
     const sources: CacheSource[] = [...documentOnlySources(documentTokens), { store: this.store, weight: 1 }];
-    if (file === undefined || !this.store.has(file)) return { sources, release: () => undefined };
+    if (file === undefined) return { sources, release: () => undefined };
+    // Hidden even when not indexed yet: indexing may reach it while this request runs.
     this.hide(file);
     let released = false;
     return {

@@ -1,9 +1,11 @@
 /**
  * Token ids of many texts (workspace files, the current document) in one growing array, with an
  * index from each token pair to the positions that follow it, so that "what came after these
- * tokens before?" is a short scan of recent occurrences instead of a table of every n-gram (which
- * for a 10 MB workspace would take gigabytes in JavaScript maps). Memory: 2 bytes a token plus
- * 4 bytes a position in the index.
+ * tokens before?" is a short walk over recent occurrences instead of a table of every n-gram (which
+ * for a 10 MB workspace would take gigabytes in JavaScript maps). The index is a chain: for each
+ * position, the previous position after the same pair (an Int32Array beside the tokens), and per
+ * pair only its newest position (one number in a Map). Memory: 7 bytes a token plus ~50 per
+ * distinct pair.
  *
  * A text is replaced by appending its new version and marking the old one's span dead; dead spans
  * are skipped by queries and dropped by `compact` once they are half the store.
@@ -19,29 +21,19 @@ interface Span {
   end: number;
 }
 
-/** A growable Int32Array (the positions after one token pair). */
-class Positions {
-  data = new Int32Array(4);
-  length = 0;
-
-  push(p: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Int32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length++] = p;
-  }
-}
-
 export class TokenStore {
   private tokens = new Uint16Array(1024);
   private size = 0;
-  private readonly pairs = new Map<number, Positions>();
+  /** For each token pair, the newest position that follows it. */
+  private readonly heads = new Map<number, number>();
+  /** For each position, the previous position after the same pair (−1: none). */
+  private previous = new Int32Array(1024);
   private readonly spans = new Map<string, Span>();
   /** 1 where the token belongs to a replaced or removed text, 2 where its text is hidden for now. */
   private deadMask = new Uint8Array(1024);
   private deadTokens = 0;
+  /** Texts hidden from queries, by id: a text set again while hidden stays hidden. */
+  private readonly hiddenIds = new Set<string>();
 
   /** Tokens held, dead ones included. */
   get length(): number {
@@ -55,9 +47,7 @@ export class TokenStore {
 
   /** Bytes held by the arrays (approximate; the map's own overhead not counted). */
   get bytes(): number {
-    let positions = 0;
-    for (const p of this.pairs.values()) positions += p.data.byteLength;
-    return this.tokens.byteLength + this.deadMask.byteLength + positions;
+    return this.tokens.byteLength + this.deadMask.byteLength + this.previous.byteLength + this.heads.size * 50;
   }
 
   has(id: string): boolean {
@@ -79,6 +69,7 @@ export class TokenStore {
       this.size++;
     }
     this.spans.set(id, { start, end: this.size });
+    if (this.hiddenIds.has(id)) this.deadMask.fill(2, start, this.size);
   }
 
   remove(id: string): void {
@@ -92,6 +83,8 @@ export class TokenStore {
 
   /** Hides a text from queries (or shows it again) without removing it. */
   setHidden(id: string, hidden: boolean): void {
+    if (hidden) this.hiddenIds.add(id);
+    else this.hiddenIds.delete(id);
     const span = this.spans.get(id);
     if (span !== undefined) this.deadMask.fill(hidden ? 2 : 0, span.start, span.end);
   }
@@ -110,11 +103,9 @@ export class TokenStore {
    * at p followed them. Positions in dead or hidden texts are skipped.
    */
   *after(a: number, b: number, limit: number): Generator<number> {
-    const list = this.pairs.get(a * VOCAB_KEY + b);
-    if (list === undefined) return;
-    let yielded = 0;
-    for (let i = list.length - 1; i >= 0 && yielded < limit; i--) {
-      const p = list.data[i];
+    let p = this.heads.get(a * VOCAB_KEY + b) ?? -1;
+    // Dead and hidden positions are walked over too; bound the walk, not only what it yields.
+    for (let yielded = 0, steps = 0; p >= 0 && yielded < limit && steps < limit * 16; p = this.previous[p], steps++) {
       if (this.deadMask[p] !== 0) continue;
       yielded++;
       yield p;
@@ -129,7 +120,8 @@ export class TokenStore {
     this.tokens = new Uint16Array(Math.max(1024, this.liveTokens + live.length + 1));
     this.deadMask = new Uint8Array(this.tokens.length);
     this.size = 0;
-    this.pairs.clear();
+    this.heads.clear();
+    this.previous = new Int32Array(this.tokens.length);
     this.deadTokens = 0;
     for (const [id, span] of live) {
       this.tokens[this.size++] = SEPARATOR;
@@ -146,9 +138,8 @@ export class TokenStore {
 
   private pairAt(p: number): void {
     const key = this.tokens[p - 2] * VOCAB_KEY + this.tokens[p - 1];
-    let list = this.pairs.get(key);
-    if (list === undefined) this.pairs.set(key, (list = new Positions()));
-    list.push(p);
+    this.previous[p] = this.heads.get(key) ?? -1;
+    this.heads.set(key, p);
   }
 
   private ensure(capacity: number): void {
@@ -159,5 +150,8 @@ export class TokenStore {
     const mask = new Uint8Array(grown.length);
     mask.set(this.deadMask.subarray(0, this.size));
     this.deadMask = mask;
+    const previous = new Int32Array(grown.length);
+    previous.set(this.previous.subarray(0, this.size));
+    this.previous = previous;
   }
 }

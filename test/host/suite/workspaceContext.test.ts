@@ -19,17 +19,41 @@ function* words(seed: number): Generator<string> {
   }
 }
 
-/** About `bytes` of plausible Python in files of ~20 KB under `dir`. */
+/**
+ * About `bytes` of plausible Python in files of ~20 KB under `dir`: statements of many shapes, as
+ * people write them (a file of a few repeated line shapes is taken for generated code and skipped).
+ */
 function writeLargeWorkspace(dir: string, bytes: number): number {
   const w = words(7);
   const next = (): string => w.next().value as string;
+  let pick = 11;
+  const choose = (n: number): number => (pick = (Math.imul(pick, 1103515245) + 12345) >>> 0) % n;
+  const statements: (() => string)[] = [
+    () => `${next()} = ${next()}.${next()}(${next()}, ${choose(9)})`,
+    () => `if ${next()} is None:`,
+    () => `    return ${next()}`,
+    () => `for ${next()} in ${next()}.${next()}():`,
+    () => `    ${next()}.append(${next()}[${choose(5)}])`,
+    () => `${next()} += len(${next()})`,
+    () => `try:`,
+    () => `    ${next()} = int(${next()}.get("${next()}", ${choose(99)}))`,
+    () => `except (ValueError, KeyError) as ${next()}:`,
+    () => `    raise ${next()}Error(f"{${next()}} is not {${next()}}") from None`,
+    () => `# ${next()} the ${next()} before ${next()} is ${next()}`,
+    () => `${next()}: dict[str, list[int]] = {}`,
+    () => `with open(${next()}, "rb") as ${next()}:`,
+    () => `assert ${next()} > ${choose(7)}, "${next()} ${next()}"`,
+    () => `while not ${next()}.${next()}:`,
+    () => `${next()}, ${next()} = ${next()}(${next()}=${next()}, ${next()}=True)`,
+    () => `yield from ${next()}(${next()}[${choose(3)}:])`,
+    () => `print(${next()}, sep="${next()}")`,
+  ];
   let total = 0;
   for (let f = 0; total < bytes; f++) {
     const lines: string[] = [`import ${next()}`, `from ${next()} import ${next()}, ${next()}`, ''];
     while (lines.join('\n').length < 20_000) {
-      const name = next();
-      lines.push(`def ${name}_${f}(${next()}, ${next()}=None):`, `    """Return the ${next()} of ${next()}."""`);
-      for (let i = 0; i < 6; i++) lines.push(`    ${next()} = ${next()}.${next()}(${next()}, ${i})`);
+      lines.push(`def ${next()}_${f}(${next()}, ${next()}=None):`, `    """Return the ${next()} of ${next()}."""`);
+      for (let i = 0; i < 8; i++) lines.push(`    ${statements[choose(statements.length)]()}`);
       lines.push(`    return ${next()}`, '', '');
     }
     const text = lines.join('\n');
@@ -57,11 +81,13 @@ suite('workspace cache model', function () {
     await setSetting('modelPath', undefined);
     await setSetting('model', 'embedded');
     await setSetting('debounceMs', 30);
+    // What the cache model suggests, not whether the acceptance head would show it.
+    await setSetting('minConfidence', 0);
     await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
   });
 
   suiteTeardown(async () => {
-    for (const key of ['model', 'debounceMs', 'context.maxIndexMB']) await setSetting(key, undefined);
+    for (const key of ['model', 'debounceMs', 'context.maxIndexMB', 'minConfidence']) await setSetting(key, undefined);
     await setSetting('quickSuggestions', undefined, 'editor');
     for (const p of created) fs.rmSync(p, { recursive: true, force: true });
   });

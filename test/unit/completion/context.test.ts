@@ -69,7 +69,7 @@ describe('workspace context', () => {
     try {
       const file = path.join(dir, 'app.py');
       fs.writeFileSync(file, 'def unique_function_name():\n    return 1\n');
-      const ws = new WorkspaceCache(getTokenizer());
+      const ws = new WorkspaceCache(getTokenizer(), undefined, true);
       const progress = await ws.indexFolder(dir);
       assert.equal(progress.files, 1);
       assert.ok(ws.store.has(file));
