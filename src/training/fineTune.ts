@@ -128,6 +128,12 @@ export const RECIPE = {
 } as const;
 /** Seconds of training the default length fits in: with mining, evaluation and the quality judge, a run of about 15 minutes. */
 export const TRAINING_BUDGET_SECONDS = 11 * 60;
+/**
+ * A default-length run stops training after this long even if its steps are not done: the machine
+ * may get slower after the pace was measured (other work starting), and the run should still end
+ * near 15 minutes. Explicit --steps or --epochs are never cut.
+ */
+export const TRAINING_TIME_LIMIT_SECONDS = 12 * 60;
 
 /** Parameters of a GPT-2 of this shape (tied head). */
 export function parameterCount(c: GPT2Config): number {
@@ -467,6 +473,7 @@ async function trainWithCurve(
     lambda: ctx.lambda,
     lr: job.lr ?? RECIPE[lora ? 'lora' : 'full'].lr,
     steps: ctx.steps,
+    timeLimitMs: job.steps === undefined && job.epochs === undefined ? TRAINING_TIME_LIMIT_SECONDS * 1000 : undefined,
     seed: ctx.seed,
     checkpointEvery: job.checkpointEvery,
     evalEvery: job.evalEvery,
@@ -501,6 +508,7 @@ function writeReport(
     validationCases,
     checkpoints: 'removed when the run completed (they only serve a resume)',
     stoppedEarly: r.stoppedEarly,
+    stoppedByTime: r.stoppedByTime,
     resumedFrom: r.resumedFrom,
     evals: r.evals,
     lossCurve: curve,

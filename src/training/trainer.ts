@@ -122,6 +122,12 @@ export interface TrainerOptions {
   signal?: AbortSignal;
   /** Waits after this step (its checkpoint written) until `signal` aborts: tests cancel at a known step. */
   holdAfterStep?: number;
+  /**
+   * Milliseconds (on `now`'s clock) this invocation may train for: past it, the step just taken is
+   * the last (evaluated, checkpointed, the best values written). A time budget, for a default run
+   * on a machine that got slower after its pace was measured; not part of the run's key.
+   */
+  timeLimitMs?: number;
   onProgress?: (p: TrainProgress) => void;
   onEval?: (e: EvalRecord & { best: EvalRecord | null }) => void;
   onCheckpoint?: (c: { step: number; dir: string }) => void;
@@ -135,6 +141,8 @@ export interface TrainResult {
   tokensPerSec: number;
   /** Token-level losses over the last steps (up to 20). */
   train: Losses;
+  /** The time limit ended the run before its planned steps. */
+  stoppedByTime: boolean;
   best: EvalRecord | null;
   evals: EvalRecord[];
   stoppedEarly: boolean;
@@ -481,6 +489,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
 
   const startStep = state.step;
   const t0 = now();
+  let stoppedByTime = false;
   let trainMs = 0;
   let runTokens = 0;
   while (!state.done && state.step < r.totalSteps) {
@@ -537,7 +546,9 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     });
 
     let saved = false;
-    const last = state.step === r.totalSteps;
+    const timeUp = o.timeLimitMs !== undefined && state.step < r.totalSteps && now() - t0 >= o.timeLimitMs;
+    if (timeUp) stoppedByTime = true;
+    const last = state.step === r.totalSteps || timeUp;
     if (scorer && (state.step % r.evalEvery === 0 || last)) {
       const h = await scorer(o.heldOut!, r.lambda, o.signal);
       const improved = state.best === null || h.l2 < state.best.l2 - r.minDelta;
@@ -574,6 +585,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     tokens: state.tokens,
     tokensPerSec: totalTrainSec > 0 ? runTokens / totalTrainSec : 0,
     train: { l1: train.l1, l2: train.l2, l3: train.l3 },
+    stoppedByTime,
     best: state.best && stripDir(state.best),
     evals: state.evals,
     stoppedEarly: state.stoppedEarly,

@@ -137,6 +137,21 @@ describe('trainer', function () {
     assert.deepEqual(steps, [1, 2, 3, 4]);
   });
 
+  it('stops at its time limit: the step then is the last, evaluated and written', async () => {
+    const dir = tempDir();
+    let clock = 0;
+    const evals: number[] = [];
+    // The clock moves on every reading (a few per step): the limit falls a few steps in, well before 20.
+    const r = await train(bigramRun(dir, { steps: 20, evalEvery: 10, timeLimitMs: 35, now: () => (clock += 5), onEval: (e) => evals.push(e.step) }));
+    assert.ok(r.steps >= 1 && r.steps < 10, `${r.steps} steps`);
+    assert.equal(r.stoppedByTime, true);
+    assert.deepEqual(evals, [r.steps], 'the last step is evaluated');
+    assert.equal(latestCheckpoint(dir)!.step, r.steps);
+    const full = await train(bigramRun(tempDir(), { steps: 20, evalEvery: 10 }));
+    assert.equal(full.steps, 20);
+    assert.equal(full.stoppedByTime, false);
+  });
+
   it('keeps only the latest and the best checkpoints', async () => {
     const session = new QuadraticSession([{ name: 'x', shape: [3] }], 1, [1, 0.5, 0.9, 0.8]);
     await train({ session, values: new Map([['x', new Float32Array(3)]]), train: markovExamples(V, 16, 1), heldOut: markovExamples(V, 4, 2), shape: SHAPE, outDir: dir, steps: 16, evalEvery: 4, checkpointEvery: 2, patience: 10, lr: 0.1 });
