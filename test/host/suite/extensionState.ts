@@ -108,3 +108,14 @@ export function waitForModel(checkpointDir: string, timeoutMs = 60_000): Promise
     what: `model ${checkpointDir} to load`,
   });
 }
+
+/** The provider's trace for the request at `offset` in the document `uri`, once it has answered. */
+export function waitForTraceAt(uri: string, offset: number, timeoutMs: number, intervalMs = 25): Promise<CompletionTrace> {
+  return waitFor(
+    async () => {
+      const t = (await hookState()).lastCompletion;
+      return t?.documentUri === uri && t.offset === offset ? t : undefined;
+    },
+    { timeoutMs, intervalMs, what: `a completion at offset ${offset} of ${uri}` },
+  );
+}

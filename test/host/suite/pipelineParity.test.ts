@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, focus, sleep, typeText, waitFor } from './editorDriver';
-import { hookState, resetHooks, setSetting, type CompletionTrace } from './extensionState';
+import { hookState, resetHooks, setSetting, waitForTraceAt, type CompletionTrace } from './extensionState';
 import { EXTENSION_ID } from './testModels';
 
 interface ParityCase {
@@ -25,17 +25,6 @@ const CASES: ParityCase[] = [
   { file: 'parity/read.py', text: 'import json\n\n\ndef read_config(path):\n    w█\n\n\ndef main():\n    pass\n' },
   { file: 'parity/sum.js', text: 'function total(values) {\n  let sum = 0;\n  for (const v of values) {\n    sum += v█\n  }\n  return sum;\n}\n' },
 ];
-
-/** The trace of the request at the editor's cursor, once the provider has answered it. */
-function traceAt(uri: string, offset: number, timeoutMs: number): Promise<CompletionTrace> {
-  return waitFor(
-    async () => {
-      const t = (await hookState()).lastCompletion;
-      return t !== undefined && t.documentUri === uri && t.offset === offset ? t : undefined;
-    },
-    { timeoutMs, intervalMs: 25, what: `a completion at offset ${offset} of ${uri}` },
-  );
-}
 
 suite('one pipeline: editor and CLI', function () {
   this.timeout(240_000);
@@ -88,7 +77,7 @@ suite('one pipeline: editor and CLI', function () {
       await resetHooks();
       await typeText(editor, typed);
       assert.equal(doc.getText(), full);
-      const trace = await traceAt(doc.uri.toString(), cursor, 60_000);
+      const trace = await waitForTraceAt(doc.uri.toString(), cursor, 60_000);
       // The CLI reads the file: give it the text the editor has (asserted equal above).
       fs.writeFileSync(file, full);
 

@@ -6,8 +6,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { closeWithoutSaving, sleep, typeText, waitFor } from './editorDriver';
-import { hookState, setSetting } from './extensionState';
+import { closeWithoutSaving, sleep, typeText } from './editorDriver';
+import { setSetting, waitForTraceAt } from './extensionState';
 import { EXTENSION_ID } from './testModels';
 
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
@@ -66,13 +66,7 @@ suite('typing latency', function () {
       const t0 = performance.now();
       await typeText(editor, burst.slice(-1) || ' ');
       const offset = doc.offsetAt(editor.selection.active);
-      const trace = await waitFor(
-        async () => {
-          const t = (await hookState()).lastCompletion;
-          return t?.documentUri === doc.uri.toString() && t.offset === offset ? t : undefined;
-        },
-        { timeoutMs: first ? 60_000 : 10_000, intervalMs: 5, what: 'the answer to a keystroke' },
-      ).catch(() => undefined);
+      const trace = await waitForTraceAt(doc.uri.toString(), offset, first ? 60_000 : 10_000, 5).catch(() => undefined);
       const ms = performance.now() - t0;
       if (!first && trace !== undefined) {
         answered.push(ms);

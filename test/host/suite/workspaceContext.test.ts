@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, typeText, waitFor } from './editorDriver';
-import { hookState, probeEventLoop, resetHooks, setSetting, type CompletionTrace } from './extensionState';
+import { hookState, probeEventLoop, resetHooks, setSetting, waitForTraceAt, type CompletionTrace } from './extensionState';
 import { EXTENSION_ID } from './testModels';
 
 /** A seeded stream of identifiers, so the generated workspace is the same on every run. */
@@ -119,14 +119,7 @@ suite('workspace cache model', function () {
     const suggestionAfter = async (ch: string): Promise<CompletionTrace> => {
       await resetHooks();
       await typeText(editor, ch);
-      const offset = doc.offsetAt(editor.selection.active);
-      return waitFor(
-        async () => {
-          const t = (await hookState()).lastCompletion;
-          return t?.documentUri === doc.uri.toString() && t.offset === offset ? t : undefined;
-        },
-        { timeoutMs: 60_000, intervalMs: 25, what: 'a suggestion after typing' },
-      );
+      return waitForTraceAt(doc.uri.toString(), doc.offsetAt(editor.selection.active), 60_000);
     };
     // The first request loads the model, and the engine process then indexes the workspace.
     await suggestionAfter('p');
