@@ -371,6 +371,9 @@ export class FineTuneController implements vscode.Disposable {
         return job.dryRun === true ? { message: 'estimate ready' } : { message: 'measuring the base model on held-out files…' };
       case 'eval':
         log.info(`fine-tune: ${message.phase} — L2 ${message.result.l2.toFixed(4)}, L1 ${message.result.l1.toFixed(4)}, exact match ${(message.result.exact_match * 100).toFixed(1)}%`);
+        return { message: message.phase === 'before' ? 'measuring suggestions on held-out files…' : 'measuring the new suggestions on held-out files…' };
+      case 'quality':
+        log.info(`fine-tune: suggestions ${message.phase}: ${message.result.exact} of ${message.result.cuts} exactly right (${message.result.shown} shown; best baseline ${message.bestBaseline.exact})`);
         return { message: message.phase === 'before' ? 'training…' : 'writing the report…' };
       case 'progress': {
         const line = progressLine(message);
