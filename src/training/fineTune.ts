@@ -342,9 +342,9 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
   checkEnoughData(data.report);
   checkSignal(signal);
 
-  // Shape, memory, estimate. The shape fits the longest held-out example too, so held-out losses
-  // are of whole examples, as `eval` (one example per forward) computes them.
-  const shape = chooseBatchShape([...data.train, ...data.heldOut], { batchTokens: job.batchTokens ?? DEFAULT_BATCH_TOKENS, maxSeqLen: config.nPositions });
+  // Shape, memory, estimate. The shape fits the longest validation and held-out examples too, so
+  // their losses are of whole examples, as `eval` (one example per forward) computes them.
+  const shape = chooseBatchShape([...data.train, ...data.validation, ...data.heldOut], { batchTokens: job.batchTokens ?? DEFAULT_BATCH_TOKENS, maxSeqLen: config.nPositions });
   const method = ctx.method;
   const lora: LoraConfig | undefined = method === 'lora' ? DEFAULT_LORA_CONFIG : undefined;
   const available = availableMemory();
