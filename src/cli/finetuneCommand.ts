@@ -3,7 +3,7 @@ import * as path from 'path';
 import { UserError } from '../engine/errors';
 import { resolveModel } from '../engine/presets';
 import { formatEvalTable, formatExactChange } from '../training/evaluate';
-import { DEFAULT_BATCH_TOKENS, DEFAULT_QUALITY_CUTS, RECIPE, TRAINING_BUDGET_SECONDS, formatDuration } from '../training/fineTune';
+import { DEFAULT_BATCH_TOKENS, DEFAULT_QUALITY_CUTS, RECIPE, TRAINING_BUDGET_SECONDS, TRAINING_TIME_LIMIT_SECONDS, formatDuration } from '../training/fineTune';
 import { startFineTune, type StartOptions } from '../training/fineTuneClient';
 import type { ChildMessage, EvalJson, FineTuneJob, QualityCounts } from '../training/fineTuneProtocol';
 import { DEFAULT_LAMBDA } from '../training/trainer';
@@ -28,7 +28,8 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --out DIR [--model
                      parameters, such as the embedded one; LoRA for larger ones)
   --lambda L         weight of the context loss L1 (default ${DEFAULT_LAMBDA})
   --steps N | --epochs E   length of the run (default: ${RECIPE.full.epochs} epochs for full, ${RECIPE.lora.epochs} for LoRA, cut to
-                     what fits in ${TRAINING_BUDGET_SECONDS / 60} minutes of training at the pace measured on this machine)
+                     what fits in ${TRAINING_BUDGET_SECONDS / 60} minutes of training at the pace measured on this machine;
+                     training then stops after ${TRAINING_TIME_LIMIT_SECONDS / 60} minutes in any case)
   --lr X             peak learning rate (default ${RECIPE.lora.lr} for LoRA, ${RECIPE.full.lr} for full)
   --batch-tokens N   tokens per step (default ${DEFAULT_BATCH_TOKENS})
   --seed S           seeds the split, the cut points and the order (default 0)
