@@ -13,7 +13,8 @@ import type { GPT2Config } from '../../src/engine/config';
 import type { WeightSource } from '../../src/engine/weights';
 import { CancelledError } from '../../src/engine/errors';
 import { randomWeights } from '../../src/engine/randomCheckpoint';
-import { initialValues, latestCheckpoint, train, type EvalRecord, type TrainResult } from '../../src/training/trainer';
+import { latestCheckpoint } from '../../src/training/checkpointStore';
+import { initialValues, train, type EvalRecord, type TrainResult } from '../../src/training/trainer';
 import type { TokenExample } from '../../src/training/objective';
 import { TrainingSession } from '../../src/training/trainingSession';
 

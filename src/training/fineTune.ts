@@ -38,12 +38,14 @@ import type { ChildMessage, FineTuneJob, FineTuneResultJson, QualityCounts, Qual
 import { DEFAULT_LORA_CONFIG, type LoraConfig } from './lora';
 import { availableMemory, checkTrainingMemory, formatBytes } from './memoryEstimate';
 import { chooseBatchShape, makeBatch, type BatchShape } from './objective';
-import { DEFAULT_LAMBDA, initialValues, latestCheckpoint, train, type TrainResult } from './trainer';
+import { latestCheckpoint } from './checkpointStore';
+import { DEFAULT_LAMBDA, initialValues, train, type TrainResult } from './trainer';
 import { acquireOutputLock } from './outputLock';
 import { TrainingSession } from './trainingSession';
 import { judgeAdapter } from './verdict';
+import { formatDuration } from '../engine/units';
 
-/** Tokens per step (rows × seqLen) unless --batch-tokens says: 4 × 256, the batch the PERF.md peer trains at. */
+/** Tokens per step (rows × seqLen) unless --batch-tokens says: 4 × 256, the batch the PyTorch peer of bench/MACHINE.md trains at. */
 export const DEFAULT_BATCH_TOKENS = 1024;
 export const REPORT_FILE = 'report.json';
 const CURVE_FILE = 'loss-curve.json';
@@ -167,12 +169,6 @@ export function earlyStoppingCases<T>(cases: readonly T[], rows: number, steps: 
   return cases.slice(0, Math.min(cases.length, Math.max(32, budget)));
 }
 
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${Math.round(seconds)} s`;
-  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
-  const h = Math.floor(seconds / 3600);
-  return `${h} h ${Math.round((seconds - h * 3600) / 60)} min`;
-}
 
 function checkJob(job: FineTuneJob): void {
   if (job.method !== undefined && job.method !== 'lora' && job.method !== 'full') throw new UserError(`method must be lora or full (got ${String(job.method)})`);

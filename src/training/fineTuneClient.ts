@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { startChild } from '../engine/childProcess';
 import { CancelledError, UserError } from '../engine/errors';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson, ParentMessage } from './fineTuneProtocol';
-import { latestCheckpoint } from './trainer';
+import { latestCheckpoint } from './checkpointStore';
 
 export interface StartOptions {
   /** The child's entry: dist/fineTuneProcess.js, resolved by the caller (it knows where it is installed). */

@@ -8,7 +8,7 @@
 import { CancelledError, UserError } from '../engine/errors';
 import { runFineTune, type FineTuneDeps } from './fineTune';
 import type { ChildMessage, FineTuneJob, ParentMessage } from './fineTuneProtocol';
-import { latestCheckpoint } from './trainer';
+import { latestCheckpoint } from './checkpointStore';
 
 const controller = new AbortController();
 let started = false;

@@ -21,13 +21,14 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeJsonAtomic } from '../engine/atomicFile';
 import { writeCheckpoint as writeModelCheckpoint } from '../engine/checkpoint';
 import type { GPT2Config } from '../engine/config';
 import { CancelledError, UserError } from '../engine/errors';
 import { Rng } from '../engine/random';
-import { openSafetensors, writeSafetensors } from '../engine/safetensors';
 import type { WeightSource } from '../engine/weights';
+import {
+  CHECKPOINTS, latestCheckpoint, OPTIMIZER_FILE, readTrainerState, readValues, saveTrainerCheckpoint, STATE_VERSION, stepDirName, type TrainerState,
+} from './checkpointStore';
 import { hashToUint32 } from './data/seededHash';
 import { sessionScorer } from './evaluate';
 import { initLoraValues, saveAdapter, type LoraConfig } from './lora';
@@ -41,7 +42,8 @@ import { AdamW, GradientAccumulator, clipFactor, globalGradNorm, learningRate } 
 /**
  * GPT-1's λ, kept after measuring 0, 0.1 and 0.5 on held-out data (bench/LAMBDA.md): with LoRA on a
  * pre-trained model they were indistinguishable (≤ 0.007 nats of held-out L2), and from random
- * weights 0.5 was best. The short-completion case for 0.1 (ANCHORS.md §5d) awaits a run on real gpt2.
+ * weights 0.5 was best. Users of other tools report 0.01–0.1 working best for short completions; that
+ * case awaits a run on real gpt2.
  */
 export const DEFAULT_LAMBDA = 0.5;
 /** run_clm's 5e-5 for full fine-tuning; LoRA's small, zero-started delta takes a larger step. */
@@ -193,118 +195,6 @@ function dataFingerprint(...sets: (readonly TokenExample[] | undefined)[]): stri
     for (const e of set ?? []) h.update(`${e.contextIds.join(',')}|${e.continuationIds.join(',')};`);
   }
   return h.digest('hex');
-}
-
-// ---- checkpoints ----
-
-const CHECKPOINTS = 'checkpoints';
-const LATEST = 'latest.json';
-const VALUES_FILE = 'trainable.safetensors';
-const OPTIMIZER_FILE = 'optimizer.safetensors';
-const STATE_FILE = 'trainer.json';
-const STATE_VERSION = 1;
-
-interface TrainerState {
-  version: number;
-  step: number;
-  tokens: number;
-  /** Where the data order stands: the next micro-batch and the epoch it is in (derived from step; informative). */
-  dataOrder: { seed: number; epoch: number; batchInEpoch: number };
-  /** Everything randomness depends on: the seed alone (orders are hash(seed, epoch)); no generator state to carry. */
-  rng: { kind: 'derived'; seed: number };
-  best: (EvalRecord & { dir: string }) | null;
-  evalsWithoutImprovement: number;
-  evals: EvalRecord[];
-  recent: CountedLosses[];
-  done: boolean;
-  stoppedEarly: boolean;
-  runKey: Record<string, unknown>;
-}
-
-function stepDirName(step: number): string {
-  return `step-${String(step).padStart(7, '0')}`;
-}
-
-function saveTrainerCheckpoint(outDir: string, state: TrainerState, params: readonly TrainableParam[], values: Map<string, Float32Array>, optimizer: AdamW): string {
-  const root = path.join(outDir, CHECKPOINTS);
-  fs.mkdirSync(root, { recursive: true });
-  const name = stepDirName(state.step);
-  const dir = path.join(root, name);
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
-  try {
-    writeSafetensors(
-      path.join(tmp, VALUES_FILE),
-      params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: values.get(p.name)! })),
-      { format: 'pt' },
-    );
-    optimizer.saveState(path.join(tmp, OPTIMIZER_FILE));
-    writeJsonAtomic(path.join(tmp, STATE_FILE), state);
-  } catch (e) {
-    // A full disk mid-checkpoint: the half-written folder goes, the previous checkpoint stays the latest.
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  // The same step saved again (a resumed run re-reaching it) holds the same state: replace it.
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
-  writeJsonAtomic(path.join(root, LATEST), { step: state.step, dir: name });
-  for (const entry of fs.readdirSync(root)) {
-    const stale = (entry.startsWith('step-') && entry !== name && entry !== state.best?.dir) || entry.includes('.tmp-');
-    if (stale && entry !== LATEST) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
-  }
-  return dir;
-}
-
-function readTrainerState(dir: string): TrainerState {
-  const file = path.join(dir, STATE_FILE);
-  let state: TrainerState;
-  try {
-    state = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerState;
-  } catch (e) {
-    throw new UserError(`${file}: cannot read the trainer state (${(e as Error).message.split('\n')[0]}); remove ${path.dirname(dir)} to start over`);
-  }
-  if (state.version !== STATE_VERSION || !Number.isSafeInteger(state.step)) {
-    throw new UserError(`${file}: not a trainer state of this version; remove ${path.dirname(dir)} to start over`);
-  }
-  return state;
-}
-
-/** The latest checkpoint folder of `outDir`, or null when it has none. */
-export function latestCheckpoint(outDir: string): { step: number; dir: string } | null {
-  const root = path.join(outDir, CHECKPOINTS);
-  const pointer = path.join(root, LATEST);
-  if (!fs.existsSync(pointer)) return null;
-  let j: { step?: unknown; dir?: unknown };
-  try {
-    j = JSON.parse(fs.readFileSync(pointer, 'utf8')) as typeof j;
-  } catch {
-    throw new UserError(`${pointer}: damaged; remove ${root} to start over`);
-  }
-  if (typeof j.dir !== 'string' || typeof j.step !== 'number' || !/^step-\d+$/.test(j.dir)) throw new UserError(`${pointer}: damaged; remove ${root} to start over`);
-  const dir = path.join(root, j.dir);
-  if (!fs.existsSync(dir)) throw new UserError(`${pointer} points to ${j.dir}, which is missing; remove ${root} to start over`);
-  return { step: j.step, dir };
-}
-
-function readValues(dir: string, params: readonly TrainableParam[], into?: Map<string, Float32Array>): Map<string, Float32Array> {
-  const file = path.join(dir, VALUES_FILE);
-  const f = openSafetensors(file);
-  try {
-    const out = into ?? new Map<string, Float32Array>();
-    for (const p of params) {
-      const info = f.tensors.get(p.name);
-      if (!info || info.shape.join(',') !== p.shape.join(',')) throw new UserError(`${file}: tensor ${p.name} is missing or not of shape [${p.shape.join(', ')}]; the checkpoint is of another run`);
-      const data = f.readFloat32(p.name);
-      const target = out.get(p.name);
-      if (target) target.set(data);
-      else out.set(p.name, data);
-    }
-    return out;
-  } finally {
-    f.close();
-  }
 }
 
 function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>): string | null {

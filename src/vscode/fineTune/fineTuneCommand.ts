@@ -15,7 +15,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { UserError } from '../../engine/errors';
 import type { ChildMessage, FineTuneJob } from '../../training/fineTuneProtocol';
-import { latestCheckpoint } from '../../training/trainer';
+import { latestCheckpoint } from '../../training/checkpointStore';
 import { FINE_TUNE_COMMAND } from '../commands';
 import { resolveModelLocation, type ModelFolders, type ModelLocation } from '../modelResolution';
 import type { Settings } from '../settings';

@@ -20,7 +20,7 @@ import { earlyStoppingCases, miningOptions, runFineTune } from '../../../src/tra
 import { startFineTune, trainingEnvironment } from '../../../src/training/fineTuneClient';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson } from '../../../src/training/fineTuneProtocol';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights } from '../../../src/training/lora';
-import { latestCheckpoint } from '../../../src/training/trainer';
+import { latestCheckpoint } from '../../../src/training/checkpointStore';
 import { TrainingSession } from '../../../src/training/trainingSession';
 import { captureStdout } from '../../helpers/captureStdout';
 import { CONFIG, collect, writeCorpus } from './fineTuneFixtures';

@@ -15,7 +15,7 @@ import { startFineTune } from '../../../src/training/fineTuneClient';
 import type { ChildMessage, FineTuneJob } from '../../../src/training/fineTuneProtocol';
 import { acquireLockFile, isStale } from '../../../src/training/lockFile';
 import { OUTPUT_LOCK_FILE, OutputLockedError, acquireOutputLock } from '../../../src/training/outputLock';
-import { latestCheckpoint } from '../../../src/training/trainer';
+import { latestCheckpoint } from '../../../src/training/checkpointStore';
 import { mountSmallDisk } from '../../helpers/tmpfs';
 import { CONFIG, collect, writeCorpus } from './fineTuneFixtures';
 

@@ -9,7 +9,8 @@ import { randomWeights } from '../../../src/engine/randomCheckpoint';
 import { sessionScorer } from '../../../src/training/evaluate';
 import { loadAdapter, loraParams, type LoraConfig } from '../../../src/training/lora';
 import type { Losses, TrainBatch, TrainableParam, TrainingSessionLike } from '../../../src/training/objective';
-import { epochOrder, initialValues, latestCheckpoint, train, type TrainProgress, type TrainerOptions } from '../../../src/training/trainer';
+import { latestCheckpoint } from '../../../src/training/checkpointStore';
+import { epochOrder, initialValues, train, type TrainProgress, type TrainerOptions } from '../../../src/training/trainer';
 import { BigramSession, bigramValues, cloneValues, markovExamples } from './bigramSession';
 
 const V = 12;
