@@ -6,13 +6,11 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { evalCommand } from '../../../src/cli/evalCommand';
 import { openCheckpoint } from '../../../src/engine/checkpoint';
 import { CancelledError, UserError } from '../../../src/engine/errors';
 import { OrtModel } from '../../../src/engine/ortModel';
-import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
 import { adapterOverlay } from '../../../src/training/adapterOverlay';
 import { mineDataset } from '../../../src/training/data/dataset';
 import { DEFAULT_EVAL_CASES, evalCases, modelScorer, sessionScorer } from '../../../src/training/evaluate';
@@ -23,35 +21,18 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights }
 import { latestCheckpoint } from '../../../src/training/checkpointStore';
 import { TrainingSession } from '../../../src/training/trainingSession';
 import { captureStdout } from '../../helpers/captureStdout';
-import { CONFIG, collect, writeCorpus } from './fineTuneFixtures';
+import { CONFIG, collect, useFineTuneFixture, writeCorpus } from './fineTuneFixtures';
 
 const REPO = path.resolve(__dirname, '../../..');
 
 describe('fine-tuning run', function () {
   this.timeout(120_000);
+  const fixture = useFineTuneFixture('gpt2c-finetune-', 2);
+  const job = fixture.job;
   let dir: string;
   let corpus: string;
   let model: string;
-  const job = (name: string, extra: Partial<FineTuneJob> = {}): FineTuneJob => ({
-    folder: corpus,
-    model,
-    out: path.join(dir, name),
-    method: 'lora',
-    batchTokens: 128,
-    evalCases: 4,
-    threads: 2,
-    seed: 3,
-    ...extra,
-  });
-
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-finetune-'));
-    corpus = path.join(dir, 'corpus');
-    model = path.join(dir, 'model');
-    writeCorpus(corpus);
-    writeRandomCheckpoint(model, CONFIG, 11);
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  before(() => ({ dir, corpus, model } = fixture));
 
   it('lowers held-out L2 clearly (full fine-tuning), reporting every stage and writing the model and report.json', async () => {
     const { messages, emit } = collect();

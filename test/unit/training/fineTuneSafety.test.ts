@@ -9,7 +9,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resumeCommand } from '../../../src/cli/finetuneCommand';
 import { CancelledError, UserError } from '../../../src/engine/errors';
-import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
 import { runFineTune } from '../../../src/training/fineTune';
 import { startFineTune } from '../../../src/training/fineTuneClient';
 import type { ChildMessage, FineTuneJob } from '../../../src/training/fineTuneProtocol';
@@ -17,7 +16,7 @@ import { acquireLockFile, isStale } from '../../../src/training/lockFile';
 import { OUTPUT_LOCK_FILE, OutputLockedError, acquireOutputLock } from '../../../src/training/outputLock';
 import { latestCheckpoint } from '../../../src/training/checkpointStore';
 import { mountSmallDisk } from '../../helpers/tmpfs';
-import { CONFIG, collect, writeCorpus } from './fineTuneFixtures';
+import { collect, useFineTuneFixture } from './fineTuneFixtures';
 
 const REPO = path.resolve(__dirname, '../../..');
 
@@ -42,29 +41,12 @@ async function until(check: () => boolean, what: string, ms = 60_000): Promise<v
 
 describe('fine-tuning output safety', function () {
   this.timeout(180_000);
+  const fixture = useFineTuneFixture('gpt2c-finetune-safety-', 1);
+  const job = fixture.job;
   let dir: string;
   let corpus: string;
   let model: string;
-  const job = (name: string, extra: Partial<FineTuneJob> = {}): FineTuneJob => ({
-    folder: corpus,
-    model,
-    out: path.join(dir, name),
-    method: 'lora',
-    batchTokens: 128,
-    evalCases: 4,
-    threads: 1,
-    seed: 3,
-    ...extra,
-  });
-
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-finetune-safety-'));
-    corpus = path.join(dir, 'corpus');
-    model = path.join(dir, 'model');
-    writeCorpus(corpus);
-    writeRandomCheckpoint(model, CONFIG, 11);
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  before(() => ({ dir, corpus, model } = fixture));
 
   describe('the output folder lock', () => {
     it('refuses a live holder with one line, takes over a dead one, and a holder in this process is live', () => {
