@@ -9,7 +9,10 @@ class Config:
         self.verbose = verbose
 
     def exists(self):
-        return 
+        return os.path.exists(self.path)
+
+    def is_dir(self):
+        return os.path.isdir(self.
 
 
 def main(argv):
