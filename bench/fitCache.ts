@@ -14,7 +14,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { blankTokens, predictNext, MAX_MATCH, MAX_ORDER } from '../src/engine/cacheModel/cacheModel';
-import { TokenStore } from '../src/engine/cacheModel/tokenStore';
+import { cacheWeight, DEFAULT_CACHE_WEIGHTS } from '../src/engine/cacheModel/mixture';
 import { WorkspaceCache, DOCUMENT_WEIGHT } from '../src/completion/context/workspaceCache';
 import { loadFromFlags } from '../src/cli/modelFlags';
 import { splitWorkspace } from '../src/quality/workspaceSplit';
@@ -36,12 +36,13 @@ interface Sample {
 
 const REBUILD = 32;
 const GRID = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 12, 20, 35, 60, 100];
-const MAX_WEIGHT = 0.95;
+const MAX_WEIGHT = DEFAULT_CACHE_WEIGHTS.maxWeight;
 
 function mixtureLoss(samples: readonly Sample[], beta: number): number {
   let sum = 0;
   for (const s of samples) {
-    const w = Math.min(MAX_WEIGHT, s.count / (s.count + beta));
+    // The mixture's own weight rule, with one β for the group being fitted.
+    const w = cacheWeight(0, s.count, { beta: [beta], maxWeight: MAX_WEIGHT });
     sum += Math.log((1 - w) * Math.exp(s.lpModel) + w * s.pCache);
   }
   return -sum / Math.max(1, samples.length);
@@ -109,7 +110,6 @@ async function main(): Promise<void> {
   await engine.model.dispose();
 }
 
-void TokenStore;
 main().catch((e) => {
   process.stderr.write(`${(e as Error).stack}\n`);
   process.exit(1);

@@ -100,55 +100,55 @@ export async function completeWithEngine(
   let promptConfidence: number | undefined;
   const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 ? head.skipBelow : 0;
   try {
-  const result = await engine.complete({
-    prompt: built.prompt,
-    maxTokens,
-    temperature: req.temperature,
-    topP: req.topP,
-    seed: req.seed,
-    n: req.n,
-    maxLines: req.maxLines,
-    deadlineMs: req.deadlineMs,
-    signal,
-    mixer: cache?.mixer,
-    onToken: onToken === undefined ? undefined : (event) => onToken(event.candidate),
-    logprobs: scoring,
-    afterPrefill: scoring ? (h) => {
-      promptState = h.slice();
-      promptConfidence = head?.prompt(h);
-      return !(skipBelow > 0 && promptConfidence !== undefined && promptConfidence < skipBelow);
-    } : undefined,
-  });
-  const t1 = performance.now();
-  const candidates: EngineCompleteResult['candidates'] = result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason }));
-  if (scoring && !result.stoppedAfterPrefill) {
-    const states: RequestStates['candidates'] = [];
-    for (const [i, candidate] of candidates.entries()) {
-      const shown = postprocessCompletion(candidate.text, req.postprocess!);
-      const h = shown === null || shown.trim() === '' ? undefined : await suggestionState(engine, built.prompt, shown, result.droppedTokens, signal);
-      if (h === undefined) {
-        states.push(null);
-        continue;
+    const result = await engine.complete({
+      prompt: built.prompt,
+      maxTokens,
+      temperature: req.temperature,
+      topP: req.topP,
+      seed: req.seed,
+      n: req.n,
+      maxLines: req.maxLines,
+      deadlineMs: req.deadlineMs,
+      signal,
+      mixer: cache?.mixer,
+      onToken: onToken === undefined ? undefined : (event) => onToken(event.candidate),
+      logprobs: scoring,
+      afterPrefill: scoring ? (h) => {
+        promptState = h.slice();
+        promptConfidence = head?.prompt(h);
+        return !(skipBelow > 0 && promptConfidence !== undefined && promptConfidence < skipBelow);
+      } : undefined,
+    });
+    const t1 = performance.now();
+    const candidates: EngineCompleteResult['candidates'] = result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason }));
+    if (scoring && !result.stoppedAfterPrefill) {
+      const states: RequestStates['candidates'] = [];
+      for (const [i, candidate] of candidates.entries()) {
+        const shown = postprocessCompletion(candidate.text, req.postprocess!);
+        const h = shown === null || shown.trim() === '' ? undefined : await suggestionState(engine, built.prompt, shown, result.droppedTokens, signal);
+        if (h === undefined) {
+          states.push(null);
+          continue;
+        }
+        const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
+        const x = new Float32Array(h.length + features.length);
+        x.set(h);
+        x.set(features, h.length);
+        states.push({ text: shown!, x });
+        if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
-      const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
-      const x = new Float32Array(h.length + features.length);
-      x.set(h);
-      x.set(features, h.length);
-      states.push({ text: shown!, x });
-      if (head !== undefined) candidate.confidence = head.suggestion(x);
+      onStates?.({ prompt: promptState, candidates: states });
     }
-    onStates?.({ prompt: promptState, candidates: states });
-  }
-  return {
-    candidates,
-    windowStartOffset: built.windowStartOffset,
-    promptTokens: result.promptTokens,
-    reusedTokens: result.reusedTokens,
-    droppedTokens: result.droppedTokens,
-    ...(result.stoppedAfterPrefill ? { skippedBeforeDecoding: true } : {}),
-    ...(promptConfidence !== undefined ? { promptConfidence } : {}),
-    timings: { promptMs, ...result.timings, scoreMs: performance.now() - t1, totalMs: performance.now() - t0 },
-  };
+    return {
+      candidates,
+      windowStartOffset: built.windowStartOffset,
+      promptTokens: result.promptTokens,
+      reusedTokens: result.reusedTokens,
+      droppedTokens: result.droppedTokens,
+      ...(result.stoppedAfterPrefill ? { skippedBeforeDecoding: true } : {}),
+      ...(promptConfidence !== undefined ? { promptConfidence } : {}),
+      timings: { promptMs, ...result.timings, scoreMs: performance.now() - t1, totalMs: performance.now() - t0 },
+    };
   } finally {
     cache?.release();
   }

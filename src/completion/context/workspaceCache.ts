@@ -50,13 +50,14 @@ export class WorkspaceCache {
 
   /** Adds or replaces one file (absolute path) unless that would pass the cap. */
   setFile(file: string, text: string): boolean {
-    const ids = this.tokenizer.encode(text.replace(/\r\n/g, '\n'));
+    const lf = text.replace(/\r\n/g, '\n');
+    const ids = this.tokenizer.encode(lf);
     if (!this.store.has(file) && this.store.liveTokens + ids.length > this.maxTokens) {
       this.overCap++;
       return false;
     }
     this.store.set(file, ids);
-    if (this.withChunks) this.chunks.setFile(file, text.replace(/\r\n/g, '\n'));
+    if (this.withChunks) this.chunks.setFile(file, lf);
     return true;
   }
 

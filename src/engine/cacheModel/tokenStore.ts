@@ -45,11 +45,6 @@ export class TokenStore {
     return this.size - this.deadTokens;
   }
 
-  /** Bytes held by the arrays (approximate; the map's own overhead not counted). */
-  get bytes(): number {
-    return this.tokens.byteLength + this.deadMask.byteLength + this.previous.byteLength + this.heads.size * 50;
-  }
-
   has(id: string): boolean {
     return this.spans.has(id);
   }
