@@ -4,6 +4,14 @@
  * means "stopped typing"; a slow typist needs a longer one, or every keystroke would start (and
  * cancel) a generation, which is CPU the user pays for with a local model.
  *
+ * The wait aims at when the suggestion should *appear*: a pause of 1.25–2 typical intervals after
+ * the last keystroke. The model's own expected response time is spent inside that pause rather
+ * than added after it, so a faster model starts later and a slower one earlier, and the ghost text
+ * shows at about the same moment. (Waiting 1.5–3 intervals and then generating put the ghost text
+ * ~460 ms after the last keystroke of an 80 ms-per-key typist; users expect ≤ 250 ms.) A request
+ * started too early is cancelled by the next keystroke, which is cheap: the engine stops at once
+ * and the KV cache keeps the prompt's prefix.
+ *
  * Time is passed in, never read, so tests drive it with a fake clock.
  */
 
@@ -21,6 +29,8 @@ export interface AdaptiveDebounceOptions {
   readonly pauseMs?: number;
   /** Intervals needed before the average is trusted (default 5). */
   readonly minSamples?: number;
+  /** Weight of the newest model response time in its moving average (default 0.3). */
+  readonly latencySmoothing?: number;
 }
 
 /** What is known about the keystroke that the delay is for. */
@@ -33,9 +43,9 @@ export interface KeystrokeHints {
   readonly atLineEnd?: boolean;
 }
 
-/** Waiting this many typical intervals means the user paused; fewer at likely completion points. */
-const PAUSE_FACTOR_MAX = 3;
-const PAUSE_FACTOR_MIN = 1.5;
+/** A pause this many typical intervals long means the user stopped; shorter at likely completion points. */
+const PAUSE_FACTOR_MAX = 2;
+const PAUSE_FACTOR_MIN = 1.25;
 /** How much each hint moves the factor toward its minimum (sums to 1). */
 const HINT_WEIGHTS = { nonWordCharacter: 0.6, lineEnd: 0.4 } as const;
 /** Shorter intervals are key repeat or programmatic edits; clamp so they cannot drag the average to 0. */
@@ -54,6 +64,8 @@ export class AdaptiveDebouncer {
   private lastKeystrokeMs: number | undefined;
   private averageIntervalMs: number | undefined;
   private samples = 0;
+  private readonly latencySmoothing: number;
+  private expectedLatencyMs = 0;
 
   constructor(options: AdaptiveDebounceOptions) {
     this.baseDelayMs = Math.max(0, options.baseDelayMs);
@@ -61,6 +73,19 @@ export class AdaptiveDebouncer {
     this.smoothing = clamp(options.smoothing ?? 0.15, 0.01, 1);
     this.pauseMs = options.pauseMs ?? 1500;
     this.minSamples = Math.max(1, options.minSamples ?? 5);
+    this.latencySmoothing = clamp(options.latencySmoothing ?? 0.3, 0.01, 1);
+  }
+
+  /** Records how long the model took to answer after the wait (its moving average is spent inside the next waits). */
+  recordLatency(ms: number): void {
+    if (!(Number.isFinite(ms) && ms >= 0)) return;
+    this.expectedLatencyMs =
+      this.expectedLatencyMs === 0 ? ms : this.expectedLatencyMs + this.latencySmoothing * (ms - this.expectedLatencyMs);
+  }
+
+  /** The moving average of the model's response times in ms (0 until one is recorded). */
+  expectedLatency(): number {
+    return this.expectedLatencyMs;
   }
 
   /** Records a keystroke at `nowMs` and returns how long to wait before requesting a completion. */
@@ -96,7 +121,8 @@ export class AdaptiveDebouncer {
     }
     if (hints.atLineEnd === true) score += HINT_WEIGHTS.lineEnd;
     const factor = PAUSE_FACTOR_MAX - (PAUSE_FACTOR_MAX - PAUSE_FACTOR_MIN) * score;
-    return Math.round(clamp(factor * this.averageIntervalMs, this.baseDelayMs / 2, this.baseDelayMs * 4));
+    const pause = factor * this.averageIntervalMs - this.expectedLatencyMs;
+    return Math.round(clamp(pause, this.baseDelayMs / 2, this.baseDelayMs * 4));
   }
 
   /** The moving average of typing intervals in ms, once enough keystrokes were seen. */

@@ -102,7 +102,15 @@ export interface PipelineRequest {
   readonly filePath?: string;
   /** False once the document changed after the request was made: the answer is not shown. */
   readonly isCurrent?: () => boolean;
+  /**
+   * When the document last changed (`Date.now()` ms), if the editor knows: the debounce counts the
+   * pause from the keystroke, not from when the editor got round to asking (VS Code asks ~50–100 ms later).
+   */
+  readonly editedAt?: number;
 }
+
+/** An edit older than this is not the keystroke this request is for. */
+const KEYSTROKE_MAX_AGE_MS = 1000;
 
 export type CompletionSource = 'model' | 'typing-through' | 'cache';
 
@@ -138,6 +146,10 @@ export interface CompletionTrace {
   readonly multiline: boolean;
   /** From the end of the debounce to the items (model source), or the whole request (cache). */
   readonly latencyMs: number;
+  /** How long the request waited for typing to pause (model source, automatic triggers). */
+  readonly debounceMs?: number;
+  /** From the editor's request to the answer, everything included. */
+  readonly totalMs: number;
   readonly result?: EngineCompleteResult;
   readonly checkpointDir?: string;
   /** Why nothing is shown, when the items are empty. */
@@ -261,6 +273,7 @@ export class CompletionPipeline {
           source: result.source ?? 'model',
           items: result.items,
           latencyMs: performance.now() - startedAt,
+          totalMs: performance.now() - startedAt,
           ...(result.suppressed === null ? {} : { suppressed: result.suppressed }),
           ...extra,
         };
@@ -284,13 +297,18 @@ export class CompletionPipeline {
         }
       }
 
+      let debounceMs = 0;
       if (this.deps.debounce !== false) {
-        const delay = this.debouncer.delayFor(Date.now(), {
+        const now = Date.now();
+        const age = req.editedAt === undefined ? -1 : now - req.editedAt;
+        const keystrokeAt = age >= 0 && age < KEYSTROKE_MAX_AGE_MS ? req.editedAt! : now;
+        const pause = this.debouncer.delayFor(keystrokeAt, {
           manual,
           typedCharacter: prefix.length > 0 ? prefix[prefix.length - 1] : undefined,
           atLineEnd: request.suffixOnLine.trim() === '',
         });
-        if (!(await wait(delay, controller.signal))) return { items: [], suppressed: 'cancelled' };
+        debounceMs = Math.max(0, pause - (now - keystrokeAt));
+        if (!(await wait(debounceMs, controller.signal))) return { items: [], suppressed: 'cancelled' };
       }
       const model = await untilAborted(this.deps.backend.acquire(), controller.signal);
       if (controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
@@ -301,13 +319,15 @@ export class CompletionPipeline {
       if (generated === undefined || controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
       if (req.isCurrent !== undefined && !req.isCurrent()) return { items: [], suppressed: 'document-changed' };
       const { result, latencyMs } = generated;
+      // Alternatives (manual) take longer than the automatic answer the debounce plans for.
+      if (!manual) this.debouncer.recordLatency(latencyMs);
 
       const { kept: processed, droppedBy } = postprocessAll(result.candidates.map((c) => c.text), ctx);
       // Alternatives lead with the suggestion already on screen, when there was one.
       const greedyKey = resultCacheKey(model, source.text, ctx, settings);
       const items = manual ? unique([...(this.results.get(greedyKey) ?? []), ...processed]) : processed;
       if (!manual) this.results.set(greedyKey, processed);
-      const extra = { raw: result.candidates.map((c) => c.text), latencyMs, result, checkpointDir: model.checkpointDir };
+      const extra = { raw: result.candidates.map((c) => c.text), latencyMs, debounceMs, result, checkpointDir: model.checkpointDir };
       if (!manual && lowConfidence(result, settings)) {
         this.results.set(greedyKey, []);
         return done({ items: [], suppressed: 'low-confidence', source: 'model' }, extra);

@@ -51,6 +51,8 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
   readonly onDidStartGenerating = this.startEmitter.event;
   /** The last "nothing to show" reason given for a request made by hand (test hooks). */
   lastManualEmpty: string | undefined;
+  /** When each document last changed: the debounce counts its pause from the keystroke. */
+  private readonly editedAt = new Map<string, number>();
 
   constructor(private readonly deps: ProviderDependencies) {
     this.pipeline = new CompletionPipeline({
@@ -65,7 +67,10 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
     });
     this.subscriptions.push(
       vscode.workspace.onDidChangeTextDocument((e) => this.documentChanged(e)),
-      vscode.workspace.onDidCloseTextDocument((d) => this.pipeline.documentClosed(d.uri.toString())),
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        this.pipeline.documentClosed(d.uri.toString());
+        this.editedAt.delete(d.uri.toString());
+      }),
     );
   }
 
@@ -145,6 +150,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
           editorIndentUnit: editorIndentUnit(editor),
           filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
           isCurrent: () => document.version === version,
+          editedAt: this.editedAt.get(uri),
         },
         controller.signal,
       );
@@ -187,6 +193,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
   private documentChanged(e: vscode.TextDocumentChangeEvent): void {
     if (e.contentChanges.length === 0) return;
     const uri = e.document.uri.toString();
+    this.editedAt.set(uri, Date.now());
     // Several cursors, undo or redo: not an accept.
     const single = e.contentChanges.length === 1 && e.reason === undefined;
     const change = e.contentChanges[0];

@@ -19,6 +19,10 @@ export interface CompletionTrace {
   items: string[];
   multiline: boolean;
   latencyMs: number;
+  /** How long the request waited for typing to pause. */
+  debounceMs?: number;
+  /** From the editor's request to the answer. */
+  totalMs: number;
   checkpointDir?: string;
   /** Why nothing is shown, when items is empty. */
   suppressed?: string;

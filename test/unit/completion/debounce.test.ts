@@ -54,10 +54,10 @@ describe('adaptive debouncer', () => {
   });
 
   const table: { name: string; intervalMs: number; hints?: Parameters<AdaptiveDebouncer['delayFor']>[1]; expected: number }[] = [
-    { name: 'steady 100 ms typing waits three intervals', intervalMs: 100, expected: 300 },
-    { name: 'at a likely point (line end, after ".") waits 1.5 intervals', intervalMs: 100, hints: { atLineEnd: true, typedCharacter: '.' }, expected: 150 },
-    { name: 'line end alone', intervalMs: 100, hints: { atLineEnd: true }, expected: 240 },
-    { name: 'a word character is no hint', intervalMs: 100, hints: { typedCharacter: 'a' }, expected: 300 },
+    { name: 'steady 120 ms typing waits two intervals', intervalMs: 120, expected: 240 },
+    { name: 'at a likely point (line end, after ".") waits 1.25 intervals', intervalMs: 120, hints: { atLineEnd: true, typedCharacter: '.' }, expected: 150 },
+    { name: 'line end alone', intervalMs: 120, hints: { atLineEnd: true }, expected: 204 },
+    { name: 'a word character is no hint', intervalMs: 120, hints: { typedCharacter: 'a' }, expected: 240 },
     { name: 'fast typist: clamped to half the base', intervalMs: 25, expected: 100 },
     { name: 'slow typist: clamped to four times the base', intervalMs: 900, expected: 800 },
     { name: 'manual trigger does not wait', intervalMs: 100, hints: { manual: true }, expected: 0 },
@@ -80,9 +80,33 @@ describe('adaptive debouncer', () => {
     const adapting = debouncer.currentDelay();
     typeSteadily(debouncer, clock, 40, 60);
     const fast = debouncer.currentDelay();
-    assert.equal(slow, 600);
+    assert.equal(slow, 400);
     assert.ok(adapting < slow && adapting > fast, `${slow} > ${adapting} > ${fast}`);
-    assert.equal(fast, 180);
+    assert.equal(fast, 120);
+  });
+
+  it("spends the model's expected response time inside the pause", () => {
+    const clock = new FakeClock();
+    const debouncer = new AdaptiveDebouncer({ baseDelayMs: 200 });
+    typeSteadily(debouncer, clock, 20, 150);
+    assert.equal(debouncer.currentDelay(), 300); // no answer timed yet
+    debouncer.recordLatency(80);
+    assert.equal(debouncer.expectedLatency(), 80);
+    assert.equal(debouncer.currentDelay(), 220); // the ghost text still shows ~300 ms after the last key
+    debouncer.recordLatency(180); // moving average: 80 + 0.3 × 100
+    assert.equal(debouncer.expectedLatency(), 110);
+    assert.equal(debouncer.currentDelay(), 190);
+    debouncer.recordLatency(5000); // a slow model never makes the wait shorter than half the base
+    assert.equal(debouncer.currentDelay(), 100);
+    debouncer.recordLatency(Number.NaN);
+    assert.ok(Number.isFinite(debouncer.expectedLatency()));
+  });
+
+  it('before the rhythm is known the base delay stands, whatever the latency', () => {
+    const clock = new FakeClock();
+    const debouncer = new AdaptiveDebouncer({ baseDelayMs: 200 });
+    debouncer.recordLatency(150);
+    assert.equal(typeSteadily(debouncer, clock, 3, 100), 200);
   });
 
   it('ignores pauses longer than pauseMs', () => {

@@ -200,3 +200,25 @@ describe('CompletionPipeline', () => {
     assert.equal(pipeline.lastTrace?.items[0], 'a');
   });
 });
+
+describe('CompletionPipeline debounce', () => {
+  const debounced = (backend: CompletionBackend) =>
+    new CompletionPipeline({ backend, settings: () => ({ ...SETTINGS, debounceMs: 200 }) });
+
+  it('counts the pause from the keystroke the editor reports, not from when it asked', async () => {
+    const pipeline = debounced(new ScriptedBackend(() => ['x']));
+    const r = await pipeline.complete(request('a = ', 4, { editedAt: Date.now() - 150 }));
+    assert.equal(r.items[0], 'x');
+    // The base delay (200 ms: the rhythm is not known yet) less the 150 ms since the keystroke.
+    assert.ok(r.trace!.debounceMs! >= 40 && r.trace!.debounceMs! <= 50, `waited ${r.trace!.debounceMs} ms`);
+    assert.ok(r.trace!.totalMs >= r.trace!.debounceMs!, 'the total includes the wait');
+  });
+
+  it('waits the whole delay without a keystroke time, or with one too old to be this request', async () => {
+    const pipeline = debounced(new ScriptedBackend(() => ['x']));
+    const unknown = await pipeline.complete(request('a = ', 4));
+    assert.equal(unknown.trace!.debounceMs, 200);
+    const stale = await pipeline.complete(request('b = ', 4, { editedAt: Date.now() - 5000 }));
+    assert.equal(stale.trace!.debounceMs, 200);
+  });
+});
