@@ -7,7 +7,9 @@ import { blankTokens } from '../engine/cacheModel/cacheModel';
 import { cacheMixer, type CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
+import { chooseCandidate, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule } from './context/candidateChoice';
 import { queryText, type Ranking } from './context/chunkIndex';
+import { workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
 import { snippetHeader } from './context/snippets';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
 import { postprocessCompletion } from './postprocess';
@@ -17,6 +19,8 @@ import { END_OF_TEXT_ID } from '../engine/stopRules';
 /** What the engine side needs of an acceptance head (src/training/head/acceptanceHead.ts). */
 export interface ConfidenceHead {
   readonly nEmbd: number;
+  /** head.json; its `candidates` entry, when there is one, is the rule choosing among workspace candidates (candidateChoice.ts). */
+  readonly meta?: object;
   /** Prompt-head probability below which decoding is skipped (0: never). */
   readonly skipBelow: number;
   /** P(accepted) from x = h at the last token of prompt ++ shown suggestion, then suggestionFeatures. */
@@ -71,6 +75,12 @@ export interface EngineContext {
   head?: ConfidenceHead;
   /** Told the states of every request that reached the model (training the head). */
   onStates?: (states: RequestStates) => void;
+  /**
+   * Offer the workspace's whole-line candidates beside the model's suggestion (default true; they
+   * also need the cache model on and a head with a choice rule). Off to collect the model's own
+   * suggestions for training.
+   */
+  candidates?: boolean;
 }
 
 export async function completeWithEngine(
@@ -98,7 +108,10 @@ export async function completeWithEngine(
   const scoring = (head !== undefined || onStates !== undefined) && req.postprocess !== undefined;
   let promptState: Float32Array | undefined;
   let promptConfidence: number | undefined;
-  const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 ? head.skipBelow : 0;
+  const rule = req.cacheModel === true && context.candidates !== false && req.postprocess !== undefined ? choiceRuleOf(head) : undefined;
+  const offered = rule === undefined ? [] : workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath);
+  // A workspace candidate can be right where the model is not: no skip before decoding then.
+  const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 && offered.length === 0 ? head.skipBelow : 0;
   try {
     const result = await engine.complete({
       prompt: built.prompt,
@@ -121,6 +134,8 @@ export async function completeWithEngine(
     });
     const t1 = performance.now();
     const candidates: EngineCompleteResult['candidates'] = result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason }));
+    let modelFeatures: number[] | undefined;
+    let modelShown = '';
     if (scoring && !result.stoppedAfterPrefill) {
       const states: RequestStates['candidates'] = [];
       for (const [i, candidate] of candidates.entries()) {
@@ -131,6 +146,7 @@ export async function completeWithEngine(
           continue;
         }
         const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
+        if (i === 0) [modelFeatures, modelShown] = [features, shown!];
         const x = new Float32Array(h.length + features.length);
         x.set(h);
         x.set(features, h.length);
@@ -139,6 +155,7 @@ export async function completeWithEngine(
       }
       onStates?.({ prompt: promptState, candidates: states });
     }
+    if (rule !== undefined) chooseAmong(candidates, rule, offered, modelShown, modelFeatures, req, (t) => engine.tokenizer.encode(t).length);
     return {
       candidates,
       windowStartOffset: built.windowStartOffset,
@@ -152,6 +169,56 @@ export async function completeWithEngine(
   } finally {
     cache?.release();
   }
+}
+
+/**
+ * The workspace candidates against the model's suggestion (candidateChoice.ts): the most probable
+ * under the rule becomes candidates[0], its P the confidence the pipeline gates on. An automatic
+ * request (one candidate) shows only that one; an explicit one keeps the model's samples and adds
+ * the workspace's lines after them as alternatives.
+ */
+export function chooseAmong(
+  candidates: EngineCompleteResult['candidates'],
+  rule: ChoiceRule,
+  offered: readonly WorkspaceCandidate[],
+  modelShown: string,
+  modelFeatures: readonly number[] | undefined,
+  req: EngineCompleteRequest,
+  countTokens: (text: string) => number,
+): void {
+  const shown = (c: WorkspaceCandidate | undefined) => {
+    const text = c === undefined ? null : postprocessCompletion(c.text, req.postprocess!);
+    return text === null || text.trim() === '' ? undefined : text;
+  };
+  const lookup = offered.find((c) => c.source === 'lookup');
+  const lookupText = shown(lookup), copyText = shown(offered.find((c) => c.source === 'copy'));
+  const merged = mergeCandidates(modelShown, lookupText, copyText);
+  const ctx: ChoiceContext = {
+    lineStart: req.postprocess!.prefixOnLine.trim() === '',
+    modelText: modelShown,
+    modelLogprobs: modelFeatures === undefined ? undefined : { mean: modelFeatures[0], min: modelFeatures[1] },
+    lookup: lookupText === undefined ? undefined : lookup!.match,
+  };
+  const scores = scoreCandidates(rule, merged, ctx);
+  const best = chooseCandidate(scores);
+  if (best < 0) return;
+  const chosen = merged[best];
+  const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const }));
+  if (req.n > 1) {
+    candidates.push(...workspaceOnes);
+    return;
+  }
+  if (chosen.fromModel && candidates.length > 0) {
+    candidates[0].confidence = scores[best];
+    return;
+  }
+  candidates.splice(0, candidates.length, { text: chosen.text, tokenCount: countTokens(chosen.text), finishReason: 'stop', confidence: scores[best] });
+}
+
+/** The head's candidate-choice rule, when it has one this build can use. */
+function choiceRuleOf(head: ConfidenceHead | undefined): ChoiceRule | undefined {
+  const rule = (head?.meta as { candidates?: unknown } | undefined)?.candidates;
+  return usableRule(rule) ? rule : undefined;
 }
 
 /**

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import type { CacheSource } from '../../engine/cacheModel/cacheModel';
 import { TokenStore } from '../../engine/cacheModel/tokenStore';
 import { ChunkIndex } from './chunkIndex';
+import { WorkspaceLines } from './workspaceLines';
 import { CancelledError } from '../../engine/errors';
 import { contentVerdict, filterFiles, pathSkipReason } from '../../training/data/fileFilters';
 import { listFiles } from '../../training/data/listFiles';
@@ -34,6 +35,8 @@ export interface IndexProgress {
 
 export class WorkspaceCache {
   readonly store = new TokenStore();
+  /** The same files' lines, for whole-line candidates beside the model's suggestion (workspaceLines.ts). */
+  readonly lines = new WorkspaceLines();
   /** The same files as chunks of lines, for retrieved snippets in the prompt (when asked for: it costs memory). */
   readonly chunks = new ChunkIndex();
   private readonly hidden = new Map<string, number>();
@@ -57,12 +60,14 @@ export class WorkspaceCache {
       return false;
     }
     this.store.set(file, ids);
+    this.lines.setFile(file, lf);
     if (this.withChunks) this.chunks.setFile(file, lf);
     return true;
   }
 
   removeFile(file: string): void {
     this.store.remove(file);
+    this.lines.removeFile(file);
     this.chunks.removeFile(file);
   }
 

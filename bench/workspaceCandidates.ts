@@ -1,0 +1,268 @@
+/**
+ * Workspace candidates beside the model's suggestion (bench/QUALITY.md, "Workspace candidates").
+ *
+ *   npx tsx bench/workspaceCandidates.ts collect [--train-cuts N] [--cuts N] [sets...]
+ *       runs the editor's pipeline (embedded model, cache model on, no gating, no workspace
+ *       candidates) at seeded cuts of each set's TRAINING files (seed 1) and at the quality
+ *       benchmark's held-out cuts (seed 0), keeping per cut the shown suggestion and the head's input;
+ *       written to .test-cache/candidate-examples/<set>.json
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { RequestStates } from '../src/completion/engineCompletion';
+import { openPipelineRunner } from '../src/cli/pipelineRunner';
+import { lineQuery, workspaceCandidates, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
+import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../src/completion/context/candidateChoice';
+import { loadAcceptanceHead } from '../src/training/head/acceptanceHead';
+import { trainLinearHead } from '../src/training/head/logistic';
+import { embeddedModelDir } from '../src/cli/paths';
+import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
+import { inFileCopy } from '../src/quality/baselines/inFileCopy';
+import { LineLookup } from '../src/quality/baselines/lineLookup';
+import { TrigramModel } from '../src/quality/baselines/trigram';
+import { CUT_KINDS, sampleCuts, type Cut } from '../src/quality/cuts';
+import { judgedText } from '../src/quality/metrics';
+import { splitWorkspace } from '../src/quality/workspaceSplit';
+
+const SETS = ['rich', 'werkzeug', 'rxjs', 'zod'];
+const ROOT = path.resolve(__dirname, '..', '.test-cache');
+const OUT = path.join(ROOT, 'candidate-examples');
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : Number(process.argv[i + 1]);
+};
+
+export interface CollectedCut {
+  /** Index into sampleCuts(files, count, seed).cuts. */
+  readonly index: number;
+  readonly shown: string;
+  /** The head's input for the shown suggestion (h ++ decoding features), when it was scored. */
+  readonly x?: number[];
+}
+
+async function collect(): Promise<void> {
+  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const set of sets.length > 0 ? sets : SETS) {
+    const folder = path.join(ROOT, 'quality-sets', set);
+    const split = await splitWorkspace(folder, { seed: 0 });
+    const runner = await openPipelineRunner('bench', { workspace: folder, 'no-head': true, 'min-confidence': '0' });
+    let states: RequestStates | undefined;
+    runner.context.onStates = (s) => (states = s);
+    const run = async (files: typeof split.train, count: number, seed: number, what: string): Promise<CollectedCut[]> => {
+      const { cuts } = sampleCuts(files, count, seed);
+      const out: CollectedCut[] = [];
+      for (const [index, cut] of cuts.entries()) {
+        states = undefined;
+        const result = await runner.run(path.join(split.folder, ...cut.file.split('/')), cut.document, cut.offset, cut.languageId);
+        const shown = result.suppressed === null ? result.items[0] ?? '' : '';
+        const candidate = (states as RequestStates | undefined)?.candidates[0];
+        out.push({ index, shown, ...(candidate != null && candidate.text === shown ? { x: Array.from(candidate.x, (v) => Math.round(v * 1e5) / 1e5) } : {}) });
+        if ((index + 1) % 100 === 0) process.stderr.write(`${set} ${what}: ${index + 1}/${cuts.length}\n`);
+      }
+      return out;
+    };
+    try {
+      const t0 = performance.now();
+      const trainCount = arg('train-cuts', 500), heldCount = arg('cuts', 500);
+      const train = await run(split.train, trainCount, 1, 'train');
+      const heldOut = await run(split.heldOut, heldCount, 0, 'held-out');
+      fs.writeFileSync(path.join(OUT, `${set}.json`), JSON.stringify({ set, trainCuts: trainCount, heldOutCuts: heldCount, train, heldOut }));
+      process.stderr.write(`${set}: ${train.length} + ${heldOut.length} cuts in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    } finally {
+      await runner.dispose();
+    }
+  }
+}
+
+interface Stored { set: string; trainCuts: number; heldOutCuts: number; train: CollectedCut[]; heldOut: CollectedCut[] }
+
+/** One cut with what every source offers there. */
+export interface CutRow {
+  readonly set: string;
+  readonly side: 'train' | 'heldOut';
+  readonly cut: Cut;
+  readonly model: string;
+  readonly x?: number[];
+  readonly copy: string;
+  readonly lookup: string;
+  readonly trigram: string;
+  /** Workspace lookup (all files but the cut's own) with the document's lines at weight w. */
+  readonly ws: Record<number, LineMatch | null>;
+  /** The pipeline's workspace candidates (workspaceCandidates, the default document weight). */
+  readonly cands: WorkspaceCandidate[];
+}
+
+export const DOC_WEIGHTS = [0, 1, 4];
+
+export async function loadRows(set: string): Promise<CutRow[]> {
+  const stored = JSON.parse(fs.readFileSync(path.join(OUT, `${set}.json`), 'utf8')) as Stored;
+  const folder = path.join(ROOT, 'quality-sets', set);
+  const split = await splitWorkspace(folder, { seed: 0 });
+  const lines = new WorkspaceLines();
+  for (const f of [...split.train, ...split.heldOut]) lines.setFile(f.path, f.text);
+  const lookup = new LineLookup(split.train.map((f) => f.text));
+  const trigram = new TrigramModel(split.train.map((f) => f.text));
+  const rows: CutRow[] = [];
+  for (const side of ['train', 'heldOut'] as const) {
+    const files = side === 'train' ? split.train : split.heldOut;
+    const { cuts } = sampleCuts(files, side === 'train' ? stored.trainCuts : stored.heldOutCuts, side === 'train' ? 1 : 0);
+    for (const c of stored[side]) {
+      const cut = cuts[c.index];
+      const ws: Record<number, LineMatch | null> = {};
+      for (const w of DOC_WEIGHTS) ws[w] = workspaceLineMatch(cut.document, cut.offset, lines, cut.file, w);
+      const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file);
+      rows.push({ set, side, cut, model: c.shown, x: c.x, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
+    }
+  }
+  return rows;
+}
+
+/** The rest of the cut line a workspace line match suggests (as the pipeline would offer it). */
+export function workspaceLineMatch(document: string, offset: number, lines: WorkspaceLines, exclude: string, docWeight: number): LineMatch | null {
+  const q = lineQuery(document.slice(0, offset), document.slice(offset));
+  const extra = docWeight > 0 ? q.documentLines.map((l) => ({ lines: l, weight: docWeight })) : [];
+  return q.typed === '' ? (q.previous === null ? null : lines.follow(q.previous, exclude, extra)) : lines.complete(q.typed, exclude, extra);
+}
+
+const rest = (m: LineMatch | null, typed: string): string => (m === null ? '' : m.line.slice(typed.length));
+
+async function analyze(): Promise<void> {
+  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
+  for (const set of sets.length > 0 ? sets : SETS) {
+    const rows = await loadRows(set);
+    for (const side of ['heldOut', 'train'] as const) {
+      const rs = rows.filter((r) => r.side === side);
+      const ok = (r: CutRow, s: string) => s.trim() !== '' && judgedText(s) === r.cut.expected;
+      const typed = (r: CutRow) => lineQuery(r.cut.document.slice(0, r.cut.offset), '').typed;
+      const systems: Record<string, (r: CutRow) => boolean> = {
+        model: (r) => ok(r, r.model),
+        copy: (r) => ok(r, r.copy),
+        lookup: (r) => ok(r, r.lookup),
+        trigram: (r) => ok(r, r.trigram),
+        best: (r) => ok(r, r.copy.trim() !== '' ? r.copy : r.lookup.trim() !== '' ? r.lookup : r.trigram),
+        ...Object.fromEntries(DOC_WEIGHTS.map((w) => [`ws${w}`, (r: CutRow) => ok(r, rest(r.ws[w], typed(r)))])),
+      };
+      const line: string[] = [];
+      for (const [name, f] of Object.entries(systems)) line.push(`${name} ${rs.filter(f).length}`);
+      const union = (names: string[]) => rs.filter((r) => names.some((n) => systems[n](r))).length;
+      line.push(`oracle{model,copy,lookup,trigram} ${union(['model', 'copy', 'lookup', 'trigram'])}`);
+      line.push(`oracle{model,ws1,copy} ${union(['model', 'ws1', 'copy'])}`);
+      line.push(`oracle{model,ws0,ws1,ws4,copy} ${union(['model', 'ws0', 'ws1', 'ws4', 'copy'])}`);
+      line.push(`ws1 right & model wrong ${rs.filter((r) => systems.ws1(r) && !systems.model(r)).length}, model right & ws1 wrong ${rs.filter((r) => !systems.ws1(r) && systems.model(r)).length}`);
+      console.log(`${set} ${side} (${rs.length}): ${line.join(', ')}`);
+      for (const kind of CUT_KINDS) {
+        const k = rs.filter((r) => r.cut.kind === kind);
+        console.log(`   ${kind} (${k.length}): ${Object.entries(systems).map(([n, f]) => `${n} ${k.filter(f).length}`).join(', ')}, oracle{model,ws1,copy} ${k.filter((r) => ['model', 'ws1', 'copy'].some((n) => systems[n](r))).length}`);
+      }
+    }
+  }
+}
+
+/** The choice rule's view of a collected cut. */
+export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCandidates>; ctx: ChoiceContext } {
+  const lookup = r.cands.find((c) => c.source === 'lookup');
+  const copy = r.cands.find((c) => c.source === 'copy');
+  const f = r.x?.slice(-4);
+  const ctx: ChoiceContext = {
+    lineStart: lineQuery(r.cut.document.slice(0, r.cut.offset), '').typed === '',
+    modelText: r.model,
+    modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
+    lookup: lookup?.match,
+  };
+  return { candidates: mergeCandidates(r.model, lookup?.text, copy?.text), ctx };
+}
+
+const exactText = (r: CutRow, s: string) => s.trim() !== '' && judgedText(s) === r.cut.expected;
+
+function hashFile(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+function examplesOf(rows: readonly CutRow[]) {
+  return rows.flatMap((r) => {
+    const { candidates, ctx } = choiceInputs(r);
+    return candidates.map((c) => ({ h: Float32Array.from(choiceFeatures(c, ctx)), label: (exactText(r, c.text) ? 1 : 0) as 0 | 1 }));
+  });
+}
+
+/** Per cut: the chosen text and its P. */
+function decide(rule: ChoiceRule, r: CutRow): { text: string; p: number } {
+  const { candidates, ctx } = choiceInputs(r);
+  const scores = scoreCandidates(rule, candidates, ctx);
+  const i = chooseCandidate(scores);
+  return i < 0 ? { text: '', p: 0 } : { text: candidates[i].text, p: scores[i] };
+}
+
+function gateStats(decisions: { exact: boolean; shown: boolean; p: number }[], t: number) {
+  const shown = decisions.filter((d) => d.shown && d.p >= t);
+  const exact = shown.filter((d) => d.exact).length;
+  return { exact, shown: shown.length, n: decisions.length };
+}
+
+const pc = (a: number, b: number) => `${((100 * a) / Math.max(1, b)).toFixed(1)}%`;
+
+/** Fits the rule on the training side (a fifth of the files held back to choose the penalty and the threshold), reports held-out. */
+export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceRule; threshold: number; decay: number } {
+  const train = all.filter((r) => r.side === 'train');
+  const isValid = (r: CutRow) => hashFile(`${r.set}/${r.cut.file}`) % 5 === 0;
+  const fit = train.filter((r) => !isValid(r)), valid = train.filter(isValid);
+  const width = CHOICE_FEATURES.length;
+  const toRule = (h: { weight: Float64Array; bias: number }): ChoiceRule => ({ features: [...CHOICE_FEATURES], weight: Array.from(h.weight), bias: h.bias });
+  let bestDecay = 1e-3, bestNll = Infinity;
+  for (const decay of [1e-4, 1e-3, 1e-2, 1e-1]) {
+    const rule = toRule(trainLinearHead(examplesOf(fit), width, { decay }));
+    let nll = 0, n = 0;
+    for (const r of valid) {
+      const { candidates, ctx } = choiceInputs(r);
+      scoreCandidates(rule, candidates, ctx).forEach((p, i) => {
+        const y = exactText(r, candidates[i].text);
+        nll -= Math.log(Math.min(1 - 1e-9, Math.max(1e-9, y ? p : 1 - p)));
+        n++;
+      });
+    }
+    if (nll / n < bestNll) [bestNll, bestDecay] = [nll / n, decay];
+  }
+  const trial = toRule(trainLinearHead(examplesOf(fit), width, { decay: bestDecay }));
+  const vd = valid.map((r) => { const d = decide(trial, r); return { exact: exactText(r, d.text), shown: d.text.trim() !== '', p: d.p }; });
+  // The best validation precision that still shows at least minShown of the requests.
+  let threshold = 0, bestPrecision = -1;
+  for (let t = 0; t <= 0.9; t += 0.01) {
+    const g = gateStats(vd, t);
+    if (g.shown < minShown * g.n) break;
+    const precision = g.exact / Math.max(1, g.shown);
+    if (precision > bestPrecision) [bestPrecision, threshold] = [precision, t];
+  }
+  const rule = toRule(trainLinearHead(examplesOf(train), width, { decay: bestDecay }));
+  return { rule, threshold, decay: bestDecay };
+}
+
+async function fitCommand(): Promise<void> {
+  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
+  const rows = (await Promise.all((sets.length > 0 ? sets : SETS).map(loadRows))).flat();
+  const { rule, threshold, decay } = fitRule(rows);
+  console.log(`rule: decay ${decay}, validation threshold ${threshold.toFixed(2)}`);
+  console.log(CHOICE_FEATURES.map((f, i) => `${f} ${rule.weight[i].toFixed(2)}`).join(', ') + `, bias ${rule.bias.toFixed(2)}`);
+  const head = loadAcceptanceHead(embeddedModelDir(), 128)!;
+  for (const set of [...new Set(rows.map((r) => r.set))]) {
+    const held = rows.filter((r) => r.set === set && r.side === 'heldOut');
+    const base = held.map((r) => ({ exact: exactText(r, r.model), shown: r.model.trim() !== '', p: r.x === undefined ? 0 : head.suggestion(r.x) }));
+    const ours = held.map((r) => { const d = decide(rule, r); return { exact: exactText(r, d.text), shown: d.text.trim() !== '', p: d.p }; });
+    const line = (name: string, ds: typeof base, ts: number[]) => `${name}: ` + ts.map((t) => { const g = gateStats(ds, t); return `t${t}: exact ${pc(g.exact, g.n)} shown ${pc(g.shown, g.n)} prec ${pc(g.exact, g.shown)}`; }).join(' | ');
+    console.log(`${set} (${held.length})`);
+    console.log('  ' + line('model+head', base, [0, 0.15]));
+    console.log('  ' + line('choice', ours, [0, 0.1, 0.15, 0.2, +threshold.toFixed(2)]));
+  }
+}
+
+const command = process.argv[2];
+if (command === 'collect') void collect().catch((e) => { console.error(e); process.exit(1); });
+else if (command === 'fit') void fitCommand().catch((e) => { console.error(e); process.exit(1); });
+else if (command === 'analyze') void analyze().catch((e) => { console.error(e); process.exit(1); });
+else if (require.main === module) {
+  console.error('usage: npx tsx bench/workspaceCandidates.ts collect [...]');
+  process.exit(2);
+}

@@ -1,0 +1,113 @@
+/**
+ * Choosing what to show among the model's suggestion and the workspace's whole-line candidates
+ * (workspaceCandidates.ts), and how sure to be of it: a logistic rule P(exact | candidate) over
+ * scalars of where the candidate came from and the evidence behind it — how the model decoded its
+ * own suggestion (mean and least token log P under the mixed distribution), how often the workspace
+ * saw the line (count, share of the lines that matched), and which sources agree on the same text.
+ * The candidate with the highest P is shown, and P is its confidence (gated by minConfidence as the
+ * acceptance head's is). The rule is fitted on cuts of the training side of the quality sets
+ * (bench/workspaceCandidates.ts), never on the held-out cuts, and ships inside head.json.
+ */
+import type { LineMatch } from './workspaceLines';
+
+/** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
+export const CHOICE_FEATURES = [
+  'from_model', 'from_lookup', 'from_copy',
+  'model_mean_logprob', 'model_min_logprob',
+  'line_start', 'log_length',
+  'lookup_log_count', 'lookup_share', 'lookup_log_distinct',
+  'model_and_lookup', 'model_and_copy', 'lookup_and_copy',
+  'model_differs', 'line_start_lookup', 'line_start_model',
+] as const;
+
+/** The fitted rule as stored in head.json (`candidates`). */
+export interface ChoiceRule {
+  readonly features: readonly string[];
+  readonly weight: readonly number[];
+  readonly bias: number;
+  /** What it was fitted on, and validation numbers (free-form, for reports). */
+  readonly trainedOn?: string;
+  readonly validation?: Record<string, number | null>;
+}
+
+/** One distinct suggestion text and every source that offered it. */
+export interface ChoiceCandidate {
+  readonly text: string;
+  readonly fromModel: boolean;
+  readonly fromLookup: boolean;
+  readonly fromCopy: boolean;
+}
+
+/** What the request knows besides the candidates. */
+export interface ChoiceContext {
+  /** Nothing typed on the line before the cursor. */
+  readonly lineStart: boolean;
+  /** The model's shown suggestion ('' when it offered nothing) and its decoding log-probabilities. */
+  readonly modelText: string;
+  readonly modelLogprobs?: { readonly mean: number; readonly min: number };
+  readonly lookup?: LineMatch;
+}
+
+/** The part of a suggestion on the cursor's line, trailing whitespace trimmed: what sources agree on. */
+export function firstLine(text: string): string {
+  const newline = text.indexOf('\n');
+  return (newline < 0 ? text : text.slice(0, newline)).trimEnd();
+}
+
+/**
+ * The candidates' distinct texts with their sources, the model's first. Texts that agree on the
+ * cursor's line are one candidate (the first source's text: the model's may go on to more lines).
+ */
+export function mergeCandidates(modelText: string, lookupText: string | undefined, copyText: string | undefined): ChoiceCandidate[] {
+  const out: ChoiceCandidate[] = [];
+  const line = (t: string | undefined) => (t === undefined || t.trim() === '' ? undefined : firstLine(t));
+  const m = line(modelText), l = line(lookupText), k = line(copyText);
+  for (const t of [modelText, lookupText, copyText]) {
+    const key = line(t);
+    if (key === undefined || out.some((c) => firstLine(c.text) === key)) continue;
+    out.push({ text: t!, fromModel: key === m, fromLookup: key === l, fromCopy: key === k });
+  }
+  return out;
+}
+
+export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext): number[] {
+  const m = c.fromModel ? 1 : 0, l = c.fromLookup && ctx.lookup !== undefined ? 1 : 0, k = c.fromCopy ? 1 : 0;
+  const lp = ctx.modelLogprobs;
+  const s = ctx.lineStart ? 1 : 0;
+  const lookup = ctx.lookup;
+  const model = m === 1 && lp !== undefined;
+  const look = l === 1 && lookup !== undefined;
+  return [
+    m, l, k,
+    model ? Math.max(-10, lp.mean) : 0, model ? Math.max(-10, lp.min) : 0,
+    s, Math.log1p(c.text.length) / 4,
+    look ? Math.log1p(lookup.count) : 0, look ? lookup.count / lookup.total : 0, look ? Math.log1p(lookup.distinct) : 0,
+    m * l, m * k, l * k,
+    !c.fromModel && ctx.modelText.trim() !== '' ? 1 : 0, s * l, s * m,
+  ];
+}
+
+/** P(exact) of each candidate under the rule. */
+export function scoreCandidates(rule: ChoiceRule, candidates: readonly ChoiceCandidate[], ctx: ChoiceContext): number[] {
+  return candidates.map((c) => {
+    const x = choiceFeatures(c, ctx);
+    let z = rule.bias;
+    for (let i = 0; i < x.length; i++) z += rule.weight[i] * x[i];
+    return 1 / (1 + Math.exp(-z));
+  });
+}
+
+/** The index of the most probable candidate (the earlier one on a tie: the model's comes first), or -1. */
+export function chooseCandidate(scores: readonly number[]): number {
+  let best = -1;
+  for (let i = 0; i < scores.length; i++) if (best < 0 || scores[i] > scores[best]) best = i;
+  return best;
+}
+
+/** Whether a stored rule fits this build's features. */
+export function usableRule(rule: unknown): rule is ChoiceRule {
+  const r = rule as ChoiceRule | undefined;
+  return r !== undefined && r !== null && Array.isArray(r.features) && r.features.length === CHOICE_FEATURES.length &&
+    r.features.every((f, i) => f === CHOICE_FEATURES[i]) && Array.isArray(r.weight) && r.weight.length === CHOICE_FEATURES.length &&
+    r.weight.every(Number.isFinite) && Number.isFinite(r.bias);
+}

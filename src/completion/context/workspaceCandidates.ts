@@ -1,0 +1,99 @@
+/**
+ * Whole-line candidates from the workspace, offered beside the model's suggestion (the engine side
+ * chooses among them, engineCompletion.ts):
+ * - `lookup`: the commonest workspace line that starts with what is typed on the cursor's line (at
+ *   a line start: the commonest line after the line above), counted over the indexed files but the
+ *   document's own (stale) copy, plus the live document's lines;
+ * - `copy`: the rest of the nearest line above in the document that starts with what is typed (at
+ *   a line start: the line after the nearest earlier copy of the line above), as people copy a line
+ *   they just wrote.
+ * These are the quality benchmark's line-lookup and in-file-copy baselines, inside the pipeline and
+ * over the whole workspace (bench/QUALITY.md, "Workspace candidates").
+ */
+import { indexedLines, WorkspaceLines, type ExtraLines, type LineMatch } from './workspaceLines';
+
+/** What the line being typed and the document around it give the lookups. */
+export interface LineQuery {
+  /** The cursor's line before the cursor, without its indentation ('' at a line start). */
+  readonly typed: string;
+  /** The nearest non-blank line above, trimmed; null when there is none. */
+  readonly previous: string | null;
+  /** The document's indexed lines above the cursor's line and below it (two runs, so no pair spans the cursor). */
+  readonly documentLines: readonly (readonly string[])[];
+}
+
+export function lineQuery(textBeforeCursor: string, textAfterCursor: string): LineQuery {
+  const lineStart = textBeforeCursor.lastIndexOf('\n') + 1;
+  const typed = textBeforeCursor.slice(lineStart).trimStart();
+  const above = indexedLines(textBeforeCursor.slice(0, lineStart));
+  const newline = textAfterCursor.indexOf('\n');
+  const below = newline < 0 ? [] : indexedLines(textAfterCursor.slice(newline + 1));
+  let previous: string | null = null;
+  for (let i = above.length - 1; i >= 0 && previous === null; i--) if (above[i] !== '') previous = above[i];
+  return { typed, previous, documentLines: [above, below] };
+}
+
+export type CandidateSource = 'lookup' | 'copy';
+
+export interface WorkspaceCandidate {
+  readonly source: CandidateSource;
+  /** The rest of the line after the cursor. */
+  readonly text: string;
+  /** For `lookup`: the match and its counts. */
+  readonly match?: LineMatch;
+}
+
+/** Weight of each of the live document's lines against one in another workspace file (the localness of code). */
+export const DOCUMENT_LINE_WEIGHT = 1;
+
+/**
+ * The workspace candidates at a cursor (distinct, non-blank), lookup first. `exclude` is the
+ * document's own id in the index (its copy there is stale).
+ */
+export function workspaceCandidates(
+  textBeforeCursor: string,
+  textAfterCursor: string,
+  lines: WorkspaceLines | undefined,
+  exclude: string | undefined,
+  documentWeight = DOCUMENT_LINE_WEIGHT,
+): WorkspaceCandidate[] {
+  const q = lineQuery(textBeforeCursor, textAfterCursor);
+  const out: WorkspaceCandidate[] = [];
+  const extra: ExtraLines[] = documentWeight > 0 ? q.documentLines.map((l) => ({ lines: l, weight: documentWeight })) : [];
+  const probe = lines ?? EMPTY;
+  const match = q.typed === '' ? (q.previous === null ? null : probe.follow(q.previous, exclude, extra)) : probe.complete(q.typed, exclude, extra);
+  if (match !== null) {
+    const text = match.line.slice(q.typed.length);
+    if (text.trim() !== '') out.push({ source: 'lookup', text, match });
+  }
+  const copy = inFileCopy(q);
+  if (copy.trim() !== '' && !out.some((c) => c.text === copy)) out.push({ source: 'copy', text: copy });
+  return out;
+}
+
+/**
+ * The rest of the nearest line above that starts with what is typed and goes on past it; at a line
+ * start, the line after the nearest earlier copy of the line above ('' when there is none).
+ */
+export function inFileCopy(q: LineQuery): string {
+  const above = q.documentLines[0];
+  if (q.typed !== '') {
+    for (let i = above.length - 1; i >= 0; i--) {
+      const line = above[i];
+      if (!line.startsWith(q.typed)) continue;
+      const rest = line.slice(q.typed.length).trimEnd();
+      if (rest.trim() !== '') return rest;
+    }
+    return '';
+  }
+  let last = above.length - 1;
+  while (last >= 0 && above[last] === '') last--;
+  if (last < 0) return '';
+  for (let i = last - 1; i >= 0; i--) {
+    if (above[i] === above[last] && above[i + 1] !== '') return above[i + 1];
+  }
+  return '';
+}
+
+/** A lookup over no files (only the live document's lines), when there is no workspace index. */
+const EMPTY = new WorkspaceLines();

@@ -1,0 +1,169 @@
+import { strict as assert } from 'node:assert';
+import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
+import { inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
+import { indexedLines, MAX_LINE, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
+import { chooseAmong } from '../../../src/completion/engineCompletion';
+import { postprocessContextAt } from '../../../src/completion/postprocess';
+import type { EngineCompleteRequest } from '../../../src/completion/backend';
+
+describe('workspace lines', () => {
+  const files = {
+    a: 'import os\nimport sys\n\nimport os\nx = 1\n',
+    b: '  import os\n  import re\nimport sys\n',
+    c: 'import os\nimport sys\n',
+  };
+  const index = (): WorkspaceLines => {
+    const lines = new WorkspaceLines();
+    for (const [id, text] of Object.entries(files)) lines.setFile(id, text);
+    return lines;
+  };
+
+  it('indexes trimmed non-blank lines; an over-long line breaks the chain of followers', () => {
+    assert.deepEqual(indexedLines('  a\n\n\tb  \n'), ['a', 'b']);
+    assert.deepEqual(indexedLines(`a\n${'x'.repeat(MAX_LINE + 1)}\nb`), ['a', '', 'b']);
+    const lines = new WorkspaceLines();
+    lines.setFile('f', `a\n${'x'.repeat(MAX_LINE + 1)}\nb`);
+    assert.equal(lines.follow('a'), null);
+  });
+
+  it('completes with the most frequent line starting with what is typed, counts and share', () => {
+    const m = index().complete('import ');
+    assert.deepEqual(m, { line: 'import os', count: 4, total: 4 + 3 + 1, distinct: 3 });
+    assert.equal(index().complete('import os'), null, 'a line that does not go on past what is typed is no completion');
+    assert.equal(index().complete('zzz'), null);
+  });
+
+  it('at a line start: the line that most often follows the line above (blank lines skipped)', () => {
+    const m = index().follow('import os');
+    // a: os→sys, os(after blank)→x=1... blank lines are skipped: sys→os, os→x = 1; b: os→re; c: os→sys
+    assert.equal(m?.line, 'import sys');
+    assert.equal(m?.count, 2);
+    assert.equal(m?.total, 4);
+  });
+
+  it('leaves one file out of a query, and counts extra lines with their weight', () => {
+    const lines = index();
+    assert.equal(lines.complete('import ', 'a')?.count, 2);
+    assert.equal(lines.follow('import os', 'c')?.count, 1);
+    const extra = [{ lines: ['import re', 'import re'], weight: 3 }];
+    assert.deepEqual(lines.complete('import ', undefined, extra), { line: 'import re', count: 7, total: 14, distinct: 3 });
+    assert.equal(lines.follow('import re', undefined, extra)?.line, 'import re');
+  });
+
+  it('replacing and removing a file updates the counts', () => {
+    const lines = index();
+    lines.setFile('a', 'import json\n');
+    assert.equal(lines.complete('import ')?.count, 2);
+    assert.equal(lines.complete('import j')?.line, 'import json');
+    lines.removeFile('a');
+    lines.removeFile('b');
+    lines.removeFile('c');
+    assert.equal(lines.complete('import '), null);
+    assert.equal(lines.follow('import os'), null);
+    assert.equal(lines.fileCount, 0);
+  });
+
+  it('ties go to the line first in code-unit order', () => {
+    const lines = new WorkspaceLines();
+    lines.setFile('f', 'return b\nreturn a\n');
+    assert.equal(lines.complete('return ')?.line, 'return a');
+  });
+});
+
+describe('workspace candidates', () => {
+  it('the query: what is typed without indentation, the line above, the document around the cursor line', () => {
+    const q = lineQuery('def f():\n    x = 1\n\n    ret', 'urn x\n    y\n');
+    assert.equal(q.typed, 'ret');
+    assert.equal(q.previous, 'x = 1');
+    assert.deepEqual(q.documentLines, [['def f():', 'x = 1'], ['y']]);
+  });
+
+  it('in-file copy: the nearest line above that starts the same; at a line start, what followed the line above before', () => {
+    assert.equal(inFileCopy(lineQuery('a = f(1)\na = g(2)\na = ', '')), 'g(2)');
+    assert.equal(inFileCopy(lineQuery('x = 1\ny = 2\n\nx = 1\n', '')), 'y = 2');
+    assert.equal(inFileCopy(lineQuery('x = 1\n', '')), '');
+  });
+
+  it('lookup first (over the index but the document, plus the document), then the copy when it differs', () => {
+    const lines = new WorkspaceLines();
+    lines.setFile('/w/other.py', 'self.assertEqual(a, b)\nself.assertEqual(a, b)\n');
+    lines.setFile('/w/doc.py', 'self.assertTrue(ok)\nself.assertTrue(ok)\nself.assertTrue(ok)\n');
+    const c = workspaceCandidates('self.assertIn(k, d)\nself.assert', '', lines, '/w/doc.py');
+    assert.deepEqual(c.map((x) => [x.source, x.text]), [['lookup', 'Equal(a, b)'], ['copy', 'In(k, d)']]);
+    assert.equal(c[0].match?.count, 2);
+    // Without an index the document's own lines still give both.
+    const alone = workspaceCandidates('f(1)\nf(1)\nf', '', undefined, undefined);
+    assert.deepEqual(alone.map((x) => [x.source, x.text]), [['lookup', '(1)']]);
+  });
+});
+
+describe('candidate choice', () => {
+  const rule: ChoiceRule = {
+    features: [...CHOICE_FEATURES],
+    // Trust the lookup by its share, the model by its least log-probability.
+    weight: CHOICE_FEATURES.map((f) => (f === 'lookup_share' ? 4 : f === 'model_min_logprob' ? 1 : f === 'from_model' ? 0.5 : 0)),
+    bias: -1,
+  };
+
+  it('merges sources that agree on the cursor line, the model first', () => {
+    const m = mergeCandidates('foo()\n  bar', 'foo()', 'baz()');
+    assert.deepEqual(m, [
+      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromCopy: false },
+      { text: 'baz()', fromModel: false, fromLookup: false, fromCopy: true },
+    ]);
+    assert.deepEqual(mergeCandidates('', undefined, 'x').map((c) => c.text), ['x']);
+    assert.equal(firstLine('a  \nb'), 'a');
+  });
+
+  it('features follow CHOICE_FEATURES and vanish for sources that did not offer the text', () => {
+    const ctx = { lineStart: true, modelText: 'm', modelLogprobs: { mean: -1, min: -20 }, lookup: { line: 'l', count: 3, total: 4, distinct: 2 } };
+    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromCopy: false }, ctx);
+    assert.equal(x.length, CHOICE_FEATURES.length);
+    const f = (name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
+    assert.equal(f('model_min_logprob'), 0);
+    assert.equal(f('lookup_share'), 0.75);
+    assert.equal(f('model_differs'), 1);
+    assert.equal(f('line_start_lookup'), 1);
+    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromCopy: false }, ctx);
+    assert.equal(xm[CHOICE_FEATURES.indexOf('model_min_logprob')], -10, 'clamped as the head clamps');
+    assert.equal(xm[CHOICE_FEATURES.indexOf('lookup_share')], 0);
+  });
+
+  it('picks the most probable candidate; a tie keeps the earlier (the model)', () => {
+    const ctx = { lineStart: false, modelText: 'm', modelLogprobs: { mean: -3, min: -6 }, lookup: { line: 'l', count: 9, total: 10, distinct: 2 } };
+    const cands = mergeCandidates('m', 'l', undefined);
+    const p = scoreCandidates(rule, cands, ctx);
+    assert.ok(p[1] > p[0]);
+    assert.equal(chooseCandidate(p), 1);
+    assert.equal(chooseCandidate([0.5, 0.5]), 0);
+    assert.equal(chooseCandidate([]), -1);
+  });
+
+  it('a stored rule is used only when its features are this build\'s', () => {
+    assert.equal(usableRule(rule), true);
+    assert.equal(usableRule({ ...rule, features: ['x'] }), false);
+    assert.equal(usableRule({ ...rule, weight: rule.weight.map(() => NaN) }), false);
+    assert.equal(usableRule(undefined), false);
+  });
+
+  it('engine side: the chosen workspace line replaces an automatic suggestion, with its P as confidence', () => {
+    const text = 'x = 1\nself.assert';
+    const req = { n: 1, postprocess: postprocessContextAt(text, text.length, 'python', '    ') } as EngineCompleteRequest;
+    const lookup = { line: 'self.assertEqual(a, b)', count: 9, total: 10, distinct: 2 };
+    const offered = [{ source: 'lookup' as const, text: 'Equal(a, b)', match: lookup }];
+    const candidates = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const, confidence: 0.9 }];
+    chooseAmong(candidates, rule, offered, 'Foo(', [-3, -6, 0, 0], req, (t) => t.length);
+    assert.equal(candidates.length, 1);
+    assert.equal(candidates[0].text, 'Equal(a, b)');
+    assert.ok(Math.abs(candidates[0].confidence! - 1 / (1 + Math.exp(-(4 * 0.9 - 1)))) < 1e-9);
+    // The model's suggestion when it is the more probable: kept, with the rule's P.
+    const sure = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const, confidence: 0.1 }];
+    chooseAmong(sure, rule, [{ source: 'lookup', text: 'Equal(a, b)', match: { ...lookup, count: 1 } }], 'Foo(', [0, 0, 0, 0], req, (t) => t.length);
+    assert.equal(sure[0].text, 'Foo(');
+    assert.ok(Math.abs(sure[0].confidence! - 1 / (1 + Math.exp(0.5))) < 1e-9);
+    // An explicit request keeps the model's samples and adds the workspace's after them.
+    const manual = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const }];
+    chooseAmong(manual, rule, offered, 'Foo(', undefined, { ...req, n: 3 }, (t) => t.length);
+    assert.deepEqual(manual.map((c) => c.text), ['Foo(', 'Equal(a, b)']);
+  });
+});
