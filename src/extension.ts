@@ -4,6 +4,7 @@
  * in a worker thread on the first completion request.
  */
 import * as path from 'path';
+import { OutcomeLog, SUGGESTION_LOG_FILE } from './completion/outcomeLog';
 import * as vscode from 'vscode';
 import { COMMANDS, registerCommands } from './vscode/commands';
 import type { GenerationOutcome } from './vscode/engineClient';
@@ -67,7 +68,10 @@ export function activate(context: vscode.ExtensionContext): void {
     selectModel: () => void vscode.commands.executeCommand(COMMANDS.selectModel),
     reloadModel: () => void vscode.commands.executeCommand(COMMANDS.reloadModel),
   });
-  const provider = new InlineProvider({ manager, settings: getSettings, pause, stats, errors, log });
+  // Without a workspace folder there is no workspace storage, and nothing to fine-tune on: no log.
+  const outcomeLog =
+    context.storageUri === undefined ? undefined : new OutcomeLog(path.join(context.storageUri.fsPath, SUGGESTION_LOG_FILE), { onError: (m) => log.warn(m) });
+  const provider = new InlineProvider({ manager, settings: getSettings, pause, stats, errors, log, outcomeLog });
   const workspaceIndex = new WorkspaceIndexFeeder(manager, getSettings, log);
   const statusSources: StatusSources = { manager, provider, pause, stats, settings: getSettings, menuCommand: COMMANDS.showMenu };
   const statusBar = new StatusBar(statusSources);
@@ -129,7 +133,7 @@ export function activate(context: vscode.ExtensionContext): void {
   if (testHooks) {
     context.subscriptions.push(
       ...registerTestHooks({
-        provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event, download: downloadProbe, folders, workspaceIndex,
+        provider, manager, errors, stats, statusBar, onGenerationFinished: generationFinished.event, download: downloadProbe, folders, workspaceIndex, outcomeLog,
       }),
       ...registerFineTuneTestHooks(fineTune, adapters, manager),
     );

@@ -15,6 +15,7 @@ import { AcceptanceTracker } from './acceptance';
 import type { BackendModel, CompletionBackend, EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { createCompletionRequest } from './cursorLines';
 import { AdaptiveDebouncer, wait } from './debounce';
+import { SuggestionOutcomeTracker, type SuggestionOutcome } from './suggestionOutcomes';
 import { checkGates, type GateReason, type LanguageEnablement } from './gates';
 import { inferIndentUnit } from './indentation';
 import { postprocessContextAt, tracePostprocess, type PostprocessContext } from './postprocess';
@@ -82,6 +83,8 @@ export interface PipelineDependencies {
   /** Told when the engine sampled the first token of a request. */
   readonly onStartedGenerating?: () => void;
   readonly onTrace?: (trace: CompletionTrace) => void;
+  /** Told what became of each suggestion shown (accepted, typed over, rejected): the local accept/reject log. */
+  readonly onOutcome?: (outcome: SuggestionOutcome) => void;
 }
 
 /** One request: a document, a cursor and how it was asked for. */
@@ -169,6 +172,7 @@ export class CompletionPipeline {
   private readonly typingThrough = new TypingThroughCache();
   private readonly results = new CompletionResultCache();
   private readonly acceptance = new AcceptanceTracker();
+  private readonly outcomes: SuggestionOutcomeTracker | undefined;
   /** The running request per document, so a newer one can cancel it. */
   private readonly running = new Map<string, AbortController>();
   /** The previous prompt window start per document (keeps the KV cache prefix stable). */
@@ -180,6 +184,7 @@ export class CompletionPipeline {
 
   constructor(private readonly deps: PipelineDependencies) {
     this.debouncer = new AdaptiveDebouncer({ baseDelayMs: deps.settings().debounceMs });
+    this.outcomes = deps.onOutcome === undefined ? undefined : new SuggestionOutcomeTracker(deps.onOutcome);
   }
 
   get generating(): boolean {
@@ -201,6 +206,7 @@ export class CompletionPipeline {
   /** Full accept (Tab) of `itemText` in a document: counts it and the characters it inserted. */
   accepted(documentUri: string, itemText: string): void {
     this.deps.stats?.recordAccepted(this.acceptance.recordAccepted(documentUri, itemText));
+    this.outcomes?.accepted(documentUri);
   }
 
   /**
@@ -208,6 +214,7 @@ export class CompletionPipeline {
    * the suggestion. `single` is false for several changes at once, undo or redo (never an accept).
    */
   documentEdited(documentUri: string, edit: { offset: number; replacedLength: number; text: string } | undefined): void {
+    this.outcomes?.edited(documentUri, edit);
     if (edit === undefined) {
       this.acceptance.clear(documentUri);
       return;
@@ -221,10 +228,12 @@ export class CompletionPipeline {
 
   documentClosed(documentUri: string): void {
     this.acceptance.clear(documentUri);
+    this.outcomes?.closed(documentUri);
   }
 
-  /** Aborts every running request. */
+  /** Aborts every running request; suggestions still on screen count as not taken. */
   dispose(): void {
+    this.outcomes?.flush();
     for (const controller of this.running.values()) controller.abort();
     this.running.clear();
   }
@@ -292,7 +301,7 @@ export class CompletionPipeline {
         const cached = current === undefined ? undefined : this.results.get(resultCacheKey(current, source.text, ctx, settings));
         if (cached !== undefined && cached.length > 0) {
           this.counters.cacheHits++;
-          this.show(uri, prefix, suffix, cached);
+          this.show(uri, req.languageId, prefix, suffix, cached);
           return done({ items: cached, suppressed: null, source: 'cache' });
         }
       }
@@ -333,7 +342,7 @@ export class CompletionPipeline {
         return done({ items: [], suppressed: 'low-confidence', source: 'model' }, extra);
       }
       if (items.length === 0) return done({ items: [], suppressed: `postprocess:${droppedBy ?? 'empty'}`, source: 'model' }, extra);
-      this.show(uri, prefix, suffix, items);
+      this.show(uri, req.languageId, prefix, suffix, items);
       this.log(manual, req.languageId, items.length, latencyMs, result);
       return done({ items, suppressed: null, source: 'model' }, extra);
     } catch (err) {
@@ -391,9 +400,10 @@ export class CompletionPipeline {
     }
   }
 
-  private show(uri: string, prefix: string, suffix: string, items: readonly string[]): void {
+  private show(uri: string, languageId: string, prefix: string, suffix: string, items: readonly string[]): void {
     this.typingThrough.remember({ documentUri: uri, prefix, suffix, completion: items[0] });
     this.acceptance.recordShown(uri, prefix.length, items);
+    this.outcomes?.shown(uri, prefix.length, prefix, items[0], languageId);
     this.deps.stats?.recordShown();
   }
 

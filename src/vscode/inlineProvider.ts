@@ -8,6 +8,7 @@
 import * as vscode from 'vscode';
 import { CompletionPipeline, type CompletionTrace, type PipelineCounters, type PipelineResult } from '../completion/pipeline';
 import type { BackendModel, CompletionBackend } from '../completion/backend';
+import type { OutcomeLog } from '../completion/outcomeLog';
 import { isCancelled } from '../engine/errors';
 import type { ErrorNotifier } from './errorNotifier';
 import type { LoadedModel, ModelManager } from './modelManager';
@@ -34,6 +35,8 @@ export interface ProviderDependencies {
   readonly stats: StatsStore;
   readonly errors: ErrorNotifier;
   readonly log: vscode.LogOutputChannel;
+  /** The workspace's local accept/reject log (none without a workspace folder). */
+  readonly outcomeLog?: OutcomeLog;
 }
 
 export type ProviderCounters = PipelineCounters;
@@ -64,6 +67,9 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
       onBusy: (busy) => this.busyEmitter.fire(busy),
       onStartedGenerating: () => this.startEmitter.fire(),
       onTrace: (trace) => this.traceEmitter.fire(trace),
+      onOutcome: (outcome) => {
+        if (deps.settings().suggestionLog) void deps.outcomeLog?.append(outcome);
+      },
     });
     this.subscriptions.push(
       vscode.workspace.onDidChangeTextDocument((e) => this.documentChanged(e)),

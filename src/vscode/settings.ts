@@ -45,6 +45,8 @@ export interface Settings {
   readonly context: boolean;
   /** The workspace index's cap, in MB of source text. */
   readonly indexMaxMB: number;
+  /** Keep the local accept/reject log of shown suggestions (labels for the acceptance head). */
+  readonly suggestionLog: boolean;
 }
 
 /** Settings whose change means a different model session (a reload). */
@@ -71,6 +73,7 @@ export const DEFAULTS: Settings = {
   // Off: measured no better with the embedded model (bench/QUALITY.md, "Workspace context").
   context: false,
   indexMaxMB: 12,
+  suggestionLog: true,
 };
 
 function numberIn(value: unknown, min: number, max: number, fallback: number): number {
@@ -130,6 +133,7 @@ export function readSettings(): Settings {
     cacheModel: c.get('cacheModel.enabled') !== false,
     context: c.get('context.enabled') === true,
     indexMaxMB: numberIn(c.get('context.maxIndexMB'), 1, 200, DEFAULTS.indexMaxMB),
+    suggestionLog: c.get('fineTune.suggestionLog') !== false,
   };
 }
 

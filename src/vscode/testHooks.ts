@@ -46,6 +46,7 @@ export interface TestHookSources {
   readonly download?: DownloadProbe;
   readonly folders: ModelFolders;
   readonly workspaceIndex?: { readonly lastIndex: unknown; reindex(): Promise<void> };
+  readonly outcomeLog?: { readonly file: string; flushed(): Promise<void> };
 }
 
 /**
@@ -133,7 +134,7 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
       notifications: sources.errors.shown.slice(),
       status: { state: sources.statusBar.state, text: sources.statusBar.text, tooltip: sources.statusBar.tooltipText },
       stats: sources.stats.snapshot(),
-      storage: { modelsRoot: sources.folders.modelsRoot },
+      storage: { modelsRoot: sources.folders.modelsRoot, suggestionLog: sources.outcomeLog?.file },
       download:
         sources.download === undefined
           ? undefined

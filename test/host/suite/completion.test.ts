@@ -125,6 +125,14 @@ suite('inline completions from the real engine', function () {
       assert.equal(after.stats.acceptedChars, statsBefore.acceptedChars + trace.items[0].length);
       assert.ok(after.stats.shown > statsBefore.shown);
       assert.match(after.status.text, /tok\/s/);
+      // The local accept/reject log has it, with the text before the cursor it was shown after.
+      const logFile = after.storage.suggestionLog;
+      assert.ok(logFile !== undefined, 'a workspace has a suggestion log');
+      const entry = await waitFor(() => readSuggestionLog(logFile).find((o) => o.outcome === 'accepted' && o.suggestion === trace.items[0]), {
+        what: 'the accepted suggestion in the suggestion log',
+      });
+      assert.equal(entry.languageId, language);
+      assert.ok(beforeCommit.endsWith(entry.prefix.slice(-20)), `prefix ${JSON.stringify(entry.prefix.slice(-20))}`);
     });
   }
 
@@ -293,3 +301,13 @@ suite('inline completions from the real engine', function () {
     assert.equal(trace.source, 'model');
   });
 });
+
+/** The extension's suggestion log (one JSON object per line); missing means empty. */
+function readSuggestionLog(file: string): { outcome: string; suggestion: string; prefix: string; languageId: string }[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { outcome: string; suggestion: string; prefix: string; languageId: string });
+}

@@ -57,7 +57,8 @@ export interface HookState {
   notifications: { message: string; actions: string[] }[];
   status: { state: 'idle' | 'loading' | 'generating' | 'paused' | 'restarting' | 'error'; text: string; tooltip: string };
   stats: { shown: number; accepted: number; acceptedChars: number; partialAccepts: number };
-  storage: { modelsRoot: string };
+  /** The workspace's accept/reject log file (absent without a workspace folder). */
+  storage: { modelsRoot: string; suggestionLog?: string };
   /** The model download's questions, progress reports and messages (testHooks.ts, DownloadProbe). */
   download?: {
     questions: string[];

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import type { BackendModel, CompletionBackend, EngineCompleteRequest, EngineCompleteResult } from '../../../src/completion/backend';
 import { CancelledError } from '../../../src/engine/errors';
 import { CompletionPipeline, type PipelineRequest, type PipelineSettings } from '../../../src/completion/pipeline';
+import type { SuggestionOutcome } from '../../../src/completion/suggestionOutcomes';
 
 const SETTINGS: PipelineSettings = { enable: true, languages: { '*': true }, maxTokens: 16, temperature: 0, debounceMs: 0 };
 
@@ -220,5 +221,24 @@ describe('CompletionPipeline debounce', () => {
     assert.equal(unknown.trace!.debounceMs, 200);
     const stale = await pipeline.complete(request('b = ', 4, { editedAt: Date.now() - 5000 }));
     assert.equal(stale.trace!.debounceMs, 200);
+  });
+});
+
+describe('CompletionPipeline suggestion outcomes', () => {
+  it('tells what became of each shown suggestion: accepted, typed over, rejected', async () => {
+    const outcomes: SuggestionOutcome[] = [];
+    const pipeline = new CompletionPipeline({ backend: new ScriptedBackend(() => ['total']), settings: () => SETTINGS, debounce: false, onOutcome: (o) => outcomes.push(o) });
+    await pipeline.complete(request('x = '));
+    pipeline.documentEdited('file:///a.py', { offset: 4, replacedLength: 0, text: 'total' });
+    pipeline.accepted('file:///a.py', 'total');
+    await pipeline.complete(request('x = total\ny = '));
+    pipeline.documentEdited('file:///a.py', { offset: 14, replacedLength: 0, text: '2' });
+    await pipeline.complete(request('x = total\ny = 2\nz = '));
+    pipeline.dispose();
+    assert.deepEqual(outcomes.map((o) => [o.prefix, o.suggestion, o.outcome]), [
+      ['x = ', 'total', 'accepted'],
+      ['x = total\ny = ', 'total', 'typed-over'],
+      ['x = total\ny = 2\nz = ', 'total', 'rejected'],
+    ]);
   });
 });
