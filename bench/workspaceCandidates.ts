@@ -11,11 +11,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { RequestStates } from '../src/completion/engineCompletion';
 import { openPipelineRunner } from '../src/cli/pipelineRunner';
-import { lineQuery, workspaceCandidates, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
+import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
 import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../src/completion/context/candidateChoice';
 import { loadAcceptanceHead } from '../src/training/head/acceptanceHead';
 import { trainLinearHead } from '../src/training/head/logistic';
 import { embeddedModelDir } from '../src/cli/paths';
+import { writeJsonAtomic } from '../src/engine/atomicFile';
 import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
 import { inFileCopy } from '../src/quality/baselines/inFileCopy';
 import { LineLookup } from '../src/quality/baselines/lineLookup';
@@ -112,7 +113,7 @@ export async function loadRows(set: string): Promise<CutRow[]> {
       const cut = cuts[c.index];
       const ws: Record<number, LineMatch | null> = {};
       for (const w of DOC_WEIGHTS) ws[w] = workspaceLineMatch(cut.document, cut.offset, lines, cut.file, w);
-      const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file);
+      const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file, arg('doc-weight', DOCUMENT_LINE_WEIGHT));
       rows.push({ set, side, cut, model: c.shown, x: c.x, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
     }
   }
@@ -255,6 +256,13 @@ async function fitCommand(): Promise<void> {
     console.log(`${set} (${held.length})`);
     console.log('  ' + line('model+head', base, [0, 0.15]));
     console.log('  ' + line('choice', ours, [0, 0.1, 0.15, 0.2, +threshold.toFixed(2)]));
+  }
+  if (process.argv.includes('--save')) {
+    const file = path.join(embeddedModelDir(), 'head.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    meta.candidates = { ...rule, trainedOn: `training side (seed-1 cuts) of the quality sets ${[...new Set(rows.map((r) => r.set))].join(', ')}`, validation: { threshold, decay } };
+    writeJsonAtomic(file, meta, { indent: 2 });
+    process.stderr.write(`wrote the choice rule into ${file}\n`);
   }
 }
 

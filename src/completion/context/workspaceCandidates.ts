@@ -43,8 +43,8 @@ export interface WorkspaceCandidate {
   readonly match?: LineMatch;
 }
 
-/** Weight of each of the live document's lines against one in another workspace file (the localness of code). */
-export const DOCUMENT_LINE_WEIGHT = 1;
+/** Weight of each of the live document's lines against one in another workspace file (the localness of code): 4 gave more exact lookups than 1 or 0 on the training side of all four quality sets (319, 311, 254 of 2,000 cuts). */
+export const DOCUMENT_LINE_WEIGHT = 4;
 
 /**
  * The workspace candidates at a cursor (distinct, non-blank), lookup first. `exclude` is the
