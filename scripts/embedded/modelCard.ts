@@ -259,7 +259,7 @@ export function renderModelCard(r: EmbeddedReport): string {
     `npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --rows ${t.hyper.rows} --stages ${[...(first ? [first] : []), t].map((x) => x.steps * x.hyper.rows * c.nPositions).join(',')}`,
     '```',
     '',
-    'Each stage but the last leaves its model and record in `.test-cache/embedded-train/stage-N/`, where the next starts from (a warm restart). In sittings: `--minutes M` stops at the first checkpoint after M minutes, and the same command without `--fresh` resumes there, skipping finished stages. `npm run train:embedded -- --measure` repeats the shape measurements.',
+    'Each stage but the last leaves its model and record in `.test-cache/embedded-train/stage-N/`, where the next starts from (a warm restart). In sittings: `--minutes M` stops at the first checkpoint after M minutes, and the second command without `--fresh` resumes there, skipping finished stages (`npm run train:embedded` alone trains further stages after the shipped model: Continued training). `npm run train:embedded -- --measure` repeats the shape measurements.',
     '',
     `Work files (corpus, checkpoints, graph cache, \`report.json\` with every number here) go to \`.test-cache/embedded-train/\`. Everything is seeded (corpus selection, split, initial weights, data order), so a rebuild on the same machine state gives the same corpus and, up to floating-point nondeterminism of multi-threaded onnxruntime, the same model; a machine with other packages installed gets a different corpus.`,
     '',

@@ -62,6 +62,8 @@ export interface PretrainOptions {
   resume: boolean;
   /** Wall-clock deadline (ms since epoch): stop at the first checkpoint after it. */
   deadline?: number;
+  /** Asked at every checkpoint: true stops there (a stop signal: the sitting ends losing nothing). */
+  shouldStop?: () => boolean;
   /** Process CPU seconds: stop at the first step after this much was used (values kept in place). */
   cpuBudgetSec?: number;
   log: (line: string) => void;
@@ -179,7 +181,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainOutcome> {
       },
       onCheckpoint: (c) => {
         record();
-        if (o.deadline !== undefined && Date.now() >= o.deadline) abort.abort();
+        if ((o.deadline !== undefined && Date.now() >= o.deadline) || o.shouldStop?.() === true) abort.abort();
         o.log(`  checkpoint at step ${c.step}`);
       },
     });

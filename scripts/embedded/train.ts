@@ -1,12 +1,21 @@
 /**
  * `npm run train:embedded`: builds the embedded default model (models/embedded/) from nothing but
  * this machine: the corpus (corpus.ts), a GPT-2 trained from random weights on it with the project's
- * trainer, the n-gram baseline (ngramBaseline.ts), the evaluation, and MODEL_CARD.md.
+ * trainer, the n-gram baseline (ngramBaseline.ts), the evaluation, and MODEL_CARD.md; and trains it
+ * on, stage after stage (continueTraining.ts, stages.ts; scripts/embedded/README.md).
  *
- *   npm run train:embedded -- [--minutes M] [--fresh] [--shape 8x128] [--lr X] [--threads N]
- *                               [--rows R] [--device cpu|webgpu|cuda] [--checkpoint-every N] [--skip-report]
- *     without --tokens: the shipped model's stages (SHIPPED_STAGES, or --stages N,N: the first from
- *     random weights, each next a warm restart from the one before, in <work>/stage-K), then the card
+ *   npm run train:embedded -- [--minutes M] [--share S] [--stage-tokens N] [--max-stages K] [--out DIR] [--card FILE|none]
+ *     the default: continued stages after the shipped model, each a warm restart from the last
+ *     finished one, with a share S of retrieval-aware windows (retrievalWindows.ts); resumes the
+ *     unfinished stage; a stage that beats the shipped model (and every earlier promoted stage) on the
+ *     card's held-out windows is written to DIR (default <work>/candidate); the card's "Continued
+ *     training" section keeps every stage's record
+ *   npm run train:embedded -- --compare-shares 0,0.25,0.5 --tokens N   short runs from the shipped
+ *     model, one per retrieval share, scored on held-out windows with and without snippets
+ *   npm run train:embedded -- --fresh [--shape 8x128] [--lr X] [--threads N] [--rows R]
+ *                               [--device cpu|webgpu|cuda] [--checkpoint-every N] [--skip-report] [--stages N,N]
+ *     the shipped model from nothing: SHIPPED_STAGES (or --stages N,N: the first from random
+ *     weights, each next a warm restart from the one before, in <work>/stage-K), then the card
  *   npm run train:embedded -- --tokens N [--init-from DIR] ...   one stage of N tokens, from DIR's
  *     weights if given (a warm restart: new warm-up and cosine); DIR/training.json, if there, is the
  *     earlier stage's record for the card
@@ -14,7 +23,8 @@
  *     <work>/training.json (a --skip-report run writes it: train on a bigger machine, report here)
  *   npm run train:embedded -- --measure [--measure-cpu-sec S]     compare candidate shapes
  *     (with --shape and --lr: measure that one, adding it to the table)
- *   (--work DIR and --out DIR replace .test-cache/embedded-train and models/embedded)
+ *   (--work DIR replaces .test-cache/embedded-train; --out DIR replaces models/embedded, or for
+ *   continued stages the candidate folder)
  *
  * Training checkpoints under .test-cache/embedded-train/ and resumes from the last one when run
  * again, so a run can span several sittings (--minutes ends a sitting at its first checkpoint after
@@ -32,6 +42,7 @@ import { getTokenizer } from '../../src/engine/tokenizer';
 import { epochOrder } from '../../src/training/trainer';
 import { modelScorer, nextLineExactMatch, restOfLine, EXACT_MATCH_MAX_TOKENS, type Completer } from '../../src/training/evaluate';
 import type { TokenExample } from '../../src/training/objective';
+import { compareShares, continueTraining } from './continueTraining';
 import { buildCorpus, loadCorpus } from './corpus';
 import { writeModelCard, type CompletionExample, type EmbeddedReport } from './modelCard';
 import { crossEntropy, trainTrigram, trigramCompleter } from './ngramBaseline';
@@ -42,6 +53,8 @@ import { exactMatchCases, fileStreams, lmWindows, sampleWindows } from './window
 const ROOT = path.join(__dirname, '..', '..');
 let WORK = path.join(ROOT, '.test-cache', 'embedded-train');
 let MODEL_DIR = path.join(ROOT, 'models', 'embedded');
+/** The shipped model, where continued stages start and the loss they must beat. */
+const SHIPPED_DIR = path.join(ROOT, 'models', 'embedded');
 
 /** Why DEFAULT_SHAPE, from the `--measure` table; printed in MODEL_CARD.md beside that table. */
 export const SHAPE_RATIONALE =
@@ -67,6 +80,8 @@ const EVAL_WINDOWS = 100;
 const TRAINER_EVAL_WINDOWS = 24;
 const EXACT_MATCH_CASES = 500;
 const CHECKPOINT_EVERY = 25;
+/** A checkpoint (values and AdamW state, ~100 MB) every 50 steps: at most a couple of minutes lost to a kill -9. */
+const CONTINUE_CHECKPOINT_EVERY = 50;
 
 interface Args {
   minutes?: number;
@@ -90,6 +105,15 @@ interface Args {
   initFrom?: string;
   work?: string;
   out?: string;
+  /** Whether --stages was given (the shipped kind of schedule rather than continued stages). */
+  stagesGiven: boolean;
+  /** Continued stages: retrieval share and tokens of a new stage, stages this run, the card to keep current. */
+  share?: number;
+  stageTokens?: number;
+  maxStages?: number;
+  card?: string;
+  /** --compare-shares 0,0.25,0.5 (with --tokens): the short runs that choose the share. */
+  compareShares?: number[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -104,7 +128,13 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out',
-    '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from', '--stages']);
+    '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from', '--stages',
+    '--share', '--stage-tokens', '--max-stages', '--card', '--compare-shares']);
+  const share = (v: string): number => {
+    const n = Number(v);
+    if (!(Number.isFinite(n) && n >= 0 && n <= 1)) throw new Error(`a retrieval share is between 0 and 1 (got ${v})`);
+    return n;
+  };
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}; see scripts/embedded/train.ts`);
   let shape = DEFAULT_SHAPE;
   const spec = value('shape');
@@ -130,13 +160,24 @@ function parseArgs(argv: string[]): Args {
     threads: Math.round(num('threads', os.availableParallelism())),
     rows: Math.round(num('rows', HYPER.rows)),
     device: value('device') ?? 'cpu',
-    checkpointEvery: Math.round(num('checkpoint-every', CHECKPOINT_EVERY)),
+    checkpointEvery: Math.round(num('checkpoint-every', continuing(argv) ? CONTINUE_CHECKPOINT_EVERY : CHECKPOINT_EVERY)),
     skipReport: argv.includes('--skip-report'),
     reportOnly: argv.includes('--report-only'),
     initFrom: value('init-from'),
     work: value('work'),
     out: value('out'),
+    stagesGiven: value('stages') !== undefined,
+    share: value('share') === undefined ? undefined : share(value('share')!),
+    stageTokens: value('stage-tokens') === undefined ? undefined : Math.round(num('stage-tokens', 1)),
+    maxStages: value('max-stages') === undefined ? undefined : Math.round(num('max-stages', 1)),
+    card: value('card'),
+    compareShares: value('compare-shares')?.split(',').map(share),
   };
+}
+
+/** Whether the arguments ask for the continued stages (the default) rather than the shipped schedule or a measurement. */
+function continuing(argv: string[]): boolean {
+  return !['--fresh', '--tokens', '--stages', '--measure', '--report-only', '--compare-shares', '--init-from'].some((a) => argv.includes(a));
 }
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -160,6 +201,34 @@ async function main(): Promise<void> {
   log(`${train.length} training windows of ${T} tokens, ${heldOutAll.length} held-out windows`);
 
   if (args.measure) return measure(args, train, trainerEval);
+  const continueOptions = () => ({
+    work: WORK,
+    shippedDir: SHIPPED_DIR,
+    // This session's rule: a promoted stage waits in the work folder; --out names another place (models/embedded to ship it).
+    candidateDir: args.out ? path.resolve(args.out) : path.join(WORK, 'candidate'),
+    cardFile: args.card === 'none' ? undefined : path.resolve(args.card ?? path.join(SHIPPED_DIR, 'MODEL_CARD.md')),
+    corpus,
+    train,
+    evalWindows,
+    heldOutWindows: heldOutAll.length,
+    hyper: { ...HYPER, lr: args.lr, rows: args.rows },
+    stageTokens: args.stageTokens,
+    share: args.share,
+    threads: args.threads,
+    device: args.device,
+    checkpointEvery: args.checkpointEvery,
+    minutes: args.minutes,
+    maxStages: args.maxStages,
+    machine: machineLine(),
+    log,
+  });
+  if (args.compareShares) {
+    if (args.tokens === undefined) throw new Error('--compare-shares needs --tokens (the length of each short run)');
+    const results = await compareShares({ ...continueOptions(), shares: args.compareShares, tokens: args.tokens });
+    for (const r of results) log(`share ${r.share}: ${r.tokens} tokens in ${(r.wallSec / 60).toFixed(1)} min; held-out ${r.heldOut.toFixed(4)}; retrieval windows ${r.retrievalWithHeader.toFixed(4)} with snippets, ${r.retrievalWithoutHeader.toFixed(4)} without`);
+    return;
+  }
+  if (continuing(process.argv.slice(2))) return continueTraining(continueOptions());
   if (args.reportOnly) return report(args, corpus, train, evalWindows, JSON.parse(fs.readFileSync(path.join(WORK, TRAINING_FILE), 'utf8')) as EmbeddedReport['training']);
 
   if (fp16Bytes(args.shape) > MAX_MODEL_BYTES) throw new Error(`shape ${shapeName(args.shape)} is ${fp16Bytes(args.shape)} bytes in fp16, over ${MAX_MODEL_BYTES}`);
