@@ -69,7 +69,9 @@ function report(): void {
   const sets = Object.keys(data);
   const E = data[sets[0]].train.find((e) => e.promptState)!.promptState!.length;
   const allTrain = sets.flatMap((s) => data[s].train);
-  const shared = trainAcceptanceHead(allTrain, E, { trainedOn: `training side of the quality sets ${sets.join(', ')}`, lambda: 0 });
+  // The shipped head.json's workspace-candidate rule (bench/workspaceCandidates.ts) is kept when the head is saved again.
+  const shipped = JSON.parse(fs.readFileSync(path.join(embeddedModelDir(), 'head.json'), 'utf8')) as { candidates?: unknown };
+  const shared = trainAcceptanceHead(allTrain, E, { trainedOn: `training side of the quality sets ${sets.join(', ')}`, lambda: 0, candidates: shipped.candidates });
   const lines: string[] = [];
   lines.push(`default head (all sets' training sides): ${shared.head.meta.examples} examples, ${shared.head.meta.positives} exact; decay ${shared.head.meta.decay}; validation threshold ${shared.validation.threshold.toFixed(3)}, skip below ${shared.head.meta.skipBelow.toFixed(3)}`);
   lines.push('');

@@ -207,7 +207,7 @@ function gateStats(decisions: { exact: boolean; shown: boolean; p: number }[], t
 const pc = (a: number, b: number) => `${((100 * a) / Math.max(1, b)).toFixed(1)}%`;
 
 /** Fits the rule on the training side (a fifth of the files held back to choose the penalty and the threshold), reports held-out. */
-export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceRule; threshold: number; decay: number } {
+export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceRule; threshold: number; decay: number; validationSweep: string[]; validationCuts: number } {
   const train = all.filter((r) => r.side === 'train');
   const isValid = (r: CutRow) => hashFile(`${r.set}/${r.cut.file}`) % 5 === 0;
   const fit = train.filter((r) => !isValid(r)), valid = train.filter(isValid);
@@ -238,14 +238,20 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
     if (precision > bestPrecision) [bestPrecision, threshold] = [precision, t];
   }
   const rule = toRule(trainLinearHead(examplesOf(train), width, { decay: bestDecay }));
-  return { rule, threshold, decay: bestDecay };
+  const sweep = [0, 0.05, 0.1, 0.15, 0.2, 0.3].map((t) => {
+    const g = gateStats(vd, t);
+    const byStart = [true, false].map((start) => gateStats(vd.filter((_, i) => lineQuery(valid[i].cut.document.slice(0, valid[i].cut.offset), '').typed === '' === start), t));
+    return `t${t}: exact ${pc(g.exact, g.n)} shown ${pc(g.shown, g.n)} prec ${pc(g.exact, g.shown)} [line start: ${pc(byStart[0].exact, byStart[0].n)}/${pc(byStart[0].shown, byStart[0].n)}/${pc(byStart[0].exact, byStart[0].shown)}; mid-line: ${pc(byStart[1].exact, byStart[1].n)}/${pc(byStart[1].shown, byStart[1].n)}/${pc(byStart[1].exact, byStart[1].shown)}]`;
+  });
+  return { rule, threshold, decay: bestDecay, validationSweep: sweep, validationCuts: valid.length };
 }
 
 async function fitCommand(): Promise<void> {
   const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
   const rows = (await Promise.all((sets.length > 0 ? sets : SETS).map(loadRows))).flat();
-  const { rule, threshold, decay } = fitRule(rows);
-  console.log(`rule: decay ${decay}, validation threshold ${threshold.toFixed(2)}`);
+  const { rule, threshold, decay, validationSweep, validationCuts } = fitRule(rows);
+  console.log(`rule: decay ${decay}, validation threshold ${threshold.toFixed(2)}; validation (${validationCuts} training-side cuts, a fifth of the files):`);
+  for (const l of validationSweep) console.log(`  ${l}`);
   console.log(CHOICE_FEATURES.map((f, i) => `${f} ${rule.weight[i].toFixed(2)}`).join(', ') + `, bias ${rule.bias.toFixed(2)}`);
   const head = loadAcceptanceHead(embeddedModelDir(), 128)!;
   for (const set of [...new Set(rows.map((r) => r.set))]) {

@@ -64,7 +64,10 @@ export async function collectHeadExamples(
   const examples: HeadExample[] = [];
   let states: RequestStates | undefined;
   const previous = runner.context.onStates;
+  const offered = runner.context.candidates;
   runner.context.onStates = (s) => (states = s);
+  // The head learns the model's own suggestions: no workspace candidates in their place.
+  runner.context.candidates = false;
   try {
     for (let i = 0; i < cuts.length; i++) {
       const cut = cuts[i];
@@ -84,6 +87,7 @@ export async function collectHeadExamples(
     }
   } finally {
     runner.context.onStates = previous;
+    runner.context.candidates = offered;
   }
   return examples;
 }
@@ -104,6 +108,11 @@ export interface HeadTrainingOptions {
   readonly minShownRate?: number;
   /** Share of the prompt head's exact requests a skip may lose (default 0.05). */
   readonly skipLoss?: number;
+  /**
+   * The workspace-candidate choice rule to keep in head.json (candidateChoice.ts): it reads no
+   * state, so a head trained for an adapter can carry the base head's.
+   */
+  readonly candidates?: unknown;
 }
 
 /** L2 penalties tried on a validation split of the files; the best validation NLL wins. */
@@ -156,7 +165,8 @@ export function trainAcceptanceHead(examples: readonly HeadExample[], nEmbd: num
     labelling: labellingName(labelling), lambda: options.lambda ?? 0, decay, trainedOn: options.trainedOn,
     examples: all.length, positives: all.filter((d) => d.label === 1).length,
     validation: { ...validation, skipBelow },
-  };
+    ...(options.candidates !== undefined ? { candidates: options.candidates } : {}),
+  } as HeadMeta;
   const head = new AcceptanceHead(trainLinearHead(all, width, { decay }), trainLinearHead(promptData(examples), nEmbd, { decay }), meta);
   return { head, validation };
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
-import { inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
+import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
 import { indexedLines, MAX_LINE, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
@@ -88,9 +88,12 @@ describe('workspace candidates', () => {
     const lines = new WorkspaceLines();
     lines.setFile('/w/other.py', 'self.assertEqual(a, b)\nself.assertEqual(a, b)\n');
     lines.setFile('/w/doc.py', 'self.assertTrue(ok)\nself.assertTrue(ok)\nself.assertTrue(ok)\n');
-    const c = workspaceCandidates('self.assertIn(k, d)\nself.assert', '', lines, '/w/doc.py');
+    const c = workspaceCandidates('self.assertIn(k, d)\nself.assert', '', lines, '/w/doc.py', 1);
     assert.deepEqual(c.map((x) => [x.source, x.text]), [['lookup', 'Equal(a, b)'], ['copy', 'In(k, d)']]);
     assert.equal(c[0].match?.count, 2);
+    // By default a line of the live document counts DOCUMENT_LINE_WEIGHT (4) times: it wins, and the copy agrees.
+    const local = workspaceCandidates('self.assertIn(k, d)\nself.assert', '', lines, '/w/doc.py');
+    assert.deepEqual(local.map((x) => [x.source, x.text, x.match?.count]), [['lookup', 'In(k, d)', DOCUMENT_LINE_WEIGHT]]);
     // Without an index the document's own lines still give both.
     const alone = workspaceCandidates('f(1)\nf(1)\nf', '', undefined, undefined);
     assert.deepEqual(alone.map((x) => [x.source, x.text]), [['lookup', '(1)']]);
