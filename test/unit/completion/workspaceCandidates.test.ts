@@ -5,6 +5,8 @@ import { indexedLines, MAX_LINE, WorkspaceLines } from '../../../src/completion/
 import { chooseAmong } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
 import type { EngineCompleteRequest } from '../../../src/completion/backend';
+import { WorkspaceCache } from '../../../src/completion/context/workspaceCache';
+import { getTokenizer } from '../../../src/engine/tokenizer';
 
 describe('workspace lines', () => {
   const files = {
@@ -61,6 +63,16 @@ describe('workspace lines', () => {
     assert.equal(lines.complete('import '), null);
     assert.equal(lines.follow('import os'), null);
     assert.equal(lines.fileCount, 0);
+  });
+
+  it('the workspace index keeps its lines with its tokens: set, replaced, removed', () => {
+    const w = new WorkspaceCache(getTokenizer());
+    w.setFile('/w/a.py', 'import numpy as np\n');
+    assert.equal(w.lines.complete('import n')?.line, 'import numpy as np');
+    w.setFile('/w/a.py', 'import pandas as pd\n');
+    assert.equal(w.lines.complete('import n'), null);
+    w.removeFile('/w/a.py');
+    assert.equal(w.lines.complete('import p'), null);
   });
 
   it('ties go to the line first in code-unit order', () => {
