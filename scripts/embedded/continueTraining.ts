@@ -24,7 +24,7 @@ import { corpusRetrievalExamples, isRetrievalWindow, withoutHeader } from './ret
 import {
   DATA_FILE, loadExamples, PLAN_FILE, PROMOTION_MARGIN, readHistory, readJson, RECORD_FILE, referenceLoss, renderStageHistory, saveExamples, stageDir, stagesDir,
   streamWindows, STREAM_SEED, unfinishedStage, writeHistory, writeJson, writeStageHistory,
-  type HeldOutScore, type RetrievalScore, type StageHistory, type StagePlan, type StageRecord,
+  type HeldOutScore, type RetrievalScore, type StageHistory, type StageProgress, type StagePlan, type StageRecord,
 } from './stages';
 import { hashToUnit } from '../../src/training/data/seededHash';
 
@@ -296,7 +296,24 @@ function latestTrainerState(runDir: string): string {
   return latest ? path.join(latest.dir, 'trainer.json') : path.join(runDir, 'none.json');
 }
 
-function writeCard(o: ContinueOptions, h: StageHistory, progress?: Parameters<typeof renderStageHistory>[1]): void {
+/**
+ * The card's continued-training section from what the work folder holds now (`--history`): every
+ * finished stage, and the unfinished one as far as its latest checkpoint. Reads only, so it may run
+ * beside a training run.
+ */
+export function writeHistoryNow(o: Pick<ContinueOptions, 'work' | 'cardFile' | 'machine' | 'log'>): void {
+  const history = readHistory(o.work);
+  const plan = unfinishedStage(o.work, history);
+  let progress: StageProgress | undefined;
+  if (plan) {
+    const runDir = path.join(stageDir(o.work, plan.stage), 'run');
+    const state = readJson<{ step: number; tokens: number; evals: StageRecord['evals'] }>(latestTrainerState(runDir));
+    progress = { plan, step: state?.step ?? 0, tokens: state?.tokens ?? 0, evals: state?.evals ?? [], sittings: readSittings(runDir), machine: o.machine };
+  }
+  writeCard(o, history, progress);
+}
+
+function writeCard(o: Pick<ContinueOptions, 'cardFile' | 'log'>, h: StageHistory, progress?: StageProgress): void {
   if (o.cardFile === undefined) return;
   writeStageHistory(o.cardFile, renderStageHistory(h, progress));
   o.log(`updated ${o.cardFile} (continued training)`);

@@ -226,7 +226,7 @@ export function renderStageHistory(h: StageHistory, progress?: StageProgress): s
   ];
   if (h.shipped) {
     const r = h.shipped.retrieval;
-    lines.push(`Reference: the shipped model on today's corpus split (${int(h.shipped.corpusTrainTokens)} training tokens; the installed npm packages changed since the model was trained, so its split differs a little from the one in Evaluation): held-out loss **${h.shipped.heldOut.loss.toFixed(3)}** over ${h.shipped.heldOut.windows} windows${r ? `; on ${r.windows} held-out retrieval windows (${r.withSnippets} with snippets) ${r.withHeader.toFixed(3)} with the snippet header, ${r.withoutHeader.toFixed(3)} without` : ''}.`, '');
+    lines.push(`Reference: the shipped model scored on the corpus these stages train and evaluate on (${int(h.shipped.corpusTrainTokens)} training tokens; the corpus is rebuilt from the installed packages, so it can differ from the one of Evaluation above): held-out loss **${h.shipped.heldOut.loss.toFixed(3)}** over ${h.shipped.heldOut.windows} windows${r ? `; on ${r.windows} held-out retrieval windows (${r.withSnippets} with snippets) ${r.withHeader.toFixed(3)} with the snippet header, ${r.withoutHeader.toFixed(3)} without` : ''}.`, '');
   }
   const rows: string[] = [];
   for (const s of h.stages) {

@@ -10,6 +10,8 @@
  *     unfinished stage; a stage that beats the shipped model (and every earlier promoted stage) on the
  *     card's held-out windows is written to DIR (default <work>/candidate); the card's "Continued
  *     training" section keeps every stage's record
+ *   npm run train:embedded -- --history     the card's "Continued training" section from the work
+ *     folder as it is (the unfinished stage as far as its latest checkpoint), beside a running stage
  *   npm run train:embedded -- --compare-shares 0,0.25,0.5 --tokens N   short runs from the shipped
  *     model, one per retrieval share, scored on held-out windows with and without snippets
  *   npm run train:embedded -- --fresh [--shape 8x128] [--lr X] [--threads N] [--rows R]
@@ -42,7 +44,7 @@ import { getTokenizer } from '../../src/engine/tokenizer';
 import { epochOrder } from '../../src/training/trainer';
 import { modelScorer, nextLineExactMatch, restOfLine, EXACT_MATCH_MAX_TOKENS, type Completer } from '../../src/training/evaluate';
 import type { TokenExample } from '../../src/training/objective';
-import { compareShares, continueTraining } from './continueTraining';
+import { compareShares, continueTraining, writeHistoryNow } from './continueTraining';
 import { buildCorpus, loadCorpus } from './corpus';
 import { writeModelCard, type CompletionExample, type EmbeddedReport } from './modelCard';
 import { crossEntropy, trainTrigram, trigramCompleter } from './ngramBaseline';
@@ -129,7 +131,7 @@ function parseArgs(argv: string[]): Args {
   };
   const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out',
     '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from', '--stages',
-    '--share', '--stage-tokens', '--max-stages', '--card', '--compare-shares']);
+    '--share', '--stage-tokens', '--max-stages', '--card', '--compare-shares', '--history']);
   const share = (v: string): number => {
     const n = Number(v);
     if (!(Number.isFinite(n) && n >= 0 && n <= 1)) throw new Error(`a retrieval share is between 0 and 1 (got ${v})`);
@@ -177,7 +179,7 @@ function parseArgs(argv: string[]): Args {
 
 /** Whether the arguments ask for the continued stages (the default) rather than the shipped schedule or a measurement. */
 function continuing(argv: string[]): boolean {
-  return !['--fresh', '--tokens', '--stages', '--measure', '--report-only', '--compare-shares', '--init-from'].some((a) => argv.includes(a));
+  return !['--fresh', '--tokens', '--stages', '--measure', '--report-only', '--compare-shares', '--init-from', '--history'].some((a) => argv.includes(a));
 }
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -222,6 +224,7 @@ async function main(): Promise<void> {
     machine: machineLine(),
     log,
   });
+  if (process.argv.includes('--history')) return writeHistoryNow(continueOptions());
   if (args.compareShares) {
     if (args.tokens === undefined) throw new Error('--compare-shares needs --tokens (the length of each short run)');
     const results = await compareShares({ ...continueOptions(), shares: args.compareShares, tokens: args.tokens });

@@ -1,0 +1,103 @@
+/**
+ * Continued training end to end on a tiny model (scripts/embedded/continueTraining.ts): a stage
+ * stopped at a checkpoint resumes with the same plan and data and finishes, is scored and promoted
+ * only when it beats the reference, and the card records it; the shipped folder is never written.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
+import { getTokenizer } from '../../../src/engine/tokenizer';
+import { continueTraining, type ContinueOptions } from '../../../scripts/embedded/continueTraining';
+import type { CorpusFile, CorpusManifest, LoadedCorpus } from '../../../scripts/embedded/corpus';
+import { configOf } from '../../../scripts/embedded/pretrain';
+import { readHistory, stageDir } from '../../../scripts/embedded/stages';
+import { lmWindows } from '../../../scripts/embedded/windows';
+
+const T = 64;
+
+function corpusOf(files: { source: string; path: string; split: CorpusFile['split']; text: string }[]): LoadedCorpus {
+  const tokenizer = getTokenizer();
+  const ids = files.map((f) => tokenizer.encode(f.text));
+  const tokens = new Uint16Array(ids.reduce((n, x) => n + x.length, 0));
+  const manifestFiles: CorpusFile[] = [];
+  let offset = 0;
+  files.forEach((f, id) => {
+    tokens.set(ids[id], offset);
+    manifestFiles.push({ id, source: f.source, path: f.path, split: f.split, tokens: ids[id].length, offset, sha256: '' });
+    offset += ids[id].length;
+  });
+  const count = (split: string) => manifestFiles.filter((f) => f.split === split).reduce((n, f) => n + f.tokens, 0);
+  const manifest = { files: manifestFiles, totals: { train: { files: 0, tokens: count('train') }, heldOut: { files: 0, tokens: count('heldout') } } } as unknown as CorpusManifest;
+  return { manifest, tokens, heldOutTexts: new Map() };
+}
+
+function moduleText(m: number): string {
+  const lines = [`# module ${m}`];
+  for (let k = 0; k < 12; k++) lines.push(`def total_plus_${k}(value):`, `    check_value(value)`, `    return value + ${k + m}`, '');
+  return lines.join('\n');
+}
+
+describe('embedded continued training (tiny model)', function () {
+  this.timeout(300_000);
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'continue-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('resumes a stopped stage, promotes it only when it beats the shipped model, and records it in the card', async () => {
+    const shipped = path.join(dir, 'shipped');
+    writeRandomCheckpoint(shipped, configOf({ nLayer: 1, nEmbd: 64, nPositions: T }), 5);
+    const shippedBytes = fs.readFileSync(path.join(shipped, 'model.safetensors'));
+    const corpus = corpusOf([
+      ...Array.from({ length: 6 }, (_, m) => ({ source: 'lib', path: `m${m}.py`, split: 'train' as const, text: moduleText(m) })),
+      { source: 'lib', path: 'held.py', split: 'heldout', text: moduleText(9) },
+    ]);
+    const train = lmWindows(corpus, 'train', T);
+    const heldOut = lmWindows(corpus, 'heldout', T);
+    const card = path.join(dir, 'MODEL_CARD.md');
+    fs.writeFileSync(card, '# The embedded model\n\n## Summary\n\nrows\n');
+    const lines: string[] = [];
+    const options: ContinueOptions = {
+      work: path.join(dir, 'work'), shippedDir: shipped, candidateDir: path.join(dir, 'candidate'), cardFile: card, corpus, train,
+      evalWindows: heldOut.slice(0, 4), heldOutWindows: heldOut.length, hyper: { rows: 2, lr: 3e-3, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0.1, seed: 0 },
+      stageTokens: 6 * 2 * T, share: 0.5, threads: 1, device: 'cpu', checkpointEvery: 2, maxStages: 1, machine: 'test machine', log: (l) => lines.push(l),
+    };
+
+    // A sitting whose time is up at once stops at its first checkpoint (step 1: an improving evaluation checkpoints).
+    await continueTraining({ ...options, minutes: 0 });
+    assert.equal(readHistory(options.work).stages.length, 0);
+    assert.ok(fs.existsSync(path.join(stageDir(options.work, 1), 'plan.json')));
+    assert.match(fs.readFileSync(card, 'utf8'), /in progress \(step 1 of 6\)/);
+
+    // The same call resumes it and finishes.
+    await continueTraining(options);
+    const h = readHistory(options.work);
+    assert.equal(h.stages.length, 1);
+    const s = h.stages[0];
+    assert.equal(s.sittings.length, 2);
+    assert.deepEqual(s.sittings.map((x) => [x.fromStep, x.toStep]), [[0, 1], [1, 6]]);
+    assert.equal(s.retrievalShare, 0.5);
+    assert.ok(s.evals.length >= 2);
+    assert.ok(s.retrieval !== undefined);
+    assert.equal(s.promoted, s.heldOut.loss < h.shipped!.heldOut.loss - 0.001);
+    assert.ok(s.promoted, `a random model trained on its corpus beats itself untrained (${s.heldOut.loss} vs ${h.shipped!.heldOut.loss})`);
+    assert.ok(fs.existsSync(path.join(options.candidateDir, 'model.safetensors')));
+    assert.ok(!fs.existsSync(path.join(stageDir(options.work, 1), 'run')), 'the trainer checkpoints are removed once the stage is recorded');
+    assert.deepEqual(fs.readFileSync(path.join(shipped, 'model.safetensors')), shippedBytes);
+    assert.deepEqual(fs.readdirSync(shipped).sort(), ['config.json', 'model.safetensors']);
+    const text = fs.readFileSync(card, 'utf8');
+    assert.match(text, /^# The embedded model\n\n## Summary\n\nrows\n\n## Continued training/);
+    assert.match(text, /\| 1 \| shipped model \| 50% \| .*\*\*promoted\*\*/);
+
+    // The next stage starts from stage 1, must beat it, and reads the next slice of the stream.
+    await continueTraining(options);
+    const h2 = readHistory(options.work);
+    assert.equal(h2.stages.length, 2);
+    assert.equal(h2.stages[1].from.label, 'stage 1');
+    assert.equal(h2.stages[1].windowOffset, 12);
+    assert.deepEqual(h2.stages[1].reference, { label: 'stage 1', loss: s.heldOut.loss });
+  });
+});
