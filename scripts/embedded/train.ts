@@ -30,7 +30,8 @@
  *
  * Training checkpoints under .test-cache/embedded-train/ and resumes from the last one when run
  * again, so a run can span several sittings (--minutes ends a sitting at its first checkpoint after
- * M minutes). --fresh deletes that folder (corpus included) and starts over. Everything is seeded:
+ * M minutes). --fresh deletes that folder (corpus included; continued stages and the candidate are
+ * kept) and starts over. Everything is seeded:
  * the corpus, the split, the initial weights and the data order; a rerun gives the same model up to
  * the floating-point nondeterminism of multi-threaded onnxruntime reductions.
  */
@@ -189,7 +190,12 @@ async function main(): Promise<void> {
   // Other folders than the defaults: for trying the pipeline without touching models/embedded.
   if (args.work) WORK = path.resolve(args.work);
   if (args.out) MODEL_DIR = path.resolve(args.out);
-  if (args.fresh) fs.rmSync(WORK, { recursive: true, force: true });
+  if (args.fresh && fs.existsSync(WORK)) {
+    // Days of continued stages (and a promoted candidate) are not the shipped model's to delete.
+    for (const entry of fs.readdirSync(WORK)) {
+      if (entry !== 'stages' && entry !== 'candidate') fs.rmSync(path.join(WORK, entry), { recursive: true, force: true });
+    }
+  }
   const corpusDir = path.join(WORK, 'corpus');
   const corpus = loadCorpus(corpusDir) ?? (await buildCorpus({ outDir: corpusDir, log }), loadCorpus(corpusDir)!);
   const { totals } = corpus.manifest;
