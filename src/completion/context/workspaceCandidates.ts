@@ -18,6 +18,8 @@ export interface LineQuery {
   readonly typed: string;
   /** The nearest non-blank line above, trimmed; null when there is none. */
   readonly previous: string | null;
+  /** The non-blank line above that one; null when there is none. */
+  readonly before: string | null;
   /** The document's indexed lines above the cursor's line and below it (two runs, so no pair spans the cursor). */
   readonly documentLines: readonly (readonly string[])[];
 }
@@ -28,9 +30,10 @@ export function lineQuery(textBeforeCursor: string, textAfterCursor: string): Li
   const above = indexedLines(textBeforeCursor.slice(0, lineStart));
   const newline = textAfterCursor.indexOf('\n');
   const below = newline < 0 ? [] : indexedLines(textAfterCursor.slice(newline + 1));
-  let previous: string | null = null;
-  for (let i = above.length - 1; i >= 0 && previous === null; i--) if (above[i] !== '') previous = above[i];
-  return { typed, previous, documentLines: [above, below] };
+  const nonBlank = above.filter((l) => l !== '');
+  const previous = nonBlank.length > 0 ? nonBlank[nonBlank.length - 1] : null;
+  const before = nonBlank.length > 1 ? nonBlank[nonBlank.length - 2] : null;
+  return { typed, previous, before, documentLines: [above, below] };
 }
 
 export type CandidateSource = 'lookup' | 'copy';
@@ -61,7 +64,7 @@ export function workspaceCandidates(
   const out: WorkspaceCandidate[] = [];
   const extra: ExtraLines[] = documentWeight > 0 ? q.documentLines.map((l) => ({ lines: l, weight: documentWeight })) : [];
   const probe = lines ?? EMPTY;
-  const match = q.typed === '' ? (q.previous === null ? null : probe.follow(q.previous, exclude, extra)) : probe.complete(q.typed, exclude, extra);
+  const match = q.typed === '' ? (q.previous === null ? null : probe.follow(q.previous, exclude, extra, q.before)) : probe.complete(q.typed, exclude, extra);
   if (match !== null) {
     const text = match.line.slice(q.typed.length);
     if (text.trim() !== '') out.push({ source: 'lookup', text, match });

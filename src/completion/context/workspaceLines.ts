@@ -25,6 +25,8 @@ export interface LineMatch {
   readonly total: number;
   /** Distinct lines that matched. */
   readonly distinct: number;
+  /** Lines above the cursor that the match is conditioned on: 0 (a completion of what is typed), 1 or 2. */
+  readonly context: number;
 }
 
 interface FileLines {
@@ -41,10 +43,14 @@ export class WorkspaceLines {
   private readonly files = new Map<string, FileLines>();
   /** First character of a trimmed line → line → count. */
   private readonly buckets = new Map<string, Map<string, number>>();
-  /** Line → the line after it (blank lines skipped) → count. */
-  private readonly followers = new Map<string, Map<string, number>>();
+  /**
+   * Context → the lines after it (blank lines skipped) with counts. The context is the line above
+   * (the line itself is the key) or the two lines above (a 52-bit hash of them: no second copy of
+   * the text). Most contexts are followed by one line once, kept as that line alone.
+   */
+  private readonly followers = new Map<ContextKey, Slot>();
   /** The last file's own counts, for leaving it out of queries. */
-  private excluded: { id: string; lines: readonly string[]; counts: Map<string, number>; pairs: Map<string, Map<string, number>> } | undefined;
+  private excluded: { id: string; lines: readonly string[]; counts: Map<string, number>; pairs: Map<ContextKey, Map<string, number>> } | undefined;
 
   get fileCount(): number {
     return this.files.size;
@@ -92,27 +98,39 @@ export class WorkspaceLines {
         if (line.length > typed.length && line.startsWith(typed)) counts.set(line, (counts.get(line) ?? 0) + weight);
       }
     }
-    return best(counts);
+    return best(counts, 0);
   }
 
   /**
-   * At a line start: the line that most often follows `previous` (trimmed, non-blank) in the
-   * indexed files except `exclude`, plus `extra` (weighted); null when `previous` was never
-   * followed by anything.
+   * At a line start: the line that most often follows the two lines above (`before`, then
+   * `previous`; trimmed, non-blank) in the indexed files except `exclude`, plus `extra` (weighted);
+   * when those two never occurred together with a line after them, the line that most often
+   * follows `previous` alone (back-off, as an n-gram model of lines). Null when neither was followed.
    */
-  follow(previous: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
-    const own = this.ownCounts(exclude)?.pairs.get(previous);
-    const counts = new Map<string, number>();
-    for (const [line, count] of this.followers.get(previous) ?? []) {
-      const c = count - (own?.get(line) ?? 0);
-      if (c > 0) counts.set(line, c);
-    }
-    for (const { lines, weight } of extra) {
-      for (let i = 0; i + 1 < lines.length; i++) {
-        if (lines[i] === previous && lines[i + 1] !== '') counts.set(lines[i + 1], (counts.get(lines[i + 1]) ?? 0) + weight);
+  follow(previous: string, exclude?: string, extra: readonly ExtraLines[] = [], before?: string | null): LineMatch | null {
+    const own = this.ownCounts(exclude);
+    const gather = (context: string[]): Map<string, number> => {
+      const key = context.length === 1 ? context[0] : pairKey(context[0], context[1]);
+      const mine = own?.pairs.get(key);
+      const counts = new Map<string, number>();
+      for (const [line, count] of slotEntries(this.followers.get(key))) {
+        const c = count - (mine?.get(line) ?? 0);
+        if (c > 0) counts.set(line, c);
       }
+      const n = context.length;
+      for (const { lines, weight } of extra) {
+        for (let i = n; i < lines.length; i++) {
+          if (lines[i] === '' || lines[i - 1] !== context[n - 1] || (n === 2 && lines[i - 2] !== context[0])) continue;
+          counts.set(lines[i], (counts.get(lines[i]) ?? 0) + weight);
+        }
+      }
+      return counts;
+    };
+    if (before !== undefined && before !== null && before !== '') {
+      const two = gather([before, previous]);
+      if (two.size > 0) return best(two, 2);
     }
-    return best(counts);
+    return best(gather([previous]), 1);
   }
 
   private ownCounts(id: string | undefined) {
@@ -121,7 +139,7 @@ export class WorkspaceLines {
     if (file === undefined) return undefined;
     if (this.excluded?.id === id && this.excluded.lines === file.lines) return this.excluded;
     const counts = new Map<string, number>();
-    const pairs = new Map<string, Map<string, number>>();
+    const pairs = new Map<ContextKey, Map<string, number>>();
     countLines(file.lines, 1, (line, d) => counts.set(line, (counts.get(line) ?? 0) + d), (a, b, d) => {
       let m = pairs.get(a);
       if (m === undefined) pairs.set(a, (m = new Map()));
@@ -137,10 +155,7 @@ export class WorkspaceLines {
       if (bucket === undefined) this.buckets.set(line[0], (bucket = new Map()));
       bump(bucket, line, d);
     }, (a, b, d) => {
-      let m = this.followers.get(a);
-      if (m === undefined) this.followers.set(a, (m = new Map()));
-      bump(m, b, d);
-      if (m.size === 0) this.followers.delete(a);
+      bumpSlot(this.followers, a, b, d);
     });
   }
 }
@@ -155,12 +170,62 @@ export function indexedLines(text: string): string[] {
   return out;
 }
 
-function countLines(lines: readonly string[], delta: number, line: (l: string, d: number) => void, pair: (a: string, b: string, d: number) => void): void {
+/** Each line, and each line after its one- and two-line contexts (blank lines skipped, over-long ones break them). */
+function countLines(lines: readonly string[], delta: number, line: (l: string, d: number) => void, pair: (context: ContextKey, next: string, d: number) => void): void {
   for (let i = 0; i < lines.length; i++) {
     if (lines[i] === '') continue;
     line(lines[i], delta);
-    if (i > 0 && lines[i - 1] !== '') pair(lines[i - 1], lines[i], delta);
+    if (i > 0 && lines[i - 1] !== '') {
+      pair(lines[i - 1], lines[i], delta);
+      if (i > 1 && lines[i - 2] !== '') pair(pairKey(lines[i - 2], lines[i - 1]), lines[i], delta);
+    }
   }
+}
+
+/** A line (one line of context) or the hash of two (pairKey). */
+type ContextKey = string | number;
+/** The lines after a context: one line seen once, or counts. */
+type Slot = string | Map<string, number>;
+
+/** Two lines of context as a 52-bit integer (two 32-bit FNV-1a hashes with different seeds, 20 + 32 bits). */
+export function pairKey(a: string, b: string): number {
+  let h1 = 0x811c9dc5, h2 = 0x01000193 ^ 0x5bd1e995;
+  const mix = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 16777619) >>> 0;
+      h2 = Math.imul(h2 ^ c, 2246822519) >>> 0;
+    }
+  };
+  mix(a);
+  h1 = Math.imul(h1 ^ 10, 16777619) >>> 0;
+  h2 = Math.imul(h2 ^ 10, 2246822519) >>> 0;
+  mix(b);
+  return (h1 & 0xfffff) * 4294967296 + h2;
+}
+
+function slotEntries(slot: Slot | undefined): Iterable<[string, number]> {
+  return slot === undefined ? [] : typeof slot === 'string' ? [[slot, 1]] : slot;
+}
+
+function bumpSlot(map: Map<ContextKey, Slot>, key: ContextKey, line: string, delta: number): void {
+  const slot = map.get(key);
+  if (slot === undefined) {
+    if (delta === 1) map.set(key, line);
+    else if (delta > 0) map.set(key, new Map([[line, delta]]));
+    return;
+  }
+  if (typeof slot === 'string') {
+    if (delta < 0) {
+      if (slot === line && delta === -1) map.delete(key);
+      return;
+    }
+    map.set(key, slot === line ? new Map([[line, 1 + delta]]) : new Map([[slot, 1], [line, delta]]));
+    return;
+  }
+  bump(slot, line, delta);
+  if (slot.size === 0) map.delete(key);
+  else if (slot.size === 1 && slot.get(line) === 1) map.set(key, line);
 }
 
 function bump(map: Map<string, number>, key: string, delta: number): void {
@@ -169,7 +234,7 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
   else map.delete(key);
 }
 
-function best(counts: Map<string, number>): LineMatch | null {
+function best(counts: Map<string, number>, context: number): LineMatch | null {
   let line: string | undefined;
   let count = 0;
   let total = 0;
@@ -177,5 +242,5 @@ function best(counts: Map<string, number>): LineMatch | null {
     total += c;
     if (c > count || (c === count && line !== undefined && l < line)) [line, count] = [l, c];
   }
-  return line === undefined ? null : { line, count, total, distinct: counts.size };
+  return line === undefined ? null : { line, count, total, distinct: counts.size, context };
 }
