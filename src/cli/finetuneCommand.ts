@@ -9,6 +9,7 @@ import { startFineTune, type StartOptions } from '../training/fineTuneClient';
 import type { ChildMessage, EvalJson, FineTuneJob, QualityCounts } from '../training/fineTuneProtocol';
 import { DEFAULT_LAMBDA } from '../training/trainer';
 import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from './args';
+import { describeHead } from '../training/head/headMetrics';
 import { DEFAULT_HEAD_CUTS, trainHeadJob, type HeadJob } from './headCommand';
 import { secretsFlag } from './datasetCommand';
 import { cliGraphCache, cliModelsRoot, embeddedModelDir } from './paths';
@@ -46,6 +47,8 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --out DIR [--model
   --head             then train the acceptance head on the fine-tuned model (head.safetensors in --out)
   --head-only        train only the acceptance head, for --model (with --adapter DIR: for that adapter)
   --head-cuts N      cuts of the training files the head learns from (default ${DEFAULT_HEAD_CUTS})
+  --suggestion-log F the editor's accept/reject log (suggestion-log.jsonl in the workspace's extension
+                     storage): its requests, labelled by what you did, teach the head too
   --json             print the result as JSON on stdout:
                      {"steps","tokens","tokens_per_s","train":{"l1","l2","l3"},"eval":{"before":{…},"after":{…}},
                       "quality":{"before","after","best_baseline"},"verdict":{"improved","reason"},"out"}`;
@@ -84,6 +87,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     head: { type: 'boolean' },
     'head-only': { type: 'boolean' },
     'head-cuts': { type: 'string' },
+    'suggestion-log': { type: 'string' },
     adapter: { type: 'string' },
   }, true);
   if (positionals.length !== 1) throw new UserError('finetune: give exactly one folder to learn from (see gpt2-complete finetune --help)');
@@ -91,7 +95,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   const headJob = (model: string | undefined, adapter: string | undefined): HeadJob => ({
     folder: path.resolve(positionals[0]), model, adapter, out: path.resolve(values.out!), seed: intFlag('seed', values.seed, 0, 0),
     cuts: intFlag('head-cuts', values['head-cuts'], 1, DEFAULT_HEAD_CUTS), include: values.include, exclude: values.exclude,
-    device: values.device, threads: values.threads,
+    device: values.device, threads: values.threads, suggestionLog: suggestionLogFlag(values['suggestion-log']),
     lambda: values.lambda === undefined ? undefined : numberFlag('lambda', values.lambda, 0, 1e6, DEFAULT_LAMBDA),
   });
   if (values['head-only']) {
@@ -123,6 +127,9 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
     threads: threadsFlag(values.threads),
     dryRun: values['dry-run'] ?? false,
     graphCacheDir: cliGraphCache(),
+    head: values.head === true,
+    headCuts: intFlag('head-cuts', values['head-cuts'], 1),
+    suggestionLog: suggestionLogFlag(values['suggestion-log']),
   };
   if (!fs.existsSync(job.folder) || !fs.statSync(job.folder).isDirectory()) throw new UserError(`finetune: ${job.folder} is not a folder`);
 
@@ -142,10 +149,7 @@ export async function finetuneCommand(argv: string[], start: Partial<StartOption
   process.on('SIGINT', onSigint);
   try {
     const result = await handle.result;
-    // The head reads the fine-tuned model's states: the adapter in --out, or the checkpoint there (--method full).
-    const full = result?.method === 'full';
-    const head = result && values.head && !job.dryRun ? await trainHeadJob(headJob(full ? job.out : values.model, full ? undefined : job.out)) : undefined;
-    if (result && values.json) process.stdout.write(JSON.stringify(head === undefined ? result : { ...result, head }) + '\n');
+    if (result && values.json) process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
     process.off('SIGINT', onSigint);
   }
@@ -212,6 +216,10 @@ class ProgressPrinter {
             `${Math.round(m.tokensPerSecond)} tokens/s  ETA ${formatDuration(m.etaSeconds)}`,
         );
       }
+      case 'head':
+        if (m.result !== undefined) return err(describeHead(m.result));
+        if (m.done === 1 || m.done === m.total || m.done % 100 === 0) err(`acceptance head: the pipeline's suggestions at ${m.done}/${m.total} requests`);
+        return;
       case 'done':
         err(`saved to ${m.result.out} after ${m.result.steps} steps (${m.result.tokens} tokens, ${Math.round(m.result.tokens_per_s)} tokens/s); resume checkpoints removed`);
         return err(
@@ -226,4 +234,12 @@ class ProgressPrinter {
         return;
     }
   }
+}
+
+/** --suggestion-log: a log file that exists (a missing one is a typo, not an empty log). */
+function suggestionLogFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const file = path.resolve(value);
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UserError(`finetune: --suggestion-log ${file} is not a file (the editor writes suggestion-log.jsonl in the workspace's extension storage)`);
+  return file;
 }

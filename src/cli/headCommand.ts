@@ -6,8 +6,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readOutcomeLog } from '../completion/outcomeLog';
 import { UserError } from '../engine/errors';
 import { splitWorkspace } from '../quality/workspaceSplit';
+import type { HeadTrainer } from '../training/fineTune';
+import type { HeadJson } from '../training/fineTuneProtocol';
+import { describeHead } from '../training/head/headMetrics';
+import { collectLogExamples } from './headLogExamples';
 import { collectHeadExamples, trainAcceptanceHead, type Labelling } from './headTraining';
 import { openPipelineRunner } from './pipelineRunner';
 
@@ -30,18 +35,14 @@ export interface HeadJob {
   readonly labelling?: Labelling;
   /** GPT-1's λ, recorded in head.json (the frozen transformer makes it irrelevant to the head). */
   readonly lambda?: number;
+  /** The editor's accept/reject log: its requests become examples too (headLogExamples.ts). */
+  readonly suggestionLog?: string;
+  readonly signal?: AbortSignal;
+  /** Requests asked so far of all the head needs (cuts, then the log's). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
-export interface HeadJobResult {
-  readonly out: string;
-  readonly examples: number;
-  readonly exact: number;
-  readonly validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
-  readonly skipBelow: number;
-  readonly seconds: number;
-}
-
-export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<HeadJobResult> {
+export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<HeadJson> {
   const t0 = performance.now();
   const split = await splitWorkspace(job.folder, { seed: job.seed, include: job.include, exclude: job.exclude });
   if (split.train.length === 0) throw new UserError(`finetune --head: no training files in ${split.folder}`);
@@ -51,29 +52,49 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
   try {
     const E = runner.loaded.engine.model.config.nEmbd;
     log(`head: the completion pipeline at ${job.cuts} cuts of ${split.train.length} training files…`);
-    const examples = await collectHeadExamples(runner, split.folder, split.train, job.cuts, job.seed + 1, (done, total) => {
-      if (done % 100 === 0 || done === total) log(`head: ${done}/${total} cuts`);
-    });
+    const logged = job.suggestionLog === undefined ? { outcomes: [], malformed: 0 } : readOutcomeLog(job.suggestionLog);
+    const total = job.cuts + logged.outcomes.length;
+    const progress = (offset: number, what: string) => (done: number, of: number) => {
+      job.onProgress?.(offset + done, total);
+      if (done % 100 === 0 || done === of) log(`head: ${done}/${of} ${what}`);
+    };
+    const examples = await collectHeadExamples(runner, split.folder, split.train, job.cuts, job.seed + 1, progress(0, 'cuts'), job.signal);
+    if (logged.outcomes.length > 0) log(`head: ${logged.outcomes.length} requests of the suggestion log${logged.malformed > 0 ? ` (${logged.malformed} unreadable lines left out)` : ''}…`);
+    const fromLog = await collectLogExamples(runner, logged.outcomes, progress(job.cuts, 'logged requests'), job.signal);
+    examples.push(...fromLog);
     const scored = examples.filter((e) => e.state !== undefined);
     if (scored.length < 20) {
       throw new UserError(`finetune --head: only ${scored.length} suggestions were shown at ${examples.length} cuts of ${split.folder}'s training files; a head needs at least 20 (add code files, or raise --head-cuts)`);
     }
     const trained = trainAcceptanceHead(examples, E, {
       labelling: job.labelling, lambda: job.lambda ?? 0,
-      trainedOn: `${examples.length} cuts of the training files of ${path.basename(split.folder)} (seed ${job.seed})`,
+      trainedOn:
+        `${examples.length - fromLog.length} cuts of the training files of ${path.basename(split.folder)} (seed ${job.seed})` +
+        (fromLog.length > 0 ? ` and ${fromLog.length} requests of the editor's suggestion log` : ''),
     });
     fs.mkdirSync(job.out, { recursive: true });
     trained.head.save(job.out);
-    const result: HeadJobResult = {
-      out: job.out, examples: trained.head.meta.examples, exact: trained.head.meta.positives, validation: trained.validation,
+    const result: HeadJson = {
+      out: job.out, examples: trained.head.meta.examples, exact: trained.head.meta.positives,
+      fromSuggestionLog: fromLog.filter((e) => e.state !== undefined).length, validation: trained.validation,
       skipBelow: trained.head.meta.skipBelow, seconds: (performance.now() - t0) / 1000,
     };
-    const v = trained.validation;
-    const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}%`);
-    log(`head: ${result.examples} shown suggestions, ${result.exact} exact; validation AUC ${v.auc === null ? '–' : v.auc.toFixed(2)}, ` +
-      `precision ${pct(v.ungatedPrecision)} ungated, ${pct(v.gatedPrecision)} at ${v.threshold.toFixed(2)} (showing ${pct(v.gatedShownRate)}); wrote ${path.join(job.out, 'head.safetensors')}`);
+    log(`${describeHead(result)}; wrote ${path.join(job.out, 'head.safetensors')}`);
     return result;
   } finally {
     await runner.dispose();
   }
 }
+
+/** The fine-tuning run's head trainer (src/fineTuneChild.ts passes it in): trainHeadJob for what the run wrote. */
+export const pipelineHeadTrainer: HeadTrainer = (request) =>
+  trainHeadJob(
+    {
+      folder: request.folder, model: request.model, adapter: request.adapter, out: request.out, seed: request.seed,
+      cuts: request.cuts ?? DEFAULT_HEAD_CUTS, include: request.include, exclude: request.exclude, device: request.device,
+      threads: request.threads === undefined ? undefined : String(request.threads), lambda: request.lambda,
+      suggestionLog: request.suggestionLog, signal: request.signal, onProgress: request.onProgress,
+    },
+    // The run reports progress through its messages; these lines would go nowhere in the child.
+    () => undefined,
+  );

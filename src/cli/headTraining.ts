@@ -7,6 +7,7 @@
  */
 import * as path from 'path';
 import { SUGGESTION_FEATURES, type RequestStates } from '../completion/engineCompletion';
+import { CancelledError } from '../engine/errors';
 import { sampleCuts, type Cut } from '../quality/cuts';
 import { judgedText } from '../quality/metrics';
 import type { BenchFile } from '../quality/workspaceSplit';
@@ -59,6 +60,7 @@ export async function collectHeadExamples(
   count: number,
   seed: number,
   onProgress?: (done: number, total: number) => void,
+  signal?: AbortSignal,
 ): Promise<HeadExample[]> {
   const { cuts } = sampleCuts(files, count, seed);
   const examples: HeadExample[] = [];
@@ -70,6 +72,7 @@ export async function collectHeadExamples(
   runner.context.candidates = false;
   try {
     for (let i = 0; i < cuts.length; i++) {
+      if (signal?.aborted) throw new CancelledError();
       const cut = cuts[i];
       states = undefined;
       const result = await runner.run(path.join(folder, ...cut.file.split('/')), cut.document, cut.offset, cut.languageId);

@@ -100,6 +100,11 @@ export class PipelineRunner implements Suggester {
     return `${path.basename(this.loaded.checkpointDir)} · ${m.precision} · ${m.device.provider}`;
   }
 
+  /** Forgets the pipeline's cached suggestions: the next request at a place asked before reaches the model again. */
+  clearCaches(): void {
+    this.pipeline.clearCaches();
+  }
+
   /** What the editor shows for `text` with the cursor at `offset`. */
   async run(filePath: string, text: string, offset: number, languageId: string): Promise<PipelineResult> {
     return this.pipeline.complete({

@@ -107,8 +107,8 @@ function parseLine(line: string): SuggestionOutcome | undefined {
     return undefined;
   }
   if (typeof v !== 'object' || v === null || v.v !== FORMAT) return undefined;
-  const { shownAt, languageId, prefix, suggestion, outcome, takenChars } = v;
+  const { shownAt, languageId, file, prefix, suggestion, outcome, takenChars } = v;
   if (typeof shownAt !== 'number' || typeof languageId !== 'string' || typeof prefix !== 'string' || typeof suggestion !== 'string') return undefined;
-  if (!OUTCOMES.includes(outcome as Outcome) || typeof takenChars !== 'number') return undefined;
-  return { shownAt, languageId, prefix, suggestion, outcome: outcome as Outcome, takenChars };
+  if (!OUTCOMES.includes(outcome as Outcome) || typeof takenChars !== 'number' || (file !== undefined && typeof file !== 'string')) return undefined;
+  return { shownAt, languageId, ...(file === undefined ? {} : { file }), prefix, suggestion, outcome: outcome as Outcome, takenChars };
 }

@@ -301,7 +301,7 @@ export class CompletionPipeline {
         const cached = current === undefined ? undefined : this.results.get(resultCacheKey(current, source.text, ctx, settings));
         if (cached !== undefined && cached.length > 0) {
           this.counters.cacheHits++;
-          this.show(uri, req.languageId, prefix, suffix, cached);
+          this.show(uri, req, prefix, suffix, cached);
           return done({ items: cached, suppressed: null, source: 'cache' });
         }
       }
@@ -342,7 +342,7 @@ export class CompletionPipeline {
         return done({ items: [], suppressed: 'low-confidence', source: 'model' }, extra);
       }
       if (items.length === 0) return done({ items: [], suppressed: `postprocess:${droppedBy ?? 'empty'}`, source: 'model' }, extra);
-      this.show(uri, req.languageId, prefix, suffix, items);
+      this.show(uri, req, prefix, suffix, items);
       this.log(manual, req.languageId, items.length, latencyMs, result);
       return done({ items, suppressed: null, source: 'model' }, extra);
     } catch (err) {
@@ -400,10 +400,10 @@ export class CompletionPipeline {
     }
   }
 
-  private show(uri: string, languageId: string, prefix: string, suffix: string, items: readonly string[]): void {
+  private show(uri: string, req: PipelineRequest, prefix: string, suffix: string, items: readonly string[]): void {
     this.typingThrough.remember({ documentUri: uri, prefix, suffix, completion: items[0] });
     this.acceptance.recordShown(uri, prefix.length, items);
-    this.outcomes?.shown(uri, prefix.length, prefix, items[0], languageId);
+    this.outcomes?.shown(uri, prefix.length, prefix, items[0], req.languageId, req.filePath);
     this.deps.stats?.recordShown();
   }
 

@@ -16,6 +16,8 @@ export interface SuggestionOutcome {
   /** When it was shown, ms since the epoch. */
   readonly shownAt: number;
   readonly languageId: string;
+  /** The document's file, when it has one (a replay hides its copy from the workspace cache model). */
+  readonly file?: string;
   /** The document's text before the cursor when it was shown (its tail: the prompt's side). */
   readonly prefix: string;
   /** The suggestion shown as ghost text. */
@@ -30,6 +32,7 @@ interface Pending {
   readonly suggestion: string;
   readonly prefix: string;
   readonly languageId: string;
+  readonly file: string | undefined;
   readonly shownAt: number;
   taken: string;
 }
@@ -43,13 +46,13 @@ export class SuggestionOutcomeTracker {
    * A suggestion became visible with its ghost text at `anchor` (a document offset). `prefix` is
    * the text before the cursor (only its tail is kept by the log).
    */
-  shown(documentUri: string, anchor: number, prefix: string, suggestion: string, languageId: string): void {
+  shown(documentUri: string, anchor: number, prefix: string, suggestion: string, languageId: string, file?: string): void {
     if (suggestion.length === 0) return;
     const p = this.pending.get(documentUri);
     // The rest of the suggestion being typed through, shown again from where the cursor now is.
     if (p !== undefined && anchor === p.anchor + p.taken.length && p.suggestion === p.taken + suggestion) return;
     this.resolve(documentUri, 'rejected');
-    this.pending.set(documentUri, { anchor, suggestion, prefix, languageId, shownAt: this.now(), taken: '' });
+    this.pending.set(documentUri, { anchor, suggestion, prefix, languageId, file, shownAt: this.now(), taken: '' });
   }
 
   /** One edit: `text` replacing `replacedLength` characters at `offset`; undefined for several at once, undo or redo. */
@@ -97,6 +100,9 @@ export class SuggestionOutcomeTracker {
     const p = this.pending.get(documentUri);
     if (p === undefined) return;
     this.pending.delete(documentUri);
-    this.emit({ shownAt: p.shownAt, languageId: p.languageId, prefix: p.prefix, suggestion: p.suggestion, outcome, takenChars: p.taken.length });
+    this.emit({
+      shownAt: p.shownAt, languageId: p.languageId, ...(p.file === undefined ? {} : { file: p.file }),
+      prefix: p.prefix, suggestion: p.suggestion, outcome, takenChars: p.taken.length,
+    });
   }
 }

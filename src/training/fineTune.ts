@@ -34,7 +34,7 @@ import type { Example } from './data/examples';
 import { secretFindings } from './data/report';
 import type { SecretsMode } from './data/secretScan';
 import { DEFAULT_EVAL_CASES, evalCases, evaluate, sessionScorer, type EvalResult } from './evaluate';
-import type { ChildMessage, FineTuneJob, FineTuneResultJson, QualityCounts, QualityJson } from './fineTuneProtocol';
+import type { ChildMessage, FineTuneJob, FineTuneResultJson, HeadJson, QualityCounts, QualityJson } from './fineTuneProtocol';
 import { DEFAULT_LORA_CONFIG, type LoraConfig } from './lora';
 import { availableMemory, checkTrainingMemory, formatBytes } from './memoryEstimate';
 import { chooseBatchShape, makeBatch, type BatchShape } from './objective';
@@ -90,8 +90,32 @@ export interface QualityJudgeResult {
  */
 export type QualityJudge = (request: QualityJudgeRequest) => Promise<QualityJudgeResult>;
 
+/** What the head trainer is asked: the acceptance head for the model in `out`, from `folder`'s training files. */
+export interface HeadTrainRequest {
+  folder: string;
+  /** The base model (a checkpoint folder), or the fully fine-tuned one in `out`. */
+  model: string;
+  /** The new LoRA adapter, when the run trained one. */
+  adapter?: string;
+  out: string;
+  seed: number;
+  cuts?: number;
+  include?: string[];
+  exclude?: string[];
+  device?: string;
+  threads?: number;
+  suggestionLog?: string;
+  lambda: number;
+  signal: AbortSignal;
+  onProgress: (done: number, total: number) => void;
+}
+
+/** Trains and writes the acceptance head; like the judge it runs the editor's pipeline, so it is passed in. */
+export type HeadTrainer = (request: HeadTrainRequest) => Promise<HeadJson>;
+
 export interface FineTuneDeps {
   judge?: QualityJudge;
+  trainHead?: HeadTrainer;
 }
 
 /**
@@ -179,6 +203,7 @@ function checkJob(job: FineTuneJob): void {
   positiveInt('steps', job.steps);
   positiveInt('batch tokens', job.batchTokens);
   positiveInt('evaluation cases', job.evalCases);
+  positiveInt('head cuts', job.headCuts);
   if (job.epochs !== undefined && !(job.epochs > 0)) throw new UserError(`epochs must be positive (got ${job.epochs})`);
 }
 
@@ -218,6 +243,7 @@ interface Context {
   seed: number;
   graphCacheDir: string;
   judge?: QualityJudge;
+  trainHead?: HeadTrainer;
   /** The job's method, or the recipe's for this model size. */
   method: 'full' | 'lora';
   /** The run's length, once chosen (chooseSteps). */
@@ -319,6 +345,7 @@ async function runLocked(job: FineTuneJob, emit: (m: ChildMessage) => void, sign
       seed: job.seed ?? 0,
       graphCacheDir: job.graphCacheDir ?? tempCache!,
       judge: deps.judge,
+      trainHead: deps.trainHead,
       method: job.method ?? defaultMethod(base.config),
     };
     return await run(ctx, base);
@@ -395,6 +422,7 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
     const overlay = method === 'lora' ? loraOverlay(job.out) : checkpointOverlay(job.out);
     const after = await evaluateWith(ctx, session, result.values, shape, cases, overlay);
     emit({ type: 'eval', phase: 'after', result: after });
+    const head = job.head === true && ctx.trainHead !== undefined ? await trainHeadFor(ctx, ctx.trainHead, method) : undefined;
     const qualityAfter = qualityBefore === undefined ? undefined : await judgeQuality(ctx, undefined, job.out);
     const quality: QualityJson | undefined =
       qualityBefore !== undefined && qualityAfter !== undefined ? { before: qualityBefore.model, after: qualityAfter.model, best_baseline: qualityBefore.bestBaseline } : undefined;
@@ -407,6 +435,7 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
       train: result.train,
       eval: { before, after },
       ...(quality !== undefined && { quality }),
+      ...(head !== undefined && { head }),
       verdict: judgeAdapter(before, after, quality),
       out: result.out,
     };
@@ -417,6 +446,34 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
   } finally {
     await session.dispose();
   }
+}
+
+/** The acceptance head for what the run wrote: the adapter over the base, or the full checkpoint in `out`. */
+async function trainHeadFor(ctx: Context, trainHead: HeadTrainer, method: 'full' | 'lora'): Promise<HeadJson> {
+  const { job, emit, signal } = ctx;
+  checkSignal(signal);
+  let total = 0;
+  const head = await trainHead({
+    folder: job.folder,
+    model: method === 'full' ? job.out : job.model,
+    adapter: method === 'lora' ? job.out : undefined,
+    out: job.out,
+    seed: ctx.seed,
+    cuts: job.headCuts,
+    include: job.include,
+    exclude: job.exclude,
+    device: job.device,
+    threads: job.threads,
+    suggestionLog: job.suggestionLog,
+    lambda: ctx.lambda,
+    signal,
+    onProgress: (done, of) => {
+      total = of;
+      emit({ type: 'head', done, total });
+    },
+  });
+  emit({ type: 'head', done: total, total, result: head });
+  return head;
 }
 
 /**

@@ -45,6 +45,16 @@ export interface FineTuneJob {
   /** Where the evaluation models' compiled graphs are cached (default: a temp folder, removed after). */
   graphCacheDir?: string;
   /**
+   * Then train the acceptance head for the result (head.safetensors beside the adapter, or in the
+   * fully fine-tuned checkpoint): the base model's head reads the base model's states, not the
+   * adapter's, so a new adapter without its own head would show every suggestion ungated.
+   */
+  head?: boolean;
+  /** Cuts of the training files the head learns from (default 500). */
+  headCuts?: number;
+  /** The editor's accept/reject log (src/completion/outcomeLog.ts): more labelled examples for the head. */
+  suggestionLog?: string;
+  /**
    * After this step (and its checkpoint) the run waits until it is cancelled: tests cancel at a step
    * they choose instead of racing a run that may end first on a fast machine.
    */
@@ -86,6 +96,21 @@ export interface QualityJson {
   best_baseline: QualityCounts;
 }
 
+/** The acceptance head trained with the result (`finetune --head`, the editor's fine-tune). */
+export interface HeadJson {
+  /** Where head.safetensors and head.json went. */
+  out: string;
+  /** Shown suggestions it learned from, and how many of them were exactly right. */
+  examples: number;
+  exact: number;
+  /** Of those, from the editor's accept/reject log. */
+  fromSuggestionLog: number;
+  /** On its validation files: AUC, the threshold chosen, precision ungated and gated, the share it shows. */
+  validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
+  skipBelow: number;
+  seconds: number;
+}
+
 /** Whether the adapter helped (and so is switched on), and why, in words. */
 export interface VerdictJson {
   improved: boolean;
@@ -103,6 +128,8 @@ export interface FineTuneResultJson {
   eval: { before: EvalJson; after: EvalJson };
   /** Absent when the judge was skipped (qualityCuts 0) or not available. */
   quality?: QualityJson;
+  /** Present when the job trained the acceptance head too. */
+  head?: HeadJson;
   verdict: VerdictJson;
   out: string;
 }
@@ -113,6 +140,8 @@ export type ChildMessage =
   | { type: 'eval'; phase: 'before' | 'after'; result: EvalJson }
   | { type: 'quality'; phase: 'before' | 'after'; result: QualityCounts; bestBaseline: QualityCounts }
   | { type: 'progress'; step: number; totalSteps: number; loss: LossTriple; tokensPerSecond: number; etaSeconds: number }
+  /** The acceptance head: its examples being collected (done of total requests), then the head. */
+  | { type: 'head'; done: number; total: number; result?: HeadJson }
   | { type: 'done'; result: FineTuneResultJson; lossCurve: { step: number; l3: number; validationL2?: number }[] }
   | { type: 'dryRunDone' }
   | { type: 'cancelled'; checkpoint?: string }

@@ -77,3 +77,20 @@ export function chooseThreshold(outcomes: readonly ScoredOutcome[], minShownRate
   }
   return best;
 }
+
+/** One line on a trained head, for the CLI and the fine-tune report (HeadJson's numbers). */
+export function describeHead(head: {
+  examples: number;
+  exact: number;
+  fromSuggestionLog: number;
+  validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
+}): string {
+  const v = head.validation;
+  const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}%`);
+  return (
+    `acceptance head: ${head.examples} shown suggestions (${head.exact} exactly right` +
+    (head.fromSuggestionLog > 0 ? `, ${head.fromSuggestionLog} from your accepts and rejects in the editor` : '') +
+    `); on its validation files AUC ${v.auc === null ? '–' : v.auc.toFixed(2)}, precision ${pct(v.ungatedPrecision)} ungated and ` +
+    `${pct(v.gatedPrecision)} at confidence ${v.threshold.toFixed(2)}, where it shows ${pct(v.gatedShownRate)} of suggestions`
+  );
+}

@@ -15,6 +15,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { UserError } from '../../engine/errors';
 import type { ChildMessage, FineTuneJob } from '../../training/fineTuneProtocol';
+import { describeHead } from '../../training/head/headMetrics';
+import { SUGGESTION_LOG_FILE } from '../../completion/outcomeLog';
 import { latestCheckpoint } from '../../training/checkpointStore';
 import { FINE_TUNE_COMMAND } from '../commands';
 import { resolveModelLocation, type ModelFolders, type ModelLocation } from '../modelResolution';
@@ -256,8 +258,20 @@ export class FineTuneController implements vscode.Disposable {
       exclude: settings.fineTuneExclude.length > 0 ? [...settings.fineTuneExclude] : undefined,
       secrets: settings.fineTuneSecrets,
       graphCacheDir: this.deps.graphCacheDir,
+      // The adapter gets its own acceptance head (the base model's reads other states), taught also
+      // by what was accepted and rejected in this workspace.
+      head: true,
+      suggestionLog: this.suggestionLog(settings.suggestionLog),
       ...this.testOptions?.job,
     };
+  }
+
+  /** The workspace's accept/reject log, when it is kept and has entries. */
+  private suggestionLog(kept: boolean): string | undefined {
+    const storage = this.deps.adapters.storage;
+    if (!kept || storage === undefined) return undefined;
+    const file = path.join(storage, SUGGESTION_LOG_FILE);
+    return fs.existsSync(file) ? file : undefined;
   }
 
   private resumeCandidate(folder: string, location: ModelLocation): { run: InterruptedRun; step: number } | undefined {
@@ -375,6 +389,12 @@ export class FineTuneController implements vscode.Disposable {
       case 'quality':
         log.info(`fine-tune: suggestions ${message.phase}: ${message.result.exact} of ${message.result.cuts} exactly right (${message.result.shown} shown; best baseline ${message.bestBaseline.exact})`);
         return { message: message.phase === 'before' ? 'training…' : 'writing the report…' };
+      case 'head':
+        if (message.result !== undefined) {
+          log.info(`fine-tune: ${describeHead(message.result)}`);
+          return { message: 'measuring the new suggestions on held-out files…' };
+        }
+        return { message: `teaching the acceptance head what is worth showing (${message.done}/${message.total})…` };
       case 'progress': {
         const line = progressLine(message);
         const every = Math.max(1, Math.round(message.totalSteps / 20));

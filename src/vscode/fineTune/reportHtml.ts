@@ -8,6 +8,7 @@ import { SKIP_REASON_IDS, SKIP_REASONS } from '../../training/data/fileFilters';
 import { formatCount, type DataReport, type SplitTotals } from '../../training/data/report';
 import { splitLabel } from '../../training/data/report';
 import type { EvalJson, FineTuneResultJson, QualityCounts } from '../../training/fineTuneProtocol';
+import { describeHead } from '../../training/head/headMetrics';
 import { formatDuration } from './fineTuneText';
 import type { LossPoint } from './fineTuneRun';
 
@@ -77,6 +78,17 @@ function change(row: MetricRow, before: number, after: number): string {
   const abs = Math.abs(delta);
   const text = row.higherIsBetter ? `${sign}${(abs * 100).toFixed(1)} pts` : `${sign}${row.format(abs)}${before !== 0 ? ` (${sign}${((abs / Math.abs(before)) * 100).toFixed(1)}%)` : ''}`;
   return `<td class="num ${better ? 'better' : 'worse'}">${escapeHtml(text)}</td>`;
+}
+
+/** The acceptance head trained with the adapter: what decides which suggestions are shown. */
+function headSection(result: FineTuneResultJson): string {
+  if (result.head === undefined) return '';
+  return `<section>
+<h2>What is worth showing</h2>
+<p>${escapeHtml(describeHead(result.head))}.</p>
+<p class="hint">GPT-1's classification head on the fine-tuned model's final state, trained on its own suggestions at points of your training files (and on what you accepted or rejected, when the suggestion log is on); it hides suggestions below the confidence setting.</p>
+</section>
+`;
 }
 
 function evalTable(result: FineTuneResultJson): string {
@@ -199,7 +211,7 @@ ${verdictSection(data)}
 <h2>Held-out files, before and after</h2>
 ${evalTable(data.result)}
 </section>
-<section>
+${headSection(data.result)}<section>
 <h2>Loss</h2>
 <div id="loss-chart" class="chart" role="img" aria-label="Training loss by step"></div>
 <p class="hint">Training loss L3 = L2 + λ·L1: each step faintly, its moving average solid. Continuation loss L2 on the validation files where early stopping measured it (the best of these is the step kept), and on the held-out files before and after.</p>

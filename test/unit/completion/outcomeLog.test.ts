@@ -22,7 +22,7 @@ describe('OutcomeLog', () => {
 
   it('appends outcomes as lines that read back the same, creating its folder', async () => {
     const log = new OutcomeLog(path.join(dir, 'ws', 'suggestion-log.jsonl'));
-    const written = [0, 1, 2].map((i) => outcome(i));
+    const written = [0, 1, 2].map((i) => outcome(i, i === 1 ? { file: '/work/src/values.ts' } : {}));
     for (const o of written) void log.append(o);
     await log.flushed();
     assert.deepEqual(readOutcomeLog(log.file), { outcomes: written, malformed: 0 });

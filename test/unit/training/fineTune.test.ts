@@ -14,7 +14,9 @@ import { OrtModel } from '../../../src/engine/ortModel';
 import { adapterOverlay } from '../../../src/training/adapterOverlay';
 import { mineDataset } from '../../../src/training/data/dataset';
 import { DEFAULT_EVAL_CASES, evalCases, modelScorer, sessionScorer } from '../../../src/training/evaluate';
-import { earlyStoppingCases, miningOptions, runFineTune } from '../../../src/training/fineTune';
+import { pipelineHeadTrainer } from '../../../src/cli/headCommand';
+import { earlyStoppingCases, miningOptions, runFineTune, type HeadTrainer, type HeadTrainRequest } from '../../../src/training/fineTune';
+import { loadAcceptanceHead } from '../../../src/training/head/acceptanceHead';
 import { startFineTune, trainingEnvironment } from '../../../src/training/fineTuneClient';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson } from '../../../src/training/fineTuneProtocol';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, mergedWeights } from '../../../src/training/lora';
@@ -171,6 +173,32 @@ describe('fine-tuning run', function () {
       }
       assert.ok(worst <= 1e-6, `largest difference ${worst}`);
     });
+  });
+
+  it('trains the acceptance head for the new adapter when the job asks (head.safetensors beside it, in the result and the messages)', async () => {
+    const { messages, emit } = collect();
+    const requests: HeadTrainRequest[] = [];
+    const trainHead: HeadTrainer = (request) => {
+      requests.push(request);
+      return pipelineHeadTrainer(request);
+    };
+    const r = (await runFineTune(job('lora-head', { steps: 4, head: true, headCuts: 60 }), emit, new AbortController().signal, { trainHead }))!;
+    const out = path.join(dir, 'lora-head');
+    // The head reads the adapter's states: the base model with the new adapter over it.
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0].model, model);
+    assert.equal(requests[0].adapter, out);
+    assert.equal(requests[0].cuts, 60);
+    assert.ok(r.head !== undefined && r.head.out === out && r.head.examples >= 20, JSON.stringify(r.head));
+    assert.equal(r.head.fromSuggestionLog, 0);
+    const head = loadAcceptanceHead(out, CONFIG.nEmbd);
+    assert.ok(head !== undefined && head.meta.examples === r.head.examples);
+    const headMessages = messages.filter((m): m is Extract<ChildMessage, { type: 'head' }> => m.type === 'head');
+    assert.deepEqual(headMessages.at(-1)!.result, r.head);
+    assert.ok(headMessages.some((m) => m.result === undefined && m.done > 0 && m.total === 60));
+    const types = messages.map((m) => m.type);
+    assert.ok(types.indexOf('head') > types.lastIndexOf('progress'), 'after training');
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')).result.head, r.head);
   });
 
   it('stops before training with a one-line message when the folder has too little data', async () => {
