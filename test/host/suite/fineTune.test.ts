@@ -223,6 +223,10 @@ suite('Fine-tune on workspace', function () {
     assert.ok(fs.existsSync(path.join(s.adapter.dir, 'adapter_config.json')));
     assert.equal(path.basename(path.dirname(s.adapter.dir)), 'adapters');
     assert.equal(fs.existsSync(path.join(s.adapter.dir, 'checkpoints')), false, 'checkpoints are left behind');
+    // The adapter's own acceptance head (the base model's reads other states), in the run's result.
+    assert.ok(fs.existsSync(path.join(s.adapter.dir, 'head.safetensors')), 'the adapter has no acceptance head');
+    const report = JSON.parse(fs.readFileSync(path.join(s.adapter.dir, 'report.json'), 'utf8')) as { result: { head?: { examples: number; out: string } } };
+    assert.ok(report.result.head !== undefined && report.result.head.examples > 0 && report.result.head.out === s.adapter.dir, JSON.stringify(report.result.head));
     assert.equal(s.interrupted, undefined);
     assert.ok(s.report && s.report.points > 0, 'the report was not shown');
     const adapterDir = s.adapter.dir;
