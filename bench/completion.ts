@@ -18,6 +18,7 @@
  *   npx tsx bench/completion.ts [--model embedded|tiny|small|DIR|'{config json}' ...] [--keystrokes 60] [--max-tokens 16]
  *     [--threads N] [--precision fp32|int8|int4|auto (default: the extension's)] [--file src/engine/generator.ts] [--process dist/engineProcess.js (default: the source)]
  *     [--no-cache-model (default: on, as in the extension, with this repository's src/ as the workspace)]
+ *     [--context (snippets of other files in the prompt, as gpt2Complete.context.enabled: what it does to the KV-cache prefix reuse)]
  * Prints one markdown table per model (medians) to paste into bench/RESULTS.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -139,6 +140,7 @@ async function benchModel(spec: string): Promise<[string, string][]> {
   const infos: EngineLoadedInfo[] = [];
   const indexInfos: WorkspaceIndexInfo[] = [];
   const cacheModel = !process.argv.includes('--no-cache-model');
+  const context = process.argv.includes('--context');
   const backend: CompletionBackend = {
     get current() {
       return engine?.model;
@@ -149,7 +151,7 @@ async function benchModel(spec: string): Promise<[string, string][]> {
         const info = await client.load(loadRequest);
         infos.push(info);
         // The workspace cache model's index, as the extension builds it after a load (this repository's src/).
-        if (cacheModel) indexInfos.push(await client.indexWorkspace([path.join(repo, 'src')], 3_600_000));
+        if (cacheModel || context) indexInfos.push(await client.indexWorkspace([path.join(repo, 'src')], 3_600_000, context));
         const epoch = ++loads;
         engine = { client, info, model: { epoch, checkpointDir: info.checkpointDir, complete: (r, signal, onStarted) => client.complete(r, signal, onStarted) } };
       }
@@ -162,7 +164,7 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     await sleep(2000); // the process's exit
     return rssMiB();
   };
-  const pipeline = new CompletionPipeline({ backend, settings: () => ({ ...EDITOR_DEFAULTS, maxTokens, cacheModel }), debounce: false });
+  const pipeline = new CompletionPipeline({ backend, settings: () => ({ ...EDITOR_DEFAULTS, maxTokens, cacheModel, context }), debounce: false });
 
   const source = fs.readFileSync(sourceFile, 'utf8');
   const uri = `file://${sourceFile}`;
@@ -191,6 +193,10 @@ async function benchModel(spec: string): Promise<[string, string][]> {
 
   const warm = samples.filter((s) => s.trace?.source === 'model' && (s.trace.result?.reusedTokens ?? 0) > 0);
   const warmTimings = warm.map((s) => s.trace!.result!.timings);
+  // Prefix hit rate: the share of the prompt tokens of every model request that the KV cache already held.
+  const modelAnswers = samples.filter((s) => s.trace?.source === 'model' && s.trace.result !== undefined).map((s) => s.trace!.result!);
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const hitRate = sum(modelAnswers.map((r) => r.reusedTokens)) / Math.max(1, sum(modelAnswers.map((r) => r.promptTokens)));
   const fromCaches = samples.filter((s) => s.trace !== undefined && s.trace.source !== 'model').length;
 
   // Typing through: at several points, take the suggestion on screen and type it character by character.
@@ -235,12 +241,14 @@ async function benchModel(spec: string): Promise<[string, string][]> {
       'model',
       `${label}; ${loaded?.device.provider ?? '?'}, ${loaded?.device.threads ?? '?'} threads; ` +
         `precision setting ${precisionSetting} → ${loaded?.precision ?? 'fp32'} weights; max ${maxTokens} tokens per suggestion; ` +
+        (context ? 'context snippets on; ' : '') +
         (cacheModel ? `cache model on (src/ indexed: ${indexInfos[0]?.files ?? '?'} files, ${indexInfos[0]?.tokens ?? '?'} tokens in ${Math.round(indexInfos[0]?.ms ?? NaN)} ms)` : 'cache model off'),
     ],
     ['first request (load + cold prefill)', fmt(cold?.ms ?? NaN)],
     [`warm model requests (${warm.length} of ${samples.length} keystrokes; ${fromCaches} from caches)`, `p50 ${fmt(med(warm.map((s) => s.ms)))}, p90 ${fmt(quantile(warm.map((s) => s.ms), 0.9))}`],
     ['  of which in the engine process: prompt / prefill / decode', `${fmt(med(warmTimings.map((t) => t.promptMs)))} / ${fmt(med(warmTimings.map((t) => t.prefillMs)))} / ${fmt(med(warmTimings.map((t) => t.decodeMs)))} (${med(warmTimings.map((t) => t.decodeTokens))} tokens)`],
     ['  prompt tokens / reused from the previous keystroke', `${med(warm.map((s) => s.trace!.result!.promptTokens))} / ${med(warm.map((s) => s.trace!.result!.reusedTokens))}`],
+    [`prefix hit rate (prompt tokens the KV cache held, all ${modelAnswers.length} model requests)`, `${(100 * hitRate).toFixed(1)}%`],
     [`typing-through (${through.length} keystrokes, ${throughModelCalls} model calls)`, `p50 ${fmt(med(through.map((s) => s.ms)))}, p90 ${fmt(quantile(through.map((s) => s.ms), 0.9))}`],
     ['RSS before the first load / serving / after the unload', `${rssBeforeLoad.toFixed(0)} / ${rssServing.toFixed(0)} / ${rssAfterUnload.toFixed(0)} MiB`],
     ['RSS after the unload − before the load', `${(rssAfterUnload - rssBeforeLoad).toFixed(0)} MiB (serving added ${(rssServing - rssBeforeLoad).toFixed(0)} MiB)`],

@@ -8,7 +8,7 @@ import { cacheMixer, type CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { chooseCandidate, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule } from './context/candidateChoice';
-import { queryText, type Ranking } from './context/chunkIndex';
+import { CHUNK_LINES, queryText, type Ranking } from './context/chunkIndex';
 import { workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
 import { snippetHeader } from './context/snippets';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
@@ -59,9 +59,11 @@ export interface RetrievalOptions {
   /** Share of the prompt's token budget the snippets may take (default 0.25). */
   readonly share: number;
   readonly ranking: Ranking;
+  /** Snippets of the places edited last in other files, before the retrieved ones (default 1). */
+  readonly recent: number;
 }
 
-export const DEFAULT_RETRIEVAL: RetrievalOptions = { k: 2, share: 0.25, ranking: 'bm25' };
+export const DEFAULT_RETRIEVAL: RetrievalOptions = { k: 2, share: 0.25, ranking: 'bm25', recent: 1 };
 
 /** What the engine side knows of the workspace. */
 export interface EngineContext {
@@ -252,7 +254,11 @@ function cacheFor(engine: CompletionEngine, req: EngineCompleteRequest, context:
 function snippetsFor(
   workspace: WorkspaceCache, req: EngineCompleteRequest, tokenBudget: number, countTokens: (t: string) => number, options = DEFAULT_RETRIEVAL,
 ): string | undefined {
-  const chunks = workspace.chunks.search(queryText(req.textBeforeCursor), options.k, req.documentPath, options.ranking);
+  // The place edited last in another file first (what was just written there is often what is
+  // needed here), then the chunks most like the lines above the cursor, one place said once.
+  const recent = workspace.recentChunks(req.documentPath, options.recent);
+  const similar = workspace.chunks.search(queryText(req.textBeforeCursor), options.k, req.documentPath, options.ranking);
+  const chunks = [...recent, ...similar.filter((c) => !recent.some((r) => r.file === c.file && Math.abs(r.line - c.line) < CHUNK_LINES))];
   if (chunks.length === 0) return undefined;
   const header = snippetHeader(chunks, req.languageId ?? 'plaintext', (f) => workspace.relativePath(f), Math.floor(tokenBudget * options.share), countTokens);
   return header === '' ? undefined : header;

@@ -51,6 +51,14 @@ export function queryText(textBeforeCursor: string): string {
   return lines.slice(Math.max(0, lines.length - 1 - QUERY_LINES)).join('\n');
 }
 
+/** A chunk of `file` from 0-based `line`, with its word counts. */
+export function chunkOf(file: string, line: number, text: string): Chunk {
+  const words = wordsOf(text);
+  let length = 0;
+  for (const n of words.values()) length += n;
+  return { file, line, text, words, length };
+}
+
 export class ChunkIndex {
   private readonly chunks = new Map<string, Chunk[]>();
   private readonly df = new Map<string, number>();
@@ -66,15 +74,12 @@ export class ChunkIndex {
     const lines = text.split('\n');
     const list: Chunk[] = [];
     for (let line = 0; line < lines.length; line += CHUNK_STRIDE) {
-      const body = lines.slice(line, line + CHUNK_LINES).join('\n');
-      const words = wordsOf(body);
-      if (words.size === 0) continue;
-      let length = 0;
-      for (const n of words.values()) length += n;
-      list.push({ file, line, text: body, words, length });
-      for (const w of words.keys()) this.df.set(w, (this.df.get(w) ?? 0) + 1);
+      const chunk = chunkOf(file, line, lines.slice(line, line + CHUNK_LINES).join('\n'));
+      if (chunk.words.size === 0) continue;
+      list.push(chunk);
+      for (const w of chunk.words.keys()) this.df.set(w, (this.df.get(w) ?? 0) + 1);
       this.total++;
-      this.totalLength += length;
+      this.totalLength += chunk.length;
       if (line + CHUNK_LINES >= lines.length) break;
     }
     this.chunks.set(file, list);

@@ -12,7 +12,8 @@
 import * as path from 'node:path';
 import type { CacheSource } from '../../engine/cacheModel/cacheModel';
 import { TokenStore } from '../../engine/cacheModel/tokenStore';
-import { ChunkIndex } from './chunkIndex';
+import { CHUNK_LINES, ChunkIndex, chunkOf, type Chunk } from './chunkIndex';
+import { RecentEdits } from './recentEdits';
 import { WorkspaceLines } from './workspaceLines';
 import { CancelledError } from '../../engine/errors';
 import { contentVerdict, filterFiles, pathSkipReason } from '../../training/data/fileFilters';
@@ -22,6 +23,10 @@ import { listFiles } from '../../training/data/listFiles';
 export const DEFAULT_MAX_TOKENS = 4_000_000;
 /** The current document's occurrences count this many times a workspace file's (localness of code). */
 export const DOCUMENT_WEIGHT = 4;
+/** Files whose live text is kept for recent-edit snippets (the ones the editor updated last). */
+const LIVE_TEXTS = 16;
+/** Lines of context above an edited line in its snippet. */
+const LINES_ABOVE_EDIT = 2;
 
 export interface TextEncoder {
   encode(text: string): number[];
@@ -39,6 +44,10 @@ export class WorkspaceCache {
   readonly lines = new WorkspaceLines();
   /** The same files as chunks of lines, for retrieved snippets in the prompt (when asked for: it costs memory). */
   readonly chunks = new ChunkIndex();
+  /** Places the editor changed last, for snippets of recent work (recentEdits.ts). */
+  readonly recent = new RecentEdits();
+  /** The live text of the files the editor updated last, which the recent places' snippets are cut from. */
+  private readonly liveTexts = new Map<string, string>();
   private readonly hidden = new Map<string, number>();
   /** The indexed folders (absolute), for live updates. */
   private readonly folders: string[] = [];
@@ -66,6 +75,8 @@ export class WorkspaceCache {
   }
 
   removeFile(file: string): void {
+    this.liveTexts.delete(file);
+    this.recent.forget(file);
     this.store.remove(file);
     this.lines.removeFile(file);
     this.chunks.removeFile(file);
@@ -91,7 +102,32 @@ export class WorkspaceCache {
       this.removeFile(file);
       return false;
     }
-    return this.setFile(file, verdict.text);
+    const lf = verdict.text.replace(/\r\n/g, '\n');
+    // The first update of a file is its opening; later ones are edits (or saves, which change nothing).
+    const before = this.liveTexts.get(file);
+    if (before !== undefined) this.recent.note(file, before, lf);
+    this.liveTexts.delete(file);
+    this.liveTexts.set(file, lf);
+    if (this.liveTexts.size > LIVE_TEXTS) this.liveTexts.delete(this.liveTexts.keys().next().value!);
+    return this.setFile(file, lf);
+  }
+
+  /**
+   * Snippets of the places edited last in files other than `exclude`, newest first: the changed
+   * line with a little above it, from the file's live text.
+   */
+  recentChunks(exclude: string | undefined, k: number): Chunk[] {
+    const chunks: Chunk[] = [];
+    for (const place of this.recent.list()) {
+      if (chunks.length >= k) break;
+      const text = place.file === exclude ? undefined : this.liveTexts.get(place.file);
+      if (text === undefined) continue;
+      const lines = text.split('\n');
+      const line = Math.max(0, Math.min(place.line - LINES_ABOVE_EDIT, lines.length - 1));
+      const body = lines.slice(line, line + CHUNK_LINES).join('\n');
+      if (body.trim() !== '') chunks.push(chunkOf(place.file, line, body));
+    }
+    return chunks;
   }
 
   /** Indexes the folder's files as fine-tuning would list and filter them. */

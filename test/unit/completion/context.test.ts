@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChunkIndex, queryText, wordsOf } from '../../../src/completion/context/chunkIndex';
 import { snippetHeader } from '../../../src/completion/context/snippets';
+import { firstChangedLine, RecentEdits } from '../../../src/completion/context/recentEdits';
 import { WorkspaceCache } from '../../../src/completion/context/workspaceCache';
 import { getTokenizer } from '../../../src/engine/tokenizer';
 
@@ -82,6 +83,50 @@ describe('workspace context', () => {
       assert.equal(ws.chunks.search('renamed_function', 1, undefined).length, 0);
       // Outside the indexed folders: ignored.
       assert.equal(ws.updateFile(path.join(os.tmpdir(), 'elsewhere.py'), 'x = 1\n'), false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('recent edits: the first changed line, newest first, one entry per place, a file forgotten', () => {
+    assert.equal(firstChangedLine('a\nb\nc\n', 'a\nb\nc\n'), undefined);
+    assert.equal(firstChangedLine('a\nb\nc\n', 'a\nbx\nc\n'), 1);
+    assert.equal(firstChangedLine('a\nb\n', 'a\nb\nnew\n'), 2);
+    assert.equal(firstChangedLine('a\nb\n', 'z\nb\n'), 0);
+    const recent = new RecentEdits(3);
+    recent.note('/w/a.py', 'x\n', 'y\n');
+    recent.note('/w/b.py', '1\n2\n', '1\n3\n');
+    recent.note('/w/a.py', 'y\n', 'y\nz\n'); // line 1 of a.py: the same place as line 0, refreshed
+    assert.deepEqual(recent.list(), [{ file: '/w/a.py', line: 1 }, { file: '/w/b.py', line: 1 }]);
+    recent.note('/w/c.py', '', 'c\n');
+    recent.note('/w/d.py', '', 'd\n');
+    assert.deepEqual(recent.list().map((p) => p.file), ['/w/d.py', '/w/c.py', '/w/a.py'], 'the oldest place leaves the ring');
+    recent.forget('/w/c.py');
+    assert.deepEqual(recent.list().map((p) => p.file), ['/w/d.py', '/w/a.py']);
+  });
+
+  it('the workspace index keeps the place edited last in another file as a snippet; opening a file is not an edit', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-ws-'));
+    try {
+      const util = path.join(dir, 'util.py');
+      const app = path.join(dir, 'app.py');
+      const utilText = 'import os\n\n\ndef existing():\n    return 1\n';
+      fs.writeFileSync(util, utilText);
+      fs.writeFileSync(app, 'print(1)\n');
+      const ws = new WorkspaceCache(getTokenizer(), undefined, true);
+      await ws.indexFolder(dir);
+      ws.updateFile(util, utilText); // opened in the editor
+      assert.deepEqual(ws.recentChunks(app, 1), []);
+      const edited = `${utilText}\n\ndef parse_invoice_total(invoice):\n    return sum(line.amount for line in invoice.lines)\n`;
+      ws.updateFile(util, edited);
+      const [chunk] = ws.recentChunks(app, 1);
+      assert.equal(chunk.file, util);
+      assert.match(chunk.text, /def parse_invoice_total\(invoice\):/);
+      assert.ok(chunk.words.has('parse_invoice_total'));
+      // Not offered to the file that was edited itself, and gone with the file.
+      assert.deepEqual(ws.recentChunks(util, 1), []);
+      ws.removeFile(util);
+      assert.deepEqual(ws.recentChunks(app, 1), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
