@@ -17,7 +17,7 @@ export const CHOICE_FEATURES = [
   'line_start', 'log_length',
   'lookup_log_count', 'lookup_share', 'lookup_log_distinct',
   'model_and_lookup', 'model_and_copy', 'lookup_and_copy',
-  'model_differs', 'line_start_lookup', 'line_start_model', 'lookup_two_lines',
+  'model_differs', 'line_start_lookup', 'line_start_model', 'lookup_two_lines', 'lookup_shape',
 ] as const;
 
 /** The fitted rule as stored in head.json (`candidates`). */
@@ -83,7 +83,7 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext): number[]
     s, Math.log1p(c.text.length) / 4,
     look ? Math.log1p(lookup.count) : 0, look ? lookup.count / lookup.total : 0, look ? Math.log1p(lookup.distinct) : 0,
     m * l, m * k, l * k,
-    !c.fromModel && ctx.modelText.trim() !== '' ? 1 : 0, s * l, s * m, look && lookup.context === 2 ? 1 : 0,
+    !c.fromModel && ctx.modelText.trim() !== '' ? 1 : 0, s * l, s * m, look && lookup.context === 'two-lines' ? 1 : 0, look && lookup.context === 'shape' ? 1 : 0,
   ];
 }
 

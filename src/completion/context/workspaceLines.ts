@@ -25,13 +25,19 @@ export interface LineMatch {
   readonly total: number;
   /** Distinct lines that matched. */
   readonly distinct: number;
-  /** Lines above the cursor that the match is conditioned on: 0 (a completion of what is typed), 1 or 2. */
-  readonly context: number;
+  /**
+   * What the match is conditioned on: what is typed on the line (`typed`); at a line start, the two
+   * lines above (`two-lines`), the line above (`line`), or only the line above's shape (`shape`: its
+   * first word and last character).
+   */
+  readonly context: MatchContext;
 }
 
 interface FileLines {
   readonly lines: readonly string[];
 }
+
+export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape';
 
 /** Per extra text (the live document) and weight, counted at query time. */
 export interface ExtraLines {
@@ -45,8 +51,9 @@ export class WorkspaceLines {
   private readonly buckets = new Map<string, Map<string, number>>();
   /**
    * Context → the lines after it (blank lines skipped) with counts. The context is the line above
-   * (the line itself is the key) or the two lines above (a 52-bit hash of them: no second copy of
-   * the text). Most contexts are followed by one line once, kept as that line alone.
+   * (the line itself is the key), the two lines above (a 52-bit hash of them: no second copy of the
+   * text), or the line above's shape (shapeKey). Most contexts are followed by one line once, kept
+   * as that line alone.
    */
   private readonly followers = new Map<ContextKey, Slot>();
   /** The last file's own counts, for leaving it out of queries. */
@@ -98,19 +105,21 @@ export class WorkspaceLines {
         if (line.length > typed.length && line.startsWith(typed)) counts.set(line, (counts.get(line) ?? 0) + weight);
       }
     }
-    return best(counts, 0);
+    return best(counts, 'typed');
   }
 
   /**
    * At a line start: the line that most often follows the two lines above (`before`, then
    * `previous`; trimmed, non-blank) in the indexed files except `exclude`, plus `extra` (weighted);
    * when those two never occurred together with a line after them, the line that most often
-   * follows `previous` alone (back-off, as an n-gram model of lines). Null when neither was followed.
+   * follows `previous` alone; when `previous` was never followed either, the line that most often
+   * follows a line of its shape (first word, last character: `* @see …}`, `return …;`). A back-off,
+   * as in an n-gram model of lines. Null when nothing matched.
    */
   follow(previous: string, exclude?: string, extra: readonly ExtraLines[] = [], before?: string | null): LineMatch | null {
     const own = this.ownCounts(exclude);
-    const gather = (context: string[]): Map<string, number> => {
-      const key = context.length === 1 ? context[0] : pairKey(context[0], context[1]);
+    const gather = (context: string[], shape = false): Map<string, number> => {
+      const key = shape ? shapeKey(context[0]) : context.length === 1 ? context[0] : pairKey(context[0], context[1]);
       const mine = own?.pairs.get(key);
       const counts = new Map<string, number>();
       for (const [line, count] of slotEntries(this.followers.get(key))) {
@@ -120,7 +129,8 @@ export class WorkspaceLines {
       const n = context.length;
       for (const { lines, weight } of extra) {
         for (let i = n; i < lines.length; i++) {
-          if (lines[i] === '' || lines[i - 1] !== context[n - 1] || (n === 2 && lines[i - 2] !== context[0])) continue;
+          if (lines[i] === '' || lines[i - 1] === '') continue;
+          if (shape ? shapeKey(lines[i - 1]) !== key : lines[i - 1] !== context[n - 1] || (n === 2 && lines[i - 2] !== context[0])) continue;
           counts.set(lines[i], (counts.get(lines[i]) ?? 0) + weight);
         }
       }
@@ -128,9 +138,10 @@ export class WorkspaceLines {
     };
     if (before !== undefined && before !== null && before !== '') {
       const two = gather([before, previous]);
-      if (two.size > 0) return best(two, 2);
+      if (two.size > 0) return best(two, 'two-lines');
     }
-    return best(gather([previous]), 1);
+    const one = gather([previous]);
+    return one.size > 0 ? best(one, 'line') : best(gather([previous], true), 'shape');
   }
 
   private ownCounts(id: string | undefined) {
@@ -177,12 +188,22 @@ function countLines(lines: readonly string[], delta: number, line: (l: string, d
     line(lines[i], delta);
     if (i > 0 && lines[i - 1] !== '') {
       pair(lines[i - 1], lines[i], delta);
+      pair(shapeKey(lines[i - 1]), lines[i], delta);
       if (i > 1 && lines[i - 2] !== '') pair(pairKey(lines[i - 2], lines[i - 1]), lines[i], delta);
     }
   }
 }
 
-/** A line (one line of context) or the hash of two (pairKey). */
+/**
+ * A line's shape: its first word (with what precedes it: `* @see`, `return`, `self`) and last
+ * character, behind a line break so that it never equals a line.
+ */
+export function shapeKey(line: string): string {
+  const first = /^\W*\w*/.exec(line)?.[0] ?? '';
+  return `\n${first}\n${line.slice(-1)}`;
+}
+
+/** A line (one line of context), a shape (shapeKey) or the hash of two lines (pairKey). */
 type ContextKey = string | number;
 /** The lines after a context: one line seen once, or counts. */
 type Slot = string | Map<string, number>;
@@ -234,7 +255,7 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
   else map.delete(key);
 }
 
-function best(counts: Map<string, number>, context: number): LineMatch | null {
+function best(counts: Map<string, number>, context: MatchContext): LineMatch | null {
   let line: string | undefined;
   let count = 0;
   let total = 0;

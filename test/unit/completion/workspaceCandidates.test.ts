@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
-import { indexedLines, MAX_LINE, pairKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
+import { indexedLines, MAX_LINE, pairKey, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
 import type { EngineCompleteRequest } from '../../../src/completion/backend';
@@ -30,7 +30,7 @@ describe('workspace lines', () => {
 
   it('completes with the most frequent line starting with what is typed, counts and share', () => {
     const m = index().complete('import ');
-    assert.deepEqual(m, { line: 'import os', count: 4, total: 4 + 3 + 1, distinct: 3, context: 0 });
+    assert.deepEqual(m, { line: 'import os', count: 4, total: 4 + 3 + 1, distinct: 3, context: 'typed' });
     assert.equal(index().complete('import os'), null, 'a line that does not go on past what is typed is no completion');
     assert.equal(index().complete('zzz'), null);
   });
@@ -48,7 +48,7 @@ describe('workspace lines', () => {
     assert.equal(lines.complete('import ', 'a')?.count, 2);
     assert.equal(lines.follow('import os', 'c')?.count, 1);
     const extra = [{ lines: ['import re', 'import re'], weight: 3 }];
-    assert.deepEqual(lines.complete('import ', undefined, extra), { line: 'import re', count: 7, total: 14, distinct: 3, context: 0 });
+    assert.deepEqual(lines.complete('import ', undefined, extra), { line: 'import re', count: 7, total: 14, distinct: 3, context: 'typed' });
     assert.equal(lines.follow('import re', undefined, extra)?.line, 'import re');
   });
 
@@ -79,15 +79,25 @@ describe('workspace lines', () => {
     const lines = new WorkspaceLines();
     lines.setFile('f', 'try:\n  a()\nexcept E:\n  pass\n');
     lines.setFile('g', 'try:\n  b()\nexcept E:\n  raise\n\nexcept E:\n  raise\n');
-    assert.deepEqual(lines.follow('except E:', undefined, [], 'a()'), { line: 'pass', count: 1, total: 1, distinct: 1, context: 2 });
-    assert.deepEqual(lines.follow('except E:', undefined, [], 'x()'), { line: 'raise', count: 2, total: 3, distinct: 2, context: 1 });
-    assert.equal(lines.follow('except E:', 'f', [], 'a()')?.context, 1, 'the excluded file\'s two-line context is gone');
+    assert.deepEqual(lines.follow('except E:', undefined, [], 'a()'), { line: 'pass', count: 1, total: 1, distinct: 1, context: 'two-lines' });
+    assert.deepEqual(lines.follow('except E:', undefined, [], 'x()'), { line: 'raise', count: 2, total: 3, distinct: 2, context: 'line' });
+    assert.equal(lines.follow('except E:', 'f', [], 'a()')?.context, 'line', 'the excluded file\'s two-line context is gone');
     assert.equal(lines.follow('except E:', undefined, [{ lines: ['y()', 'except E:', 'return'], weight: 4 }], 'y()')?.line, 'return');
     // Counts come and go with the files, down to nothing.
     lines.removeFile('f');
     lines.removeFile('g');
     assert.equal(lines.follow('except E:', undefined, [], 'a()'), null);
     assert.equal(lines.follow('try:'), null);
+  });
+
+  it('a line above never seen followed backs off to lines of its shape (first word, last character)', () => {
+    const lines = new WorkspaceLines();
+    lines.setFile('f', '/**\n * @see {@link map}\n */\n/**\n * @see {@link filter}\n */\n');
+    assert.equal(shapeKey(' * @see {@link scan}'.trim()), shapeKey('* @see {@link map}'));
+    assert.deepEqual(lines.follow('* @see {@link scan}'), { line: '*/', count: 2, total: 2, distinct: 1, context: 'shape' });
+    assert.equal(lines.follow('* @see {@link map}')?.context, 'line', 'the line itself first');
+    assert.equal(lines.follow('* @see {@link scan}', 'f'), null, 'the excluded file counts for no shape either');
+    assert.notEqual(shapeKey('x'), 'x');
   });
 
   it('two lines of context are one 52-bit key, not their text', () => {
@@ -154,7 +164,7 @@ describe('candidate choice', () => {
   });
 
   it('features follow CHOICE_FEATURES and vanish for sources that did not offer the text', () => {
-    const ctx = { lineStart: true, modelText: 'm', modelLogprobs: { mean: -1, min: -20 }, lookup: { line: 'l', count: 3, total: 4, distinct: 2, context: 1 } };
+    const ctx = { lineStart: true, modelText: 'm', modelLogprobs: { mean: -1, min: -20 }, lookup: { line: 'l', count: 3, total: 4, distinct: 2, context: 'line' as const } };
     const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromCopy: false }, ctx);
     assert.equal(x.length, CHOICE_FEATURES.length);
     const f = (name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
@@ -168,7 +178,7 @@ describe('candidate choice', () => {
   });
 
   it('picks the most probable candidate; a tie keeps the earlier (the model)', () => {
-    const ctx = { lineStart: false, modelText: 'm', modelLogprobs: { mean: -3, min: -6 }, lookup: { line: 'l', count: 9, total: 10, distinct: 2, context: 1 } };
+    const ctx = { lineStart: false, modelText: 'm', modelLogprobs: { mean: -3, min: -6 }, lookup: { line: 'l', count: 9, total: 10, distinct: 2, context: 'line' as const } };
     const cands = mergeCandidates('m', 'l', undefined);
     const p = scoreCandidates(rule, cands, ctx);
     assert.ok(p[1] > p[0]);
@@ -187,7 +197,7 @@ describe('candidate choice', () => {
   it('engine side: the chosen workspace line replaces an automatic suggestion, with its P as confidence', () => {
     const text = 'x = 1\nself.assert';
     const req = { n: 1, postprocess: postprocessContextAt(text, text.length, 'python', '    ') } as EngineCompleteRequest;
-    const lookup = { line: 'self.assertEqual(a, b)', count: 9, total: 10, distinct: 2, context: 0 };
+    const lookup = { line: 'self.assertEqual(a, b)', count: 9, total: 10, distinct: 2, context: 'typed' as const };
     const offered = [{ source: 'lookup' as const, text: 'Equal(a, b)', match: lookup }];
     const candidates = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const, confidence: 0.9 }];
     chooseAmong(candidates, rule, offered, 'Foo(', [-3, -6, 0, 0], req, (t) => t.length);
