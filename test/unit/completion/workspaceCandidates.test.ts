@@ -209,6 +209,14 @@ describe('candidate choice', () => {
     chooseAmong(sure, rule, [{ source: 'lookup', text: 'Equal(a, b)', match: { ...lookup, count: 1 } }], 'Foo(', [0, 0, 0, 0], req, (t) => t.length);
     assert.equal(sure[0].text, 'Foo(');
     assert.ok(Math.abs(sure[0].confidence! - 1 / (1 + Math.exp(0.5))) < 1e-9);
+    // The model offered nothing (dropped by post-processing): the workspace's line is the answer.
+    const none: typeof candidates = [];
+    chooseAmong(none, rule, offered, '', undefined, req, (t) => t.length);
+    assert.deepEqual(none.map((c) => c.text), ['Equal(a, b)']);
+    // Nothing from either side: nothing changes.
+    const empty: typeof candidates = [];
+    chooseAmong(empty, rule, [], '', undefined, req, (t) => t.length);
+    assert.deepEqual(empty, []);
     // An explicit request keeps the model's samples and adds the workspace's after them.
     const manual = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const }];
     chooseAmong(manual, rule, offered, 'Foo(', undefined, { ...req, n: 3 }, (t) => t.length);
