@@ -17,10 +17,12 @@ import { latestCheckpoint } from '../../src/training/checkpointStore';
 import { loadEngine } from '../../src/engine/loadModel';
 import { getTokenizer } from '../../src/engine/tokenizer';
 import { modelScorer, sessionScorer } from '../../src/training/evaluate';
+import { initialValues } from '../../src/training/trainer';
+import { TrainingSession } from '../../src/training/trainingSession';
 import type { TokenExample } from '../../src/training/objective';
 import type { LoadedCorpus } from './corpus';
 import { configOf, pretrain, readSittings, type Hyper, type Shape } from './pretrain';
-import { corpusRetrievalExamples, isRetrievalWindow, withoutHeader } from './retrievalWindows';
+import { completionPair, corpusRetrievalExamples, isRetrievalWindow, withoutHeader } from './retrievalWindows';
 import {
   DATA_FILE, loadExamples, PLAN_FILE, PROMOTION_MARGIN, readHistory, readJson, RECORD_FILE, referenceLoss, renderStageHistory, saveExamples, stageDir, stagesDir,
   streamWindows, STREAM_SEED, unfinishedStage, writeHistory, writeJson, writeStageHistory,
@@ -62,18 +64,34 @@ export interface ContinueOptions {
 }
 
 /** A held-out sample of retrieval examples: window indices of the held-out stream chosen by hash. */
-function retrievalEvalSet(o: { corpus: LoadedCorpus; heldOutWindows: number; nPositions: number; log: (l: string) => void }): { withHeader: TokenExample[]; bare: TokenExample[]; withSnippets: number } {
+interface RetrievalEvalSet {
+  withHeader: TokenExample[];
+  bare: TokenExample[];
+  /** The tokens after the cursor only, with the prompt (header and window) or the window alone as context. */
+  completionWithHeader: TokenExample[];
+  completionBare: TokenExample[];
+  withSnippets: number;
+}
+
+function retrievalEvalSet(o: { corpus: LoadedCorpus; heldOutWindows: number; nPositions: number; log: (l: string) => void }): RetrievalEvalSet {
   const indices = Array.from({ length: o.heldOutWindows }, (_, i) => i)
     .sort((a, b) => hashToUnit(0, 'retrieval-eval', a) - hashToUnit(0, 'retrieval-eval', b) || a - b)
     .slice(0, RETRIEVAL_EVAL_WINDOWS)
     .sort((a, b) => a - b);
-  const { examples, stats } = corpusRetrievalExamples({ corpus: o.corpus, split: 'heldout', windows: indices, nPositions: o.nPositions, tokenizer: getTokenizer() });
+  const { examples, details, stats } = corpusRetrievalExamples({ corpus: o.corpus, split: 'heldout', windows: indices, nPositions: o.nPositions, tokenizer: getTokenizer() });
   const withHeader = indices.map((i) => examples.get(i)!);
-  return { withHeader, bare: withHeader.map(withoutHeader), withSnippets: stats.withSnippets };
+  const pairs = indices.map((i) => completionPair(details.get(i)!));
+  return {
+    withHeader,
+    bare: withHeader.map(withoutHeader),
+    completionWithHeader: pairs.map((p) => p.withHeader),
+    completionBare: pairs.map((p) => p.bare),
+    withSnippets: stats.withSnippets,
+  };
 }
 
 /** Held-out losses of a model folder through the inference engine (fp16 as it would ship), as the card measures them. */
-async function engineScores(dir: string, sets: { plain: readonly TokenExample[]; retrieval?: ReturnType<typeof retrievalEvalSet> }, o: { work: string; threads: number }): Promise<{ heldOut: HeldOutScore; retrieval?: RetrievalScore }> {
+async function engineScores(dir: string, sets: { plain: readonly TokenExample[]; retrieval?: RetrievalEvalSet }, o: { work: string; threads: number }): Promise<{ heldOut: HeldOutScore; retrieval?: RetrievalScore }> {
   const { engine } = await loadEngine({ model: dir, modelsRoot: path.dirname(dir), graphCacheDir: path.join(o.work, 'graphs'), device: 'cpu', threads: o.threads });
   try {
     const score = modelScorer(engine.model);
@@ -83,7 +101,9 @@ async function engineScores(dir: string, sets: { plain: readonly TokenExample[];
     const r = sets.retrieval;
     const withHeader = (await score(r.withHeader, 0)).l2;
     const bare = (await score(r.bare, 0)).l2;
-    return { heldOut, retrieval: { windows: r.withHeader.length, withSnippets: r.withSnippets, withHeader, withoutHeader: bare } };
+    const completionWithHeader = (await score(r.completionWithHeader, 0)).l2;
+    const completionWithoutHeader = (await score(r.completionBare, 0)).l2;
+    return { heldOut, retrieval: { windows: r.withHeader.length, withSnippets: r.withSnippets, withHeader, withoutHeader: bare, completionWithHeader, completionWithoutHeader } };
   } finally {
     await engine.model.dispose();
     fs.rmSync(path.join(dir, HASH_SIDECAR), { force: true });
@@ -171,14 +191,14 @@ export async function continueTraining(o: ContinueOptions): Promise<void> {
 
   // The first reference: the shipped model on today's split (a copy, so nothing is written beside the shipped files).
   const shippedHash = modelHash(o.shippedDir);
-  if (history.shipped?.hash !== shippedHash) {
+  if (history.shipped?.hash !== shippedHash || history.shipped.retrieval?.completionWithHeader === undefined) {
     const copy = path.join(stagesDir(o.work), 'shipped');
     copyModel(o.shippedDir, copy);
     o.log(`scoring the shipped model (${o.shippedDir}) on ${o.evalWindows.length} held-out windows and ${retrievalSet.withHeader.length} retrieval windows`);
     const s = await engineScores(copy, { plain: o.evalWindows, retrieval: retrievalSet }, o);
     history.shipped = { dir: o.shippedDir, hash: shippedHash, heldOut: s.heldOut, retrieval: s.retrieval, corpusTrainTokens: o.corpus.manifest.totals.train.tokens, measuredAt: new Date().toISOString() };
     writeHistory(o.work, history);
-    o.log(`shipped model: held-out ${s.heldOut.loss.toFixed(4)}; retrieval windows ${s.retrieval!.withHeader.toFixed(4)} with snippets, ${s.retrieval!.withoutHeader.toFixed(4)} without`);
+    o.log(`shipped model: held-out ${s.heldOut.loss.toFixed(4)}; retrieval windows ${s.retrieval!.withHeader.toFixed(4)} with snippets, ${s.retrieval!.withoutHeader.toFixed(4)} without; after the cursor ${s.retrieval!.completionWithHeader!.toFixed(4)} with, ${s.retrieval!.completionWithoutHeader!.toFixed(4)} without`);
   }
 
   for (let run = 0; o.maxStages === undefined || run < o.maxStages; run++) {
@@ -330,6 +350,9 @@ export interface ShareResult {
   heldOut: number;
   retrievalWithHeader: number;
   retrievalWithoutHeader: number;
+  /** On the tokens after the cursor only. */
+  completionWithHeader: number;
+  completionWithoutHeader: number;
 }
 
 /**
@@ -348,6 +371,30 @@ export async function compareShares(o: ContinueOptions & { shares: number[]; tok
   const steps = Math.ceil(o.tokens / (o.hyper.rows * T));
   const file = path.join(o.work, 'shares.json');
   const results: ShareResult[] = readJson<ShareResult[]>(file) ?? [];
+  const keep = (r: ShareResult) => {
+    o.log(`share ${r.share}: ${JSON.stringify(r)}`);
+    const at = results.findIndex((x) => x.share === r.share && x.steps === r.steps);
+    if (at >= 0) results[at] = r;
+    else results.push(r);
+    writeJson(file, results);
+  };
+  const scores = async (session: TrainingSession, values: Map<string, Float32Array>) => {
+    const score = sessionScorer(session, values, { rows: o.hyper.rows, seqLen: T });
+    return {
+      heldOut: (await score(o.evalWindows, 0)).l2,
+      retrievalWithHeader: (await score(retrievalSet.withHeader, 0)).l2,
+      retrievalWithoutHeader: (await score(retrievalSet.bare, 0)).l2,
+      completionWithHeader: (await score(retrievalSet.completionWithHeader, 0)).l2,
+      completionWithoutHeader: (await score(retrievalSet.completionBare, 0)).l2,
+    };
+  };
+  // The starting point, scored the same way (fp32, the training session): row "share 0, 0 steps".
+  if (!results.some((r) => r.steps === 0)) {
+    const weights = openCheckpoint(from);
+    const session = await TrainingSession.create({ weights, method: 'full', batch: o.hyper.rows, seqLen: T, device: o.device, threads: o.threads });
+    keep({ share: 0, tokens: 0, steps: 0, wallSec: 0, ...(await scores(session, initialValues(session.params, { method: 'full', base: weights }))) });
+    await session.dispose();
+  }
   for (const share of o.shares) {
     const plan: StagePlan = {
       stage: 0, from: { label: 'shipped model', dir: from, hash: '' }, hyper: o.hyper, nPositions: T, steps, retrievalShare: share,
@@ -356,28 +403,15 @@ export async function compareShares(o: ContinueOptions & { shares: number[]; tok
     const dir = path.join(base, `share-${share}-${steps}steps`);
     fs.mkdirSync(dir, { recursive: true });
     const examples = stageExamples(plan, dir, o);
-    const t0 = performance.now();
     const run = await pretrain({
       shape, hyper: o.hyper, steps, train: examples, checkpointEvery: o.checkpointEvery, outDir: path.join(dir, 'run'),
       threads: o.threads, device: o.device, init: openCheckpoint(from), resume: true, log: o.log,
     });
     if (!run.result) throw new Error('share run stopped early');
-    const score = sessionScorer(run.session, run.values, { rows: o.hyper.rows, seqLen: T });
-    const r: ShareResult = {
-      share,
-      tokens: run.tokens,
-      steps,
-      wallSec: (performance.now() - t0) / 1000,
-      heldOut: (await score(o.evalWindows, 0)).l2,
-      retrievalWithHeader: (await score(retrievalSet.withHeader, 0)).l2,
-      retrievalWithoutHeader: (await score(retrievalSet.bare, 0)).l2,
-    };
+    // A run finished earlier is only scored again: its time is that of its sittings.
+    const wallSec = readSittings(path.join(dir, 'run')).filter((x) => x.toStep > x.fromStep).reduce((n, x) => n + x.wallSec, 0);
+    keep({ share, tokens: run.tokens, steps, wallSec, ...(await scores(run.session, run.values)) });
     await run.session.dispose();
-    o.log(`share ${share}: ${JSON.stringify(r)}`);
-    const at = results.findIndex((x) => x.share === share && x.steps === steps);
-    if (at >= 0) results[at] = r;
-    else results.push(r);
-    writeJson(file, results);
   }
   return results;
 }

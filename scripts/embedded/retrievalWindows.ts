@@ -33,6 +33,8 @@ export interface RetrievalExample {
   headerTokens: number;
   /** Snippets the header holds. */
   snippets: number;
+  /** Tokens of the prompt (header and window): the cursor is there, what follows is what a completion would ask for. */
+  promptTokens: number;
 }
 
 export interface RetrievalExampleOptions {
@@ -78,17 +80,19 @@ export function retrievalExample(o: RetrievalExampleOptions): RetrievalExample {
   // Encoded as one text, as the engine encodes a prompt: the header's last line break may merge
   // with the window's indentation into one token, which then counts as the file's.
   const ids = o.tokenizer.encode(headerText + window + after).slice(0, o.nPositions);
-  let contextLength = 0;
-  if (headerText !== '') {
-    const headerIds = o.tokenizer.encode(headerText);
-    while (contextLength < headerIds.length && contextLength < ids.length && headerIds[contextLength] === ids[contextLength]) contextLength++;
-  }
+  const commonPrefix = (part: number[]): number => {
+    let n = 0;
+    while (n < part.length && n < ids.length && part[n] === ids[n]) n++;
+    return n;
+  };
+  const contextLength = headerText === '' ? 0 : commonPrefix(o.tokenizer.encode(headerText));
   // Without a header the first token is the context (plain windows are cut the same way).
   const c = Math.max(1, contextLength);
   return {
     example: { contextIds: ids.slice(0, c), continuationIds: ids.slice(c) },
     headerTokens: contextLength,
     snippets: headerText === '' ? 0 : chunks.length,
+    promptTokens: Math.max(c, commonPrefix(o.tokenizer.encode(built.prompt))),
   };
 }
 
@@ -160,7 +164,7 @@ export interface CorpusRetrievalStats {
  * held-out file: training must not read them, and a held-out file is scored against the workspace it
  * would be edited in). Sources are indexed one at a time, so memory holds one source's chunks.
  */
-export function corpusRetrievalExamples(o: CorpusRetrievalOptions): { examples: Map<number, TokenExample>; stats: CorpusRetrievalStats } {
+export function corpusRetrievalExamples(o: CorpusRetrievalOptions): { examples: Map<number, TokenExample>; details: Map<number, RetrievalExample>; stats: CorpusRetrievalStats } {
   const T = o.nPositions;
   const stream = new SplitStream(o.corpus, o.split);
   const bySource = new Map<string, { window: number; file: CorpusFile; token: number }[]>();
@@ -171,6 +175,7 @@ export function corpusRetrievalExamples(o: CorpusRetrievalOptions): { examples: 
     bySource.set(file.source, list);
   }
   const examples = new Map<number, TokenExample>();
+  const details = new Map<number, RetrievalExample>();
   const stats: CorpusRetrievalStats = { examples: 0, withSnippets: 0, headerTokens: 0, fileTokens: 0 };
   const sources = [...bySource.keys()].sort();
   for (const name of sources) {
@@ -191,6 +196,7 @@ export function corpusRetrievalExamples(o: CorpusRetrievalOptions): { examples: 
       const cursor = lineStartOfToken(o.tokenizer, ids, token, text, Buffer.from(text, 'utf8'));
       const r = retrievalExample({ index, file: file.path, text, cursor, nPositions: T, tokenizer: o.tokenizer, retrieval: o.retrieval });
       examples.set(window, r.example);
+      details.set(window, r);
       stats.examples++;
       if (r.headerTokens > 0) stats.withSnippets++;
       stats.headerTokens += r.headerTokens;
@@ -198,7 +204,7 @@ export function corpusRetrievalExamples(o: CorpusRetrievalOptions): { examples: 
     }
     o.log?.(`  retrieval windows: ${name}: ${wanted.length}`);
   }
-  return { examples, stats };
+  return { examples, details, stats };
 }
 
 /**
@@ -208,4 +214,19 @@ export function corpusRetrievalExamples(o: CorpusRetrievalOptions): { examples: 
  */
 export function withoutHeader(e: TokenExample): TokenExample {
   return { contextIds: e.contextIds.slice(-1), continuationIds: e.continuationIds };
+}
+
+/**
+ * What a completion at the example's cursor is scored on: the tokens after the cursor, given the
+ * prompt with its snippet header, or given the window alone (the same targets). Snippets are chosen
+ * by the lines just above the cursor, so this is where they should help, if anywhere.
+ */
+export function completionPair(r: RetrievalExample): { withHeader: TokenExample; bare: TokenExample } {
+  const all = [...r.example.contextIds, ...r.example.continuationIds];
+  const p = Math.min(r.promptTokens, all.length - 1);
+  const continuationIds = all.slice(p);
+  return {
+    withHeader: { contextIds: all.slice(0, p), continuationIds },
+    bare: { contextIds: all.slice(Math.min(r.headerTokens, p - 1), p), continuationIds },
+  };
 }

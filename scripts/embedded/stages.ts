@@ -69,6 +69,9 @@ export interface RetrievalScore {
   /** Loss on the file tokens with the snippet header before them, and on the same tokens without it. */
   withHeader: number;
   withoutHeader: number;
+  /** The same on the tokens after the cursor only (the prompt as the context): where a completion is asked for. */
+  completionWithHeader?: number;
+  completionWithoutHeader?: number;
 }
 
 export interface StageRecord extends StagePlan {
@@ -216,6 +219,10 @@ export interface StageProgress {
   machine: string;
 }
 
+function completion(r: RetrievalScore): string {
+  return r.completionWithHeader === undefined ? '' : `; on the tokens after the cursor ${r.completionWithHeader.toFixed(3)} with, ${r.completionWithoutHeader!.toFixed(3)} without`;
+}
+
 /** The card's section on the stages after the shipped model: one row per stage, and each stage's loss by step. */
 export function renderStageHistory(h: StageHistory, progress?: StageProgress): string {
   const lines = [
@@ -226,12 +233,12 @@ export function renderStageHistory(h: StageHistory, progress?: StageProgress): s
   ];
   if (h.shipped) {
     const r = h.shipped.retrieval;
-    lines.push(`Reference: the shipped model scored on the corpus these stages train and evaluate on (${int(h.shipped.corpusTrainTokens)} training tokens; the corpus is rebuilt from the installed packages, so it can differ from the one of Evaluation above): held-out loss **${h.shipped.heldOut.loss.toFixed(3)}** over ${h.shipped.heldOut.windows} windows${r ? `; on ${r.windows} held-out retrieval windows (${r.withSnippets} with snippets) ${r.withHeader.toFixed(3)} with the snippet header, ${r.withoutHeader.toFixed(3)} without` : ''}.`, '');
+    lines.push(`Reference: the shipped model scored on the corpus these stages train and evaluate on (${int(h.shipped.corpusTrainTokens)} training tokens; the corpus is rebuilt from the installed packages, so it can differ from the one of Evaluation above): held-out loss **${h.shipped.heldOut.loss.toFixed(3)}** over ${h.shipped.heldOut.windows} windows${r ? `; on ${r.windows} held-out retrieval windows (${r.withSnippets} with snippets) ${r.withHeader.toFixed(3)} with the snippet header, ${r.withoutHeader.toFixed(3)} without${completion(r)}` : ''}.`, '');
   }
   const rows: string[] = [];
   for (const s of h.stages) {
     const r = s.retrieval;
-    rows.push(`| ${s.stage} | ${s.from.label} | ${(100 * s.retrievalShare).toFixed(0)}% | ${int(s.tokens)} | ${s.heldOut.loss.toFixed(3)} (${s.reference.label} ${s.reference.loss.toFixed(3)}) | ${r ? `${r.withHeader.toFixed(3)} / ${r.withoutHeader.toFixed(3)}` : '–'} | ${hours(s.wallSec)} in ${s.sittings.length} | ${s.machine} | ${s.promoted ? '**promoted**' : 'not promoted'} |`);
+    rows.push(`| ${s.stage} | ${s.from.label} | ${(100 * s.retrievalShare).toFixed(0)}% | ${int(s.tokens)} | ${s.heldOut.loss.toFixed(3)} (${s.reference.label} ${s.reference.loss.toFixed(3)}) | ${r ? `${r.withHeader.toFixed(3)} / ${r.withoutHeader.toFixed(3)}${r.completionWithHeader !== undefined ? ` (after the cursor ${r.completionWithHeader.toFixed(3)} / ${r.completionWithoutHeader!.toFixed(3)})` : ''}` : '–'} | ${hours(s.wallSec)} in ${s.sittings.length} | ${s.machine} | ${s.promoted ? '**promoted**' : 'not promoted'} |`);
   }
   if (progress) {
     const p = progress.plan;

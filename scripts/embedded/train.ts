@@ -234,7 +234,9 @@ async function main(): Promise<void> {
   if (args.compareShares) {
     if (args.tokens === undefined) throw new Error('--compare-shares needs --tokens (the length of each short run)');
     const results = await compareShares({ ...continueOptions(), shares: args.compareShares, tokens: args.tokens });
-    for (const r of results) log(`share ${r.share}: ${r.tokens} tokens in ${(r.wallSec / 60).toFixed(1)} min; held-out ${r.heldOut.toFixed(4)}; retrieval windows ${r.retrievalWithHeader.toFixed(4)} with snippets, ${r.retrievalWithoutHeader.toFixed(4)} without`);
+    for (const r of results) {
+      log(`share ${r.share}, ${r.steps} steps (${r.tokens} tokens, ${(r.wallSec / 60).toFixed(1)} min): held-out ${r.heldOut.toFixed(4)}; retrieval windows ${r.retrievalWithHeader.toFixed(4)} with snippets, ${r.retrievalWithoutHeader.toFixed(4)} without; after the cursor ${r.completionWithHeader?.toFixed(4)} with, ${r.completionWithoutHeader?.toFixed(4)} without`);
+    }
     return;
   }
   if (continuing(process.argv.slice(2))) return continueTraining(continueOptions());

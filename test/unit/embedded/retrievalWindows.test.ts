@@ -8,7 +8,7 @@ import { getTokenizer } from '../../../src/engine/tokenizer';
 import { makeBatch } from '../../../src/training/objective';
 import type { CorpusFile, CorpusManifest, LoadedCorpus } from '../../../scripts/embedded/corpus';
 import {
-  corpusRetrievalExamples, isRetrievalWindow, PIPELINE_MAX_TOKENS, retrievalExample, sourceIndex, SplitStream, withoutHeader,
+  completionPair, corpusRetrievalExamples, isRetrievalWindow, PIPELINE_MAX_TOKENS, retrievalExample, sourceIndex, SplitStream, withoutHeader,
 } from '../../../scripts/embedded/retrievalWindows';
 
 const tokenizer = getTokenizer();
@@ -75,6 +75,15 @@ describe('embedded retrieval windows', () => {
     const bare = withoutHeader(r.example);
     assert.deepEqual(bare.continuationIds, r.example.continuationIds);
     assert.equal(bare.contextIds.length, 1);
+
+    // After the cursor only: the prompt (or the window alone) is the context, the rest of the file the targets.
+    const pair = completionPair(r);
+    // (The prompt's last line break merges with the next line's token: it goes with the targets.)
+    const context = tokenizer.decode(pair.withHeader.contextIds);
+    assert.ok(prompt.startsWith(context) && prompt.slice(context.length).trim() === '', JSON.stringify(prompt.slice(context.length)));
+    assert.equal(tokenizer.decode(pair.bare.contextIds), context.slice(header.length + 1));
+    assert.deepEqual(pair.bare.continuationIds, pair.withHeader.continuationIds);
+    assert.ok(tokenizer.decode(pair.withHeader.continuationIds).trimStart().startsWith('print('));
   });
 
   it('gives a plain window when no other file is similar, and fills the context from the file', () => {
