@@ -6,6 +6,13 @@
  *       candidates) at seeded cuts of each set's TRAINING files (seed 1) and at the quality
  *       benchmark's held-out cuts (seed 0), keeping per cut the shown suggestion and the head's input;
  *       written to .test-cache/candidate-examples/<set>.json
+ *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
+ *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
+ *       with one line of context, in-file copy, the baselines) and the oracle of their union
+ *   npx tsx bench/workspaceCandidates.ts fit [--save] [--doc-weight W] [sets...]
+ *       fits the choice rule (candidateChoice.ts) on the training-side cuts (penalty and threshold on
+ *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
+ *       the model with the head; --save writes it into models/embedded/head.json (`candidates`)
  */
 import * as fs from 'fs';
 import * as path from 'path';
