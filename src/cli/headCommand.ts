@@ -11,6 +11,7 @@ import { UserError } from '../engine/errors';
 import { splitWorkspace } from '../quality/workspaceSplit';
 import type { HeadTrainer } from '../training/fineTune';
 import type { HeadJson } from '../training/fineTuneProtocol';
+import { loadAcceptanceHead } from '../training/head/acceptanceHead';
 import { describeHead } from '../training/head/headMetrics';
 import { collectLogExamples } from './headLogExamples';
 import { collectHeadExamples, trainAcceptanceHead, type Labelling } from './headTraining';
@@ -37,6 +38,12 @@ export interface HeadJob {
   readonly lambda?: number;
   /** The editor's accept/reject log: its requests become examples too (headLogExamples.ts). */
   readonly suggestionLog?: string;
+  /**
+   * The folder whose head's workspace-candidate rule the new head keeps (default: the checkpoint the
+   * states come from). The rule reads no model state, so a head trained for an adapter or a fully
+   * fine-tuned copy can carry its base's; without one the workspace candidates would be off.
+   */
+  readonly ruleFrom?: string;
   readonly signal?: AbortSignal;
   /** Requests asked so far of all the head needs (cuts, then the log's). */
   readonly onProgress?: (done: number, total: number) => void;
@@ -66,8 +73,10 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
     if (scored.length < 20) {
       throw new UserError(`finetune --head: only ${scored.length} suggestions were shown at ${examples.length} cuts of ${split.folder}'s training files; a head needs at least 20 (add code files, or raise --head-cuts)`);
     }
+    const ruleHead = loadAcceptanceHead(job.ruleFrom ?? runner.loaded.checkpointDir, E);
     const trained = trainAcceptanceHead(examples, E, {
       labelling: job.labelling, lambda: job.lambda ?? 0,
+      candidates: (ruleHead?.meta as { candidates?: unknown } | undefined)?.candidates,
       trainedOn:
         `${examples.length - fromLog.length} cuts of the training files of ${path.basename(split.folder)} (seed ${job.seed})` +
         (fromLog.length > 0 ? ` and ${fromLog.length} requests of the editor's suggestion log` : ''),
@@ -93,7 +102,7 @@ export const pipelineHeadTrainer: HeadTrainer = (request) =>
       folder: request.folder, model: request.model, adapter: request.adapter, out: request.out, seed: request.seed,
       cuts: request.cuts ?? DEFAULT_HEAD_CUTS, include: request.include, exclude: request.exclude, device: request.device,
       threads: request.threads === undefined ? undefined : String(request.threads), lambda: request.lambda,
-      suggestionLog: request.suggestionLog, signal: request.signal, onProgress: request.onProgress,
+      suggestionLog: request.suggestionLog, ruleFrom: request.base, signal: request.signal, onProgress: request.onProgress,
     },
     // The run reports progress through its messages; these lines would go nowhere in the child.
     () => undefined,

@@ -97,6 +97,8 @@ export interface HeadTrainRequest {
   model: string;
   /** The new LoRA adapter, when the run trained one. */
   adapter?: string;
+  /** The model the run started from (its head's workspace-candidate rule carries over). */
+  base: string;
   out: string;
   seed: number;
   cuts?: number;
@@ -457,6 +459,7 @@ async function trainHeadFor(ctx: Context, trainHead: HeadTrainer, method: 'full'
     folder: job.folder,
     model: method === 'full' ? job.out : job.model,
     adapter: method === 'lora' ? job.out : undefined,
+    base: job.model,
     out: job.out,
     seed: ctx.seed,
     cuts: job.headCuts,
