@@ -23,9 +23,11 @@ ${HEAD_FLAGS_HELP}
   --top-k K, --top-p P, --seed S   sampling controls
   --raw              no stop rule but --max-tokens: exactly N tokens, no post-processing
   --no-speculative   greedy: one token per model run (prompt-lookup drafts off; same output, speed differs)
-  --json             print {"completion","prompt_tokens","tokens","timings","device","precision","suppressed","confidence"}
+  --json             print {"completion","prompt_tokens","tokens","timings","device","precision","suppressed","confidence","origin"}
                      ("suppressed": null, or why the editor would show nothing; "confidence": the acceptance
-                     head's P(accepted) of the suggestion, null without a head or a suggestion)
+                     head's P(accepted) of the suggestion, null without a head or a suggestion; "origin":
+                     "model", or the workspace candidate shown instead: "lookup" (a workspace line) or "copy"
+                     (a line of this file), or "cache" / "typing-through" when no model run was needed)
   The sampling and stop flags apply to --prompt and stdin; --file takes the editor's.`;
 
 export async function completeCommand(argv: string[]): Promise<void> {
@@ -138,6 +140,8 @@ async function completeFile(values: {
         suppressed: result.suppressed,
         // Of the candidate the editor would show (or hid for low confidence), from this request's model run.
         confidence: result.source === 'model' ? raw?.candidates[0]?.confidence ?? null : null,
+        // What the shown text came from: the model, or a workspace line the candidate rule chose.
+        origin: result.source === 'model' ? raw?.candidates[0]?.origin ?? 'model' : result.source,
       }) + '\n');
     } else {
       if (result.suppressed !== null) process.stderr.write(`note: the editor would show nothing here (${result.suppressed})\n`);

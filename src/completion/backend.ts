@@ -44,6 +44,11 @@ export interface EngineCandidate {
   finishReason: FinishReason;
   /** P(accepted) of this candidate after post-processing, when a head is loaded and it survived. */
   confidence?: number;
+  /**
+   * Where a workspace candidate came from (engineCompletion.ts, chooseAmong): the workspace's line
+   * lookup or the in-file copy; absent for the model's own text.
+   */
+  origin?: 'lookup' | 'copy';
 }
 
 export interface EngineCompleteResult {

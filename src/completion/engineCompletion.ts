@@ -205,7 +205,8 @@ export function chooseAmong(
   const best = chooseCandidate(scores);
   if (best < 0) return;
   const chosen = merged[best];
-  const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const }));
+  const origin = (c: (typeof merged)[number]) => (c.fromLookup ? 'lookup' as const : 'copy' as const);
+  const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const, origin: origin(c) }));
   if (req.n > 1) {
     candidates.push(...workspaceOnes);
     return;
@@ -214,7 +215,7 @@ export function chooseAmong(
     candidates[0].confidence = scores[best];
     return;
   }
-  candidates.splice(0, candidates.length, { text: chosen.text, tokenCount: countTokens(chosen.text), finishReason: 'stop', confidence: scores[best] });
+  candidates.splice(0, candidates.length, { text: chosen.text, tokenCount: countTokens(chosen.text), finishReason: 'stop', confidence: scores[best], origin: origin(chosen) });
 }
 
 /** The head's candidate-choice rule, when it has one this build can use. */

@@ -61,6 +61,7 @@ describe('workspace candidates on OrtModel', function () {
     for (const [req, context] of cases) {
       const r = await completeWithEngine(engine, req, undefined, undefined, context);
       assert.equal(r.candidates[0]?.confidence, 0.2, 'the head\'s own P: no rule applied');
+      assert.equal(r.candidates[0]?.origin, undefined, 'the model\'s own text');
     }
     // Without the cache model the random model does not write the workspace's line by itself.
     const own = await completeWithEngine(engine, request({ cacheModel: false }), undefined, undefined, { workspace: workspace(), head: head() });

@@ -203,11 +203,13 @@ describe('candidate choice', () => {
     chooseAmong(candidates, rule, offered, 'Foo(', [-3, -6, 0, 0], req, (t) => t.length);
     assert.equal(candidates.length, 1);
     assert.equal(candidates[0].text, 'Equal(a, b)');
+    assert.equal(candidates[0].origin, 'lookup');
     assert.ok(Math.abs(candidates[0].confidence! - 1 / (1 + Math.exp(-(4 * 0.9 - 1)))) < 1e-9);
     // The model's suggestion when it is the more probable: kept, with the rule's P.
     const sure = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const, confidence: 0.1 }];
     chooseAmong(sure, rule, [{ source: 'lookup', text: 'Equal(a, b)', match: { ...lookup, count: 1 } }], 'Foo(', [0, 0, 0, 0], req, (t) => t.length);
     assert.equal(sure[0].text, 'Foo(');
+    assert.equal(sure[0].origin, undefined, "the model's own");
     assert.ok(Math.abs(sure[0].confidence! - 1 / (1 + Math.exp(0.5))) < 1e-9);
     // The model offered nothing (dropped by post-processing): the workspace's line is the answer.
     const none: typeof candidates = [];
@@ -220,6 +222,6 @@ describe('candidate choice', () => {
     // An explicit request keeps the model's samples and adds the workspace's after them.
     const manual = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const }];
     chooseAmong(manual, rule, offered, 'Foo(', undefined, { ...req, n: 3 }, (t) => t.length);
-    assert.deepEqual(manual.map((c) => c.text), ['Foo(', 'Equal(a, b)']);
+    assert.deepEqual(manual.map((c) => [c.text, c.origin]), [['Foo(', undefined], ['Equal(a, b)', 'lookup']]);
   });
 });
