@@ -22,7 +22,7 @@ import { TrainingSession } from '../../src/training/trainingSession';
 import type { TokenExample } from '../../src/training/objective';
 import type { LoadedCorpus } from './corpus';
 import { configOf, pretrain, readSittings, type Hyper, type Shape } from './pretrain';
-import { completionPair, corpusRetrievalExamples, isRetrievalWindow, withoutHeader } from './retrievalWindows';
+import { completionPair, corpusRetrievalExamples, isRetrievalWindow, snippetCoverage, withoutHeader, type SnippetCoverage } from './retrievalWindows';
 import {
   DATA_FILE, loadExamples, PLAN_FILE, PROMOTION_MARGIN, readHistory, readJson, RECORD_FILE, referenceLoss, renderStageHistory, saveExamples, stageDir, stagesDir,
   streamWindows, STREAM_SEED, unfinishedStage, writeHistory, writeJson, writeStageHistory,
@@ -71,6 +71,7 @@ interface RetrievalEvalSet {
   completionWithHeader: TokenExample[];
   completionBare: TokenExample[];
   withSnippets: number;
+  coverage: SnippetCoverage;
 }
 
 function retrievalEvalSet(o: { corpus: LoadedCorpus; heldOutWindows: number; nPositions: number; log: (l: string) => void }): RetrievalEvalSet {
@@ -87,6 +88,7 @@ function retrievalEvalSet(o: { corpus: LoadedCorpus; heldOutWindows: number; nPo
     completionWithHeader: pairs.map((p) => p.withHeader),
     completionBare: pairs.map((p) => p.bare),
     withSnippets: stats.withSnippets,
+    coverage: snippetCoverage(details.values(), getTokenizer()),
   };
 }
 
@@ -103,7 +105,7 @@ async function engineScores(dir: string, sets: { plain: readonly TokenExample[];
     const bare = (await score(r.bare, 0)).l2;
     const completionWithHeader = (await score(r.completionWithHeader, 0)).l2;
     const completionWithoutHeader = (await score(r.completionBare, 0)).l2;
-    return { heldOut, retrieval: { windows: r.withHeader.length, withSnippets: r.withSnippets, withHeader, withoutHeader: bare, completionWithHeader, completionWithoutHeader } };
+    return { heldOut, retrieval: { windows: r.withHeader.length, withSnippets: r.withSnippets, withHeader, withoutHeader: bare, completionWithHeader, completionWithoutHeader, nextLineInSnippets: r.coverage.nextLineInSnippets } };
   } finally {
     await engine.model.dispose();
     fs.rmSync(path.join(dir, HASH_SIDECAR), { force: true });
@@ -369,6 +371,9 @@ export async function compareShares(o: ContinueOptions & { shares: number[]; tok
   const from = path.join(base, 'shipped');
   copyModel(o.shippedDir, from);
   const steps = Math.ceil(o.tokens / (o.hyper.rows * T));
+  const c = retrievalSet.coverage;
+  o.log(`held-out retrieval windows: ${c.withSnippets} of ${c.examples} with snippets; the first line after the cursor is in the snippets in ${c.nextLineInSnippets}, in the window in ${c.nextLineInWindow}`);
+  writeJson(path.join(o.work, 'retrieval-coverage.json'), c);
   const file = path.join(o.work, 'shares.json');
   const results: ShareResult[] = readJson<ShareResult[]>(file) ?? [];
   const keep = (r: ShareResult) => {

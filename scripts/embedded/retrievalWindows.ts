@@ -230,3 +230,30 @@ export function completionPair(r: RetrievalExample): { withHeader: TokenExample;
     bare: { contextIds: all.slice(Math.min(r.headerTokens, p - 1), p), continuationIds },
   };
 }
+
+export interface SnippetCoverage {
+  examples: number;
+  withSnippets: number;
+  /** Examples with snippets whose first line after the cursor (of at least 10 characters, trimmed) is in the snippets verbatim, or in the window. */
+  nextLineInSnippets: number;
+  nextLineInWindow: number;
+}
+
+/**
+ * How often the snippets hold what a completion at the cursor should write: an upper bound of what
+ * learning to copy from them can give (a line that is in no snippet cannot be copied from one).
+ */
+export function snippetCoverage(examples: Iterable<RetrievalExample>, tokenizer: Pick<Tokenizer, 'decode'>): SnippetCoverage {
+  const c: SnippetCoverage = { examples: 0, withSnippets: 0, nextLineInSnippets: 0, nextLineInWindow: 0 };
+  for (const r of examples) {
+    c.examples++;
+    if (r.headerTokens === 0) continue;
+    c.withSnippets++;
+    const all = [...r.example.contextIds, ...r.example.continuationIds];
+    const next = tokenizer.decode(all.slice(r.promptTokens)).split('\n').map((l) => l.trim()).find((l) => l.length >= 10);
+    if (next === undefined) continue;
+    if (tokenizer.decode(all.slice(0, r.headerTokens)).includes(next)) c.nextLineInSnippets++;
+    if (tokenizer.decode(all.slice(r.headerTokens, r.promptTokens)).includes(next)) c.nextLineInWindow++;
+  }
+  return c;
+}

@@ -72,6 +72,8 @@ export interface RetrievalScore {
   /** The same on the tokens after the cursor only (the prompt as the context): where a completion is asked for. */
   completionWithHeader?: number;
   completionWithoutHeader?: number;
+  /** Windows with snippets whose first line after the cursor is in the snippets verbatim (what copying could gain at most). */
+  nextLineInSnippets?: number;
 }
 
 export interface StageRecord extends StagePlan {
@@ -220,7 +222,8 @@ export interface StageProgress {
 }
 
 function completion(r: RetrievalScore): string {
-  return r.completionWithHeader === undefined ? '' : `; on the tokens after the cursor ${r.completionWithHeader.toFixed(3)} with, ${r.completionWithoutHeader!.toFixed(3)} without`;
+  return (r.completionWithHeader === undefined ? '' : `; on the tokens after the cursor ${r.completionWithHeader.toFixed(3)} with, ${r.completionWithoutHeader!.toFixed(3)} without`) +
+    (r.nextLineInSnippets === undefined ? '' : ` (the line after the cursor is in the snippets verbatim in ${r.nextLineInSnippets} of the ${r.withSnippets})`);
 }
 
 /** The card's section on the stages after the shipped model: one row per stage, and each stage's loss by step. */

@@ -8,7 +8,7 @@ import { getTokenizer } from '../../../src/engine/tokenizer';
 import { makeBatch } from '../../../src/training/objective';
 import type { CorpusFile, CorpusManifest, LoadedCorpus } from '../../../scripts/embedded/corpus';
 import {
-  completionPair, corpusRetrievalExamples, isRetrievalWindow, PIPELINE_MAX_TOKENS, retrievalExample, sourceIndex, SplitStream, withoutHeader,
+  completionPair, corpusRetrievalExamples, isRetrievalWindow, snippetCoverage, PIPELINE_MAX_TOKENS, retrievalExample, sourceIndex, SplitStream, withoutHeader,
 } from '../../../scripts/embedded/retrievalWindows';
 
 const tokenizer = getTokenizer();
@@ -84,6 +84,12 @@ describe('embedded retrieval windows', () => {
     assert.equal(tokenizer.decode(pair.bare.contextIds), context.slice(header.length + 1));
     assert.deepEqual(pair.bare.continuationIds, pair.withHeader.continuationIds);
     assert.ok(tokenizer.decode(pair.withHeader.continuationIds).trimStart().startsWith('print('));
+
+    // The line after the cursor is in no snippet here; a cursor before a helper's line is.
+    assert.deepEqual(snippetCoverage([r], tokenizer), { examples: 1, withSnippets: 1, nextLineInSnippets: 0, nextLineInWindow: 0 });
+    const copyCursor = text.indexOf('    cleaned_parts = parse');
+    const copy = retrievalExample({ index, file: 'pkg/app.py', text: text.replace('    cleaned_parts = parse', '    parts = raw_header.split(separator)\n    cleaned_parts = parse'), cursor: copyCursor, nPositions: 512, tokenizer });
+    assert.equal(snippetCoverage([copy], tokenizer).nextLineInSnippets, 1);
   });
 
   it('gives a plain window when no other file is similar, and fills the context from the file', () => {
