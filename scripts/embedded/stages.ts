@@ -245,8 +245,10 @@ export function renderStageHistory(h: StageHistory, progress?: StageProgress): s
   }
   if (progress) {
     const p = progress.plan;
+    const lastEval = progress.evals[progress.evals.length - 1];
+    const ref = referenceLoss(h);
     const wall = progress.sittings.reduce((a, x) => a + x.wallSec, 0);
-    rows.push(`| ${p.stage} | ${p.from.label} | ${(100 * p.retrievalShare).toFixed(0)}% | ${int(progress.tokens)} of ${int(p.windows * p.nPositions)} | in progress (step ${int(progress.step)} of ${int(p.steps)}) | – | ${hours(wall)} in ${progress.sittings.length} | ${progress.machine} | – |`);
+    rows.push(`| ${p.stage} | ${p.from.label} | ${(100 * p.retrievalShare).toFixed(0)}% | ${int(progress.tokens)} of ${int(p.windows * p.nPositions)} | in progress (step ${int(progress.step)} of ${int(p.steps)})${lastEval ? `: ${lastEval.l2.toFixed(3)} at step ${int(lastEval.step)}` : ''}${ref ? ` (${ref.label} ${ref.loss.toFixed(3)})` : ''} | – | ${hours(wall)} in ${progress.sittings.length} | ${progress.machine} | – |`);
   }
   if (rows.length > 0) {
     lines.push(

@@ -75,7 +75,7 @@ describe('embedded continued-training stages', () => {
       assert.equal(text.split(HISTORY_TITLE).length, 2, 'one section, replaced in place');
       assert.ok(text.startsWith('# The embedded model\n\nIntro.\n\n## Summary\n\nrows\n\n## Acceptance head\n\nhead text\n\n## Continued training'));
       assert.match(text, /\| 1 \| shipped model \| 25% \| 5,120 \| 3\.100 \(shipped model 3\.200\) \|.*\*\*promoted\*\* \|/);
-      assert.match(text, /\| 2 \| stage 1 \| 25% \| 3,072 of 5,120 \| in progress \(step 3 of 5\)/);
+      assert.match(text, /\| 2 \| stage 1 \| 25% \| 3,072 of 5,120 \| in progress \(step 3 of 5\): 3\.150 at step 1 \(stage 1 3\.100\) \|/);
       assert.match(text, /Stage 2: .*Held-out loss by step .*: 1: 3\.150\./);
       assert.match(text, /held-out loss \*\*3\.249\*\*/);
     } finally {
