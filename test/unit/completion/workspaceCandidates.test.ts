@@ -4,7 +4,7 @@ import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from
 import { indexedLines, MAX_LINE, pairKey, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
-import type { EngineCompleteRequest } from '../../../src/completion/backend';
+import type { EngineCandidate, EngineCompleteRequest } from '../../../src/completion/backend';
 import { WorkspaceCache } from '../../../src/completion/context/workspaceCache';
 import { getTokenizer } from '../../../src/engine/tokenizer';
 
@@ -199,14 +199,14 @@ describe('candidate choice', () => {
     const req = { n: 1, postprocess: postprocessContextAt(text, text.length, 'python', '    ') } as EngineCompleteRequest;
     const lookup = { line: 'self.assertEqual(a, b)', count: 9, total: 10, distinct: 2, context: 'typed' as const };
     const offered = [{ source: 'lookup' as const, text: 'Equal(a, b)', match: lookup }];
-    const candidates = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const, confidence: 0.9 }];
+    const candidates: EngineCandidate[] = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop', confidence: 0.9 }];
     chooseAmong(candidates, rule, offered, 'Foo(', [-3, -6, 0, 0], req, (t) => t.length);
     assert.equal(candidates.length, 1);
     assert.equal(candidates[0].text, 'Equal(a, b)');
     assert.equal(candidates[0].origin, 'lookup');
     assert.ok(Math.abs(candidates[0].confidence! - 1 / (1 + Math.exp(-(4 * 0.9 - 1)))) < 1e-9);
     // The model's suggestion when it is the more probable: kept, with the rule's P.
-    const sure = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const, confidence: 0.1 }];
+    const sure: EngineCandidate[] = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop', confidence: 0.1 }];
     chooseAmong(sure, rule, [{ source: 'lookup', text: 'Equal(a, b)', match: { ...lookup, count: 1 } }], 'Foo(', [0, 0, 0, 0], req, (t) => t.length);
     assert.equal(sure[0].text, 'Foo(');
     assert.equal(sure[0].origin, undefined, "the model's own");
@@ -220,7 +220,7 @@ describe('candidate choice', () => {
     chooseAmong(empty, rule, [], '', undefined, req, (t) => t.length);
     assert.deepEqual(empty, []);
     // An explicit request keeps the model's samples and adds the workspace's after them.
-    const manual = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' as const }];
+    const manual: EngineCandidate[] = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' }];
     chooseAmong(manual, rule, offered, 'Foo(', undefined, { ...req, n: 3 }, (t) => t.length);
     assert.deepEqual(manual.map((c) => [c.text, c.origin]), [['Foo(', undefined], ['Equal(a, b)', 'lookup']]);
   });
