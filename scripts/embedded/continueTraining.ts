@@ -133,6 +133,9 @@ function holdLock(work: string): void {
     let alive = true;
     try {
       process.kill(other, 0);
+      // A pid file left by a machine restart may name an unrelated process that got the same pid.
+      const cmdline = `/proc/${other}/cmdline`;
+      if (fs.existsSync(cmdline) && !fs.readFileSync(cmdline, 'utf8').includes('embedded/train.ts')) alive = false;
     } catch {
       alive = false;
     }

@@ -66,6 +66,10 @@ describe('embedded continued training (tiny model)', function () {
       stageTokens: 6 * 2 * T, share: 0.5, threads: 1, device: 'cpu', checkpointEvery: 2, maxStages: 1, machine: 'test machine', log: (l) => lines.push(l),
     };
 
+    // A pid file naming a live process that is no training run (a stale file after a restart) does not block.
+    fs.mkdirSync(path.join(options.work, 'stages'), { recursive: true });
+    fs.writeFileSync(path.join(options.work, 'stages', 'running.pid'), String(process.ppid));
+
     // A sitting whose time is up at once stops at its first checkpoint (step 1: an improving evaluation checkpoints).
     await continueTraining({ ...options, minutes: 0 });
     assert.equal(readHistory(options.work).stages.length, 0);
