@@ -409,10 +409,13 @@ export class CompletionPipeline {
 
   private log(manual: boolean, languageId: string, items: number, latencyMs: number, result: EngineCompleteResult): void {
     const t = result.timings;
+    const first = result.candidates[0];
+    const origin = first?.origin === 'lookup' ? ', shown: a workspace line' : first?.origin === 'copy' ? ', shown: a line of this file' : '';
+    const confidence = first?.confidence === undefined ? '' : `, confidence ${first.confidence.toFixed(2)}`;
     this.deps.log?.debug(
       `${manual ? 'manual' : 'automatic'} ${languageId}: ${items} item(s) in ${Math.round(latencyMs)} ms ` +
         `(prompt ${result.promptTokens} tokens, ${result.reusedTokens} reused; prefill ${Math.round(t.prefillMs)} ms, ` +
-        `${t.decodeTokens} tokens in ${Math.round(t.decodeMs)} ms)`,
+        `${t.decodeTokens} tokens in ${Math.round(t.decodeMs)} ms${confidence}${origin})`,
     );
   }
 
