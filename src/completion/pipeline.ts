@@ -234,6 +234,11 @@ export class CompletionPipeline {
   /** Aborts every running request; suggestions still on screen count as not taken. */
   dispose(): void {
     this.outcomes?.flush();
+    this.cancelRunning();
+  }
+
+  /** Stops every running request (automatic suggestions were paused: their CPU is not wanted now). */
+  cancelRunning(): void {
     for (const controller of this.running.values()) controller.abort();
     this.running.clear();
   }

@@ -72,6 +72,9 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
       },
     });
     this.subscriptions.push(
+      deps.pause.onDidChange((paused) => {
+        if (paused) this.pipeline.cancelRunning();
+      }),
       vscode.workspace.onDidChangeTextDocument((e) => this.documentChanged(e)),
       vscode.workspace.onDidCloseTextDocument((d) => {
         this.pipeline.documentClosed(d.uri.toString());

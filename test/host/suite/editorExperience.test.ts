@@ -153,7 +153,11 @@ suite('editor experience', function () {
     }
     assert.doesNotMatch(ready.status.tooltip, /\b1 threads\b/);
     await vscode.commands.executeCommand('gpt2Complete.pause');
-    const paused = await waitForState((s) => s.status.state === 'paused', { what: 'the paused state' });
+    const paused = await waitForState((s) => s.status.state === 'paused', { what: 'the paused state' }).catch(async (e) => {
+      const s = await hookState();
+      // Say what the status bar showed instead, for whoever reads a failure.
+      throw new Error(`${(e as Error).message}: the status was ${s.status.state} (generating ${s.generating}, model ${s.model.state}, counters ${JSON.stringify(s.counters)})`);
+    });
     assert.match(paused.status.text, /· paused\b/);
     await vscode.commands.executeCommand('gpt2Complete.resume');
     const resumed = await waitForState((s) => s.status.state !== 'paused', { what: 'the resumed state' });

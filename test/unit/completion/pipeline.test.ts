@@ -242,3 +242,16 @@ describe('CompletionPipeline suggestion outcomes', () => {
     ]);
   });
 });
+
+describe('CompletionPipeline cancelRunning', () => {
+  it('stops a running request at once (pausing automatic suggestions)', async () => {
+    const pipeline = new CompletionPipeline({ backend: new ScriptedBackend(() => ['x'], { delayMs: 5000 }), settings: () => SETTINGS, debounce: false });
+    const running = pipeline.complete(request('a = '));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(pipeline.generating, true);
+    pipeline.cancelRunning();
+    const r = await running;
+    assert.equal(r.suppressed, 'cancelled');
+    assert.equal(pipeline.generating, false);
+  });
+});
