@@ -8,11 +8,9 @@
  */
 import * as os from 'os';
 import * as path from 'path';
-import type { RequestStates } from '../completion/engineCompletion';
 import type { SuggestionOutcome } from '../completion/suggestionOutcomes';
-import { CancelledError } from '../engine/errors';
 import { judgedText } from '../quality/metrics';
-import type { HeadExample } from './headTraining';
+import { replayForHead, type HeadExample } from './headTraining';
 import type { PipelineRunner } from './pipelineRunner';
 
 /** Examples are split for validation by file: a logged request is its own "file". */
@@ -24,41 +22,19 @@ export async function collectLogExamples(
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
 ): Promise<HeadExample[]> {
+  const requests = outcomes.map((o, i) => ({
+    // The document's own file hides its copy from the workspace cache model (it holds what was typed since).
+    path: o.file ?? path.join(os.tmpdir(), `${LOG_EXAMPLE_PREFIX}${i}`),
+    document: o.prefix, offset: o.prefix.length, languageId: o.languageId,
+  }));
   const examples: HeadExample[] = [];
-  let states: RequestStates | undefined;
-  const previous = runner.context.onStates;
-  const offered = runner.context.candidates;
-  runner.context.onStates = (s) => (states = s);
-  // The head learns the model's own suggestions: no workspace candidates in their place.
-  runner.context.candidates = false;
-  try {
-    for (const [i, o] of outcomes.entries()) {
-      if (signal?.aborted) throw new CancelledError();
-      states = undefined;
-      // The same place may be logged more than once: each must reach the model, not the result cache.
-      runner.clearCaches();
-      // The document's own file hides its copy from the workspace cache model (it holds what was typed since).
-      const file = o.file ?? path.join(os.tmpdir(), `${LOG_EXAMPLE_PREFIX}${i}`);
-      const result = await runner.run(file, o.prefix, o.prefix.length, o.languageId);
-      onProgress?.(i + 1, outcomes.length);
-      if (states === undefined) continue;
-      const shown = result.suppressed === null ? result.items[0] ?? '' : '';
-      const expected = o.outcome === 'accepted' ? judgedText(o.suggestion) : shown !== '' && judgedText(shown) === judgedText(o.suggestion) ? '' : undefined;
-      if (expected === undefined) continue;
-      const candidate = (states as RequestStates).candidates[0];
-      examples.push({
-        file: `${LOG_EXAMPLE_PREFIX}${i}`,
-        kind: /(^|\n)[ \t]*$/.test(o.prefix) ? 'line-start' : 'mid-line',
-        expected,
-        shown,
-        promptState: (states as RequestStates).prompt,
-        decodeMs: runner.lastResult?.timings.decodeMs,
-        state: shown !== '' && candidate !== null && candidate !== undefined && candidate.text === shown ? candidate.x : undefined,
-      });
-    }
-  } finally {
-    runner.context.onStates = previous;
-    runner.context.candidates = offered;
-  }
+  // The same place may be logged more than once: each must reach the model, not the result cache.
+  await replayForHead(runner, requests, { onProgress, signal, fresh: true }, (i, asked) => {
+    const o = outcomes[i];
+    const { shown } = asked;
+    const expected = o.outcome === 'accepted' ? judgedText(o.suggestion) : shown !== '' && judgedText(shown) === judgedText(o.suggestion) ? '' : undefined;
+    if (expected === undefined) return;
+    examples.push({ file: `${LOG_EXAMPLE_PREFIX}${i}`, kind: /(^|\n)[ \t]*$/.test(o.prefix) ? 'line-start' : 'mid-line', expected, ...asked });
+  });
   return examples;
 }

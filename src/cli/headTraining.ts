@@ -63,26 +63,55 @@ export async function collectHeadExamples(
   signal?: AbortSignal,
 ): Promise<HeadExample[]> {
   const { cuts } = sampleCuts(files, count, seed);
+  const requests = cuts.map((cut) => ({ path: path.join(folder, ...cut.file.split('/')), document: cut.document, offset: cut.offset, languageId: cut.languageId }));
   const examples: HeadExample[] = [];
+  await replayForHead(runner, requests, { onProgress, signal }, (i, asked) => {
+    examples.push({ file: cuts[i].file, kind: cuts[i].kind, expected: cuts[i].expected, ...asked });
+  });
+  return examples;
+}
+
+/** One request asked of the pipeline for a head example. */
+export interface HeadRequest {
+  readonly path: string;
+  readonly document: string;
+  readonly offset: number;
+  readonly languageId: string;
+}
+
+/** What the pipeline showed for a request and the model's states behind it. */
+export type AskedExample = Pick<HeadExample, 'shown' | 'promptState' | 'state' | 'decodeMs'>;
+
+/**
+ * Asks the pipeline each request with the workspace candidates off (the head learns the model's own
+ * suggestions) and hands over what it showed with the states; requests answered without the model
+ * (the result cache) have none and are left out. `fresh` forgets the pipeline's cached suggestions
+ * before each request, for requests that may repeat a place.
+ */
+export async function replayForHead(
+  runner: PipelineRunner,
+  requests: readonly HeadRequest[],
+  options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; fresh?: boolean },
+  use: (index: number, asked: AskedExample) => void,
+): Promise<void> {
   let states: RequestStates | undefined;
   const previous = runner.context.onStates;
   const offered = runner.context.candidates;
   runner.context.onStates = (s) => (states = s);
-  // The head learns the model's own suggestions: no workspace candidates in their place.
   runner.context.candidates = false;
   try {
-    for (let i = 0; i < cuts.length; i++) {
-      if (signal?.aborted) throw new CancelledError();
-      const cut = cuts[i];
+    for (const [i, r] of requests.entries()) {
+      if (options.signal?.aborted) throw new CancelledError();
       states = undefined;
-      const result = await runner.run(path.join(folder, ...cut.file.split('/')), cut.document, cut.offset, cut.languageId);
-      onProgress?.(i + 1, cuts.length);
+      if (options.fresh === true) runner.clearCaches();
+      const result = await runner.run(r.path, r.document, r.offset, r.languageId);
+      options.onProgress?.(i + 1, requests.length);
       if (states === undefined) continue;
       const shown = result.suppressed === null ? result.items[0] ?? '' : '';
       const s = states as RequestStates;
       const candidate = s.candidates[0];
-      examples.push({
-        file: cut.file, kind: cut.kind, expected: cut.expected, shown,
+      use(i, {
+        shown,
         promptState: s.prompt,
         decodeMs: runner.lastResult?.timings.decodeMs,
         state: shown !== '' && candidate !== null && candidate !== undefined && candidate.text === shown ? candidate.x : undefined,
@@ -92,7 +121,6 @@ export async function collectHeadExamples(
     runner.context.onStates = previous;
     runner.context.candidates = offered;
   }
-  return examples;
 }
 
 export interface TrainedHead {
