@@ -8,30 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
-import { getTokenizer } from '../../../src/engine/tokenizer';
 import { continueTraining, type ContinueOptions } from '../../../scripts/embedded/continueTraining';
-import type { CorpusFile, CorpusManifest, LoadedCorpus } from '../../../scripts/embedded/corpus';
 import { configOf } from '../../../scripts/embedded/pretrain';
 import { readHistory, stageDir } from '../../../scripts/embedded/stages';
 import { lmWindows } from '../../../scripts/embedded/windows';
+import { corpusOf } from './corpusFixture';
 
 const T = 64;
-
-function corpusOf(files: { source: string; path: string; split: CorpusFile['split']; text: string }[]): LoadedCorpus {
-  const tokenizer = getTokenizer();
-  const ids = files.map((f) => tokenizer.encode(f.text));
-  const tokens = new Uint16Array(ids.reduce((n, x) => n + x.length, 0));
-  const manifestFiles: CorpusFile[] = [];
-  let offset = 0;
-  files.forEach((f, id) => {
-    tokens.set(ids[id], offset);
-    manifestFiles.push({ id, source: f.source, path: f.path, split: f.split, tokens: ids[id].length, offset, sha256: '' });
-    offset += ids[id].length;
-  });
-  const count = (split: string) => manifestFiles.filter((f) => f.split === split).reduce((n, f) => n + f.tokens, 0);
-  const manifest = { files: manifestFiles, totals: { train: { files: 0, tokens: count('train') }, heldOut: { files: 0, tokens: count('heldout') } } } as unknown as CorpusManifest;
-  return { manifest, tokens, heldOutTexts: new Map() };
-}
 
 function moduleText(m: number): string {
   const lines = [`# module ${m}`];

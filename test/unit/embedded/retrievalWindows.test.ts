@@ -6,10 +6,11 @@ import { DEFAULT_RETRIEVAL } from '../../../src/completion/engineCompletion';
 import { buildPrompt } from '../../../src/completion/prompt';
 import { getTokenizer } from '../../../src/engine/tokenizer';
 import { makeBatch } from '../../../src/training/objective';
-import type { CorpusFile, CorpusManifest, LoadedCorpus } from '../../../scripts/embedded/corpus';
 import {
   completionPair, corpusRetrievalExamples, isRetrievalWindow, snippetCoverage, PIPELINE_MAX_TOKENS, retrievalExample, sourceIndex, SplitStream, withoutHeader,
 } from '../../../scripts/embedded/retrievalWindows';
+import type { CorpusFile } from '../../../scripts/embedded/corpus';
+import { corpusOf } from './corpusFixture';
 
 const tokenizer = getTokenizer();
 
@@ -113,7 +114,7 @@ describe('embedded retrieval windows', () => {
       { source: 'mail', path: 'helpers.py', split: 'train', text: HELPERS },
       { source: 'mail', path: 'app.py', split: 'train', text: userFile(150) },
     ];
-    const corpus = fakeCorpus(files);
+    const corpus = corpusOf(files);
     const T = 512;
     const stream = new SplitStream(corpus, 'train');
     assert.equal(stream.length, corpus.manifest.files.filter((f) => f.split === 'train').reduce((n, f) => n + f.tokens + 1, 0));
@@ -142,17 +143,3 @@ describe('embedded retrieval windows', () => {
     assert.equal(isRetrievalWindow(1, 17, 0.25), isRetrievalWindow(1, 17, 0.25));
   });
 });
-
-function fakeCorpus(files: { source: string; path: string; split: CorpusFile['split']; text: string }[]): LoadedCorpus {
-  const ids = files.map((f) => tokenizer.encode(f.text));
-  const tokens = new Uint16Array(ids.reduce((n, x) => n + x.length, 0));
-  const manifestFiles: CorpusFile[] = [];
-  let offset = 0;
-  files.forEach((f, id) => {
-    tokens.set(ids[id], offset);
-    manifestFiles.push({ id, source: f.source, path: f.path, split: f.split, tokens: ids[id].length, offset, sha256: '' });
-    offset += ids[id].length;
-  });
-  const manifest = { files: manifestFiles } as unknown as CorpusManifest;
-  return { manifest, tokens, heldOutTexts: new Map() };
-}
