@@ -21,6 +21,8 @@ import { initialValues } from '../../src/training/trainer';
 import { TrainingSession } from '../../src/training/trainingSession';
 import type { TokenExample } from '../../src/training/objective';
 import type { LoadedCorpus } from './corpus';
+import { crossEntropy, trainTrigram } from './ngramBaseline';
+import { fileStreams } from './windows';
 import { configOf, pretrain, readSittings, type Hyper, type Shape } from './pretrain';
 import { completionPair, corpusRetrievalExamples, isRetrievalWindow, snippetCoverage, withoutHeader, type SnippetCoverage } from './retrievalWindows';
 import {
@@ -204,6 +206,15 @@ export async function continueTraining(o: ContinueOptions): Promise<void> {
     history.shipped = { dir: o.shippedDir, hash: shippedHash, heldOut: s.heldOut, retrieval: s.retrieval, corpusTrainTokens: o.corpus.manifest.totals.train.tokens, measuredAt: new Date().toISOString() };
     writeHistory(o.work, history);
     o.log(`shipped model: held-out ${s.heldOut.loss.toFixed(4)}; retrieval windows ${s.retrieval!.withHeader.toFixed(4)} with snippets, ${s.retrieval!.withoutHeader.toFixed(4)} without; after the cursor ${s.retrieval!.completionWithHeader!.toFixed(4)} with, ${s.retrieval!.completionWithoutHeader!.toFixed(4)} without`);
+  }
+
+  // The bar the card measures every model against, on this split (once per corpus).
+  if (history.trigram?.corpusTrainTokens !== o.corpus.manifest.totals.train.tokens) {
+    o.log(`training the token trigram baseline on ${o.corpus.manifest.totals.train.tokens} training tokens`);
+    const trigram = trainTrigram(fileStreams(o.corpus, 'train'), configOf(shape).vocabSize);
+    history.trigram = { loss: crossEntropy(trigram, o.evalWindows).nats, windows: o.evalWindows.length, corpusTrainTokens: o.corpus.manifest.totals.train.tokens, measuredAt: new Date().toISOString() };
+    writeHistory(o.work, history);
+    o.log(`trigram baseline: held-out ${history.trigram.loss.toFixed(4)} over ${o.evalWindows.length} windows`);
   }
 
   for (let run = 0; o.maxStages === undefined || run < o.maxStages; run++) {

@@ -101,6 +101,8 @@ export interface StageRecord extends StagePlan {
 export interface StageHistory {
   /** The shipped model (models/embedded) on today's corpus split, the first reference. */
   shipped?: { dir: string; hash: string; heldOut: HeldOutScore; retrieval?: RetrievalScore; corpusTrainTokens: number; measuredAt: string };
+  /** The token trigram (ngramBaseline.ts) trained on the same training split, on the same held-out windows: the bar to beat. */
+  trigram?: { loss: number; windows: number; corpusTrainTokens: number; measuredAt: string };
   stages: StageRecord[];
 }
 
@@ -237,6 +239,9 @@ export function renderStageHistory(h: StageHistory, progress?: StageProgress): s
   if (h.shipped) {
     const r = h.shipped.retrieval;
     lines.push(`Reference: the shipped model scored on the corpus these stages train and evaluate on (${int(h.shipped.corpusTrainTokens)} training tokens; the corpus is rebuilt from the installed packages, so it can differ from the one of Evaluation above): held-out loss **${h.shipped.heldOut.loss.toFixed(3)}** over ${h.shipped.heldOut.windows} windows${r ? `; on ${r.windows} held-out retrieval windows (${r.withSnippets} with snippets) ${r.withHeader.toFixed(3)} with the snippet header, ${r.withoutHeader.toFixed(3)} without${completion(r)}` : ''}.`, '');
+  }
+  if (h.trigram) {
+    lines.push(`Baseline on the same split: the token trigram (interpolated Kneser–Ney, trained on all ${int(h.trigram.corpusTrainTokens)} training tokens) scores **${h.trigram.loss.toFixed(3)}** on the same ${h.trigram.windows} held-out windows.`, '');
   }
   const rows: string[] = [];
   for (const s of h.stages) {

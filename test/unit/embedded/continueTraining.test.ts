@@ -78,6 +78,10 @@ describe('embedded continued training (tiny model)', function () {
     const text = fs.readFileSync(card, 'utf8');
     assert.match(text, /^# The embedded model\n\n## Summary\n\nrows\n\n## Continued training/);
     assert.match(text, /\| 1 \| shipped model \| 50% \| .*\*\*promoted\*\*/);
+    // The trigram baseline is trained once on the same split and shown beside the reference.
+    assert.ok(h.trigram !== undefined && h.trigram.loss > 0 && Number.isFinite(h.trigram.loss));
+    assert.equal(h.trigram.windows, options.evalWindows.length);
+    assert.match(text, new RegExp(`token trigram .* scores \\*\\*${h.trigram.loss.toFixed(3).replace('.', '\\.')}\\*\\*`));
 
     // The next stage starts from stage 1, must beat it, and reads the next slice of the stream.
     await continueTraining(options);
