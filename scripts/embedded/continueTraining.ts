@@ -127,6 +127,43 @@ function copyModel(from: string, to: string): void {
   for (const f of [CONFIG_FILE, WEIGHTS_FILE]) fs.copyFileSync(path.join(from, f), path.join(to, f));
 }
 
+/**
+ * `--ship`: the promoted candidate becomes the shipped model (config and weights copied into the
+ * shipped folder; other files there, the card and the acceptance head, stay). Refused while a stage
+ * trains (its reference would change under it) or when the candidate is not the latest promoted stage.
+ * Returns the stages the shipped weights went through, for the card.
+ */
+export function shipCandidate(o: { work: string; candidateDir: string; shippedDir: string; log: (line: string) => void }): StageRecord[] {
+  holdLock(o.work);
+  const candidate = readJson<{ stage: number }>(path.join(o.candidateDir, 'candidate.json'));
+  if (candidate === undefined) throw new Error(`no promoted candidate in ${o.candidateDir}: run npm run train:embedded until a stage is promoted`);
+  const history = readHistory(o.work);
+  const record = history.stages.find((s) => s.stage === candidate.stage);
+  const latest = [...history.stages].reverse().find((s) => s.promoted);
+  if (record === undefined || !record.promoted || latest?.stage !== record.stage) {
+    throw new Error(`the candidate in ${o.candidateDir} (stage ${candidate.stage}) is not the latest promoted stage of ${o.work}; nothing shipped`);
+  }
+  // Copy beside, then rename over: a crash never leaves a half-written model in the shipped folder.
+  for (const f of [CONFIG_FILE, WEIGHTS_FILE]) {
+    const tmp = path.join(o.shippedDir, `.${f}.shipping`);
+    fs.copyFileSync(path.join(o.candidateDir, f), tmp);
+    fs.renameSync(tmp, path.join(o.shippedDir, f));
+  }
+  fs.rmSync(path.join(o.shippedDir, HASH_SIDECAR), { force: true });
+  history.shippedStage = { stage: record.stage, hash: modelHash(o.shippedDir), shippedAt: new Date().toISOString() };
+  writeHistory(o.work, history);
+  o.log(`shipped stage ${record.stage} (held-out ${record.heldOut.loss.toFixed(4)}) into ${o.shippedDir}`);
+  return history.stages.filter((s) => s.stage <= record.stage);
+}
+
+/** The continued stages behind the weights now in `shippedDir`: none unless `--ship` put them there. */
+export function shippedStages(work: string, shippedDir: string): StageRecord[] {
+  const history = readHistory(work);
+  const shipped = history.shippedStage;
+  if (shipped === undefined || modelHash(shippedDir) !== shipped.hash) return [];
+  return history.stages.filter((s) => s.stage <= shipped.stage);
+}
+
 /** Refuses a second concurrent run; removes the pid file when this process exits. */
 function holdLock(work: string): void {
   const file = path.join(stagesDir(work), 'running.pid');

@@ -19,6 +19,17 @@ export interface CompletionExample {
   ngram: string;
 }
 
+/** What the card says about one continued-training stage (a StageRecord, narrowed). */
+export interface ContinuedStage {
+  stage: number;
+  tokens: number;
+  retrievalShare: number;
+  wallSec: number;
+  sittings: number;
+  heldOutLoss: number;
+  machine: string;
+}
+
 export interface EmbeddedReport {
   corpus: CorpusManifest;
   shape: { name: string; config: GPT2Config; params: number; fileBytes: number; /** Why this shape (the default's). */ rationale?: string };
@@ -52,6 +63,11 @@ export interface EmbeddedReport {
     exactMatch: { cases: number; maxTokens: number; model: number; ngram: number; matched: number };
   };
   examples: CompletionExample[];
+  /**
+   * Continued-training stages (stages.ts) the shipped weights went through after the build that
+   * `training` describes, in order; the last is the one shipped (`npm run train:embedded -- --ship`).
+   */
+  continued?: ContinuedStage[];
   latency: { threads: number; meanPromptTokens: number; prefillMs: number; decodeMsPerToken: number };
   machine: string;
 }
@@ -153,7 +169,18 @@ function verdict(r: EmbeddedReport): string {
   const evals = r.training.evals;
   const falling = evals.length >= 2 && evals[evals.length - 1].l2 < evals[evals.length - 2].l2;
   const emVs = (base: number) => (em.model > base ? 'more' : em.model === base ? 'as many' : 'fewer');
-  return `It is small and briefly trained (${int(r.training.tokens + (r.training.continuedFrom?.tokens ?? 0))} tokens on two CPU cores), so it is no substitute for gpt2 (124M) on anything that needs knowledge. Against a trigram model of the same corpus, its held-out loss is ${lossVs(e.ngramLoss)} than the trigram's on the whole training split and ${lossVs(e.matchedLoss)} than the trigram's on the same ${int(e.matchedStats.tokens)} tokens, and it gets ${emVs(em.ngram)} next lines exactly right (${em.model} vs ${em.ngram} of ${em.cases}).${e.modelLoss > e.matchedLoss && falling ? ' Its held-out loss was still falling when training ended (see Training): a transformer needs more updates than this budget gave it to catch up with counting.' : ''}`;
+  return `It is small and briefly trained (${int(r.training.tokens + (r.training.continuedFrom?.tokens ?? 0) + continuedTokens(r))} tokens on two CPU cores), so it is no substitute for gpt2 (124M) on anything that needs knowledge. Against a trigram model of the same corpus, its held-out loss is ${lossVs(e.ngramLoss)} than the trigram's on the whole training split and ${lossVs(e.matchedLoss)} than the trigram's on the same ${int(e.matchedStats.tokens)} tokens${r.continued?.length ? ' as its first build' : ''}, and it gets ${emVs(em.ngram)} next lines exactly right (${em.model} vs ${em.ngram} of ${em.cases}).${e.modelLoss > e.matchedLoss && falling && !r.continued?.length ? ' Its held-out loss was still falling when training ended (see Training): a transformer needs more updates than this budget gave it to catch up with counting.' : ''}`;
+}
+
+function continuedTokens(r: EmbeddedReport): number {
+  return (r.continued ?? []).reduce((sum, s) => sum + s.tokens, 0);
+}
+
+/** The Summary's words for the continued stages: "then continued-training stage 1: 7,633,322 tokens …". */
+function continuedSummary(stages: readonly ContinuedStage[]): string {
+  return stages
+    .map((s) => `then continued-training stage ${s.stage}: ${int(s.tokens)} tokens (${(100 * s.retrievalShare).toFixed(0)}% of its windows with workspace-context snippets), ${(s.wallSec / 3600).toFixed(1)} h in ${s.sittings} ${s.sittings === 1 ? 'sitting' : 'sittings'}`)
+    .join('; ');
 }
 
 /** "21% of the training split", or "3.2 passes over the training split". */
@@ -181,7 +208,7 @@ export function renderModelCard(r: EmbeddedReport): string {
   const lines = [
     '# The embedded model',
     '',
-    `${/^8|^11|^18/.test(String(c.nLayer)) ? 'An' : 'A'} ${c.nLayer}-layer, ${c.nEmbd}-wide GPT-2 (${c.nHead} heads, ${c.nPositions}-token context, GPT-2's tokenizer and 50257-token vocabulary, tied output head) trained from random weights by this project's own trainer, on code this machine has: TypeScript/JavaScript from the npm packages installed in this project and Python's standard library. It ships as \`config.json\` + \`model.safetensors\` in the Hugging Face layout, so the engine loads it like any GPT-2 checkpoint. It is the default model: \`embedded\` in the extension's \`gpt2Complete.model\` setting and in the CLI's \`--model\`.`,
+    `${/^8|^11|^18/.test(String(c.nLayer)) ? 'An' : 'A'} ${c.nLayer}-layer, ${c.nEmbd}-wide GPT-2 (${c.nHead} heads, ${c.nPositions}-token context, GPT-2's tokenizer and 50257-token vocabulary, tied output head) trained from random weights by this project's own trainer${r.continued?.length ? ` and then trained further in ${r.continued.length === 1 ? 'a continued-training stage' : `${r.continued.length} continued-training stages`} (Continued training)` : ''}, on code this machine has: TypeScript/JavaScript from the npm packages installed in this project and Python's standard library. It ships as \`config.json\` + \`model.safetensors\` in the Hugging Face layout, so the engine loads it like any GPT-2 checkpoint. It is the default model: \`embedded\` in the extension's \`gpt2Complete.model\` setting and in the CLI's \`--model\`.`,
     '',
     verdict(r),
     '',
@@ -195,6 +222,7 @@ export function renderModelCard(r: EmbeddedReport): string {
     first
       ? `| training | two stages: ${int(first.tokens)} + ${int(t.tokens)} = ${int(allTokens)} tokens (${splitShare(allTokens, r.corpus.totals.train.tokens)}), ${(allWallSec / 60).toFixed(0)} min in ${allSittings.length} sittings, ${tokPerSec.toFixed(0)} tokens/s in the second ${trainedOn(t)} |`
       : `| training | ${int(t.steps)} steps × ${t.hyper.rows} × ${c.nPositions} tokens = ${int(t.tokens)} tokens (${splitShare(t.tokens, r.corpus.totals.train.tokens)}), ${(t.wallSec / 60).toFixed(0)} min in ${t.sittings.length} ${t.sittings.length === 1 ? 'sitting' : 'sittings'}, ${tokPerSec.toFixed(0)} tokens/s ${trainedOn(t)} |`,
+    ...(r.continued?.length ? [`| continued training | ${continuedSummary(r.continued)}: the shipped weights (Continued training) |`] : []),
     `| held-out loss | **${e.modelLoss.toFixed(3)}** nats/token (perplexity ${Math.exp(e.modelLoss).toFixed(1)}); trigram baseline ${e.ngramLoss.toFixed(3)} (${Math.exp(e.ngramLoss).toFixed(1)}) |`,
     `| next-line exact match | **${pct(em.model, em.cases)}**; trigram baseline ${pct(em.ngram, em.cases)} |`,
     `| latency (engine, 1 thread) | prefill ${r.latency.prefillMs.toFixed(0)} ms for a ${r.latency.meanPromptTokens.toFixed(0)}-token prompt (mean), decode ${r.latency.decodeMsPerToken.toFixed(1)} ms/token |`,
@@ -227,6 +255,12 @@ export function renderModelCard(r: EmbeddedReport): string {
       : []),
     `Held-out loss during training (the trainer's evaluation, ${t.evalWindows} windows, by step${first ? ' of the second stage' : ''}): ${t.evals.map((x) => `${x.step}: ${x.l2.toFixed(3)}`).join(', ')}.`,
     '',
+    ...(r.continued?.length
+      ? [
+        `That build is where the shipped weights started: they are those of continued-training stage ${r.continued[r.continued.length - 1].stage} (held-out loss ${r.continued[r.continued.length - 1].heldOutLoss.toFixed(3)} on the stages' split), warm restarts over new slices of the same data stream with a share of retrieval-aware windows; Continued training has every stage's record. The Summary and Evaluation score the shipped weights.`,
+        '',
+      ]
+      : []),
     '| sitting | started (UTC) | steps | tokens | wall | CPU |',
     '|---:|---|---|---:|---:|---:|',
     ...allSittings.map((s, i) => `| ${i + 1}${first ? (i < first.sittings.length ? ' (stage 1)' : ' (stage 2)') : ''} | ${s.startedAt.slice(0, 16).replace('T', ' ')} | ${s.fromStep} → ${s.toStep} | ${int(s.tokens)} | ${(s.wallSec / 60).toFixed(1)} min | ${(s.cpuSec / 60).toFixed(1)} min |`),
@@ -243,7 +277,7 @@ export function renderModelCard(r: EmbeddedReport): string {
     '|---|---:|---:|---:|',
     `| **embedded GPT-2 ${r.shape.name}** | **${e.modelLoss.toFixed(3)}** | **${Math.exp(e.modelLoss).toFixed(1)}** | **${pct(em.model, em.cases)}** |`,
     `| trigram KN, whole training split | ${e.ngramLoss.toFixed(3)} | ${Math.exp(e.ngramLoss).toFixed(1)} | ${pct(em.ngram, em.cases)} |`,
-    `| trigram KN, the model's training tokens | ${e.matchedLoss.toFixed(3)} | ${Math.exp(e.matchedLoss).toFixed(1)} | ${pct(em.matched, em.cases)} |`,
+    `| trigram KN, the model's training tokens${r.continued?.length ? ' (its first build)' : ''} | ${e.matchedLoss.toFixed(3)} | ${Math.exp(e.matchedLoss).toFixed(1)} | ${pct(em.matched, em.cases)} |`,
     '',
     '## Ten completions from held-out files',
     '',
@@ -259,6 +293,9 @@ export function renderModelCard(r: EmbeddedReport): string {
     `npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --rows ${t.hyper.rows} --stages ${[...(first ? [first] : []), t].map((x) => x.steps * x.hyper.rows * c.nPositions).join(',')}`,
     '```',
     '',
+    ...(r.continued?.length
+      ? [`Then the continued stages, and shipping the last one (its weights into \`models/embedded\`, this card rewritten; the acceptance head and the candidate rule beside it are retrained after, scripts/embedded/README.md): \`npm run train:embedded\` until stage ${r.continued[r.continued.length - 1].stage} is promoted, then \`npm run train:embedded -- --ship\`.`, '']
+      : []),
     'Each stage but the last leaves its model and record in `.test-cache/embedded-train/stage-N/`, where the next starts from (a warm restart). In sittings: `--minutes M` stops at the first checkpoint after M minutes, and the second command without `--fresh` resumes there, skipping finished stages (`npm run train:embedded` alone trains further stages after the shipped model: Continued training). `npm run train:embedded -- --measure` repeats the shape measurements.',
     '',
     `Work files (corpus, checkpoints, graph cache, \`report.json\` with every number here) go to \`.test-cache/embedded-train/\`. Everything is seeded (corpus selection, split, initial weights, data order), so a rebuild on the same machine state gives the same corpus and, up to floating-point nondeterminism of multi-threaded onnxruntime, the same model; a machine with other packages installed gets a different corpus.`,

@@ -104,6 +104,8 @@ export interface StageHistory {
   /** The token trigram (ngramBaseline.ts) trained on the same training split, on the same held-out windows: the bar to beat. */
   trigram?: { loss: number; windows: number; corpusTrainTokens: number; measuredAt: string };
   stages: StageRecord[];
+  /** The stage whose weights `--ship` copied into the shipped folder, and their hash (to tell whether they are still there). */
+  shippedStage?: { stage: number; hash: string; shippedAt: string };
 }
 
 export const HISTORY_FILE = 'history.json';

@@ -23,6 +23,8 @@
  *     earlier stage's record for the card
  *   npm run train:embedded -- --report-only      evaluate models/embedded and write its card from
  *     <work>/training.json (a --skip-report run writes it: train on a bigger machine, report here)
+ *   npm run train:embedded -- --ship      the promoted candidate becomes models/embedded (config and
+ *     weights), then --report-only; retrain the acceptance head and candidate rule after (README.md)
  *   npm run train:embedded -- --measure [--measure-cpu-sec S]     compare candidate shapes
  *     (with --shape and --lr: measure that one, adding it to the table)
  *   (--work DIR replaces .test-cache/embedded-train; --out DIR replaces models/embedded, or for
@@ -45,7 +47,7 @@ import { getTokenizer } from '../../src/engine/tokenizer';
 import { epochOrder } from '../../src/training/trainer';
 import { modelScorer, nextLineExactMatch, restOfLine, EXACT_MATCH_MAX_TOKENS, type Completer } from '../../src/training/evaluate';
 import type { TokenExample } from '../../src/training/objective';
-import { compareShares, continueTraining, writeHistoryNow } from './continueTraining';
+import { compareShares, continueTraining, shipCandidate, shippedStages, writeHistoryNow } from './continueTraining';
 import { buildCorpus, loadCorpus } from './corpus';
 import { writeModelCard, type CompletionExample, type EmbeddedReport } from './modelCard';
 import { crossEntropy, trainTrigram, trigramCompleter } from './ngramBaseline';
@@ -132,7 +134,7 @@ function parseArgs(argv: string[]): Args {
   };
   const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out',
     '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from', '--stages',
-    '--share', '--stage-tokens', '--max-stages', '--card', '--compare-shares', '--history']);
+    '--share', '--stage-tokens', '--max-stages', '--card', '--compare-shares', '--history', '--ship']);
   const share = (v: string): number => {
     const n = Number(v);
     if (!(Number.isFinite(n) && n >= 0 && n <= 1)) throw new Error(`a retrieval share is between 0 and 1 (got ${v})`);
@@ -180,7 +182,7 @@ function parseArgs(argv: string[]): Args {
 
 /** Whether the arguments ask for the continued stages (the default) rather than the shipped schedule or a measurement. */
 function continuing(argv: string[]): boolean {
-  return !['--fresh', '--tokens', '--stages', '--measure', '--report-only', '--compare-shares', '--init-from', '--history'].some((a) => argv.includes(a));
+  return !['--fresh', '--tokens', '--stages', '--measure', '--report-only', '--compare-shares', '--init-from', '--history', '--ship'].some((a) => argv.includes(a));
 }
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -240,7 +242,11 @@ async function main(): Promise<void> {
     return;
   }
   if (continuing(process.argv.slice(2))) return continueTraining(continueOptions());
-  if (args.reportOnly) return report(args, corpus, train, evalWindows, JSON.parse(fs.readFileSync(path.join(WORK, TRAINING_FILE), 'utf8')) as EmbeddedReport['training']);
+  if (process.argv.includes('--ship')) {
+    const o = continueOptions();
+    shipCandidate({ work: WORK, candidateDir: o.candidateDir, shippedDir: MODEL_DIR, log });
+  }
+  if (args.reportOnly || process.argv.includes('--ship')) return report(args, corpus, train, evalWindows, JSON.parse(fs.readFileSync(path.join(WORK, TRAINING_FILE), 'utf8')) as EmbeddedReport['training']);
 
   if (fp16Bytes(args.shape) > MAX_MODEL_BYTES) throw new Error(`shape ${shapeName(args.shape)} is ${fp16Bytes(args.shape)} bytes in fp16, over ${MAX_MODEL_BYTES}`);
   if (args.tokens !== undefined) {
@@ -384,8 +390,12 @@ async function report(
     ? (JSON.parse(fs.readFileSync(path.join(WORK, 'shapes.json'), 'utf8')) as EmbeddedReport['measurements'])
     : undefined;
   const isDefault = shapeName(shape) === shapeName(DEFAULT_SHAPE);
+  const continued = shippedStages(WORK, MODEL_DIR).map((s) => ({
+    stage: s.stage, tokens: s.tokens, retrievalShare: s.retrievalShare, wallSec: s.wallSec, sittings: s.sittings.length, heldOutLoss: s.heldOut.loss, machine: s.machine,
+  }));
   const full: EmbeddedReport = {
     ...evaluated,
+    continued: continued.length > 0 ? continued : undefined,
     corpus: corpus.manifest,
     shape: { name: shapeName(shape), config: configOf(shape), params: parameterCount(configOf(shape)), fileBytes, rationale: isDefault ? SHAPE_RATIONALE : undefined },
     measurements,

@@ -1,14 +1,15 @@
 /**
  * Continued training end to end on a tiny model (scripts/embedded/continueTraining.ts): a stage
  * stopped at a checkpoint resumes with the same plan and data and finishes, is scored and promoted
- * only when it beats the reference, and the card records it; the shipped folder is never written.
+ * only when it beats the reference, and the card records it; the shipped folder is written only by
+ * `--ship` (shipCandidate).
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
-import { continueTraining, type ContinueOptions } from '../../../scripts/embedded/continueTraining';
+import { continueTraining, shipCandidate, shippedStages, type ContinueOptions } from '../../../scripts/embedded/continueTraining';
 import { configOf } from '../../../scripts/embedded/pretrain';
 import { readHistory, stageDir } from '../../../scripts/embedded/stages';
 import { lmWindows } from '../../../scripts/embedded/windows';
@@ -90,5 +91,22 @@ describe('embedded continued training (tiny model)', function () {
     assert.equal(h2.stages[1].from.label, 'stage 1');
     assert.equal(h2.stages[1].windowOffset, 12);
     assert.deepEqual(h2.stages[1].reference, { label: 'stage 1', loss: s.heldOut.loss });
+    assert.deepEqual(shippedStages(options.work, shipped), [], 'nothing is shipped until asked');
+
+    // --ship: the latest promoted stage's weights become the shipped model, and the card's report knows which stages they went through.
+    const latest = h2.stages[1].promoted ? 2 : 1;
+    fs.writeFileSync(path.join(shipped, 'head.json'), '{}');
+    shipCandidate({ work: options.work, candidateDir: options.candidateDir, shippedDir: shipped, log: (l) => lines.push(l) });
+    assert.deepEqual(fs.readFileSync(path.join(shipped, 'model.safetensors')), fs.readFileSync(path.join(options.candidateDir, 'model.safetensors')));
+    assert.notDeepEqual(fs.readFileSync(path.join(shipped, 'model.safetensors')), shippedBytes);
+    assert.deepEqual(fs.readdirSync(shipped).sort(), ['config.json', 'head.json', 'model.safetensors'], 'other files stay; no temporary file is left');
+    assert.equal(readHistory(options.work).shippedStage?.stage, latest);
+    assert.deepEqual(shippedStages(options.work, shipped).map((x) => x.stage), latest === 2 ? [1, 2] : [1]);
+    // Weights changed by hand are no longer the shipped stage.
+    fs.writeFileSync(path.join(shipped, 'model.safetensors'), shippedBytes);
+    assert.deepEqual(shippedStages(options.work, shipped), []);
+    // A candidate that is not the latest promoted stage is refused.
+    fs.writeFileSync(path.join(options.candidateDir, 'candidate.json'), JSON.stringify({ stage: 7 }));
+    assert.throws(() => shipCandidate({ work: options.work, candidateDir: options.candidateDir, shippedDir: shipped, log: () => undefined }), /not the latest promoted stage/);
   });
 });
