@@ -80,12 +80,17 @@ function change(row: MetricRow, before: number, after: number): string {
   return `<td class="num ${better ? 'better' : 'worse'}">${escapeHtml(text)}</td>`;
 }
 
+/** The CLI's log line as a sentence of the report: "acceptance head: …" → "Acceptance head: …". */
+function sentence(line: string): string {
+  return line.charAt(0).toUpperCase() + line.slice(1);
+}
+
 /** The acceptance head trained with the adapter: what decides which suggestions are shown. */
 function headSection(result: FineTuneResultJson): string {
   if (result.head === undefined) return '';
   return `<section>
 <h2>What is worth showing</h2>
-<p>${escapeHtml(describeHead(result.head))}.</p>
+<p>${escapeHtml(sentence(describeHead(result.head)))}.</p>
 <p class="hint">GPT-1's classification head on the fine-tuned model's final state, trained on its own suggestions at points of your training files (and on what you accepted or rejected, when the suggestion log is on); it hides suggestions below the confidence setting.</p>
 </section>
 `;

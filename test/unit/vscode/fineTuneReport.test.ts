@@ -52,6 +52,16 @@ describe('fine-tune report page', () => {
     assert.match(html, /"heldOut":\{"before":4\.85,"after":3\.96,"step":2\}/);
   });
 
+  it('describes the adapter\'s acceptance head in a sentence when the job trained one', () => {
+    const head = {
+      out: '/tmp/adapter', examples: 412, exact: 97, fromSuggestionLog: 12, skipBelow: 0.04, seconds: 60,
+      validation: { auc: 0.81, threshold: 0.15, ungatedPrecision: 0.24, gatedPrecision: 0.52, gatedShownRate: 0.41 },
+    };
+    const html = renderReportHtml({ ...data(true), result: { ...result(true), head } }, assets);
+    assert.match(html, /<h2>What is worth showing<\/h2>\n<p>Acceptance head: 412 shown suggestions \(97 exactly right, 12 from your accepts and rejects in the editor\); on its validation files AUC 0\.81, precision 24% ungated and 52% at confidence 0\.15, where it shows 41% of suggestions\.<\/p>/);
+    assert.ok(!renderReportHtml(data(true), assets).includes('What is worth showing'), 'no head, no section');
+  });
+
   it("the notification's line uses the pipeline's counts", () => {
     assert.equal(resultLine(result(true)), 'held-out loss 4.85 → 3.96, next-line exact match 46 → 47 of 200');
     assert.equal(resultLine({ eval: result(true).eval }), 'held-out loss 4.85 → 3.96, next-line exact match 2 of 200 → 4 of 200');
