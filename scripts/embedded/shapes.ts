@@ -26,12 +26,13 @@ export interface ShapeMeasurement {
   params: number;
   fp16Bytes: number;
   cpuSec: number;
-  wallSec: number;
+  /** Absent in measurements restored from an earlier card (shape-measurements.json). */
+  wallSec?: number;
   steps: number;
   tokens: number;
   /** Training tokens per CPU-second (both threads counted), and per wall-second. */
   tokensPerCpuSec: number;
-  tokensPerSec: number;
+  tokensPerSec?: number;
   heldOutLoss: number;
   /** Inference on one thread: a prompt of nPositions − 64 tokens, then one token at a time. */
   prefillMs: number;

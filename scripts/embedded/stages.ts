@@ -235,12 +235,13 @@ export function renderStageHistory(h: StageHistory, progress?: StageProgress): s
   const lines = [
     HISTORY_TITLE,
     '',
-    `Stages after the shipped model (\`npm run train:embedded\`, scripts/embedded/stages.ts): each is a warm restart from the last finished stage (the shipped model before the first) over its own slice of the data stream, a cosine cycle of the learning rate, with a share of its windows built as the completion pipeline builds a prompt with workspace context (snippets from other files of the same package, then the file window; scripts/embedded/retrievalWindows.ts). A stage is promoted only when its held-out loss beats the shipped model and every stage promoted before it (by more than ${PROMOTION_MARGIN} nats); a promoted stage is a candidate, not yet the shipped model.`,
+    `Stages after the shipped model (\`npm run train:embedded\`, scripts/embedded/stages.ts): each is a warm restart from the last finished stage (the shipped model before the first) over its own slice of the data stream, a cosine cycle of the learning rate, with a share of its windows built as the completion pipeline builds a prompt with workspace context (snippets from other files of the same package, then the file window; scripts/embedded/retrievalWindows.ts). A stage is promoted only when its held-out loss beats the shipped model and every stage promoted before it (by more than ${PROMOTION_MARGIN} nats); a promoted stage is a candidate until \`--ship\` makes it the shipped model (its acceptance head and candidate rule refitted after).`,
     '',
   ];
   if (h.shipped) {
     const r = h.shipped.retrieval;
-    lines.push(`Reference: the shipped model scored on the corpus these stages train and evaluate on (${int(h.shipped.corpusTrainTokens)} training tokens; the corpus is rebuilt from the installed packages, so it can differ from the one of Evaluation above): held-out loss **${h.shipped.heldOut.loss.toFixed(3)}** over ${h.shipped.heldOut.windows} windows${r ? `; on ${r.windows} held-out retrieval windows (${r.withSnippets} with snippets) ${r.withHeader.toFixed(3)} with the snippet header, ${r.withoutHeader.toFixed(3)} without${completion(r)}` : ''}.`, '');
+    const earlier = h.shippedStage !== undefined && h.shippedStage.hash !== h.shipped.hash;
+    lines.push(`Reference: the ${earlier ? `model shipped before stage ${h.shippedStage!.stage} (the next run re-scores the one shipped now)` : 'shipped model'} scored on the corpus these stages train and evaluate on (${int(h.shipped.corpusTrainTokens)} training tokens; the corpus is rebuilt from the installed packages, so it can differ from the one of Evaluation above): held-out loss **${h.shipped.heldOut.loss.toFixed(3)}** over ${h.shipped.heldOut.windows} windows${r ? `; on ${r.windows} held-out retrieval windows (${r.withSnippets} with snippets) ${r.withHeader.toFixed(3)} with the snippet header, ${r.withoutHeader.toFixed(3)} without${completion(r)}` : ''}.`, '');
   }
   if (h.trigram) {
     lines.push(`Baseline on the same split: the token trigram (interpolated Kneser–Ney, trained on all ${int(h.trigram.corpusTrainTokens)} training tokens) scores **${h.trigram.loss.toFixed(3)}** on the same ${h.trigram.windows} held-out windows.`, '');
@@ -248,7 +249,7 @@ export function renderStageHistory(h: StageHistory, progress?: StageProgress): s
   const rows: string[] = [];
   for (const s of h.stages) {
     const r = s.retrieval;
-    rows.push(`| ${s.stage} | ${s.from.label} | ${(100 * s.retrievalShare).toFixed(0)}% | ${int(s.tokens)} | ${s.heldOut.loss.toFixed(3)} (${s.reference.label} ${s.reference.loss.toFixed(3)}) | ${r ? `${r.withHeader.toFixed(3)} / ${r.withoutHeader.toFixed(3)}${r.completionWithHeader !== undefined ? ` (after the cursor ${r.completionWithHeader.toFixed(3)} / ${r.completionWithoutHeader!.toFixed(3)})` : ''}` : '–'} | ${hours(s.wallSec)} in ${s.sittings.length} | ${s.machine} | ${s.promoted ? '**promoted**' : 'not promoted'} |`);
+    rows.push(`| ${s.stage} | ${s.from.label} | ${(100 * s.retrievalShare).toFixed(0)}% | ${int(s.tokens)} | ${s.heldOut.loss.toFixed(3)} (${s.reference.label} ${s.reference.loss.toFixed(3)}) | ${r ? `${r.withHeader.toFixed(3)} / ${r.withoutHeader.toFixed(3)}${r.completionWithHeader !== undefined ? ` (after the cursor ${r.completionWithHeader.toFixed(3)} / ${r.completionWithoutHeader!.toFixed(3)})` : ''}` : '–'} | ${hours(s.wallSec)} in ${s.sittings.length} | ${s.machine} | ${s.promoted ? (h.shippedStage?.stage === s.stage ? `**promoted, shipped** ${h.shippedStage.shippedAt.slice(0, 10)}` : '**promoted**') : 'not promoted'} |`);
   }
   if (progress) {
     const p = progress.plan;

@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     const o = continueOptions();
     shipCandidate({ work: WORK, candidateDir: o.candidateDir, shippedDir: MODEL_DIR, log });
   }
-  if (args.reportOnly || process.argv.includes('--ship')) return report(args, corpus, train, evalWindows, JSON.parse(fs.readFileSync(path.join(WORK, TRAINING_FILE), 'utf8')) as EmbeddedReport['training']);
+  if (args.reportOnly || process.argv.includes('--ship')) return report(args, corpus, train, evalWindows, buildRecord());
 
   if (fp16Bytes(args.shape) > MAX_MODEL_BYTES) throw new Error(`shape ${shapeName(args.shape)} is ${fp16Bytes(args.shape)} bytes in fp16, over ${MAX_MODEL_BYTES}`);
   if (args.tokens !== undefined) {
@@ -344,12 +344,28 @@ async function trainStage(
     continuedFrom: firstStage,
   };
   fs.writeFileSync(path.join(WORK, TRAINING_FILE), JSON.stringify(training, null, 1) + '\n');
+  if (MODEL_DIR === SHIPPED_DIR && !args.skipReport) fs.writeFileSync(BUILD_RECORD, JSON.stringify(training, null, 1) + '\n');
   if (args.skipReport) {
     log(`wrote ${path.join(WORK, TRAINING_FILE)}; the card is written by --report-only`);
     return run.result !== undefined;
   }
   await report(args, corpus, train, evalWindows, training);
   return true;
+}
+
+/**
+ * The shipped model's build record, kept in the repository because the work folder is rebuilt (and
+ * was, when the corpus changed); --fresh rewrites it. The first one was restored from its card.
+ */
+const BUILD_RECORD = path.join(__dirname, 'build-record.json');
+
+/** The `--measure` table the shipped shape was chosen by, restored from its card when the work folder was rebuilt. */
+const SHAPE_MEASUREMENTS = path.join(__dirname, 'shape-measurements.json');
+
+/** The training record the card describes: this work folder's run if it has one, else the shipped build's. */
+function buildRecord(): EmbeddedReport['training'] {
+  const file = fs.existsSync(path.join(WORK, TRAINING_FILE)) ? path.join(WORK, TRAINING_FILE) : BUILD_RECORD;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as EmbeddedReport['training'];
 }
 
 /** What the training run left in <work>/training.json: the record --report-only completes. */
@@ -386,9 +402,9 @@ async function report(
   const shape: Shape = { nLayer: config.n_layer, nEmbd: config.n_embd, nPositions: config.n_positions };
   const fileBytes = fs.statSync(path.join(MODEL_DIR, WEIGHTS_FILE)).size;
   const evaluated = await evaluateModel({ corpus, train, evalWindows, steps: training.steps, seenWindows: seenWindows(training), threads: args.threads });
-  const measurements = fs.existsSync(path.join(WORK, 'shapes.json'))
-    ? (JSON.parse(fs.readFileSync(path.join(WORK, 'shapes.json'), 'utf8')) as EmbeddedReport['measurements'])
-    : undefined;
+  // This work folder's --measure table, else the one the shipped shape was chosen by (kept in the repository).
+  const shapesFile = [path.join(WORK, 'shapes.json'), SHAPE_MEASUREMENTS].find((f) => fs.existsSync(f));
+  const measurements = shapesFile ? (JSON.parse(fs.readFileSync(shapesFile, 'utf8')) as EmbeddedReport['measurements']) : undefined;
   const isDefault = shapeName(shape) === shapeName(DEFAULT_SHAPE);
   const continued = shippedStages(WORK, MODEL_DIR).map((s) => ({
     stage: s.stage, tokens: s.tokens, retrievalShare: s.retrievalShare, wallSec: s.wallSec, sittings: s.sittings.length, heldOutLoss: s.heldOut.loss, machine: s.machine,
