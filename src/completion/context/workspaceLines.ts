@@ -33,10 +33,6 @@ export interface LineMatch {
   readonly context: MatchContext;
 }
 
-interface FileLines {
-  readonly lines: readonly string[];
-}
-
 export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape';
 
 /** Per extra text (the live document) and weight, counted at query time. */
@@ -45,42 +41,79 @@ export interface ExtraLines {
   readonly weight: number;
 }
 
+/** A position that is no line: before each file, and at an over-long line (it breaks the chain of followers). */
+const BREAK = -1;
+/** A position of a replaced or removed file. */
+const DEAD = -2;
+/** No line / no position. */
+const NONE = -1;
+
+/**
+ * The indexed files' lines as line ids in one growing array of positions (each file's lines in a
+ * span, a BREAK before it), with each distinct line stored once. Nothing is kept per context: the
+ * lines after a context are found by walking the positions of its last line (a chain: for each
+ * position the previous one of the same line, as the token store does for token pairs), so the
+ * line above, the two lines above (the same walk, checking the line before) and a shape (the walks
+ * of every line of that shape) all come from the same 8 bytes a line, and are exact (no hashes of
+ * context text). A query's walk is as long as its context line is common, which the per-context
+ * tables this replaced (~3x the memory on the host test's 10 MB workspace) also paid in entries.
+ * A replaced or removed file's span is marked DEAD and skipped; when dead positions are half the
+ * array, everything is rebuilt from the live spans (which also drops lines no file has any more).
+ */
 export class WorkspaceLines {
-  private readonly files = new Map<string, FileLines>();
-  /** First character of a trimmed line → line → count. */
-  private readonly buckets = new Map<string, Map<string, number>>();
+  private readonly spans = new Map<string, { start: number; end: number }>();
+  /** Line id at each position, or BREAK / DEAD. */
+  private occ = new Int32Array(1024);
+  /** For each position, the previous position of the same line (NONE: the first). */
+  private prevOcc = new Int32Array(1024);
+  private size = 0;
+  private deadPositions = 0;
+
+  /** Distinct lines by id (a line keeps its id while it is in no file, until the next rebuild). */
+  private text: string[] = [];
+  /** Live positions of each line. */
+  private count = new Int32Array(256);
+  /** Each line's newest position (the head of its chain). */
+  private lastOcc = new Int32Array(256);
   /**
-   * Context → the lines after it (blank lines skipped) with counts. The context is the line above
-   * (the line itself is the key), the two lines above (a 52-bit hash of them: no second copy of the
-   * text), or the line above's shape (shapeKey). Most contexts are followed by one line once, kept
-   * as that line alone.
+   * The next line with the same first two code units (lists for `complete`: a line that goes on past
+   * what is typed has two at least), and with the same shape (for the shape back-off).
    */
-  private readonly followers = new Map<ContextKey, Slot>();
-  /** The last file's own counts, for leaving it out of queries. */
-  private excluded: { id: string; lines: readonly string[]; counts: Map<string, number>; pairs: Map<ContextKey, Map<string, number>> } | undefined;
+  private nextByPrefix = new Int32Array(256);
+  private nextByShape = new Int32Array(256);
+  /** Per line, a count during one query (zero between queries). */
+  private scratch = new Int32Array(256);
+  /** Open addressing (linear probing) from a line's text to its id + 1 (0: empty). */
+  private slots = new Int32Array(512);
+  private readonly prefixHeads = new Map<number, number>();
+  private readonly shapeIds = new Map<string, number>();
+  private shapeHeads: number[] = [];
 
   get fileCount(): number {
-    return this.files.size;
+    return this.spans.size;
   }
 
   has(id: string): boolean {
-    return this.files.has(id);
+    return this.spans.has(id);
   }
 
   /** Adds or replaces a file's text. */
   setFile(id: string, text: string): void {
     this.removeFile(id);
-    const lines = indexedLines(text);
-    this.files.set(id, { lines });
-    this.add(lines, +1);
+    this.append(id, indexedLines(text));
   }
 
   removeFile(id: string): void {
-    const file = this.files.get(id);
-    if (file === undefined) return;
-    this.files.delete(id);
-    this.add(file.lines, -1);
-    if (this.excluded?.id === id) this.excluded = undefined;
+    const span = this.spans.get(id);
+    if (span === undefined) return;
+    this.spans.delete(id);
+    for (let p = span.start; p < span.end; p++) {
+      const line = this.occ[p];
+      if (line >= 0) this.count[line]--;
+      this.occ[p] = DEAD;
+    }
+    this.deadPositions += span.end - span.start + 1;
+    if (this.deadPositions > this.size / 2 && this.size > 4096) this.rebuild();
   }
 
   /**
@@ -90,16 +123,25 @@ export class WorkspaceLines {
    */
   complete(typed: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
     if (typed === '') return null;
-    const own = this.ownCounts(exclude);
+    const span = exclude === undefined ? undefined : this.spans.get(exclude);
+    // The excluded file's own occurrences, subtracted below.
+    if (span !== undefined) for (let p = span.start; p < span.end; p++) if (this.occ[p] >= 0) this.scratch[this.occ[p]]++;
     const counts = new Map<string, number>();
-    const bucket = this.buckets.get(typed[0]);
-    if (bucket !== undefined) {
-      for (const [line, count] of bucket) {
+    const scan = (head: number): void => {
+      for (let id = head; id !== NONE; id = this.nextByPrefix[id]) {
+        const line = this.text[id];
         if (line.length <= typed.length || !line.startsWith(typed)) continue;
-        const c = count - (own?.counts.get(line) ?? 0);
+        const c = this.count[id] - this.scratch[id];
         if (c > 0) counts.set(line, c);
       }
+    };
+    if (typed.length >= 2) {
+      scan(this.prefixHeads.get(prefixKey(typed)) ?? NONE);
+    } else {
+      const first = typed.charCodeAt(0);
+      for (const [key, head] of this.prefixHeads) if (Math.floor(key / 65536) === first) scan(head);
     }
+    if (span !== undefined) for (let p = span.start; p < span.end; p++) if (this.occ[p] >= 0) this.scratch[this.occ[p]] = 0;
     for (const { lines, weight } of extra) {
       for (const line of lines) {
         if (line.length > typed.length && line.startsWith(typed)) counts.set(line, (counts.get(line) ?? 0) + weight);
@@ -117,16 +159,24 @@ export class WorkspaceLines {
    * as in an n-gram model of lines. Null when nothing matched.
    */
   follow(previous: string, exclude?: string, extra: readonly ExtraLines[] = [], before?: string | null): LineMatch | null {
-    const own = this.ownCounts(exclude);
+    const span = exclude === undefined ? undefined : this.spans.get(exclude);
     const gather = (context: string[], shape = false): Map<string, number> => {
-      const key = shape ? shapeKey(context[0]) : context.length === 1 ? context[0] : pairKey(context[0], context[1]);
-      const mine = own?.pairs.get(key);
+      const touched: number[] = [];
+      if (shape) {
+        const s = this.shapeIds.get(shapeKey(context[0]));
+        if (s !== undefined) for (let id = this.shapeHeads[s]; id !== NONE; id = this.nextByShape[id]) this.followers(id, NONE, span, touched);
+      } else {
+        const last = this.idOf(context[context.length - 1]);
+        const first = context.length === 2 ? this.idOf(context[0]) : NONE;
+        if (last !== NONE && (context.length === 1 || first !== NONE)) this.followers(last, first, span, touched);
+      }
       const counts = new Map<string, number>();
-      for (const [line, count] of slotEntries(this.followers.get(key))) {
-        const c = count - (mine?.get(line) ?? 0);
-        if (c > 0) counts.set(line, c);
+      for (const id of touched) {
+        counts.set(this.text[id], this.scratch[id]);
+        this.scratch[id] = 0;
       }
       const n = context.length;
+      const key = shape ? shapeKey(context[0]) : '';
       for (const { lines, weight } of extra) {
         for (let i = n; i < lines.length; i++) {
           if (lines[i] === '' || lines[i - 1] === '') continue;
@@ -144,31 +194,150 @@ export class WorkspaceLines {
     return one.size > 0 ? best(one, 'line') : best(gather([previous], true), 'shape');
   }
 
-  private ownCounts(id: string | undefined) {
-    if (id === undefined) return undefined;
-    const file = this.files.get(id);
-    if (file === undefined) return undefined;
-    if (this.excluded?.id === id && this.excluded.lines === file.lines) return this.excluded;
-    const counts = new Map<string, number>();
-    const pairs = new Map<ContextKey, Map<string, number>>();
-    countLines(file.lines, 1, (line, d) => counts.set(line, (counts.get(line) ?? 0) + d), (a, b, d) => {
-      let m = pairs.get(a);
-      if (m === undefined) pairs.set(a, (m = new Map()));
-      m.set(b, (m.get(b) ?? 0) + d);
-    });
-    this.excluded = { id, lines: file.lines, counts, pairs };
-    return this.excluded;
+  /**
+   * Counts into `scratch` the lines after each live position of `line` outside `skip` (after
+   * `before` there, when it is a line), noting each line counted first in `touched`.
+   */
+  private followers(line: number, before: number, skip: { start: number; end: number } | undefined, touched: number[]): void {
+    const lo = skip?.start ?? 0;
+    const hi = skip?.end ?? 0;
+    for (let p = this.lastOcc[line]; p !== NONE; p = this.prevOcc[p]) {
+      if (this.occ[p] !== line || (p >= lo && p < hi) || p + 1 >= this.size) continue;
+      const next = this.occ[p + 1];
+      if (next < 0 || (before !== NONE && this.occ[p - 1] !== before)) continue;
+      if (this.scratch[next]++ === 0) touched.push(next);
+    }
   }
 
-  private add(lines: readonly string[], delta: number): void {
-    countLines(lines, delta, (line, d) => {
-      let bucket = this.buckets.get(line[0]);
-      if (bucket === undefined) this.buckets.set(line[0], (bucket = new Map()));
-      bump(bucket, line, d);
-    }, (a, b, d) => {
-      bumpSlot(this.followers, a, b, d);
-    });
+  /** Appends a file's indexed lines (indexedLines: '' for an over-long line) as a new span. */
+  private append(id: string, lines: readonly string[]): void {
+    this.ensurePositions(this.size + lines.length + 1);
+    this.occ[this.size] = BREAK;
+    this.prevOcc[this.size++] = NONE;
+    const start = this.size;
+    for (const text of lines) {
+      const p = this.size++;
+      if (text === '') {
+        this.occ[p] = BREAK;
+        this.prevOcc[p] = NONE;
+        continue;
+      }
+      const line = this.intern(text);
+      this.occ[p] = line;
+      this.prevOcc[p] = this.lastOcc[line];
+      this.lastOcc[line] = p;
+      this.count[line]++;
+    }
+    this.spans.set(id, { start, end: this.size });
   }
+
+  /** The id of a line, or NONE when no file had it. */
+  private idOf(line: string): number {
+    const mask = this.slots.length - 1;
+    for (let h = hashLine(line) & mask; ; h = (h + 1) & mask) {
+      const slot = this.slots[h];
+      if (slot === 0) return NONE;
+      if (this.text[slot - 1] === line) return slot - 1;
+    }
+  }
+
+  /** The id of a line, a new one when no file had it. */
+  private intern(line: string): number {
+    const mask = this.slots.length - 1;
+    let h = hashLine(line) & mask;
+    for (; ; h = (h + 1) & mask) {
+      const slot = this.slots[h];
+      if (slot === 0) break;
+      if (this.text[slot - 1] === line) return slot - 1;
+    }
+    const id = this.text.length;
+    this.ensureLines(id + 1);
+    this.text.push(line);
+    this.slots[h] = id + 1;
+    if (this.text.length * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    this.count[id] = 0;
+    this.lastOcc[id] = NONE;
+    if (line.length >= 2) {
+      this.nextByPrefix[id] = this.prefixHeads.get(prefixKey(line)) ?? NONE;
+      this.prefixHeads.set(prefixKey(line), id);
+    }
+    const key = shapeKey(line);
+    let s = this.shapeIds.get(key);
+    if (s === undefined) {
+      s = this.shapeHeads.length;
+      this.shapeIds.set(key, s);
+      this.shapeHeads.push(NONE);
+    }
+    this.nextByShape[id] = this.shapeHeads[s];
+    this.shapeHeads[s] = id;
+    return id;
+  }
+
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size);
+    const mask = size - 1;
+    for (let id = 0; id < this.text.length; id++) {
+      let h = hashLine(this.text[id]) & mask;
+      while (this.slots[h] !== 0) h = (h + 1) & mask;
+      this.slots[h] = id + 1;
+    }
+  }
+
+  /** Everything again from the live spans, in their order: no dead positions, no lines in no file. */
+  private rebuild(): void {
+    const live = [...this.spans.entries()].sort((a, b) => a[1].start - b[1].start);
+    const files = live.map(([id, { start, end }]) => {
+      const lines: string[] = [];
+      for (let p = start; p < end; p++) lines.push(this.occ[p] >= 0 ? this.text[this.occ[p]] : '');
+      return [id, lines] as const;
+    });
+    let positions = 1024;
+    for (const [, lines] of files) positions += lines.length + 1;
+    this.spans.clear();
+    this.occ = new Int32Array(positions);
+    this.prevOcc = new Int32Array(positions);
+    this.size = 0;
+    this.deadPositions = 0;
+    this.text = [];
+    for (const a of ['count', 'lastOcc', 'nextByPrefix', 'nextByShape', 'scratch'] as const) this[a] = new Int32Array(256);
+    this.slots = new Int32Array(512);
+    this.prefixHeads.clear();
+    this.shapeIds.clear();
+    this.shapeHeads = [];
+    for (const [id, lines] of files) this.append(id, lines);
+  }
+
+  private ensurePositions(capacity: number): void {
+    if (capacity <= this.occ.length) return;
+    const size = Math.max(capacity, Math.ceil(this.occ.length * 1.5));
+    this.occ = grown(this.occ, size, this.size);
+    this.prevOcc = grown(this.prevOcc, size, this.size);
+  }
+
+  private ensureLines(capacity: number): void {
+    if (capacity <= this.count.length) return;
+    const size = Math.max(capacity, Math.ceil(this.count.length * 1.5));
+    const n = this.text.length;
+    for (const a of ['count', 'lastOcc', 'nextByPrefix', 'nextByShape', 'scratch'] as const) this[a] = grown(this[a], size, n);
+  }
+}
+
+function grown(a: Int32Array, size: number, used: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(size);
+  b.set(a.subarray(0, used));
+  return b;
+}
+
+/** A line's first two UTF-16 code units as one number. */
+function prefixKey(line: string): number {
+  return line.charCodeAt(0) * 65536 + line.charCodeAt(1);
+}
+
+/** 32-bit FNV-1a over a line's UTF-16 code units. */
+function hashLine(line: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 16777619);
+  return h >>> 0;
 }
 
 /** A text's trimmed non-blank lines, in order; lines over MAX_LINE break the chain of followers as '' would not. */
@@ -181,19 +350,6 @@ export function indexedLines(text: string): string[] {
   return out;
 }
 
-/** Each line, and each line after its one- and two-line contexts (blank lines skipped, over-long ones break them). */
-function countLines(lines: readonly string[], delta: number, line: (l: string, d: number) => void, pair: (context: ContextKey, next: string, d: number) => void): void {
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i] === '') continue;
-    line(lines[i], delta);
-    if (i > 0 && lines[i - 1] !== '') {
-      pair(lines[i - 1], lines[i], delta);
-      pair(shapeKey(lines[i - 1]), lines[i], delta);
-      if (i > 1 && lines[i - 2] !== '') pair(pairKey(lines[i - 2], lines[i - 1]), lines[i], delta);
-    }
-  }
-}
-
 /**
  * A line's shape: its first word (with what precedes it: `* @see`, `return`, `self`) and last
  * character, behind a line break so that it never equals a line.
@@ -201,58 +357,6 @@ function countLines(lines: readonly string[], delta: number, line: (l: string, d
 export function shapeKey(line: string): string {
   const first = /^\W*\w*/.exec(line)?.[0] ?? '';
   return `\n${first}\n${line.slice(-1)}`;
-}
-
-/** A line (one line of context), a shape (shapeKey) or the hash of two lines (pairKey). */
-type ContextKey = string | number;
-/** The lines after a context: one line seen once, or counts. */
-type Slot = string | Map<string, number>;
-
-/** Two lines of context as a 52-bit integer (two 32-bit FNV-1a hashes with different seeds, 20 + 32 bits). */
-export function pairKey(a: string, b: string): number {
-  let h1 = 0x811c9dc5, h2 = 0x01000193 ^ 0x5bd1e995;
-  const mix = (text: string) => {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      h1 = Math.imul(h1 ^ c, 16777619) >>> 0;
-      h2 = Math.imul(h2 ^ c, 2246822519) >>> 0;
-    }
-  };
-  mix(a);
-  h1 = Math.imul(h1 ^ 10, 16777619) >>> 0;
-  h2 = Math.imul(h2 ^ 10, 2246822519) >>> 0;
-  mix(b);
-  return (h1 & 0xfffff) * 4294967296 + h2;
-}
-
-function slotEntries(slot: Slot | undefined): Iterable<[string, number]> {
-  return slot === undefined ? [] : typeof slot === 'string' ? [[slot, 1]] : slot;
-}
-
-function bumpSlot(map: Map<ContextKey, Slot>, key: ContextKey, line: string, delta: number): void {
-  const slot = map.get(key);
-  if (slot === undefined) {
-    if (delta === 1) map.set(key, line);
-    else if (delta > 0) map.set(key, new Map([[line, delta]]));
-    return;
-  }
-  if (typeof slot === 'string') {
-    if (delta < 0) {
-      if (slot === line && delta === -1) map.delete(key);
-      return;
-    }
-    map.set(key, slot === line ? new Map([[line, 1 + delta]]) : new Map([[slot, 1], [line, delta]]));
-    return;
-  }
-  bump(slot, line, delta);
-  if (slot.size === 0) map.delete(key);
-  else if (slot.size === 1 && slot.get(line) === 1) map.set(key, line);
-}
-
-function bump(map: Map<string, number>, key: string, delta: number): void {
-  const n = (map.get(key) ?? 0) + delta;
-  if (n > 0) map.set(key, n);
-  else map.delete(key);
 }
 
 function best(counts: Map<string, number>, context: MatchContext): LineMatch | null {

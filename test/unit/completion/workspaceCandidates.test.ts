@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
-import { indexedLines, MAX_LINE, pairKey, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
+import { indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
 import type { EngineCandidate, EngineCompleteRequest } from '../../../src/completion/backend';
@@ -98,14 +98,6 @@ describe('workspace lines', () => {
     assert.equal(lines.follow('* @see {@link map}')?.context, 'line', 'the line itself first');
     assert.equal(lines.follow('* @see {@link scan}', 'f'), null, 'the excluded file counts for no shape either');
     assert.notEqual(shapeKey('x'), 'x');
-  });
-
-  it('two lines of context are one 52-bit key, not their text', () => {
-    const k = pairKey('a', 'b');
-    assert.ok(Number.isSafeInteger(k) && k >= 0);
-    assert.equal(k, pairKey('a', 'b'));
-    assert.notEqual(k, pairKey('b', 'a'));
-    assert.notEqual(pairKey('ab', 'c'), pairKey('a', 'bc'));
   });
 
   it('ties go to the line first in code-unit order', () => {
