@@ -69,8 +69,18 @@ export class WorkspaceLines {
   private size = 0;
   private deadPositions = 0;
 
-  /** Distinct lines by id (a line keeps its id while it is in no file, until the next rebuild). */
-  private text: string[] = [];
+  /**
+   * Distinct lines by id (a line keeps its id while it is in no file, until the next rebuild). A
+   * line's text is a range of a chunk: the lines first seen in one file, joined by line breaks, so
+   * that a line costs its characters and 10 bytes, not a string of its own (32 bytes, and a slice
+   * would keep its whole file's text alive). Lines of the file being added wait in `pending`.
+   */
+  private lineCount = 0;
+  private chunks: string[] = [];
+  private chunkOf = new Int32Array(256);
+  private offsetOf = new Int32Array(256);
+  private lengthOf = new Uint16Array(256);
+  private pending: string[] = [];
   /** Live positions of each line. */
   private count = new Int32Array(256);
   /** Each line's newest position (the head of its chain). */
@@ -129,10 +139,9 @@ export class WorkspaceLines {
     const counts = new Map<string, number>();
     const scan = (head: number): void => {
       for (let id = head; id !== NONE; id = this.nextByPrefix[id]) {
-        const line = this.text[id];
-        if (line.length <= typed.length || !line.startsWith(typed)) continue;
+        if (this.lengthOf[id] <= typed.length || !this.chunks[this.chunkOf[id]].startsWith(typed, this.offsetOf[id])) continue;
         const c = this.count[id] - this.scratch[id];
-        if (c > 0) counts.set(line, c);
+        if (c > 0) counts.set(this.lineText(id), c);
       }
     };
     if (typed.length >= 2) {
@@ -172,7 +181,7 @@ export class WorkspaceLines {
       }
       const counts = new Map<string, number>();
       for (const id of touched) {
-        counts.set(this.text[id], this.scratch[id]);
+        counts.set(this.lineText(id), this.scratch[id]);
         this.scratch[id] = 0;
       }
       const n = context.length;
@@ -229,6 +238,20 @@ export class WorkspaceLines {
       this.count[line]++;
     }
     this.spans.set(id, { start, end: this.size });
+    if (this.pending.length > 0) {
+      this.chunks.push(this.pending.join('\n'));
+      this.pending = [];
+    }
+  }
+
+  private lineText(id: number): string {
+    const from = this.offsetOf[id];
+    return this.chunkOf[id] < this.chunks.length ? this.chunks[this.chunkOf[id]].slice(from, from + this.lengthOf[id]) : this.pending[id - (this.lineCount - this.pending.length)];
+  }
+
+  private isLine(id: number, line: string): boolean {
+    if (this.lengthOf[id] !== line.length) return false;
+    return this.chunkOf[id] < this.chunks.length ? this.chunks[this.chunkOf[id]].startsWith(line, this.offsetOf[id]) : this.pending[id - (this.lineCount - this.pending.length)] === line;
   }
 
   /** The id of a line, or NONE when no file had it. */
@@ -237,7 +260,7 @@ export class WorkspaceLines {
     for (let h = hashLine(line) & mask; ; h = (h + 1) & mask) {
       const slot = this.slots[h];
       if (slot === 0) return NONE;
-      if (this.text[slot - 1] === line) return slot - 1;
+      if (this.isLine(slot - 1, line)) return slot - 1;
     }
   }
 
@@ -248,13 +271,18 @@ export class WorkspaceLines {
     for (; ; h = (h + 1) & mask) {
       const slot = this.slots[h];
       if (slot === 0) break;
-      if (this.text[slot - 1] === line) return slot - 1;
+      if (this.isLine(slot - 1, line)) return slot - 1;
     }
-    const id = this.text.length;
+    const id = this.lineCount;
     this.ensureLines(id + 1);
-    this.text.push(line);
+    const last = this.pending.length - 1;
+    this.chunkOf[id] = this.chunks.length;
+    this.offsetOf[id] = last < 0 ? 0 : this.offsetOf[id - 1] + this.pending[last].length + 1;
+    this.lengthOf[id] = line.length;
+    this.pending.push(line);
+    this.lineCount++;
     this.slots[h] = id + 1;
-    if (this.text.length * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    if (this.lineCount * 2 > this.slots.length) this.rehash(this.slots.length * 2);
     this.count[id] = 0;
     this.lastOcc[id] = NONE;
     if (line.length >= 2) {
@@ -276,8 +304,9 @@ export class WorkspaceLines {
   private rehash(size: number): void {
     this.slots = new Int32Array(size);
     const mask = size - 1;
-    for (let id = 0; id < this.text.length; id++) {
-      let h = hashLine(this.text[id]) & mask;
+    for (let id = 0; id < this.lineCount; id++) {
+      const sealed = this.chunkOf[id] < this.chunks.length;
+      let h = (sealed ? hashLine(this.chunks[this.chunkOf[id]], this.offsetOf[id], this.lengthOf[id]) : hashLine(this.lineText(id))) & mask;
       while (this.slots[h] !== 0) h = (h + 1) & mask;
       this.slots[h] = id + 1;
     }
@@ -288,7 +317,7 @@ export class WorkspaceLines {
     const live = [...this.spans.entries()].sort((a, b) => a[1].start - b[1].start);
     const files = live.map(([id, { start, end }]) => {
       const lines: string[] = [];
-      for (let p = start; p < end; p++) lines.push(this.occ[p] >= 0 ? this.text[this.occ[p]] : '');
+      for (let p = start; p < end; p++) lines.push(this.occ[p] >= 0 ? this.lineText(this.occ[p]) : '');
       return [id, lines] as const;
     });
     let positions = 1024;
@@ -298,8 +327,10 @@ export class WorkspaceLines {
     this.prevOcc = new Int32Array(positions);
     this.size = 0;
     this.deadPositions = 0;
-    this.text = [];
-    for (const a of ['count', 'lastOcc', 'nextByPrefix', 'nextByShape', 'scratch'] as const) this[a] = new Int32Array(256);
+    this.lineCount = 0;
+    this.chunks = [];
+    for (const a of ['count', 'lastOcc', 'nextByPrefix', 'nextByShape', 'scratch', 'chunkOf', 'offsetOf'] as const) this[a] = new Int32Array(256);
+    this.lengthOf = new Uint16Array(256);
     this.slots = new Int32Array(512);
     this.prefixHeads.clear();
     this.shapeIds.clear();
@@ -317,8 +348,11 @@ export class WorkspaceLines {
   private ensureLines(capacity: number): void {
     if (capacity <= this.count.length) return;
     const size = Math.max(capacity, Math.ceil(this.count.length * 1.5));
-    const n = this.text.length;
-    for (const a of ['count', 'lastOcc', 'nextByPrefix', 'nextByShape', 'scratch'] as const) this[a] = grown(this[a], size, n);
+    const n = this.lineCount;
+    for (const a of ['count', 'lastOcc', 'nextByPrefix', 'nextByShape', 'scratch', 'chunkOf', 'offsetOf'] as const) this[a] = grown(this[a], size, n);
+    const lengths = new Uint16Array(size);
+    lengths.set(this.lengthOf.subarray(0, n));
+    this.lengthOf = lengths;
   }
 }
 
@@ -333,10 +367,10 @@ function prefixKey(line: string): number {
   return line.charCodeAt(0) * 65536 + line.charCodeAt(1);
 }
 
-/** 32-bit FNV-1a over a line's UTF-16 code units. */
-function hashLine(line: string): number {
+/** 32-bit FNV-1a over the UTF-16 code units of `text` from `from`, `length` of them (a line). */
+function hashLine(text: string, from = 0, length = text.length): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 16777619);
+  for (let i = from; i < from + length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return h >>> 0;
 }
 
