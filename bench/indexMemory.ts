@@ -4,7 +4,11 @@
  * which nearly every line is unique, the worst case for the lines index (issue 12: "indexing a
  * 10 MB workspace ≤ 10 s on 2 cores, ≤ 150 MB extra memory").
  *
- *   npx tsx --expose-gc bench/indexMemory.ts [--mb 10] [--runs 3] [--scenarios first,reindex,...]
+ *   npx tsx --expose-gc bench/indexMemory.ts [--mb 10] [--runs 3] [--scenarios first,reindex,...] [--folder DIR]
+ *
+ * --folder indexes DIR (listed and filtered as the engine does) instead of the generated workspace.
+ * Node flags given to tsx pass on to the scenarios (e.g. --max-semi-space-size=2, the young
+ * generation's size, which bounds how far RSS grows with the allocation rate of indexing).
  *
  * Each scenario runs in a fresh child process (memory numbers do not leak between them), --runs
  * times; the table gives the median. Scenarios:
@@ -31,6 +35,8 @@ import { WorkspaceCache } from '../src/completion/context/workspaceCache';
 import { workspaceCandidates } from '../src/completion/context/workspaceCandidates';
 import { WorkspaceLines } from '../src/completion/context/workspaceLines';
 import { getTokenizer } from '../src/engine/tokenizer';
+import { filterFiles } from '../src/training/data/fileFilters';
+import { listFiles } from '../src/training/data/listFiles';
 import { writeLargeWorkspace } from '../test/host/suite/largeWorkspace';
 
 const SCENARIOS = ['first', 'reindex', 'reindex-kept', 'reindex-released', 'lines'] as const;
@@ -108,13 +114,18 @@ async function runScenario(scenario: Scenario, dir: string): Promise<Result> {
   if (scenario === 'lines') {
     const t0 = performance.now();
     const lines = new WorkspaceLines();
-    for (const f of fs.readdirSync(dir).sort()) {
-      lines.setFile(path.join(dir, f), fs.readFileSync(path.join(dir, f), 'utf8'));
+    const files: string[] = [];
+    // The files and texts WorkspaceCache.indexFolder would index.
+    for await (const verdict of filterFiles(dir, (await listFiles(dir)).files)) {
+      if (!verdict.ok) continue;
+      const file = path.join(dir, ...verdict.path.split('/'));
+      lines.setFile(file, verdict.text.replace(/\r\n/g, '\n'));
+      files.push(file);
       sample();
     }
     held.push(lines);
     run = { ms: performance.now() - t0, before: baseRss, after: rss(), files: lines.fileCount, tokens: 0 };
-    queries = queryLines(lines, dir);
+    queries = queryLines(lines, files);
   } else {
     let index = await indexOnce(dir);
     if (scenario !== 'first') {
@@ -148,15 +159,14 @@ async function runScenario(scenario: Scenario, dir: string): Promise<Result> {
  * half after part of a line), as the engine side asks for them: the time per call, and a digest of
  * every answer, which must not change when the index's layout does.
  */
-function queryLines(lines: WorkspaceLines, dir: string): { queryP50: number; queryP90: number; digest: string } {
-  const files = fs.readdirSync(dir).sort();
+function queryLines(lines: WorkspaceLines, files: readonly string[]): { queryP50: number; queryP90: number; digest: string } {
   let seed = 12345;
   const rand = (n: number): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
   const times: number[] = [];
   const digest = createHash('sha256');
   for (let q = 0; q < QUERIES; q++) {
-    const file = path.join(dir, files[rand(files.length)]);
-    const text = fs.readFileSync(file, 'utf8');
+    const file = files[rand(files.length)];
+    const text = fs.readFileSync(file, 'utf8').replace(/\r\n/g, '\n');
     const starts = [0];
     for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
     const line = rand(starts.length);
@@ -195,10 +205,11 @@ async function main(): Promise<void> {
   const runs = Number(arg('runs', '3'));
   const scenarios = arg('scenarios', SCENARIOS.join(',')).split(',') as Scenario[];
   for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-index-bench-'));
+  const folder = arg('folder', '');
+  const dir = folder !== '' ? path.resolve(folder) : fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-index-bench-'));
   try {
-    const bytes = writeLargeWorkspace(dir, mb * MiB);
-    console.log(`workspace: ${(bytes / MiB).toFixed(1)} MiB in ${fs.readdirSync(dir).length} files (${dir}); ${runs} run(s) per scenario, median; node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
+    const what = folder !== '' ? dir : `${(writeLargeWorkspace(dir, mb * MiB) / MiB).toFixed(1)} MiB generated in ${fs.readdirSync(dir).length} files (${dir})`;
+    console.log(`workspace: ${what}; ${runs} run(s) per scenario, median; node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
     console.log('MiB over the baseline; step: RSS after the last index minus just before it; kept: after a full GC, heap + typed arrays and RSS');
     console.log('scenario          files    tokens   time s  RSS after   step  RSS peak  heap kept  RSS kept');
     for (const scenario of scenarios) {
@@ -219,7 +230,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (folder === '') fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
