@@ -55,8 +55,8 @@ const NONE = -1;
  * position the previous one of the same line, as the token store does for token pairs), so the
  * line above, the two lines above (the same walk, checking the line before) and a shape (the walks
  * of every line of that shape) all come from the same 8 bytes a line, and are exact (no hashes of
- * context text). A query's walk is as long as its context line is common, which the per-context
- * tables this replaced (~3x the memory on the host test's 10 MB workspace) also paid in entries.
+ * context text). A query's walk is as long as its context line is common: a table per context
+ * would hold as many entries, at several times the memory.
  * A replaced or removed file's span is marked DEAD and skipped; when dead positions are half the
  * array, everything is rebuilt from the live spans (which also drops lines no file has any more).
  */
