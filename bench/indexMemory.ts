@@ -16,9 +16,10 @@
  * - `reindex`: a second index of the same folder the way engineProcess.ts does it when the cap
  *   changes (the new WorkspaceCache replaces the old at once; the old is garbage, not yet collected);
  * - `reindex-kept`: the old index still referenced while the new one is built (the worst case: a
- *   request in flight, or code that swaps only at the end);
+ *   request in flight, an earlier index still being built, or code that swaps only at the end);
  * - `reindex-released`: the old index dropped and collected (global.gc) before the new one is built;
- * - `lines`: the lines index alone (WorkspaceLines over the same texts), for its own heap; then the
+ * - `lines`: the lines index alone (WorkspaceLines over the same texts; its time includes listing
+ *   and filtering the files), for its own heap; then the
  *   workspace candidates at 2,000 seeded cursors: time per call, and a digest of the answers (the
  *   same digest before and after a change of the index's layout: the same answers).
  * Columns (MiB over the process's RSS or heap before any index, after a GC): the last index's
