@@ -85,18 +85,25 @@ async function complete(id: number, req: EngineCompleteRequest, signal: AbortSig
   }, { workspace, head });
 }
 
+/** The index build in progress: a newer one (the cap or the folders changed) stops it. */
+let indexing: AbortController | undefined;
+
 /** (Re)builds the index of the folders; completions keep being answered between files. */
 async function indexWorkspace(folders: string[], maxTokens: number, chunks: boolean): Promise<WorkspaceIndexInfo> {
   if (engine === undefined) throw new Error('no model is loaded in this engine process');
+  // Two builds at once would hold two indexes and share the CPU; the older one's answer is stale anyway.
+  indexing?.abort();
+  const controller = (indexing = new AbortController());
   const t0 = performance.now();
   const index = new WorkspaceCache(engine.tokenizer, maxTokens, chunks);
   workspace = index;
   const total = { files: 0, tokens: 0, skipped: 0 };
   for (const folder of folders) {
-    const p = await index.indexFolder(folder);
+    const p = await index.indexFolder(folder, { signal: controller.signal });
     total.files += p.files;
     total.skipped += p.skipped;
   }
+  if (indexing === controller) indexing = undefined;
   total.tokens = index.store.liveTokens;
   return { ...total, overCap: index.overCap, ms: performance.now() - t0 };
 }
