@@ -53,8 +53,19 @@ export class AdapterStore implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<AdapterRecord | undefined>();
   /** The adapter was installed, switched on or off, or deleted: the model must be reloaded. */
   readonly onDidChange = this.changed.event;
+  /**
+   * The records themselves, read from the memento once: it is only where they are kept across
+   * restarts. VS Code refreshes an extension's memento from storage-change events, and a late event
+   * from an earlier write (install() writes twice in a row) can hand back the value from before the
+   * later one (the race that undid pauses; see PauseState).
+   */
+  private adapter: AdapterRecord | undefined;
+  private interruptedRun: InterruptedRun | undefined;
 
-  constructor(private readonly state: vscode.Memento, private readonly storageDir: string | undefined) {}
+  constructor(private readonly state: vscode.Memento, private readonly storageDir: string | undefined) {
+    this.adapter = state.get<AdapterRecord>(ADAPTER_KEY);
+    this.interruptedRun = state.get<InterruptedRun>(INTERRUPTED_KEY);
+  }
 
   /** `<storageUri>`; undefined without a folder open (no workspace storage to keep an adapter in). */
   get storage(): string | undefined {
@@ -62,11 +73,21 @@ export class AdapterStore implements vscode.Disposable {
   }
 
   get current(): AdapterRecord | undefined {
-    return this.state.get<AdapterRecord>(ADAPTER_KEY);
+    return this.adapter;
   }
 
   get interrupted(): InterruptedRun | undefined {
-    return this.state.get<InterruptedRun>(INTERRUPTED_KEY);
+    return this.interruptedRun;
+  }
+
+  private async setAdapter(record: AdapterRecord | undefined): Promise<void> {
+    this.adapter = record;
+    await this.state.update(ADAPTER_KEY, record);
+  }
+
+  private async setInterrupted(run: InterruptedRun | undefined): Promise<void> {
+    this.interruptedRun = run;
+    await this.state.update(INTERRUPTED_KEY, run);
   }
 
   /** The adapter folder to merge into `checkpointDir`, when one is on, trained on it, and still on disk. */
@@ -99,7 +120,7 @@ export class AdapterStore implements vscode.Disposable {
   /** Records the run now in progress; the checkpoint of an older unfinished run (another folder or model) goes. */
   async rememberInterrupted(run: InterruptedRun): Promise<void> {
     const previous = this.interrupted;
-    await this.state.update(INTERRUPTED_KEY, run);
+    await this.setInterrupted(run);
     if (previous !== undefined && !samePath(previous.out, run.out) && !samePath(previous.out, this.current?.dir ?? '')) {
       await fs.promises.rm(previous.out, { recursive: true, force: true });
     }
@@ -108,7 +129,7 @@ export class AdapterStore implements vscode.Disposable {
   /** Forgets an interrupted run and deletes its folder (the user chose to start over). */
   async discardInterrupted(): Promise<void> {
     const run = this.interrupted;
-    await this.state.update(INTERRUPTED_KEY, undefined);
+    await this.setInterrupted(undefined);
     if (run !== undefined && !samePath(run.out, this.current?.dir ?? '')) await fs.promises.rm(run.out, { recursive: true, force: true });
   }
 
@@ -119,9 +140,9 @@ export class AdapterStore implements vscode.Disposable {
    */
   async install(record: Omit<AdapterRecord, 'enabled'>, enabled = true): Promise<void> {
     const previous = this.current;
-    await this.state.update(ADAPTER_KEY, { ...record, enabled });
+    await this.setAdapter({ ...record, enabled });
     const interrupted = this.interrupted;
-    if (interrupted !== undefined && samePath(interrupted.out, record.dir)) await this.state.update(INTERRUPTED_KEY, undefined);
+    if (interrupted !== undefined && samePath(interrupted.out, record.dir)) await this.setInterrupted(undefined);
     if (previous !== undefined && !samePath(previous.dir, record.dir)) await fs.promises.rm(previous.dir, { recursive: true, force: true });
     this.changed.fire(this.current);
   }
@@ -129,7 +150,7 @@ export class AdapterStore implements vscode.Disposable {
   async setEnabled(enabled: boolean): Promise<boolean> {
     const record = this.current;
     if (record === undefined || record.enabled === enabled) return false;
-    await this.state.update(ADAPTER_KEY, { ...record, enabled });
+    await this.setAdapter({ ...record, enabled });
     this.changed.fire(this.current);
     return true;
   }
@@ -138,7 +159,7 @@ export class AdapterStore implements vscode.Disposable {
   async remove(): Promise<AdapterRecord | undefined> {
     const record = this.current;
     if (record === undefined) return undefined;
-    await this.state.update(ADAPTER_KEY, undefined);
+    await this.setAdapter(undefined);
     this.changed.fire(undefined);
     await fs.promises.rm(record.dir, { recursive: true, force: true });
     return record;
