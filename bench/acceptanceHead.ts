@@ -15,15 +15,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { collectHeadExamples, isExact, scoreOutcomes, trainAcceptanceHead, type HeadExample, type Labelling } from '../src/cli/headTraining';
-import { openPipelineRunner } from '../src/cli/pipelineRunner';
 import { embeddedModelDir } from '../src/cli/paths';
 import { DEFAULT_MIN_CONFIDENCE } from '../src/completion/minConfidence';
-import { splitWorkspace } from '../src/quality/workspaceSplit';
 import { auc, gate } from '../src/training/head/headMetrics';
+import { forEachQualitySet, QUALITY_SET_NAMES, TEST_CACHE } from './qualitySetRunner';
 
-const SETS = ['rich', 'werkzeug', 'rxjs', 'zod'];
-const ROOT = path.resolve(__dirname, '..', '.test-cache');
-const OUT = path.join(ROOT, 'head-examples');
+const OUT = path.join(TEST_CACHE, 'head-examples');
 
 interface Stored { set: string; train: StoredExample[]; heldOut: StoredExample[] }
 type StoredExample = Omit<HeadExample, 'state' | 'promptState'> & { state?: number[]; promptState?: number[] };
@@ -34,26 +31,18 @@ const arg = (name: string, fallback: number): number => {
 };
 
 async function collect(): Promise<void> {
-  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
   fs.mkdirSync(OUT, { recursive: true });
-  for (const set of sets.length > 0 ? sets : SETS) {
-    const folder = path.join(ROOT, 'quality-sets', set);
-    const split = await splitWorkspace(folder, { seed: 0 });
-    const runner = await openPipelineRunner('bench', { workspace: folder, 'no-head': true, 'min-confidence': '0' });
+  await forEachQualitySet(process.argv.slice(3), async ({ set, split, runner }) => {
     const progress = (what: string) => (done: number, total: number) => {
       if (done % 50 === 0 || done === total) process.stderr.write(`${set} ${what}: ${done}/${total}\n`);
     };
-    try {
-      const t0 = performance.now();
-      const train = await collectHeadExamples(runner, split.folder, split.train, arg('train-cuts', 400), 1, progress('train'));
-      const heldOut = await collectHeadExamples(runner, split.folder, split.heldOut, arg('cuts', 300), 0, progress('held-out'));
-      const store = (list: HeadExample[]): StoredExample[] => list.map((e) => ({ ...e, state: e.state && Array.from(e.state), promptState: e.promptState && Array.from(e.promptState) }));
-      fs.writeFileSync(path.join(OUT, `${set}.json`), JSON.stringify({ set, train: store(train), heldOut: store(heldOut) }));
-      process.stderr.write(`${set}: ${train.length} training and ${heldOut.length} held-out examples in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-    } finally {
-      await runner.dispose();
-    }
-  }
+    const t0 = performance.now();
+    const train = await collectHeadExamples(runner, split.folder, split.train, arg('train-cuts', 400), 1, progress('train'));
+    const heldOut = await collectHeadExamples(runner, split.folder, split.heldOut, arg('cuts', 300), 0, progress('held-out'));
+    const store = (list: HeadExample[]): StoredExample[] => list.map((e) => ({ ...e, state: e.state && Array.from(e.state), promptState: e.promptState && Array.from(e.promptState) }));
+    fs.writeFileSync(path.join(OUT, `${set}.json`), JSON.stringify({ set, train: store(train), heldOut: store(heldOut) }));
+    process.stderr.write(`${set}: ${train.length} training and ${heldOut.length} held-out examples in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  });
 }
 
 function load(set: string): { train: HeadExample[]; heldOut: HeadExample[] } {
@@ -65,7 +54,7 @@ function load(set: string): { train: HeadExample[]; heldOut: HeadExample[] } {
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
 
 function report(): void {
-  const data = Object.fromEntries(SETS.filter((s) => fs.existsSync(path.join(OUT, `${s}.json`))).map((s) => [s, load(s)]));
+  const data = Object.fromEntries(QUALITY_SET_NAMES.filter((s) => fs.existsSync(path.join(OUT, `${s}.json`))).map((s) => [s, load(s)]));
   const sets = Object.keys(data);
   const E = data[sets[0]].train.find((e) => e.promptState)!.promptState!.length;
   const allTrain = sets.flatMap((s) => data[s].train);

@@ -17,7 +17,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RequestStates } from '../src/completion/engineCompletion';
-import { openPipelineRunner } from '../src/cli/pipelineRunner';
 import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
 import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../src/completion/context/candidateChoice';
 import { loadAcceptanceHead } from '../src/training/head/acceptanceHead';
@@ -31,10 +30,9 @@ import { TrigramModel } from '../src/quality/baselines/trigram';
 import { CUT_KINDS, sampleCuts, type Cut } from '../src/quality/cuts';
 import { judgedText } from '../src/quality/metrics';
 import { splitWorkspace } from '../src/quality/workspaceSplit';
+import { forEachQualitySet, setsNamed, TEST_CACHE } from './qualitySetRunner';
 
-const SETS = ['rich', 'werkzeug', 'rxjs', 'zod'];
-const ROOT = path.resolve(__dirname, '..', '.test-cache');
-const OUT = path.join(ROOT, 'candidate-examples');
+const OUT = path.join(TEST_CACHE, 'candidate-examples');
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,12 +48,8 @@ export interface CollectedCut {
 }
 
 async function collect(): Promise<void> {
-  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
   fs.mkdirSync(OUT, { recursive: true });
-  for (const set of sets.length > 0 ? sets : SETS) {
-    const folder = path.join(ROOT, 'quality-sets', set);
-    const split = await splitWorkspace(folder, { seed: 0 });
-    const runner = await openPipelineRunner('bench', { workspace: folder, 'no-head': true, 'min-confidence': '0' });
+  await forEachQualitySet(process.argv.slice(3), async ({ set, split, runner }) => {
     let states: RequestStates | undefined;
     runner.context.onStates = (s) => (states = s);
     const run = async (files: typeof split.train, count: number, seed: number, what: string): Promise<CollectedCut[]> => {
@@ -71,17 +65,13 @@ async function collect(): Promise<void> {
       }
       return out;
     };
-    try {
-      const t0 = performance.now();
-      const trainCount = arg('train-cuts', 500), heldCount = arg('cuts', 500);
-      const train = await run(split.train, trainCount, 1, 'train');
-      const heldOut = await run(split.heldOut, heldCount, 0, 'held-out');
-      fs.writeFileSync(path.join(OUT, `${set}.json`), JSON.stringify({ set, trainCuts: trainCount, heldOutCuts: heldCount, train, heldOut }));
-      process.stderr.write(`${set}: ${train.length} + ${heldOut.length} cuts in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-    } finally {
-      await runner.dispose();
-    }
-  }
+    const t0 = performance.now();
+    const trainCount = arg('train-cuts', 500), heldCount = arg('cuts', 500);
+    const train = await run(split.train, trainCount, 1, 'train');
+    const heldOut = await run(split.heldOut, heldCount, 0, 'held-out');
+    fs.writeFileSync(path.join(OUT, `${set}.json`), JSON.stringify({ set, trainCuts: trainCount, heldOutCuts: heldCount, train, heldOut }));
+    process.stderr.write(`${set}: ${train.length} + ${heldOut.length} cuts in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  });
 }
 
 interface Stored { set: string; trainCuts: number; heldOutCuts: number; train: CollectedCut[]; heldOut: CollectedCut[] }
@@ -106,7 +96,7 @@ export const DOC_WEIGHTS = [0, 1, 4];
 
 export async function loadRows(set: string): Promise<CutRow[]> {
   const stored = JSON.parse(fs.readFileSync(path.join(OUT, `${set}.json`), 'utf8')) as Stored;
-  const folder = path.join(ROOT, 'quality-sets', set);
+  const folder = path.join(TEST_CACHE, 'quality-sets', set);
   const split = await splitWorkspace(folder, { seed: 0 });
   const lines = new WorkspaceLines();
   for (const f of [...split.train, ...split.heldOut]) lines.setFile(f.path, f.text);
@@ -137,8 +127,7 @@ export function workspaceLineMatch(document: string, offset: number, lines: Work
 const rest = (m: LineMatch | null, typed: string): string => (m === null ? '' : m.line.slice(typed.length));
 
 async function analyze(): Promise<void> {
-  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
-  for (const set of sets.length > 0 ? sets : SETS) {
+  for (const set of setsNamed(process.argv.slice(3))) {
     const rows = await loadRows(set);
     for (const side of ['heldOut', 'train'] as const) {
       const rs = rows.filter((r) => r.side === side);
@@ -254,8 +243,7 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
 }
 
 async function fitCommand(): Promise<void> {
-  const sets = process.argv.slice(3).filter((a) => SETS.includes(a));
-  const rows = (await Promise.all((sets.length > 0 ? sets : SETS).map(loadRows))).flat();
+  const rows = (await Promise.all(setsNamed(process.argv.slice(3)).map(loadRows))).flat();
   const { rule, threshold, decay, validationSweep, validationCuts } = fitRule(rows);
   console.log(`rule: decay ${decay}, validation threshold ${threshold.toFixed(2)}; validation (${validationCuts} training-side cuts, a fifth of the files):`);
   for (const l of validationSweep) console.log(`  ${l}`);
