@@ -63,6 +63,8 @@ export interface ContinueOptions {
   maxStages?: number;
   machine: string;
   log: (line: string) => void;
+  /** Called after a stage is promoted and recorded (`--auto-ship`: ship it); the history is read again after. */
+  onPromoted?: (stage: number) => Promise<void>;
 }
 
 /** A held-out sample of retrieval examples: window indices of the held-out stream chosen by hash. */
@@ -359,6 +361,10 @@ export async function continueTraining(o: ContinueOptions): Promise<void> {
     fs.rmSync(runDir, { recursive: true, force: true });
     o.log(`stage ${stage}: held-out ${scores.heldOut.loss.toFixed(4)} vs ${reference.label} ${reference.loss.toFixed(4)}: ${promoted ? `promoted (${o.candidateDir})` : 'not promoted'}`);
     writeCard(o, history);
+    if (promoted && o.onPromoted) {
+      await o.onPromoted(stage);
+      history = readHistory(o.work);
+    }
     if (stop || (deadline !== undefined && Date.now() >= deadline)) return;
   }
 }

@@ -24,7 +24,9 @@
  *   npm run train:embedded -- --report-only      evaluate models/embedded and write its card from
  *     <work>/training.json (a --skip-report run writes it: train on a bigger machine, report here)
  *   npm run train:embedded -- --ship      the promoted candidate becomes models/embedded (config and
- *     weights), then --report-only; retrain the acceptance head and candidate rule after (README.md)
+ *     weights), then --report-only, then the acceptance head and candidate rule beside it are refitted
+ *     on its states (the bench scripts, on the quality sets; README.md); with --auto-ship a continued
+ *     run does the same for each stage it promotes
  *   npm run train:embedded -- --measure [--measure-cpu-sec S]     compare candidate shapes
  *     (with --shape and --lr: measure that one, adding it to the table)
  *   (--work DIR replaces .test-cache/embedded-train; --out DIR replaces models/embedded, or for
@@ -37,6 +39,7 @@
  * the corpus, the split, the initial weights and the data order; a rerun gives the same model up to
  * the floating-point nondeterminism of multi-threaded onnxruntime reductions.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -119,6 +122,8 @@ interface Args {
   card?: string;
   /** --compare-shares 0,0.25,0.5 (with --tokens): the short runs that choose the share. */
   compareShares?: number[];
+  /** Continued stages: ship each promoted stage as it is promoted (what --ship does). */
+  autoShip: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -134,7 +139,7 @@ function parseArgs(argv: string[]): Args {
   };
   const known = new Set(['--minutes', '--fresh', '--measure', '--measure-cpu-sec', '--tokens', '--shape', '--lr', '--threads', '--work', '--out',
     '--rows', '--device', '--checkpoint-every', '--skip-report', '--report-only', '--init-from', '--stages',
-    '--share', '--stage-tokens', '--max-stages', '--card', '--compare-shares', '--history', '--ship']);
+    '--share', '--stage-tokens', '--max-stages', '--card', '--compare-shares', '--history', '--ship', '--auto-ship']);
   const share = (v: string): number => {
     const n = Number(v);
     if (!(Number.isFinite(n) && n >= 0 && n <= 1)) throw new Error(`a retrieval share is between 0 and 1 (got ${v})`);
@@ -177,6 +182,7 @@ function parseArgs(argv: string[]): Args {
     maxStages: value('max-stages') === undefined ? undefined : Math.round(num('max-stages', 1)),
     card: value('card'),
     compareShares: value('compare-shares')?.split(',').map(share),
+    autoShip: argv.includes('--auto-ship'),
   };
 }
 
@@ -231,7 +237,14 @@ async function main(): Promise<void> {
     maxStages: args.maxStages,
     machine: machineLine(),
     log,
+    onPromoted: args.autoShip ? () => ship() : undefined,
   });
+  // --ship: the candidate's weights into models/embedded, the card, then what was fitted on the old weights' states.
+  const ship = async (): Promise<void> => {
+    shipCandidate({ work: WORK, candidateDir: continueOptions().candidateDir, shippedDir: MODEL_DIR, log });
+    await report(args, corpus, train, evalWindows, buildRecord());
+    if (MODEL_DIR === SHIPPED_DIR) refitBesideModel();
+  };
   if (process.argv.includes('--history')) return writeHistoryNow(continueOptions());
   if (args.compareShares) {
     if (args.tokens === undefined) throw new Error('--compare-shares needs --tokens (the length of each short run)');
@@ -242,11 +255,8 @@ async function main(): Promise<void> {
     return;
   }
   if (continuing(process.argv.slice(2))) return continueTraining(continueOptions());
-  if (process.argv.includes('--ship')) {
-    const o = continueOptions();
-    shipCandidate({ work: WORK, candidateDir: o.candidateDir, shippedDir: MODEL_DIR, log });
-  }
-  if (args.reportOnly || process.argv.includes('--ship')) return report(args, corpus, train, evalWindows, buildRecord());
+  if (process.argv.includes('--ship')) return ship();
+  if (args.reportOnly) return report(args, corpus, train, evalWindows, buildRecord());
 
   if (fp16Bytes(args.shape) > MAX_MODEL_BYTES) throw new Error(`shape ${shapeName(args.shape)} is ${fp16Bytes(args.shape)} bytes in fp16, over ${MAX_MODEL_BYTES}`);
   if (args.tokens !== undefined) {
@@ -358,6 +368,31 @@ async function trainStage(
  * was, when the corpus changed); --fresh rewrites it. The first one was restored from its card.
  */
 const BUILD_RECORD = path.join(__dirname, 'build-record.json');
+
+/**
+ * The acceptance head and the candidate rule in models/embedded/head.json read the model's states, so
+ * new weights need them refitted: the bench scripts that fitted them, on the quality sets' training
+ * sides (scripts/embedded/README.md, "Shipping a stage"). Without the sets here, says what to run.
+ */
+function refitBesideModel(): void {
+  const steps = [
+    ['bench/acceptanceHead.ts', 'collect', '--train-cuts', '500', '--cuts', '300'],
+    ['bench/acceptanceHead.ts', 'report', '--save-default'],
+    ['bench/workspaceCandidates.ts', 'collect'],
+    ['bench/workspaceCandidates.ts', 'fit', '--save'],
+  ];
+  const sets = path.join(ROOT, '.test-cache', 'quality-sets');
+  const missing = ['rich', 'werkzeug', 'rxjs', 'zod'].filter((s) => !fs.existsSync(path.join(sets, `${s}.verified.json`)));
+  if (missing.length > 0) {
+    log(`the acceptance head and candidate rule still fit the old weights: the quality sets ${missing.join(', ')} are not in ${sets} (npm run quality:fetch), then run: ${steps.map((a) => `npx tsx ${a.join(' ')}`).join(' && ')}`);
+    return;
+  }
+  for (const step of steps) {
+    log(`refitting beside the new weights: npx tsx ${step.join(' ')}`);
+    execFileSync(process.execPath, [require.resolve('tsx/cli'), ...step], { cwd: ROOT, stdio: 'inherit' });
+  }
+  log('refitted the acceptance head and the candidate rule; their numbers in the card\'s "Acceptance head" section and bench/QUALITY.md are the earlier weights\' until updated');
+}
 
 /** The `--measure` table the shipped shape was chosen by, restored from its card when the work folder was rebuilt. */
 const SHAPE_MEASUREMENTS = path.join(__dirname, 'shape-measurements.json');

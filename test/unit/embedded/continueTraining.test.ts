@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { writeRandomCheckpoint } from '../../../src/engine/randomCheckpoint';
 import { continueTraining, shipCandidate, shippedStages, type ContinueOptions } from '../../../scripts/embedded/continueTraining';
 import { configOf } from '../../../scripts/embedded/pretrain';
-import { readHistory, stageDir } from '../../../scripts/embedded/stages';
+import { readHistory, stageDir, writeHistory } from '../../../scripts/embedded/stages';
 import { lmWindows } from '../../../scripts/embedded/windows';
 import { corpusOf } from './corpusFixture';
 
@@ -60,7 +60,13 @@ describe('embedded continued training (tiny model)', function () {
     assert.ok(fs.existsSync(path.join(stageDir(options.work, 1), 'plan.json')));
     assert.match(fs.readFileSync(card, 'utf8'), /in progress \(step 1 of 6\)/);
 
-    // The same call resumes it and finishes.
+    // The same call resumes it and finishes; a promotion calls the hook (--auto-ship ships there), and
+    // what the hook writes to the history is kept by the stages after it.
+    const promotedStages: number[] = [];
+    options.onPromoted = async (stage) => {
+      promotedStages.push(stage);
+      writeHistory(options.work, { ...readHistory(options.work), shippedStage: { stage, hash: 'marker', shippedAt: 'now' } });
+    };
     await continueTraining(options);
     const h = readHistory(options.work);
     assert.equal(h.stages.length, 1);
@@ -91,6 +97,8 @@ describe('embedded continued training (tiny model)', function () {
     assert.equal(h2.stages[1].from.label, 'stage 1');
     assert.equal(h2.stages[1].windowOffset, 12);
     assert.deepEqual(h2.stages[1].reference, { label: 'stage 1', loss: s.heldOut.loss });
+    assert.deepEqual(promotedStages, h2.stages[1].promoted ? [1, 2] : [1]);
+    assert.equal(h2.shippedStage?.hash, 'marker', "the hook's write survives the next stage's record");
     assert.deepEqual(shippedStages(options.work, shipped), [], 'nothing is shipped until asked');
 
     // --ship: the latest promoted stage's weights become the shipped model, and the card's report knows which stages they went through.
