@@ -8,7 +8,7 @@
 import type { EvalJson, QualityCounts, QualityJson, VerdictJson } from './fineTuneProtocol';
 
 function exactCounts(before: EvalJson, after: EvalJson, quality: QualityJson | undefined): { before: number; after: number; of: number; by: string } | null {
-  if (quality !== undefined) return { before: quality.before.exact, after: quality.after.exact, of: quality.after.cuts, by: 'held-out cuts, as the editor would suggest' };
+  if (quality !== undefined) return { before: quality.before.exact, after: quality.after.exact, of: quality.after.cuts, by: 'held-out cuts, by the completion pipeline without the acceptance head' };
   if (before.exact_matches === undefined || after.exact_matches === undefined || after.cases === undefined) return null;
   return { before: before.exact_matches, after: after.exact_matches, of: after.cases, by: 'held-out cuts' };
 }

@@ -276,7 +276,7 @@ suite('Fine-tune on workspace', function () {
     assert.equal(s.lastOutcome?.kind, 'not-improved', JSON.stringify(s.lastOutcome));
     assert.match(
       s.lastOutcome?.message ?? '',
-      /did not improve suggestions on the held-out files \(next-line exact match stayed at \d+ of \d+ held-out cuts, as the editor would suggest, and held-out loss [\d.]+ → [\d.]+ did not fall\), so it is not switched on\. It is kept: "Use It Anyway" switches it on\./,
+      /did not improve suggestions on the held-out files \(next-line exact match stayed at \d+ of \d+ held-out cuts, by the completion pipeline without the acceptance head, and held-out loss [\d.]+ → [\d.]+ did not fall\), so it is not switched on\. It is kept: "Use It Anyway" switches it on\./,
     );
     assert.deepEqual(s.lastOutcome?.actions, ['Use It Anyway']);
     assert.ok(s.adapter, 'the adapter was not kept');

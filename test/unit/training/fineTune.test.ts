@@ -249,7 +249,7 @@ describe('fine-tuning run', function () {
       assert.ok(r.quality && r.quality.before.cuts === 12 && r.quality.after.cuts === 12, JSON.stringify(r.quality));
       assert.deepEqual(r.quality.before, quality[0].result);
       assert.ok(r.quality.before.exact <= r.quality.before.shown && r.quality.best_baseline.cuts === 12);
-      assert.match(r.verdict.reason, /of 12 held-out cuts, as the editor would suggest/);
+      assert.match(r.verdict.reason, /of 12 held-out cuts, by the completion pipeline without the acceptance head/);
     });
 
     it("trainingEnvironment: large buffers stay in malloc's heap for reuse; the user's own settings win", () => {

@@ -30,7 +30,7 @@ describe('fine-tune verdict: switched on only when held-out quality improved', (
   it("the quality judge's counts (the editor's pipeline) win over the evaluation's", () => {
     const v = judgeAdapter(ev(5.7, 5), ev(5.3, 9), q(43, 40));
     assert.equal(v.improved, false);
-    assert.equal(v.reason, 'next-line exact match fell from 43 to 40 of 200 held-out cuts, as the editor would suggest (held-out loss 5.70 → 5.30)');
+    assert.equal(v.reason, 'next-line exact match fell from 43 to 40 of 200 held-out cuts, by the completion pipeline without the acceptance head (held-out loss 5.70 → 5.30)');
     assert.equal(judgeAdapter(ev(5.7, 5), ev(5.9, 1), q(43, 60)).improved, true);
   });
 
