@@ -35,7 +35,7 @@ interface Sample {
 }
 
 const REBUILD = 32;
-const GRID = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 12, 20, 35, 60, 100];
+const GRID = [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 12, 20, 35, 60, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 const MAX_WEIGHT = DEFAULT_CACHE_WEIGHTS.maxWeight;
 
 function mixtureLoss(samples: readonly Sample[], beta: number): number {
