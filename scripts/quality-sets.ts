@@ -82,7 +82,8 @@ const sha256Of = (file: string): string => createHash('sha256').update(fs.readFi
 /** Written after a set is verified and extracted; its hash says which archive the folder came from. */
 const markerOf = (dir: string, set: QualitySet): string => path.join(dir, `${set.name}.verified.json`);
 
-function isCached(dir: string, set: QualitySet): boolean {
+/** Whether `dir` holds a verified copy of the set, of the pinned version and archive. */
+export function isCached(dir: string, set: QualitySet): boolean {
   try {
     const marker = JSON.parse(fs.readFileSync(markerOf(dir, set), 'utf8')) as { sha256?: string; version?: string };
     return marker.sha256 === set.sha256 && marker.version === set.version && fs.statSync(path.join(dir, set.name)).isDirectory();

@@ -51,6 +51,7 @@ import { epochOrder } from '../../src/training/trainer';
 import { modelScorer, nextLineExactMatch, restOfLine, EXACT_MATCH_MAX_TOKENS, type Completer } from '../../src/training/evaluate';
 import type { TokenExample } from '../../src/training/objective';
 import { compareShares, continueTraining, shipCandidate, shippedStages, writeHistoryNow } from './continueTraining';
+import { defaultSetsDir, isCached, QUALITY_SETS } from '../quality-sets';
 import { buildCorpus, loadCorpus } from './corpus';
 import { writeModelCard, type CompletionExample, type EmbeddedReport } from './modelCard';
 import { crossEntropy, trainTrigram, trigramCompleter } from './ngramBaseline';
@@ -381,8 +382,8 @@ function refitBesideModel(): void {
     ['bench/workspaceCandidates.ts', 'collect'],
     ['bench/workspaceCandidates.ts', 'fit', '--save'],
   ];
-  const sets = path.join(ROOT, '.test-cache', 'quality-sets');
-  const missing = ['rich', 'werkzeug', 'rxjs', 'zod'].filter((s) => !fs.existsSync(path.join(sets, `${s}.verified.json`)));
+  const sets = defaultSetsDir();
+  const missing = QUALITY_SETS.filter((s) => !isCached(sets, s)).map((s) => s.name);
   if (missing.length > 0) {
     log(`the acceptance head and candidate rule still fit the old weights: the quality sets ${missing.join(', ')} are not in ${sets} (npm run quality:fetch), then run: ${steps.map((a) => `npx tsx ${a.join(' ')}`).join(' && ')}`);
     return;
