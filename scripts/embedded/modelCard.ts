@@ -205,10 +205,12 @@ export function renderModelCard(r: EmbeddedReport): string {
   const allTokens = t.tokens + (first?.tokens ?? 0);
   const allWallSec = t.wallSec + (first?.wallSec ?? 0);
   const allSittings = [...(first?.sittings ?? []), ...t.sittings];
+  // After `--ship`: the continued stage whose weights these are.
+  const shipped = r.continued?.at(-1);
   const lines = [
     '# The embedded model',
     '',
-    `${/^8|^11|^18/.test(String(c.nLayer)) ? 'An' : 'A'} ${c.nLayer}-layer, ${c.nEmbd}-wide GPT-2 (${c.nHead} heads, ${c.nPositions}-token context, GPT-2's tokenizer and 50257-token vocabulary, tied output head) trained from random weights by this project's own trainer${r.continued?.length ? ` and then trained further in ${r.continued.length === 1 ? 'a continued-training stage' : `${r.continued.length} continued-training stages`} (Continued training)` : ''}, on code this machine has: TypeScript/JavaScript from the npm packages installed in this project and Python's standard library. It ships as \`config.json\` + \`model.safetensors\` in the Hugging Face layout, so the engine loads it like any GPT-2 checkpoint. It is the default model: \`embedded\` in the extension's \`gpt2Complete.model\` setting and in the CLI's \`--model\`.`,
+    `${/^8|^11|^18/.test(String(c.nLayer)) ? 'An' : 'A'} ${c.nLayer}-layer, ${c.nEmbd}-wide GPT-2 (${c.nHead} heads, ${c.nPositions}-token context, GPT-2's tokenizer and 50257-token vocabulary, tied output head) trained from random weights by this project's own trainer${shipped ? ` and then trained further in ${r.continued!.length === 1 ? 'a continued-training stage' : `${r.continued!.length} continued-training stages`} (Continued training)` : ''}, on code this machine has: TypeScript/JavaScript from the npm packages installed in this project and Python's standard library. It ships as \`config.json\` + \`model.safetensors\` in the Hugging Face layout, so the engine loads it like any GPT-2 checkpoint. It is the default model: \`embedded\` in the extension's \`gpt2Complete.model\` setting and in the CLI's \`--model\`.`,
     '',
     verdict(r),
     '',
@@ -222,7 +224,7 @@ export function renderModelCard(r: EmbeddedReport): string {
     first
       ? `| training | two stages: ${int(first.tokens)} + ${int(t.tokens)} = ${int(allTokens)} tokens (${splitShare(allTokens, r.corpus.totals.train.tokens)}), ${(allWallSec / 60).toFixed(0)} min in ${allSittings.length} sittings, ${tokPerSec.toFixed(0)} tokens/s in the second ${trainedOn(t)} |`
       : `| training | ${int(t.steps)} steps × ${t.hyper.rows} × ${c.nPositions} tokens = ${int(t.tokens)} tokens (${splitShare(t.tokens, r.corpus.totals.train.tokens)}), ${(t.wallSec / 60).toFixed(0)} min in ${t.sittings.length} ${t.sittings.length === 1 ? 'sitting' : 'sittings'}, ${tokPerSec.toFixed(0)} tokens/s ${trainedOn(t)} |`,
-    ...(r.continued?.length ? [`| continued training | ${continuedSummary(r.continued)}: the shipped weights (Continued training) |`] : []),
+    ...(shipped ? [`| continued training | ${continuedSummary(r.continued!)}: the shipped weights (Continued training) |`] : []),
     `| held-out loss | **${e.modelLoss.toFixed(3)}** nats/token (perplexity ${Math.exp(e.modelLoss).toFixed(1)}); trigram baseline ${e.ngramLoss.toFixed(3)} (${Math.exp(e.ngramLoss).toFixed(1)}) |`,
     `| next-line exact match | **${pct(em.model, em.cases)}**; trigram baseline ${pct(em.ngram, em.cases)} |`,
     `| latency (engine, 1 thread) | prefill ${r.latency.prefillMs.toFixed(0)} ms for a ${r.latency.meanPromptTokens.toFixed(0)}-token prompt (mean), decode ${r.latency.decodeMsPerToken.toFixed(1)} ms/token |`,
@@ -255,9 +257,9 @@ export function renderModelCard(r: EmbeddedReport): string {
       : []),
     `Held-out loss during training (the trainer's evaluation, ${t.evalWindows} windows, by step${first ? ' of the second stage' : ''}): ${t.evals.map((x) => `${x.step}: ${x.l2.toFixed(3)}`).join(', ')}.`,
     '',
-    ...(r.continued?.length
+    ...(shipped
       ? [
-        `That build is where the shipped weights started: they are those of continued-training stage ${r.continued[r.continued.length - 1].stage} (held-out loss ${r.continued[r.continued.length - 1].heldOutLoss.toFixed(3)} on the stages' split), warm restarts over new slices of the same data stream with a share of retrieval-aware windows; Continued training has every stage's record. The Summary and Evaluation score the shipped weights.`,
+        `That build is where the shipped weights started: they are those of continued-training stage ${shipped.stage} (held-out loss ${shipped.heldOutLoss.toFixed(3)} on the stages' split), warm restarts over new slices of the same data stream with a share of retrieval-aware windows; Continued training has every stage's record. The Summary and Evaluation score the shipped weights.`,
         '',
       ]
       : []),
@@ -277,7 +279,7 @@ export function renderModelCard(r: EmbeddedReport): string {
     '|---|---:|---:|---:|',
     `| **embedded GPT-2 ${r.shape.name}** | **${e.modelLoss.toFixed(3)}** | **${Math.exp(e.modelLoss).toFixed(1)}** | **${pct(em.model, em.cases)}** |`,
     `| trigram KN, whole training split | ${e.ngramLoss.toFixed(3)} | ${Math.exp(e.ngramLoss).toFixed(1)} | ${pct(em.ngram, em.cases)} |`,
-    `| trigram KN, the model's training tokens${r.continued?.length ? ' (its first build)' : ''} | ${e.matchedLoss.toFixed(3)} | ${Math.exp(e.matchedLoss).toFixed(1)} | ${pct(em.matched, em.cases)} |`,
+    `| trigram KN, the model's training tokens${shipped ? ' (its first build)' : ''} | ${e.matchedLoss.toFixed(3)} | ${Math.exp(e.matchedLoss).toFixed(1)} | ${pct(em.matched, em.cases)} |`,
     '',
     '## Ten completions from held-out files',
     '',
@@ -293,8 +295,8 @@ export function renderModelCard(r: EmbeddedReport): string {
     `npm run train:embedded -- --fresh --shape ${c.nLayer}x${c.nEmbd} --lr ${t.hyper.lr} --rows ${t.hyper.rows} --stages ${[...(first ? [first] : []), t].map((x) => x.steps * x.hyper.rows * c.nPositions).join(',')}`,
     '```',
     '',
-    ...(r.continued?.length
-      ? [`Then the continued stages, and shipping the last one (its weights into \`models/embedded\`, this card rewritten; the acceptance head and the candidate rule beside it are retrained after, scripts/embedded/README.md): \`npm run train:embedded\` until stage ${r.continued[r.continued.length - 1].stage} is promoted, then \`npm run train:embedded -- --ship\`.`, '']
+    ...(shipped
+      ? [`Then the continued stages, and shipping the last one (its weights into \`models/embedded\`, this card rewritten; the acceptance head and the candidate rule beside it are retrained after, scripts/embedded/README.md): \`npm run train:embedded\` until stage ${shipped.stage} is promoted, then \`npm run train:embedded -- --ship\`.`, '']
       : []),
     'Each stage but the last leaves its model and record in `.test-cache/embedded-train/stage-N/`, where the next starts from (a warm restart). In sittings: `--minutes M` stops at the first checkpoint after M minutes, and the second command without `--fresh` resumes there, skipping finished stages (`npm run train:embedded` alone trains further stages after the shipped model: Continued training). `npm run train:embedded -- --measure` repeats the shape measurements.',
     '',
