@@ -98,12 +98,15 @@ async function indexWorkspace(folders: string[], maxTokens: number, chunks: bool
   const index = new WorkspaceCache(engine.tokenizer, maxTokens, chunks);
   workspace = index;
   const total = { files: 0, tokens: 0, skipped: 0 };
-  for (const folder of folders) {
-    const p = await index.indexFolder(folder, { signal: controller.signal });
-    total.files += p.files;
-    total.skipped += p.skipped;
+  try {
+    for (const folder of folders) {
+      const p = await index.indexFolder(folder, { signal: controller.signal });
+      total.files += p.files;
+      total.skipped += p.skipped;
+    }
+  } finally {
+    if (indexing === controller) indexing = undefined;
   }
-  if (indexing === controller) indexing = undefined;
   total.tokens = index.store.liveTokens;
   return { ...total, overCap: index.overCap, ms: performance.now() - t0 };
 }
