@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
+import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
 import { indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
@@ -167,6 +167,22 @@ describe('candidate choice', () => {
     const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromCopy: false }, ctx);
     assert.equal(xm[CHOICE_FEATURES.indexOf('model_min_logprob')], -10, 'clamped as the head clamps');
     assert.equal(xm[CHOICE_FEATURES.indexOf('lookup_share')], 0);
+  });
+
+  it("each candidate carries its first source's evidence: log P mean, least and first, and the head's logit", () => {
+    assert.deepEqual(evidenceOf([-1, -30, -2], 0.8), { mean: -13 / 3, min: -10, first: -1, head: 0.8 });
+    assert.equal(evidenceOf([]), undefined);
+    const model = evidenceOf([-0.5], 0.9)!, lookup = evidenceOf([-2, -4], 0.2)!;
+    const m = mergeCandidates('foo()', 'foo()', 'bar()', { model, lookup });
+    assert.deepEqual(m.map((c) => c.evidence), [model, undefined], "the model's text keeps the model's; the copy was not scored");
+    const ctx = { lineStart: false, modelText: 'foo()' };
+    const f = (x: number[], name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
+    const x = choiceFeatures(m[0], ctx);
+    assert.equal(f(x, 'scored'), 1);
+    assert.equal(f(x, 'logprob_first'), -0.5);
+    assert.ok(Math.abs(f(x, 'head_logit') - Math.log(9) / 4) < 1e-9);
+    const unscored = choiceFeatures(m[1], ctx);
+    assert.deepEqual(['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'].map((n) => f(unscored, n)), [0, 0, 0, 0, 0]);
   });
 
   it('picks the most probable candidate; a tie keeps the earlier (the model)', () => {
