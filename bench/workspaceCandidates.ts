@@ -17,10 +17,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RequestStates } from '../src/completion/engineCompletion';
-import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
+import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type CandidateSource, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
 import {
   CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, mergeCandidates, scoreCandidates,
-  type ChoiceContext, type ChoiceRule, type Evidence, type SourceEvidence,
+  type ChoiceContext, type ChoiceRule, type Offers,
 } from '../src/completion/context/candidateChoice';
 import { loadAcceptanceHead, type AcceptanceHead } from '../src/training/head/acceptanceHead';
 import { trainLinearHead } from '../src/training/head/logistic';
@@ -51,7 +51,7 @@ export interface CollectedCut {
   /** Log P of the shown suggestion's first token as decoded. */
   readonly first?: number;
   /** The workspace candidates as the pipeline offered them, read by the model (OfferedState). */
-  readonly offered?: { source: 'lookup' | 'copy'; text: string; x: number[]; logprobs: number[] }[];
+  readonly offered?: { source: CandidateSource; text: string; x: number[]; logprobs: number[] }[];
 }
 
 const rounded = (xs: ArrayLike<number>) => Array.from(xs, (v) => Math.round(v * 1e5) / 1e5);
@@ -177,29 +177,22 @@ async function analyze(): Promise<void> {
 /** The head whose P on each candidate the rule reads (the one shipped beside the embedded model). */
 let evidenceHead: AcceptanceHead | undefined;
 
-/** The choice rule's view of a collected cut. */
+/** The choice rule's view of a collected cut: the candidates as the pipeline offered and read them. */
 export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCandidates>; ctx: ChoiceContext } {
-  const lookup = r.cands.find((c) => c.source === 'lookup');
-  const copy = r.cands.find((c) => c.source === 'copy');
   const f = r.x?.slice(-4);
   evidenceHead ??= loadAcceptanceHead(embeddedModelDir(), embeddedWidth())!;
   const headP = (x: number[]) => evidenceHead!.suggestion(Float32Array.from(x));
-  const offered = (source: 'lookup' | 'copy'): Evidence | undefined => {
-    const o = r.offered.find((c) => c.source === source);
-    return o === undefined ? undefined : evidenceOf(o.logprobs, headP(o.x));
+  const offers: Offers = {
+    model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!) } },
   };
-  const evidence: SourceEvidence = {
-    model: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!) },
-    lookup: offered('lookup'),
-    copy: offered('copy'),
-  };
+  for (const o of r.offered) offers[o.source] = { text: o.text, evidence: evidenceOf(o.logprobs, headP(o.x)) };
   const ctx: ChoiceContext = {
     lineStart: lineQuery(r.cut.document.slice(0, r.cut.offset), '').typed === '',
     modelText: r.model,
     modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
-    lookup: lookup?.match,
+    lookup: r.cands.find((c) => c.match !== undefined)?.match,
   };
-  return { candidates: mergeCandidates(r.model, lookup?.text, copy?.text, evidence), ctx };
+  return { candidates: mergeCandidates(offers), ctx };
 }
 
 /** The embedded model's width (what its head reads). */

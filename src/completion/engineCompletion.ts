@@ -7,7 +7,7 @@ import { blankTokens } from '../engine/cacheModel/cacheModel';
 import { cacheMixer, type CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
-import { chooseCandidate, evidenceOf, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type Evidence, type SourceEvidence } from './context/candidateChoice';
+import { chooseCandidate, evidenceOf, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
 import { CHUNK_LINES, queryText, type Ranking } from './context/chunkIndex';
 import { workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
 import { snippetHeader } from './context/snippets';
@@ -189,12 +189,11 @@ export async function completeWithEngine(
       onStates?.({ prompt: promptState, candidates: states, offered: offeredStates });
     }
     if (rule !== undefined) {
-      const evidence: SourceEvidence = {
-        model: modelFeatures === undefined || modelFirstLogprob === undefined ? undefined
-          : { mean: modelFeatures[0], min: modelFeatures[1], first: Math.max(-10, modelFirstLogprob), head: candidates[0]?.confidence },
-        lookup: offeredEvidence(offeredStates, 'lookup', head),
-        copy: offeredEvidence(offeredStates, 'copy', head),
-      };
+      const evidence: Partial<Record<ChoiceSource, Evidence>> = {};
+      if (modelFeatures !== undefined && modelFirstLogprob !== undefined) {
+        evidence.model = { mean: modelFeatures[0], min: modelFeatures[1], first: Math.max(-10, modelFirstLogprob), head: candidates[0]?.confidence };
+      }
+      for (const o of offeredStates) evidence[o.source] = evidenceOf(o.logprobs, head?.suggestion(o.x));
       chooseAmong(candidates, rule, offered, modelShown, modelFeatures, req, (t) => engine.tokenizer.encode(t).length, evidence);
     }
     return {
@@ -226,26 +225,28 @@ export function chooseAmong(
   modelFeatures: readonly number[] | undefined,
   req: EngineCompleteRequest,
   countTokens: (text: string) => number,
-  evidence: SourceEvidence = {},
+  evidence: Partial<Record<ChoiceSource, Evidence>> = {},
 ): void {
-  const shown = (c: WorkspaceCandidate | undefined) => {
-    const text = c === undefined ? null : postprocessCompletion(c.text, req.postprocess!);
-    return text === null || text.trim() === '' ? undefined : text;
-  };
-  const lookup = offered.find((c) => c.source === 'lookup');
-  const lookupText = shown(lookup), copyText = shown(offered.find((c) => c.source === 'copy'));
-  const merged = mergeCandidates(modelShown, lookupText, copyText, evidence);
+  const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
+  let match: WorkspaceCandidate['match'];
+  for (const c of offered) {
+    const text = postprocessCompletion(c.text, req.postprocess!);
+    if (text === null || text.trim() === '') continue;
+    offers[c.source] = { text, evidence: evidence[c.source] };
+    match ??= c.match;
+  }
+  const merged = mergeCandidates(offers);
   const ctx: ChoiceContext = {
     lineStart: req.postprocess!.prefixOnLine.trim() === '',
     modelText: modelShown,
     modelLogprobs: modelFeatures === undefined ? undefined : { mean: modelFeatures[0], min: modelFeatures[1] },
-    lookup: lookupText === undefined ? undefined : lookup!.match,
+    lookup: match,
   };
   const scores = scoreCandidates(rule, merged, ctx);
   const best = chooseCandidate(scores);
   if (best < 0) return;
   const chosen = merged[best];
-  const origin = (c: (typeof merged)[number]) => (c.fromLookup ? 'lookup' as const : 'copy' as const);
+  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp ? 'lookup' as const : 'copy' as const);
   const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const, origin: origin(c) }));
   if (req.n > 1) {
     candidates.push(...workspaceOnes);
@@ -262,12 +263,6 @@ export function chooseAmong(
 function choiceRuleOf(head: ConfidenceHead | undefined): ChoiceRule | undefined {
   const rule = (head?.meta as { candidates?: unknown } | undefined)?.candidates;
   return usableRule(rule) ? rule : undefined;
-}
-
-/** The evidence of the offered candidate from `source`, with the head's P on it. */
-function offeredEvidence(states: readonly OfferedState[], source: OfferedState['source'], head: ConfidenceHead | undefined): Evidence | undefined {
-  const s = states.find((o) => o.source === source);
-  return s === undefined ? undefined : evidenceOf(s.logprobs, head?.suggestion(s.x));
 }
 
 /**

@@ -22,6 +22,7 @@ export const CHOICE_FEATURES = [
   'model_and_lookup', 'model_and_copy', 'lookup_and_copy',
   'model_differs', 'line_start_lookup', 'line_start_model', 'lookup_two_lines', 'lookup_shape',
   'scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit',
+  'from_runner_up', 'runner_up_share', 'model_and_runner_up',
 ] as const;
 
 /** The fitted rule as stored in head.json (`candidates`). */
@@ -56,17 +57,19 @@ export interface ChoiceCandidate {
   readonly text: string;
   readonly fromModel: boolean;
   readonly fromLookup: boolean;
+  /** The lookup's next commonest line (LineMatch.runnerUp). */
+  readonly fromRunnerUp: boolean;
   readonly fromCopy: boolean;
   /** The first offering source's evidence, when it was scored. */
   readonly evidence?: Evidence;
 }
 
-/** Each source's evidence for its text. */
-export interface SourceEvidence {
-  readonly model?: Evidence;
-  readonly lookup?: Evidence;
-  readonly copy?: Evidence;
-}
+/** Where candidates come from, in the order they are merged (the model's first). */
+export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy'] as const;
+export type ChoiceSource = (typeof CHOICE_SOURCES)[number];
+
+/** What each source offers: its text as shown, and the model's reading of it. */
+export type Offers = Partial<Record<ChoiceSource, { readonly text: string; readonly evidence?: Evidence }>>;
 
 /** What the request knows besides the candidates. */
 export interface ChoiceContext {
@@ -88,17 +91,22 @@ export function firstLine(text: string): string {
  * The candidates' distinct texts with their sources, the model's first. Texts that agree on the
  * cursor's line are one candidate (the first source's text: the model's may go on to more lines).
  */
-export function mergeCandidates(
-  modelText: string, lookupText: string | undefined, copyText: string | undefined, evidence: SourceEvidence = {},
-): ChoiceCandidate[] {
+export function mergeCandidates(offers: Offers): ChoiceCandidate[] {
   const out: ChoiceCandidate[] = [];
-  const line = (t: string | undefined) => (t === undefined || t.trim() === '' ? undefined : firstLine(t));
-  const m = line(modelText), l = line(lookupText), k = line(copyText);
-  const sources = [[modelText, evidence.model], [lookupText, evidence.lookup], [copyText, evidence.copy]] as const;
-  for (const [t, ev] of sources) {
-    const key = line(t);
+  const line = (source: ChoiceSource) => {
+    const t = offers[source]?.text;
+    return t === undefined || t.trim() === '' ? undefined : firstLine(t);
+  };
+  const keys = Object.fromEntries(CHOICE_SOURCES.map((s) => [s, line(s)])) as Record<ChoiceSource, string | undefined>;
+  for (const source of CHOICE_SOURCES) {
+    const key = keys[source];
     if (key === undefined || out.some((c) => firstLine(c.text) === key)) continue;
-    out.push({ text: t!, fromModel: key === m, fromLookup: key === l, fromCopy: key === k, ...(ev !== undefined ? { evidence: ev } : {}) });
+    const ev = offers[source]!.evidence;
+    out.push({
+      text: offers[source]!.text,
+      fromModel: key === keys.model, fromLookup: key === keys.lookup, fromRunnerUp: key === keys.runnerUp, fromCopy: key === keys.copy,
+      ...(ev !== undefined ? { evidence: ev } : {}),
+    });
   }
   return out;
 }
@@ -118,7 +126,13 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext): number[]
     m * l, m * k, l * k,
     !c.fromModel && ctx.modelText.trim() !== '' ? 1 : 0, s * l, s * m, look && lookup.context === 'two-lines' ? 1 : 0, look && lookup.context === 'shape' ? 1 : 0,
     ...evidenceFeatures(c.evidence),
+    ...runnerUpFeatures(c, m, ctx.lookup),
   ];
+}
+
+function runnerUpFeatures(c: ChoiceCandidate, fromModel: number, lookup: LineMatch | undefined): number[] {
+  const r = c.fromRunnerUp && lookup?.runnerUp !== undefined ? 1 : 0;
+  return [r, r === 1 ? lookup!.runnerUp!.count / lookup!.total : 0, r * fromModel];
 }
 
 function evidenceFeatures(ev: Evidence | undefined): number[] {
