@@ -9,10 +9,11 @@
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--save] [--doc-weight W] [sets...]
+ *   npx tsx bench/workspaceCandidates.ts fit [--save] [--doc-weight W] [--drop F,...] [sets...]
  *       fits the choice rule (candidateChoice.ts) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
- *       the model with the head; --save writes it into models/embedded/head.json (`candidates`)
+ *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`), to measure them
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -208,10 +209,18 @@ function hashFile(name: string): number {
   return h;
 }
 
+/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`. */
+const FEATURE_GROUPS: Record<string, readonly string[]> = {
+  evidence: ['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'],
+  'runner-up': ['from_runner_up', 'runner_up_share', 'model_and_runner_up'],
+};
+const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
+const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
+
 function examplesOf(rows: readonly CutRow[]) {
   return rows.flatMap((r) => {
     const { candidates, ctx } = choiceInputs(r);
-    return candidates.map((c) => ({ h: Float32Array.from(choiceFeatures(c, ctx)), label: (exactText(r, c.text) ? 1 : 0) as 0 | 1 }));
+    return candidates.map((c) => ({ h: Float32Array.from(choiceFeatures(c, ctx), (v, i) => (keptMask[i] ? v : 0)), label: (exactText(r, c.text) ? 1 : 0) as 0 | 1 }));
   });
 }
 
