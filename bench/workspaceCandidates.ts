@@ -2,9 +2,10 @@
  * Workspace candidates beside the model's suggestion (bench/QUALITY.md, "Workspace candidates").
  *
  *   npx tsx bench/workspaceCandidates.ts collect [--train-cuts N] [--cuts N] [sets...]
- *       runs the editor's pipeline (embedded model, cache model on, no gating, no workspace
- *       candidates) at seeded cuts of each set's TRAINING files (seed 1) and at the quality
- *       benchmark's held-out cuts (seed 0), keeping per cut the shown suggestion and the head's input;
+ *       runs the editor's pipeline (embedded model, cache model on, no gating, no choice) at seeded
+ *       cuts of each set's TRAINING files (seed 1) and at the quality benchmark's held-out cuts
+ *       (seed 0), keeping per cut the model's shown suggestion and the head's input, and the
+ *       workspace candidates as the pipeline offered them with the model's reading of each;
  *       written to .test-cache/candidate-examples/<set>.json
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
