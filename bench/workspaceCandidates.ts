@@ -2,24 +2,29 @@
  * Workspace candidates beside the model's suggestion (bench/QUALITY.md, "Workspace candidates").
  *
  *   npx tsx bench/workspaceCandidates.ts collect [--train-cuts N] [--cuts N] [sets...]
- *       runs the editor's pipeline (embedded model, cache model on, no gating, no workspace
- *       candidates) at seeded cuts of each set's TRAINING files (seed 1) and at the quality
- *       benchmark's held-out cuts (seed 0), keeping per cut the shown suggestion and the head's input;
+ *       runs the editor's pipeline (embedded model, cache model on, no gating, no choice) at seeded
+ *       cuts of each set's TRAINING files (seed 1) and at the quality benchmark's held-out cuts
+ *       (seed 0), keeping per cut the model's shown suggestion and the head's input, and the
+ *       workspace candidates as the pipeline offered them with the model's reading of each;
  *       written to .test-cache/candidate-examples/<set>.json
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--save] [--doc-weight W] [sets...]
+ *   npx tsx bench/workspaceCandidates.ts fit [--save] [--doc-weight W] [--drop F,...] [sets...]
  *       fits the choice rule (candidateChoice.ts) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
- *       the model with the head; --save writes it into models/embedded/head.json (`candidates`)
+ *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`), to measure them
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RequestStates } from '../src/completion/engineCompletion';
-import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
-import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../src/completion/context/candidateChoice';
-import { loadAcceptanceHead } from '../src/training/head/acceptanceHead';
+import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type CandidateSource, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
+import {
+  CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, mergeCandidates, scoreCandidates,
+  type ChoiceContext, type ChoiceRule, type Offers,
+} from '../src/completion/context/candidateChoice';
+import { loadAcceptanceHead, type AcceptanceHead } from '../src/training/head/acceptanceHead';
 import { trainLinearHead } from '../src/training/head/logistic';
 import { embeddedModelDir } from '../src/cli/paths';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
@@ -45,7 +50,13 @@ export interface CollectedCut {
   readonly shown: string;
   /** The head's input for the shown suggestion (h ++ decoding features), when it was scored. */
   readonly x?: number[];
+  /** Log P of the shown suggestion's first token as decoded. */
+  readonly first?: number;
+  /** The workspace candidates as the pipeline offered them, read by the model (OfferedState). */
+  readonly offered?: { source: CandidateSource; text: string; x: number[]; logprobs: number[] }[];
 }
+
+const rounded = (xs: ArrayLike<number>) => Array.from(xs, (v) => Math.round(v * 1e5) / 1e5);
 
 async function collect(): Promise<void> {
   fs.mkdirSync(OUT, { recursive: true });
@@ -59,8 +70,13 @@ async function collect(): Promise<void> {
         states = undefined;
         const result = await runner.run(path.join(split.folder, ...cut.file.split('/')), cut.document, cut.offset, cut.languageId);
         const shown = result.suppressed === null ? result.items[0] ?? '' : '';
-        const candidate = (states as RequestStates | undefined)?.candidates[0];
-        out.push({ index, shown, ...(candidate != null && candidate.text === shown ? { x: Array.from(candidate.x, (v) => Math.round(v * 1e5) / 1e5) } : {}) });
+        const got = states as RequestStates | undefined;
+        const candidate = got?.candidates[0];
+        const offered = (got?.offered ?? []).map((o) => ({ source: o.source, text: o.text, x: rounded(o.x), logprobs: rounded(o.logprobs) }));
+        out.push({
+          index, shown, offered,
+          ...(candidate != null && candidate.text === shown ? { x: rounded(candidate.x), first: candidate.firstLogprob } : {}),
+        });
         if ((index + 1) % 100 === 0) process.stderr.write(`${set} ${what}: ${index + 1}/${cuts.length}\n`);
       }
       return out;
@@ -90,6 +106,9 @@ export interface CutRow {
   readonly ws: Record<number, LineMatch | null>;
   /** The pipeline's workspace candidates (workspaceCandidates, the default document weight). */
   readonly cands: WorkspaceCandidate[];
+  /** What the model made of its own suggestion and of the offered ones (collected). */
+  readonly first?: number;
+  readonly offered: NonNullable<CollectedCut['offered']>;
 }
 
 export const DOC_WEIGHTS = [0, 1, 4];
@@ -111,7 +130,7 @@ export async function loadRows(set: string): Promise<CutRow[]> {
       const ws: Record<number, LineMatch | null> = {};
       for (const w of DOC_WEIGHTS) ws[w] = workspaceLineMatch(cut.document, cut.offset, lines, cut.file, w);
       const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file, arg('doc-weight', DOCUMENT_LINE_WEIGHT));
-      rows.push({ set, side, cut, model: c.shown, x: c.x, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
+      rows.push({ set, side, cut, model: c.shown, x: c.x, first: c.first, offered: c.offered ?? [], cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
     }
   }
   return rows;
@@ -157,18 +176,30 @@ async function analyze(): Promise<void> {
   }
 }
 
-/** The choice rule's view of a collected cut. */
+/** The head whose P on each candidate the rule reads (the one shipped beside the embedded model). */
+let evidenceHead: AcceptanceHead | undefined;
+
+/** The choice rule's view of a collected cut: the candidates as the pipeline offered and read them. */
 export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCandidates>; ctx: ChoiceContext } {
-  const lookup = r.cands.find((c) => c.source === 'lookup');
-  const copy = r.cands.find((c) => c.source === 'copy');
   const f = r.x?.slice(-4);
+  evidenceHead ??= loadAcceptanceHead(embeddedModelDir(), embeddedWidth())!;
+  const headP = (x: number[]) => evidenceHead!.suggestion(Float32Array.from(x));
+  const offers: Offers = {
+    model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!) } },
+  };
+  for (const o of r.offered) offers[o.source] = { text: o.text, evidence: evidenceOf(o.logprobs, headP(o.x)) };
   const ctx: ChoiceContext = {
     lineStart: lineQuery(r.cut.document.slice(0, r.cut.offset), '').typed === '',
     modelText: r.model,
     modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
-    lookup: lookup?.match,
+    lookup: r.cands.find((c) => c.match !== undefined)?.match,
   };
-  return { candidates: mergeCandidates(r.model, lookup?.text, copy?.text), ctx };
+  return { candidates: mergeCandidates(offers), ctx };
+}
+
+/** The embedded model's width (what its head reads). */
+function embeddedWidth(): number {
+  return (JSON.parse(fs.readFileSync(path.join(embeddedModelDir(), 'config.json'), 'utf8')) as { n_embd: number }).n_embd;
 }
 
 const exactText = (r: CutRow, s: string) => s.trim() !== '' && judgedText(s) === r.cut.expected;
@@ -179,10 +210,18 @@ function hashFile(name: string): number {
   return h;
 }
 
+/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`. */
+const FEATURE_GROUPS: Record<string, readonly string[]> = {
+  evidence: ['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'],
+  'runner-up': ['from_runner_up', 'runner_up_share', 'model_and_runner_up'],
+};
+const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
+const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
+
 function examplesOf(rows: readonly CutRow[]) {
   return rows.flatMap((r) => {
     const { candidates, ctx } = choiceInputs(r);
-    return candidates.map((c) => ({ h: Float32Array.from(choiceFeatures(c, ctx)), label: (exactText(r, c.text) ? 1 : 0) as 0 | 1 }));
+    return candidates.map((c) => ({ h: Float32Array.from(choiceFeatures(c, ctx), (v, i) => (keptMask[i] ? v : 0)), label: (exactText(r, c.text) ? 1 : 0) as 0 | 1 }));
   });
 }
 
@@ -248,7 +287,7 @@ async function fitCommand(): Promise<void> {
   console.log(`rule: decay ${decay}, validation threshold ${threshold.toFixed(2)}; validation (${validationCuts} training-side cuts, a fifth of the files):`);
   for (const l of validationSweep) console.log(`  ${l}`);
   console.log(CHOICE_FEATURES.map((f, i) => `${f} ${rule.weight[i].toFixed(2)}`).join(', ') + `, bias ${rule.bias.toFixed(2)}`);
-  const head = loadAcceptanceHead(embeddedModelDir(), 128)!;
+  const head = loadAcceptanceHead(embeddedModelDir(), embeddedWidth())!;
   for (const set of [...new Set(rows.map((r) => r.set))]) {
     const held = rows.filter((r) => r.set === set && r.side === 'heldOut');
     const base = held.map((r) => ({ exact: exactText(r, r.model), shown: r.model.trim() !== '', p: r.x === undefined ? 0 : head.suggestion(r.x) }));

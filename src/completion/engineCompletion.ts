@@ -7,7 +7,7 @@ import { blankTokens } from '../engine/cacheModel/cacheModel';
 import { cacheMixer, type CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
-import { chooseCandidate, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule } from './context/candidateChoice';
+import { chooseCandidate, evidenceOf, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
 import { CHUNK_LINES, queryText, type Ranking } from './context/chunkIndex';
 import { workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
 import { snippetHeader } from './context/snippets';
@@ -15,6 +15,9 @@ import { documentOnlySources, type WorkspaceCache } from './context/workspaceCac
 import { postprocessCompletion } from './postprocess';
 import { buildPrompt } from './prompt';
 import { END_OF_TEXT_ID } from '../engine/stopRules';
+import { logSumExp } from '../engine/sampling';
+import { HISTORY_TAIL } from '../engine/generator';
+import type { LogitsMixer } from '../engine/cacheModel/mixture';
 
 /** What the engine side needs of an acceptance head (src/training/head/acceptanceHead.ts). */
 export interface ConfidenceHead {
@@ -34,7 +37,17 @@ export interface RequestStates {
   /** h at the prompt's last token (after the prefill). */
   prompt: Float32Array | undefined;
   /** Per candidate: its post-processed text and the head's input x (h ++ suggestionFeatures); null when dropped. */
-  candidates: ({ text: string; x: Float32Array } | null)[];
+  candidates: ({ text: string; x: Float32Array; firstLogprob?: number } | null)[];
+  /** The workspace's candidates as shown, each read by the model after the prompt (none when not offered). */
+  offered: OfferedState[];
+}
+
+/** A workspace candidate read by the model: the head's input after it, and its tokens' log P (mixed). */
+export interface OfferedState {
+  readonly source: WorkspaceCandidate['source'];
+  readonly text: string;
+  readonly x: Float32Array;
+  readonly logprobs: number[];
 }
 
 /** Names of the scalar features after h in the suggestion head's input, in order. */
@@ -110,8 +123,12 @@ export async function completeWithEngine(
   const scoring = (head !== undefined || onStates !== undefined) && req.postprocess !== undefined;
   let promptState: Float32Array | undefined;
   let promptConfidence: number | undefined;
-  const rule = req.cacheModel === true && context.candidates !== false && req.postprocess !== undefined ? choiceRuleOf(head) : undefined;
-  const offered = rule === undefined ? [] : workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath);
+  const offering = req.cacheModel === true && context.candidates !== false && req.postprocess !== undefined;
+  const rule = offering ? choiceRuleOf(head) : undefined;
+  // Offered to choose among (with a rule), or to record (collecting the rule's training data).
+  const offered = offering && (rule !== undefined || onStates !== undefined)
+    ? workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath)
+    : [];
   // A workspace candidate can be right where the model is not: no skip before decoding then.
   const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 && offered.length === 0 ? head.skipBelow : 0;
   try {
@@ -138,6 +155,8 @@ export async function completeWithEngine(
     const candidates: EngineCompleteResult['candidates'] = result.candidates.map((c) => ({ text: c.text, tokenCount: c.tokens.length, finishReason: c.finishReason }));
     let modelFeatures: number[] | undefined;
     let modelShown = '';
+    let modelFirstLogprob: number | undefined;
+    const offeredStates: OfferedState[] = [];
     if (scoring && !result.stoppedAfterPrefill) {
       const states: RequestStates['candidates'] = [];
       for (const [i, candidate] of candidates.entries()) {
@@ -148,16 +167,35 @@ export async function completeWithEngine(
           continue;
         }
         const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
-        if (i === 0) [modelFeatures, modelShown] = [features, shown!];
+        if (i === 0) [modelFeatures, modelShown, modelFirstLogprob] = [features, shown!, result.candidates[0].logprobs?.[0]];
         const x = new Float32Array(h.length + features.length);
         x.set(h);
         x.set(features, h.length);
-        states.push({ text: shown!, x });
+        states.push({ text: shown!, x, firstLogprob: result.candidates[i].logprobs?.[0] });
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
-      onStates?.({ prompt: promptState, candidates: states });
+      const promptTokens = offered.length > 0 ? engine.tokenizer.encode(built.prompt).slice(result.droppedTokens) : [];
+      for (const c of offered) {
+        const shown = postprocessCompletion(c.text, req.postprocess!);
+        if (shown === null || shown.trim() === '') continue;
+        const read = await readSuggestion(engine, promptTokens, shown, result.droppedTokens, built.prompt, cache?.mixer, signal);
+        if (read === undefined) continue;
+        const features = suggestionFeatures(read.logprobs, read.logprobs.length, shown, req.postprocess!.prefixOnLine.trim() === '');
+        const x = new Float32Array(read.h.length + features.length);
+        x.set(read.h);
+        x.set(features, read.h.length);
+        offeredStates.push({ source: c.source, text: shown, x, logprobs: read.logprobs });
+      }
+      onStates?.({ prompt: promptState, candidates: states, offered: offeredStates });
     }
-    if (rule !== undefined) chooseAmong(candidates, rule, offered, modelShown, modelFeatures, req, (t) => engine.tokenizer.encode(t).length);
+    if (rule !== undefined) {
+      const evidence: Partial<Record<ChoiceSource, Evidence>> = {};
+      if (modelFeatures !== undefined && modelFirstLogprob !== undefined) {
+        evidence.model = { mean: modelFeatures[0], min: modelFeatures[1], first: Math.max(-10, modelFirstLogprob), head: candidates[0]?.confidence };
+      }
+      for (const o of offeredStates) evidence[o.source] = evidenceOf(o.logprobs, head?.suggestion(o.x));
+      chooseAmong(candidates, rule, offered, modelShown, modelFeatures, req, (t) => engine.tokenizer.encode(t).length, evidence);
+    }
     return {
       candidates,
       windowStartOffset: built.windowStartOffset,
@@ -187,25 +225,28 @@ export function chooseAmong(
   modelFeatures: readonly number[] | undefined,
   req: EngineCompleteRequest,
   countTokens: (text: string) => number,
+  evidence: Partial<Record<ChoiceSource, Evidence>> = {},
 ): void {
-  const shown = (c: WorkspaceCandidate | undefined) => {
-    const text = c === undefined ? null : postprocessCompletion(c.text, req.postprocess!);
-    return text === null || text.trim() === '' ? undefined : text;
-  };
-  const lookup = offered.find((c) => c.source === 'lookup');
-  const lookupText = shown(lookup), copyText = shown(offered.find((c) => c.source === 'copy'));
-  const merged = mergeCandidates(modelShown, lookupText, copyText);
+  const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
+  let match: WorkspaceCandidate['match'];
+  for (const c of offered) {
+    const text = postprocessCompletion(c.text, req.postprocess!);
+    if (text === null || text.trim() === '') continue;
+    offers[c.source] = { text, evidence: evidence[c.source] };
+    match ??= c.match;
+  }
+  const merged = mergeCandidates(offers);
   const ctx: ChoiceContext = {
     lineStart: req.postprocess!.prefixOnLine.trim() === '',
     modelText: modelShown,
     modelLogprobs: modelFeatures === undefined ? undefined : { mean: modelFeatures[0], min: modelFeatures[1] },
-    lookup: lookupText === undefined ? undefined : lookup!.match,
+    lookup: match,
   };
   const scores = scoreCandidates(rule, merged, ctx);
   const best = chooseCandidate(scores);
   if (best < 0) return;
   const chosen = merged[best];
-  const origin = (c: (typeof merged)[number]) => (c.fromLookup ? 'lookup' as const : 'copy' as const);
+  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp ? 'lookup' as const : 'copy' as const);
   const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const, origin: origin(c) }));
   if (req.n > 1) {
     candidates.push(...workspaceOnes);
@@ -222,6 +263,34 @@ export function chooseAmong(
 function choiceRuleOf(head: ConfidenceHead | undefined): ChoiceRule | undefined {
   const rule = (head?.meta as { candidates?: unknown } | undefined)?.candidates;
   return usableRule(rule) ? rule : undefined;
+}
+
+/**
+ * A suggestion the model did not decode, read after the prompt window: h at its last token, and
+ * each of its tokens' log P under the distribution the model decodes from (the cache model mixed
+ * in). prompt ++ shown is encoded together, as the text would be once accepted, so the first scored
+ * token may carry the prompt's last characters with it (as token healing decodes it).
+ */
+async function readSuggestion(
+  engine: CompletionEngine, promptTokens: readonly number[], shown: string, dropped: number, prompt: string,
+  mixer: LogitsMixer | undefined, signal: AbortSignal | undefined,
+): Promise<{ h: Float32Array; logprobs: number[] } | undefined> {
+  const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
+  let from = 0;
+  while (from < tokens.length && from < promptTokens.length && tokens[from] === promptTokens[from]) from++;
+  if (from >= tokens.length) return undefined;
+  const { hidden, logits, count } = await engine.generator.scoreTail(tokens, Math.max(1, from), signal);
+  if (hidden === undefined) return undefined;
+  const vocab = engine.model.config.vocabSize;
+  const start = tokens.length - count;
+  const logprobs: number[] = [];
+  for (let j = 0; j < count; j++) {
+    const at = start + j;
+    const raw = logits.subarray(j * vocab, (j + 1) * vocab);
+    const row = mixer === undefined ? raw : mixer(tokens.slice(Math.max(0, at - HISTORY_TAIL), at), raw);
+    logprobs.push(row[tokens[at]] - logSumExp(row));
+  }
+  return { h: hidden, logprobs };
 }
 
 /**

@@ -199,20 +199,37 @@ export class Generator {
    * spelling differs. The cache then holds `tokens`. Undefined when the model has no hidden output.
    */
   async hiddenAt(tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array | undefined> {
-    if (tokens.length === 0) throw new Error('hiddenAt: no tokens');
+    return (await this.scoreTail(tokens, tokens.length, signal)).hidden;
+  }
+
+  /**
+   * hiddenAt, and the raw next-token logits [count, vocab] predicting tokens[from..] (count of
+   * them; fewer when the context window cut the front): how likely the model finds a suggestion
+   * it did not itself decode. The forward reruns from the first predicting position at most.
+   */
+  async scoreTail(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<{ hidden?: Float32Array; logits: Float32Array; count: number }> {
+    if (tokens.length === 0) throw new Error('scoreTail: no tokens');
     const release = await this.lock.acquire(signal);
     try {
       const n = this.model.config.nPositions;
       const seq = tokens.length > n ? tokens.slice(tokens.length - n) : tokens;
-      let reused = commonPrefixLength(this.tokens, seq);
-      if (reused === seq.length) reused--;
+      const first = Math.max(1, Math.min(seq.length, from - (tokens.length - seq.length)));
+      const reused = Math.min(commonPrefixLength(this.tokens, seq), first - 1);
       if (reused === 0) this.cache = null;
       else if (this.cache !== null && reused < this.cache.length) this.cache = this.model.truncate(this.cache, reused);
       this.tokens = seq.slice(0, reused);
-      const out = await this.model.forward([seq.slice(reused)], this.cache);
+      // Positions first-1 .. end predict tokens first .. end and the one after (whose state is h).
+      const positions = Array.from({ length: seq.length - first + 1 }, (_, i) => first - 1 - reused + i);
+      const out = await this.model.forward([seq.slice(reused)], this.cache, positions);
       this.cache = out.cache;
       this.tokens = seq.slice();
-      return out.hidden;
+      const nEmbd = this.model.config.nEmbd;
+      const count = seq.length - first;
+      return {
+        hidden: out.hidden?.slice((positions.length - 1) * nEmbd, positions.length * nEmbd),
+        logits: out.logits.subarray(0, count * this.model.config.vocabSize),
+        count,
+      };
     } finally {
       release();
     }
@@ -413,7 +430,7 @@ function checkDraftTokens(d: number): void {
 }
 
 /** The last HISTORY_TAIL tokens of prompt ++ generated (what a mixer looks at). */
-const HISTORY_TAIL = 48;
+export const HISTORY_TAIL = 48;
 
 function historyTail(prompt: readonly number[], generated: readonly number[]): number[] {
   if (generated.length >= HISTORY_TAIL) return generated.slice(-HISTORY_TAIL);

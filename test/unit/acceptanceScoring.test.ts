@@ -12,7 +12,9 @@ import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CompletionEngine } from '../../src/engine/engine';
 import { OrtModel } from '../../src/engine/ortModel';
 import { getTokenizer } from '../../src/engine/tokenizer';
-import { referenceHidden } from '../reference/gpt2Reference';
+import { referenceHidden, referenceLogits } from '../reference/gpt2Reference';
+import { WorkspaceCache } from '../../src/completion/context/workspaceCache';
+import { logSumExp } from '../../src/engine/sampling';
 import { testWeights } from '../helpers/randomWeights';
 
 describe('acceptance scoring on OrtModel', function () {
@@ -47,6 +49,64 @@ describe('acceptance scoring on OrtModel', function () {
     } finally {
       model.forward = forward;
     }
+  });
+
+  it('scoreTail: the reference logits predicting the tail and the final state, rerunning from the first scored position', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const prompt = tokenizer.encode('def add(a, b):\n    return');
+    await engine.generator.generate({ promptTokens: prompt, maxTokens: 4, stopAtEndOfText: false });
+    const seq = [...prompt, ...tokenizer.encode(' a + b  # sum')];
+    const calls: number[] = [];
+    const forward = model.forward.bind(model);
+    model.forward = (tokens, past, positions) => { calls.push(tokens[0].length); return forward(tokens, past, positions); };
+    try {
+      const { hidden, logits, count } = await engine.generator.scoreTail(seq, prompt.length);
+      const V = config.vocabSize, E = config.nEmbd;
+      assert.equal(count, seq.length - prompt.length);
+      const want = referenceLogits(weights, seq);
+      for (let j = 0; j < count; j++) {
+        const at = prompt.length - 1 + j; // the position predicting seq[prompt.length + j]
+        close(logits.subarray(j * V, (j + 1) * V), want.subarray(at * V, (at + 1) * V));
+      }
+      close(hidden!, referenceHidden(weights, seq).subarray((seq.length - 1) * E, seq.length * E));
+      assert.deepEqual(calls, [seq.length - prompt.length + 1], 'the prompt but its last token came from the cache');
+      assert.deepEqual(engine.generator.cachedTokens, seq);
+    } finally {
+      model.forward = forward;
+    }
+  });
+
+  it('completeWithEngine: each workspace candidate is read after the prompt (the head input, its log P with the cache model mixed in)', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const workspace = new WorkspaceCache(tokenizer);
+    const line = 'total = compute_total(items, tax_rate)';
+    workspace.setFile('/ws/other.py', `${line}\n${line}\n${line}\n`);
+    const text = 'import os\ntotal =';
+    let states: RequestStates | undefined;
+    const req = request(text, { cacheModel: true, documentPath: '/ws/doc.py', textAfterCursor: '' });
+    await completeWithEngine(engine, req, undefined, undefined, { workspace, onStates: (s) => (states = s) });
+    const lookup = states!.offered.find((o) => o.source === 'lookup');
+    assert.ok(lookup !== undefined, `the workspace line is offered (${JSON.stringify(states!.offered)})`);
+    assert.equal(lookup.text, ' compute_total(items, tax_rate)');
+    const tokens = tokenizer.encode(text + lookup.text);
+    const E = config.nEmbd, V = config.vocabSize;
+    close(lookup.x.subarray(0, E), referenceHidden(weights, tokens).subarray((tokens.length - 1) * E, tokens.length * E));
+    const promptTokens = tokenizer.encode(text);
+    let from = 0;
+    while (tokens[from] === promptTokens[from]) from++;
+    assert.equal(lookup.logprobs.length, tokens.length - from, 'one log P per token after the prompt');
+    // The cache model saw the line three times: it makes the line likelier than the random model alone does.
+    const raw = referenceLogits(weights, tokens);
+    const rawLp = lookup.logprobs.map((_, j) => {
+      const row = raw.subarray((from - 1 + j) * V, (from + j) * V);
+      return row[tokens[from + j]] - logSumExp(row);
+    });
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    assert.ok(lookup.logprobs.every((lp) => lp <= 0));
+    assert.ok(sum(lookup.logprobs) > sum(rawLp) + 1, `mixed ${sum(lookup.logprobs)} vs model alone ${sum(rawLp)}`);
+    // Without a workspace candidate nothing is read.
+    await completeWithEngine(engine, request('import os\nqqq ='), undefined, undefined, { onStates: (s) => (states = s) });
+    assert.deepEqual(states!.offered, []);
   });
 
   it('afterPrefill sees the prompt state and can end the request before decoding', async () => {

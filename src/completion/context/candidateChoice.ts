@@ -3,7 +3,10 @@
  * (workspaceCandidates.ts), and how sure to be of it: a logistic rule P(exact | candidate) over
  * scalars of where the candidate came from and the evidence behind it — how the model decoded its
  * own suggestion (mean and least token log P under the mixed distribution), how often the workspace
- * saw the line (count, share of the lines that matched), and which sources agree on the same text.
+ * saw the line (count, share of the lines that matched), which sources agree on the same text, and
+ * what the model makes of each candidate, its own or the workspace's (`Evidence`: the candidate's
+ * tokens' log P under the mixed distribution after the prompt, and the acceptance head's P on the
+ * model's state after reading it, as GPT-1 scores each answer of a multiple choice).
  * The candidate with the highest P is shown, and P is its confidence (gated by minConfidence as the
  * acceptance head's is). The rule is fitted on cuts of the training side of the quality sets
  * (bench/workspaceCandidates.ts), never on the held-out cuts, and ships inside head.json.
@@ -18,6 +21,8 @@ export const CHOICE_FEATURES = [
   'lookup_log_count', 'lookup_share', 'lookup_log_distinct',
   'model_and_lookup', 'model_and_copy', 'lookup_and_copy',
   'model_differs', 'line_start_lookup', 'line_start_model', 'lookup_two_lines', 'lookup_shape',
+  'scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit',
+  'from_runner_up', 'runner_up_share', 'model_and_runner_up',
 ] as const;
 
 /** The fitted rule as stored in head.json (`candidates`). */
@@ -30,13 +35,41 @@ export interface ChoiceRule {
   readonly validation?: Record<string, number | null>;
 }
 
+/** What the model makes of one candidate text read after the prompt. */
+export interface Evidence {
+  /** Mean, least and first of its tokens' log P under the distribution decoded from (cache model mixed in). */
+  readonly mean: number;
+  readonly min: number;
+  readonly first: number;
+  /** The acceptance head's P(accepted) on the state after it. */
+  readonly head?: number;
+}
+
+/** The evidence from a candidate's token log-probabilities (undefined when there are none). */
+export function evidenceOf(logprobs: readonly number[], head?: number): Evidence | undefined {
+  if (logprobs.length === 0) return undefined;
+  const lp = logprobs.map((x) => Math.max(-10, x));
+  return { mean: lp.reduce((a, b) => a + b, 0) / lp.length, min: Math.min(...lp), first: lp[0], head };
+}
+
 /** One distinct suggestion text and every source that offered it. */
 export interface ChoiceCandidate {
   readonly text: string;
   readonly fromModel: boolean;
   readonly fromLookup: boolean;
+  /** The lookup's next commonest line (LineMatch.runnerUp). */
+  readonly fromRunnerUp: boolean;
   readonly fromCopy: boolean;
+  /** The first offering source's evidence, when it was scored. */
+  readonly evidence?: Evidence;
 }
+
+/** Where candidates come from, in the order they are merged (the model's first). */
+export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy'] as const;
+export type ChoiceSource = (typeof CHOICE_SOURCES)[number];
+
+/** What each source offers: its text as shown, and the model's reading of it. */
+export type Offers = Partial<Record<ChoiceSource, { readonly text: string; readonly evidence?: Evidence }>>;
 
 /** What the request knows besides the candidates. */
 export interface ChoiceContext {
@@ -58,14 +91,22 @@ export function firstLine(text: string): string {
  * The candidates' distinct texts with their sources, the model's first. Texts that agree on the
  * cursor's line are one candidate (the first source's text: the model's may go on to more lines).
  */
-export function mergeCandidates(modelText: string, lookupText: string | undefined, copyText: string | undefined): ChoiceCandidate[] {
+export function mergeCandidates(offers: Offers): ChoiceCandidate[] {
   const out: ChoiceCandidate[] = [];
-  const line = (t: string | undefined) => (t === undefined || t.trim() === '' ? undefined : firstLine(t));
-  const m = line(modelText), l = line(lookupText), k = line(copyText);
-  for (const t of [modelText, lookupText, copyText]) {
-    const key = line(t);
+  const line = (source: ChoiceSource) => {
+    const t = offers[source]?.text;
+    return t === undefined || t.trim() === '' ? undefined : firstLine(t);
+  };
+  const keys = Object.fromEntries(CHOICE_SOURCES.map((s) => [s, line(s)])) as Record<ChoiceSource, string | undefined>;
+  for (const source of CHOICE_SOURCES) {
+    const key = keys[source];
     if (key === undefined || out.some((c) => firstLine(c.text) === key)) continue;
-    out.push({ text: t!, fromModel: key === m, fromLookup: key === l, fromCopy: key === k });
+    const ev = offers[source]!.evidence;
+    out.push({
+      text: offers[source]!.text,
+      fromModel: key === keys.model, fromLookup: key === keys.lookup, fromRunnerUp: key === keys.runnerUp, fromCopy: key === keys.copy,
+      ...(ev !== undefined ? { evidence: ev } : {}),
+    });
   }
   return out;
 }
@@ -84,7 +125,20 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext): number[]
     look ? Math.log1p(lookup.count) : 0, look ? lookup.count / lookup.total : 0, look ? Math.log1p(lookup.distinct) : 0,
     m * l, m * k, l * k,
     !c.fromModel && ctx.modelText.trim() !== '' ? 1 : 0, s * l, s * m, look && lookup.context === 'two-lines' ? 1 : 0, look && lookup.context === 'shape' ? 1 : 0,
+    ...evidenceFeatures(c.evidence),
+    ...runnerUpFeatures(c, m, ctx.lookup),
   ];
+}
+
+function runnerUpFeatures(c: ChoiceCandidate, fromModel: number, lookup: LineMatch | undefined): number[] {
+  const r = c.fromRunnerUp && lookup?.runnerUp !== undefined ? 1 : 0;
+  return [r, r === 1 ? lookup!.runnerUp!.count / lookup!.total : 0, r * fromModel];
+}
+
+function evidenceFeatures(ev: Evidence | undefined): number[] {
+  if (ev === undefined) return [0, 0, 0, 0, 0];
+  const p = ev.head === undefined ? 0.5 : Math.min(1 - 1e-4, Math.max(1e-4, ev.head));
+  return [1, ev.mean, ev.min, ev.first, Math.log(p / (1 - p)) / 4];
 }
 
 /** P(exact) of each candidate under the rule. */

@@ -31,6 +31,8 @@ export interface LineMatch {
    * first word and last character).
    */
   readonly context: MatchContext;
+  /** The next commonest line and its count, when another line matched. */
+  readonly runnerUp?: { readonly line: string; readonly count: number };
 }
 
 export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape';
@@ -394,12 +396,15 @@ export function shapeKey(line: string): string {
 }
 
 function best(counts: Map<string, number>, context: MatchContext): LineMatch | null {
-  let line: string | undefined;
-  let count = 0;
+  let line: string | undefined, second: string | undefined;
+  let count = 0, secondCount = 0;
   let total = 0;
+  const before = (l: string, c: number, than: string | undefined, thanCount: number) => than === undefined || c > thanCount || (c === thanCount && l < than);
   for (const [l, c] of counts) {
     total += c;
-    if (c > count || (c === count && line !== undefined && l < line)) [line, count] = [l, c];
+    if (before(l, c, line, count)) [second, secondCount, line, count] = [line, count, l, c];
+    else if (before(l, c, second, secondCount)) [second, secondCount] = [l, c];
   }
-  return line === undefined ? null : { line, count, total, distinct: counts.size, context };
+  if (line === undefined) return null;
+  return { line, count, total, distinct: counts.size, context, ...(second !== undefined ? { runnerUp: { line: second, count: secondCount } } : {}) };
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
+import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
 import { indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
@@ -30,7 +30,7 @@ describe('workspace lines', () => {
 
   it('completes with the most frequent line starting with what is typed, counts and share', () => {
     const m = index().complete('import ');
-    assert.deepEqual(m, { line: 'import os', count: 4, total: 4 + 3 + 1, distinct: 3, context: 'typed' });
+    assert.deepEqual(m, { line: 'import os', count: 4, total: 4 + 3 + 1, distinct: 3, context: 'typed', runnerUp: { line: 'import sys', count: 3 } });
     assert.equal(index().complete('import os'), null, 'a line that does not go on past what is typed is no completion');
     assert.equal(index().complete('zzz'), null);
   });
@@ -48,7 +48,7 @@ describe('workspace lines', () => {
     assert.equal(lines.complete('import ', 'a')?.count, 2);
     assert.equal(lines.follow('import os', 'c')?.count, 1);
     const extra = [{ lines: ['import re', 'import re'], weight: 3 }];
-    assert.deepEqual(lines.complete('import ', undefined, extra), { line: 'import re', count: 7, total: 14, distinct: 3, context: 'typed' });
+    assert.deepEqual(lines.complete('import ', undefined, extra), { line: 'import re', count: 7, total: 14, distinct: 3, context: 'typed', runnerUp: { line: 'import os', count: 4 } });
     assert.equal(lines.follow('import re', undefined, extra)?.line, 'import re');
   });
 
@@ -80,7 +80,7 @@ describe('workspace lines', () => {
     lines.setFile('f', 'try:\n  a()\nexcept E:\n  pass\n');
     lines.setFile('g', 'try:\n  b()\nexcept E:\n  raise\n\nexcept E:\n  raise\n');
     assert.deepEqual(lines.follow('except E:', undefined, [], 'a()'), { line: 'pass', count: 1, total: 1, distinct: 1, context: 'two-lines' });
-    assert.deepEqual(lines.follow('except E:', undefined, [], 'x()'), { line: 'raise', count: 2, total: 3, distinct: 2, context: 'line' });
+    assert.deepEqual(lines.follow('except E:', undefined, [], 'x()'), { line: 'raise', count: 2, total: 3, distinct: 2, context: 'line', runnerUp: { line: 'pass', count: 1 } });
     assert.equal(lines.follow('except E:', 'f', [], 'a()')?.context, 'line', 'the excluded file\'s two-line context is gone');
     assert.equal(lines.follow('except E:', undefined, [{ lines: ['y()', 'except E:', 'return'], weight: 4 }], 'y()')?.line, 'return');
     // Counts come and go with the files, down to nothing.
@@ -121,16 +121,19 @@ describe('workspace candidates', () => {
     assert.equal(inFileCopy(lineQuery('x = 1\n', '')), '');
   });
 
-  it('lookup first (over the index but the document, plus the document), then the copy when it differs', () => {
+  it('lookup first (over the index but the document, plus the document), its runner-up, then the copy when it differs', () => {
     const lines = new WorkspaceLines();
     lines.setFile('/w/other.py', 'self.assertEqual(a, b)\nself.assertEqual(a, b)\n');
     lines.setFile('/w/doc.py', 'self.assertTrue(ok)\nself.assertTrue(ok)\nself.assertTrue(ok)\n');
     const c = workspaceCandidates('self.assertIn(k, d)\nself.assert', '', lines, '/w/doc.py', 1);
-    assert.deepEqual(c.map((x) => [x.source, x.text]), [['lookup', 'Equal(a, b)'], ['copy', 'In(k, d)']]);
+    assert.deepEqual(c.map((x) => [x.source, x.text]), [['lookup', 'Equal(a, b)'], ['runnerUp', 'In(k, d)']], 'the copy is the runner-up: offered once');
+    const three = workspaceCandidates('self.assertIs(x)\nself.assertIn(k, d)\nself.assertIs(y)\nself.assert', '', lines, '/w/doc.py', 1);
+    assert.deepEqual(three.map((x) => [x.source, x.text]), [['lookup', 'Equal(a, b)'], ['runnerUp', 'In(k, d)'], ['copy', 'Is(y)']], 'ties go to code-unit order');
     assert.equal(c[0].match?.count, 2);
     // By default a line of the live document counts DOCUMENT_LINE_WEIGHT (4) times: it wins, and the copy agrees.
     const local = workspaceCandidates('self.assertIn(k, d)\nself.assert', '', lines, '/w/doc.py');
-    assert.deepEqual(local.map((x) => [x.source, x.text, x.match?.count]), [['lookup', 'In(k, d)', DOCUMENT_LINE_WEIGHT]]);
+    assert.deepEqual(local.map((x) => [x.source, x.text, x.match?.count]), [['lookup', 'In(k, d)', DOCUMENT_LINE_WEIGHT], ['runnerUp', 'Equal(a, b)', DOCUMENT_LINE_WEIGHT]]);
+    assert.deepEqual(local[1].match?.runnerUp, { line: 'self.assertEqual(a, b)', count: 2 });
     // Without an index the document's own lines still give both.
     const alone = workspaceCandidates('f(1)\nf(1)\nf', '', undefined, undefined);
     assert.deepEqual(alone.map((x) => [x.source, x.text]), [['lookup', '(1)']]);
@@ -146,32 +149,51 @@ describe('candidate choice', () => {
   };
 
   it('merges sources that agree on the cursor line, the model first', () => {
-    const m = mergeCandidates('foo()\n  bar', 'foo()', 'baz()');
+    const m = mergeCandidates({ model: { text: 'foo()\n  bar' }, lookup: { text: 'foo()' }, runnerUp: { text: 'baz()  ' }, copy: { text: 'baz()' } });
     assert.deepEqual(m, [
-      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromCopy: false },
-      { text: 'baz()', fromModel: false, fromLookup: false, fromCopy: true },
+      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromRunnerUp: false, fromCopy: false },
+      { text: 'baz()  ', fromModel: false, fromLookup: false, fromRunnerUp: true, fromCopy: true },
     ]);
-    assert.deepEqual(mergeCandidates('', undefined, 'x').map((c) => c.text), ['x']);
+    assert.deepEqual(mergeCandidates({ model: { text: '' }, copy: { text: 'x' } }).map((c) => c.text), ['x']);
     assert.equal(firstLine('a  \nb'), 'a');
   });
 
   it('features follow CHOICE_FEATURES and vanish for sources that did not offer the text', () => {
     const ctx = { lineStart: true, modelText: 'm', modelLogprobs: { mean: -1, min: -20 }, lookup: { line: 'l', count: 3, total: 4, distinct: 2, context: 'line' as const } };
-    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromCopy: false }, ctx);
+    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromRunnerUp: false, fromCopy: false }, ctx);
     assert.equal(x.length, CHOICE_FEATURES.length);
     const f = (name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
     assert.equal(f('model_min_logprob'), 0);
     assert.equal(f('lookup_share'), 0.75);
     assert.equal(f('model_differs'), 1);
     assert.equal(f('line_start_lookup'), 1);
-    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromCopy: false }, ctx);
+    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromRunnerUp: false, fromCopy: false }, ctx);
     assert.equal(xm[CHOICE_FEATURES.indexOf('model_min_logprob')], -10, 'clamped as the head clamps');
     assert.equal(xm[CHOICE_FEATURES.indexOf('lookup_share')], 0);
+    const withSecond = { ...ctx, lookup: { ...ctx.lookup, runnerUp: { line: 'l2', count: 1 } } };
+    const xr = choiceFeatures({ text: 'l2', fromModel: true, fromLookup: false, fromRunnerUp: true, fromCopy: false }, withSecond);
+    assert.deepEqual(['from_runner_up', 'runner_up_share', 'model_and_runner_up', 'from_lookup'].map((n) => xr[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]), [1, 0.25, 1, 0]);
+  });
+
+  it("each candidate carries its first source's evidence: log P mean, least and first, and the head's logit", () => {
+    assert.deepEqual(evidenceOf([-1, -30, -2], 0.8), { mean: -13 / 3, min: -10, first: -1, head: 0.8 });
+    assert.equal(evidenceOf([]), undefined);
+    const model = evidenceOf([-0.5], 0.9)!, lookup = evidenceOf([-2, -4], 0.2)!;
+    const m = mergeCandidates({ model: { text: 'foo()', evidence: model }, lookup: { text: 'foo()', evidence: lookup }, copy: { text: 'bar()' } });
+    assert.deepEqual(m.map((c) => c.evidence), [model, undefined], "the model's text keeps the model's; the copy was not scored");
+    const ctx = { lineStart: false, modelText: 'foo()' };
+    const f = (x: number[], name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
+    const x = choiceFeatures(m[0], ctx);
+    assert.equal(f(x, 'scored'), 1);
+    assert.equal(f(x, 'logprob_first'), -0.5);
+    assert.ok(Math.abs(f(x, 'head_logit') - Math.log(9) / 4) < 1e-9);
+    const unscored = choiceFeatures(m[1], ctx);
+    assert.deepEqual(['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'].map((n) => f(unscored, n)), [0, 0, 0, 0, 0]);
   });
 
   it('picks the most probable candidate; a tie keeps the earlier (the model)', () => {
     const ctx = { lineStart: false, modelText: 'm', modelLogprobs: { mean: -3, min: -6 }, lookup: { line: 'l', count: 9, total: 10, distinct: 2, context: 'line' as const } };
-    const cands = mergeCandidates('m', 'l', undefined);
+    const cands = mergeCandidates({ model: { text: 'm' }, lookup: { text: 'l' } });
     const p = scoreCandidates(rule, cands, ctx);
     assert.ok(p[1] > p[0]);
     assert.equal(chooseCandidate(p), 1);
