@@ -4,7 +4,7 @@
  * this, so the editor and `gpt2-complete complete --file` see the same prompt and the same tokens.
  */
 import { blankTokens } from '../engine/cacheModel/cacheModel';
-import { cacheMixer, type CacheWeights } from '../engine/cacheModel/mixture';
+import { cacheMixer, cacheTokenLogProb, modelLogProb, type CacheWeights, type TokenLogProb } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { chooseCandidate, evidenceOf, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
@@ -15,9 +15,7 @@ import { documentOnlySources, type WorkspaceCache } from './context/workspaceCac
 import { postprocessCompletion } from './postprocess';
 import { buildPrompt } from './prompt';
 import { END_OF_TEXT_ID } from '../engine/stopRules';
-import { logSumExp } from '../engine/sampling';
 import { HISTORY_TAIL } from '../engine/generator';
-import type { LogitsMixer } from '../engine/cacheModel/mixture';
 
 /** What the engine side needs of an acceptance head (src/training/head/acceptanceHead.ts). */
 export interface ConfidenceHead {
@@ -178,7 +176,7 @@ export async function completeWithEngine(
       for (const c of offered) {
         const shown = postprocessCompletion(c.text, req.postprocess!);
         if (shown === null || shown.trim() === '') continue;
-        const read = await readSuggestion(engine, promptTokens, shown, result.droppedTokens, built.prompt, cache?.mixer, signal);
+        const read = await readSuggestion(engine, promptTokens, shown, result.droppedTokens, built.prompt, cache?.logProb, signal);
         if (read === undefined) continue;
         const features = suggestionFeatures(read.logprobs, read.logprobs.length, shown, req.postprocess!.prefixOnLine.trim() === '');
         const x = new Float32Array(read.h.length + features.length);
@@ -273,7 +271,7 @@ function choiceRuleOf(head: ConfidenceHead | undefined): ChoiceRule | undefined 
  */
 async function readSuggestion(
   engine: CompletionEngine, promptTokens: readonly number[], shown: string, dropped: number, prompt: string,
-  mixer: LogitsMixer | undefined, signal: AbortSignal | undefined,
+  logProb: TokenLogProb = modelLogProb, signal: AbortSignal | undefined,
 ): Promise<{ h: Float32Array; logprobs: number[] } | undefined> {
   const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
   let from = 0;
@@ -286,9 +284,7 @@ async function readSuggestion(
   const logprobs: number[] = [];
   for (let j = 0; j < count; j++) {
     const at = start + j;
-    const raw = logits.subarray(j * vocab, (j + 1) * vocab);
-    const row = mixer === undefined ? raw : mixer(tokens.slice(Math.max(0, at - HISTORY_TAIL), at), raw);
-    logprobs.push(row[tokens[at]] - logSumExp(row));
+    logprobs.push(logProb(tokens.slice(Math.max(0, at - HISTORY_TAIL), at), logits.subarray(j * vocab, (j + 1) * vocab), tokens[at]));
   }
   return { h: hidden, logprobs };
 }
@@ -317,7 +313,8 @@ function cacheFor(engine: CompletionEngine, req: EngineCompleteRequest, context:
   const { sources, release } = context.workspace !== undefined
     ? context.workspace.sourcesFor(req.documentPath, documentTokens)
     : { sources: documentOnlySources(documentTokens), release: () => undefined };
-  return { mixer: cacheMixer(sources, blankTokensOf(engine), context.cacheWeights), release };
+  const blank = blankTokensOf(engine);
+  return { mixer: cacheMixer(sources, blank, context.cacheWeights), logProb: cacheTokenLogProb(sources, blank, context.cacheWeights), release };
 }
 
 /** The snippet header for a request: chunks like the lines above the cursor, from other files. */

@@ -3,7 +3,8 @@
 // mixed distribution with and without prompt-lookup drafts (identical output).
 import { strict as assert } from 'node:assert';
 import { blankTokens, predictNext, MAX_ORDER } from '../../src/engine/cacheModel/cacheModel';
-import { cacheMixer, cacheWeight, mixLogits, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
+import { cacheMixer, cacheTokenLogProb, cacheWeight, mixLogits, modelLogProb, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
+import { logSumExp } from '../../src/engine/sampling';
 import { TokenStore } from '../../src/engine/cacheModel/tokenStore';
 import { CompletionEngine } from '../../src/engine/engine';
 import { getTokenizer } from '../../src/engine/tokenizer';
@@ -135,6 +136,32 @@ describe('cache model', () => {
       assert.ok(Math.abs(p[1] - 1 / 4) < 1e-6);
       assert.ok(Math.abs(p[2] - (1 / 12 + 0.5)) < 1e-6);
       assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+    });
+
+    it("scoring one token gives the mixed row's log-softmax at it, without building the row", () => {
+      const tokenizer = getTokenizer();
+      const blank = blankTokens((ids) => tokenizer.decodeBytes(ids), 50257);
+      const store = new TokenStore();
+      const ids = tokenizer.encode('value = compute(a, b)\nvalue = compute(a, c)\nother = 1\n');
+      store.set('w', ids);
+      const sources = [{ store, weight: 1 }];
+      const mixer = cacheMixer(sources, blank), score = cacheTokenLogProb(sources, blank);
+      let seed = 7;
+      const logits = Float32Array.from({ length: 50257 }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 8 - 4);
+      const history = tokenizer.encode('x = 1\nvalue = compute(a,');
+      const next = tokenizer.encode(' b')[0], unseen = tokenizer.encode(' zebra')[0];
+      let mixedSomewhere = false;
+      for (const h of [history, history.slice(0, -2), tokenizer.encode('qqq')]) {
+        const row = mixer(h, logits);
+        mixedSomewhere ||= row !== logits;
+        for (const t of [next, unseen, 0]) {
+          const want = row[t] - logSumExp(row);
+          assert.ok(Math.abs(score(h, logits, t) - want) < 1e-3, `token ${t}: ${score(h, logits, t)} vs ${want}`);
+        }
+      }
+      assert.ok(mixedSomewhere, 'the cache knew one of the contexts');
+      assert.ok(score(history, logits, next) > modelLogProb(history, logits, next) + 0.5, 'the workspace raised what it saw');
+      assert.ok(Math.abs(modelLogProb([], logits, 5) - (logits[5] - logSumExp(logits))) < 1e-3);
     });
 
     it('trusts the cache more the more often it saw the context, never fully', () => {

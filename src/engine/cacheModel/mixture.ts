@@ -39,13 +39,7 @@ export function cacheWeight(order: number, count: number, weights: CacheWeights)
  * The normaliser sums exp only near the top; no second pass over the vocabulary.
  */
 export function mixLogits(logits: Float32Array, tokens: Int32Array, probs: Float32Array, w: number): Float32Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  // Entries more than 20 nats below the top add at most vocab · e^−20 (1e−4 of the total): skipped.
-  const floor = max - 20;
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > floor) sum += Math.exp(logits[i] - max);
-  const logNorm = max + Math.log(sum);
+  const logNorm = logNormalizer(logits);
   // On this scale an entry x means probability (1 − w) · exp(x − logNorm).
   const scale = logNorm - Math.log(1 - w);
   const out = logits.slice();
@@ -56,6 +50,41 @@ export function mixLogits(logits: Float32Array, tokens: Int32Array, probs: Float
     out[t] = Math.log((1 - w) * pModel + w * probs[j]) + scale;
   }
   return out;
+}
+
+/**
+ * ln Σ exp(logits). Entries more than 20 nats below the top add at most vocab · e^−20 (1e−4 of the
+ * total), so exp runs only near the top: one compare pass over the vocabulary, not an exp pass.
+ */
+export function logNormalizer(logits: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const floor = max - 20;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > floor) sum += Math.exp(logits[i] - max);
+  return max + Math.log(sum);
+}
+
+/** ln P(token) after `history`, from a row of the model's logits: the mixed distribution's, or the model's own. */
+export type TokenLogProb = (history: readonly number[], logits: Float32Array, token: number) => number;
+
+/** ln P(token) under the model alone. */
+export const modelLogProb: TokenLogProb = (_history, logits, token) => logits[token] - logNormalizer(logits);
+
+/**
+ * ln P(token) under the distribution cacheMixer decodes from, (1 − w)·P_model + w·P_cache, without
+ * building the mixed row: what scoring a given text needs (one token per position).
+ */
+export function cacheTokenLogProb(sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights = DEFAULT_CACHE_WEIGHTS): TokenLogProb {
+  return (history, logits, token) => {
+    const own = modelLogProb(history, logits, token);
+    const prediction = predictNext(history.length > MAX_MATCH ? history.slice(-MAX_MATCH) : history, sources, blank);
+    if (prediction === null) return own;
+    const w = cacheWeight(prediction.order, prediction.count, weights);
+    if (w <= 0) return own;
+    const j = prediction.tokens.indexOf(token);
+    return Math.log((1 - w) * Math.exp(own) + (j < 0 ? 0 : w * prediction.probs[j]));
+  };
 }
 
 /** Adjusts a row of next-token logits given the tokens before it (prompt and generated so far). */
