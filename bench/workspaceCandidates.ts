@@ -18,7 +18,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RequestStates } from '../src/completion/engineCompletion';
+import { READ_TOKENS, SUGGESTION_FEATURES, suggestionFeatures, type RequestStates } from '../src/completion/engineCompletion';
 import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type CandidateSource, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
 import {
   CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, mergeCandidates, scoreCandidates,
@@ -187,14 +187,24 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
   const offers: Offers = {
     model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!) } },
   };
-  for (const o of r.offered) offers[o.source] = { text: o.text, evidence: evidenceOf(o.logprobs, headP(o.x)) };
+  for (const o of r.offered) {
+    // As the pipeline reads it now: the first READ_TOKENS tokens' log P (collects before the cap kept all).
+    const logprobs = o.logprobs.slice(0, READ_TOKENS);
+    const x = [...o.x.slice(0, -SUGGESTION_FEATURES.length), ...suggestionFeatures(logprobs, logprobs.length, o.text, ctxLineStart(r))];
+    offers[o.source] = { text: o.text, evidence: evidenceOf(logprobs, headP(x)) };
+  }
   const ctx: ChoiceContext = {
-    lineStart: lineQuery(r.cut.document.slice(0, r.cut.offset), '').typed === '',
+    lineStart: ctxLineStart(r),
     modelText: r.model,
     modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
     lookup: r.cands.find((c) => c.match !== undefined)?.match,
   };
   return { candidates: mergeCandidates(offers), ctx };
+}
+
+/** Nothing typed on the cut's line before the cursor. */
+function ctxLineStart(r: CutRow): boolean {
+  return lineQuery(r.cut.document.slice(0, r.cut.offset), '').typed === '';
 }
 
 /** The embedded model's width (what its head reads). */

@@ -7,7 +7,7 @@ import { blankTokens } from '../engine/cacheModel/cacheModel';
 import { cacheMixer, cacheTokenLogProb, modelLogProb, type CacheWeights, type TokenLogProb } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
-import { chooseCandidate, evidenceOf, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
+import { chooseCandidate, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
 import { CHUNK_LINES, queryText, type Ranking } from './context/chunkIndex';
 import { workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
 import { snippetHeader } from './context/snippets';
@@ -173,9 +173,12 @@ export async function completeWithEngine(
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
       const promptTokens = offered.length > 0 ? engine.tokenizer.encode(built.prompt).slice(result.droppedTokens) : [];
+      // A line the model or an earlier source already offered is that source's candidate (mergeCandidates): not read twice.
+      const seen = new Set(modelShown.trim() === '' ? [] : [firstLine(modelShown)]);
       for (const c of offered) {
         const shown = postprocessCompletion(c.text, req.postprocess!);
-        if (shown === null || shown.trim() === '') continue;
+        if (shown === null || shown.trim() === '' || seen.has(firstLine(shown))) continue;
+        seen.add(firstLine(shown));
         const read = await readSuggestion(engine, promptTokens, shown, result.droppedTokens, built.prompt, cache?.logProb, signal);
         if (read === undefined) continue;
         const features = suggestionFeatures(read.logprobs, read.logprobs.length, shown, req.postprocess!.prefixOnLine.trim() === '');
@@ -264,6 +267,12 @@ function choiceRuleOf(head: ConfidenceHead | undefined): ChoiceRule | undefined 
 }
 
 /**
+ * Tokens of a candidate whose log P is read: each costs the output head over the vocabulary and a
+ * normaliser, and a line's first tokens are where candidates differ.
+ */
+export const READ_TOKENS = 12;
+
+/**
  * A suggestion the model did not decode, read after the prompt window: h at its last token, and
  * each of its tokens' log P under the distribution the model decodes from (the cache model mixed
  * in). prompt ++ shown is encoded together, as the text would be once accepted, so the first scored
@@ -277,10 +286,11 @@ async function readSuggestion(
   let from = 0;
   while (from < tokens.length && from < promptTokens.length && tokens[from] === promptTokens[from]) from++;
   if (from >= tokens.length) return undefined;
-  const { hidden, logits, count } = await engine.generator.scoreTail(tokens, Math.max(1, from), signal);
+  // The first token scored, in `tokens` (the generator keeps the last nPositions when they are more).
+  const start = Math.max(from, 1 + Math.max(0, tokens.length - engine.model.config.nPositions));
+  const { hidden, logits, count } = await engine.generator.scoreTail(tokens, start, signal, READ_TOKENS);
   if (hidden === undefined) return undefined;
   const vocab = engine.model.config.vocabSize;
-  const start = tokens.length - count;
   const logprobs: number[] = [];
   for (let j = 0; j < count; j++) {
     const at = start + j;

@@ -203,11 +203,11 @@ export class Generator {
   }
 
   /**
-   * hiddenAt, and the raw next-token logits [count, vocab] predicting tokens[from..] (count of
-   * them; fewer when the context window cut the front): how likely the model finds a suggestion
-   * it did not itself decode. The forward reruns from the first predicting position at most.
+   * hiddenAt, and the raw next-token logits [count, vocab] predicting tokens[from..] (at most
+   * `maxCount` of them; fewer when the context window cut the front): how likely the model finds a
+   * text it did not itself decode. The forward reruns from the first predicting position at most.
    */
-  async scoreTail(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<{ hidden?: Float32Array; logits: Float32Array; count: number }> {
+  async scoreTail(tokens: readonly number[], from: number, signal?: AbortSignal, maxCount = Infinity): Promise<{ hidden?: Float32Array; logits: Float32Array; count: number }> {
     if (tokens.length === 0) throw new Error('scoreTail: no tokens');
     const release = await this.lock.acquire(signal);
     try {
@@ -218,13 +218,15 @@ export class Generator {
       if (reused === 0) this.cache = null;
       else if (this.cache !== null && reused < this.cache.length) this.cache = this.model.truncate(this.cache, reused);
       this.tokens = seq.slice(0, reused);
-      // Positions first-1 .. end predict tokens first .. end and the one after (whose state is h).
-      const positions = Array.from({ length: seq.length - first + 1 }, (_, i) => first - 1 - reused + i);
+      // Positions first-1 .. predict tokens first ..; the last position's state is h.
+      const count = Math.min(seq.length - first, maxCount);
+      const positions = Array.from({ length: count }, (_, i) => first - 1 - reused + i);
+      const last = seq.length - 1 - reused;
+      if (positions.at(-1) !== last) positions.push(last);
       const out = await this.model.forward([seq.slice(reused)], this.cache, positions);
       this.cache = out.cache;
       this.tokens = seq.slice();
       const nEmbd = this.model.config.nEmbd;
-      const count = seq.length - first;
       return {
         hidden: out.hidden?.slice((positions.length - 1) * nEmbd, positions.length * nEmbd),
         logits: out.logits.subarray(0, count * this.model.config.vocabSize),

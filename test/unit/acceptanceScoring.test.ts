@@ -71,6 +71,12 @@ describe('acceptance scoring on OrtModel', function () {
       close(hidden!, referenceHidden(weights, seq).subarray((seq.length - 1) * E, seq.length * E));
       assert.deepEqual(calls, [seq.length - prompt.length + 1], 'the prompt but its last token came from the cache');
       assert.deepEqual(engine.generator.cachedTokens, seq);
+      // At most maxCount logits: the first tokens' (the output head is the costly part); h is still the last token's.
+      const capped = await engine.generator.scoreTail(seq, prompt.length, undefined, 2);
+      assert.equal(capped.count, 2);
+      assert.equal(capped.logits.length, 2 * V);
+      close(capped.logits, logits.subarray(0, 2 * V));
+      close(capped.hidden!, hidden!);
     } finally {
       model.forward = forward;
     }
