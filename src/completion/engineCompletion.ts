@@ -166,27 +166,11 @@ export async function completeWithEngine(
         }
         const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
         if (i === 0) [modelFeatures, modelShown, modelFirstLogprob] = [features, shown!, result.candidates[0].logprobs?.[0]];
-        const x = new Float32Array(h.length + features.length);
-        x.set(h);
-        x.set(features, h.length);
+        const x = headInput(h, features);
         states.push({ text: shown!, x, firstLogprob: result.candidates[i].logprobs?.[0] });
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
-      const promptTokens = offered.length > 0 ? engine.tokenizer.encode(built.prompt).slice(result.droppedTokens) : [];
-      // A line the model or an earlier source already offered is that source's candidate (mergeCandidates): not read twice.
-      const seen = new Set(modelShown.trim() === '' ? [] : [firstLine(modelShown)]);
-      for (const c of offered) {
-        const shown = postprocessCompletion(c.text, req.postprocess!);
-        if (shown === null || shown.trim() === '' || seen.has(firstLine(shown))) continue;
-        seen.add(firstLine(shown));
-        const read = await readSuggestion(engine, promptTokens, shown, result.droppedTokens, built.prompt, cache?.logProb, signal);
-        if (read === undefined) continue;
-        const features = suggestionFeatures(read.logprobs, read.logprobs.length, shown, req.postprocess!.prefixOnLine.trim() === '');
-        const x = new Float32Array(read.h.length + features.length);
-        x.set(read.h);
-        x.set(features, read.h.length);
-        offeredStates.push({ source: c.source, text: shown, x, logprobs: read.logprobs });
-      }
+      offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, cache?.logProb, signal));
       onStates?.({ prompt: promptState, candidates: states, offered: offeredStates });
     }
     if (rule !== undefined) {
@@ -264,6 +248,38 @@ export function chooseAmong(
 function choiceRuleOf(head: ConfidenceHead | undefined): ChoiceRule | undefined {
   const rule = (head?.meta as { candidates?: unknown } | undefined)?.candidates;
   return usableRule(rule) ? rule : undefined;
+}
+
+/** The head's input: h, then the scalar features. */
+function headInput(h: Float32Array, features: readonly number[]): Float32Array {
+  const x = new Float32Array(h.length + features.length);
+  x.set(h);
+  x.set(features, h.length);
+  return x;
+}
+
+/**
+ * The workspace's candidates as they would be shown, each read after the prompt. A line the model
+ * or an earlier source already offered is that source's candidate (mergeCandidates): not read twice.
+ */
+async function readOffered(
+  engine: CompletionEngine, offered: readonly WorkspaceCandidate[], modelShown: string, prompt: string, dropped: number,
+  req: EngineCompleteRequest, logProb: TokenLogProb | undefined, signal: AbortSignal | undefined,
+): Promise<OfferedState[]> {
+  if (offered.length === 0) return [];
+  const promptTokens = engine.tokenizer.encode(prompt).slice(dropped);
+  const seen = new Set(modelShown.trim() === '' ? [] : [firstLine(modelShown)]);
+  const out: OfferedState[] = [];
+  for (const c of offered) {
+    const shown = postprocessCompletion(c.text, req.postprocess!);
+    if (shown === null || shown.trim() === '' || seen.has(firstLine(shown))) continue;
+    seen.add(firstLine(shown));
+    const read = await readSuggestion(engine, promptTokens, shown, dropped, prompt, logProb, signal);
+    if (read === undefined) continue;
+    const features = suggestionFeatures(read.logprobs, read.logprobs.length, shown, req.postprocess!.prefixOnLine.trim() === '');
+    out.push({ source: c.source, text: shown, x: headInput(read.h, features), logprobs: read.logprobs });
+  }
+  return out;
 }
 
 /**
