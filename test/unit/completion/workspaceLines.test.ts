@@ -46,7 +46,7 @@ function pick(counts: Map<string, number>, context: MatchContext): LineMatch | n
   const sorted = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   let total = 0;
   for (const c of counts.values()) total += c;
-  return { line: sorted[0][0], count: sorted[0][1], total, distinct: counts.size, context };
+  return { line: sorted[0][0], count: sorted[0][1], total, distinct: counts.size, context, ...(sorted.length > 1 ? { runnerUp: { line: sorted[1][0], count: sorted[1][1] } } : {}) };
 }
 
 /** A seeded generator of small texts over few distinct lines, so that contexts repeat. */
@@ -111,7 +111,7 @@ describe('workspace lines index (compact layout)', () => {
     for (let v = 0; v < 2000; v++) lines.setFile('doc', `x = 1\nline ${v}\n${'z = 0\n'.repeat(5)}`);
     assert.equal(lines.complete('line ')?.line, 'line 1999');
     assert.equal(lines.complete('line ')?.total, 1, 'the older versions are gone');
-    assert.deepEqual(lines.follow('x = 1'), { line: 'line 1999', count: 1, total: 2, distinct: 2, context: 'line' });
+    assert.deepEqual(lines.follow('x = 1'), { line: 'line 1999', count: 1, total: 2, distinct: 2, context: 'line', runnerUp: { line: 'y = 2', count: 1 } });
     assert.equal(lines.complete('z = ')?.count, 5);
     lines.removeFile('doc');
     assert.deepEqual(lines.follow('x = 1'), { line: 'y = 2', count: 1, total: 1, distinct: 1, context: 'line' });
@@ -122,7 +122,7 @@ describe('workspace lines index (compact layout)', () => {
   it('lines are compared by their UTF-16 code units (non-ASCII and astral lines)', () => {
     const lines = new WorkspaceLines();
     lines.setFile('f', '𝒳 = 1\n𝒳 = 2\n𝒳 = 2\né\n');
-    assert.deepEqual(lines.complete('𝒳'), { line: '𝒳 = 2', count: 2, total: 3, distinct: 2, context: 'typed' });
+    assert.deepEqual(lines.complete('𝒳'), { line: '𝒳 = 2', count: 2, total: 3, distinct: 2, context: 'typed', runnerUp: { line: '𝒳 = 1', count: 1 } });
     assert.equal(lines.follow('𝒳 = 1')?.line, '𝒳 = 2');
     assert.equal(lines.follow('𝒳 = 2', undefined, [], '𝒳 = 1')?.line, '𝒳 = 2');
   });
