@@ -9,12 +9,16 @@
  * every 32 tokens, so it is causal). For each token we keep ln P_model(true), P_cache(true), L and
  * C; β_L is then the grid value maximising Σ ln((1 − w)·P_model + w·P_cache) over tokens with that L.
  *
- *   npx tsx bench/fitCache.ts [--model embedded] [--files 12] [--sets rich,werkzeug,rxjs,zod]
+ *   npx tsx bench/fitCache.ts [--model embedded] [--files 12] [--sets rich,werkzeug,rxjs,zod] [--save]
+ *
+ * --save writes the fitted weights beside the model (cache-weights.json in its folder: models/embedded
+ * for the embedded model), where the editor and the CLI read them (engine/cacheModel/cacheWeightsFile.ts).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { blankTokens, predictNext, MAX_MATCH, MAX_ORDER } from '../src/engine/cacheModel/cacheModel';
 import { cacheWeight, DEFAULT_CACHE_WEIGHTS } from '../src/engine/cacheModel/mixture';
+import { CACHE_WEIGHTS_FILE, writeCacheWeights } from '../src/engine/cacheModel/cacheWeightsFile';
 import { WorkspaceCache, DOCUMENT_WEIGHT } from '../src/completion/context/workspaceCache';
 import { loadFromFlags } from '../src/cli/modelFlags';
 import { splitWorkspace } from '../src/quality/workspaceSplit';
@@ -51,7 +55,7 @@ function mixtureLoss(samples: readonly Sample[], beta: number): number {
 async function main(): Promise<void> {
   const sets = arg('sets', 'rich,werkzeug,rxjs,zod').split(',');
   const filesPerSet = Number(arg('files', '12'));
-  const { engine } = await loadFromFlags('fit-cache', { model: arg('model', 'embedded'), precision: 'auto' });
+  const { engine, checkpointDir } = await loadFromFlags('fit-cache', { model: arg('model', 'embedded'), precision: 'auto' });
   const samples: Sample[] = [];
   const blank = blankTokens((ids) => engine.tokenizer.decodeBytes(ids), engine.model.config.vocabSize);
   for (const name of sets) {
@@ -107,6 +111,11 @@ async function main(): Promise<void> {
       rows.join('\n') +
       `\n| all | ${n} | | | ${(before / n).toFixed(3)} | ${(after / n).toFixed(3)} |\n\nbeta: [${beta.join(', ')}]\n`,
   );
+  if (process.argv.includes('--save')) {
+    const fittedOn = `training side of the quality sets ${sets.join(', ')}, ${filesPerSet} probe files each (bench/fitCache.ts, ${new Date().toISOString().slice(0, 10)})`;
+    writeCacheWeights(checkpointDir, { beta, maxWeight: MAX_WEIGHT }, fittedOn, { modelAlone: +(before / n).toFixed(4), mixture: +(after / n).toFixed(4), tokens: n });
+    process.stderr.write(`wrote ${path.join(checkpointDir, CACHE_WEIGHTS_FILE)}\n`);
+  }
   await engine.model.dispose();
 }
 

@@ -371,12 +371,16 @@ async function trainStage(
 const BUILD_RECORD = path.join(__dirname, 'build-record.json');
 
 /**
- * The acceptance head and the candidate rule in models/embedded/head.json read the model's states, so
- * new weights need them refitted: the bench scripts that fitted them, on the quality sets' training
- * sides (scripts/embedded/README.md, "Shipping a stage"). Without the sets here, says what to run.
+ * What sits beside the weights was fitted on the old model, so new weights need it refitted, in this
+ * order, by the bench scripts that fitted it on the quality sets' training sides
+ * (scripts/embedded/README.md, "Shipping a stage"): the cache model's mixture weights
+ * (cache-weights.json; the head and the rule read how suggestions were decoded under the mixture),
+ * then the acceptance head and the candidate rule in head.json (they read the model's states).
+ * Without the sets here, says what to run.
  */
 function refitBesideModel(): void {
   const steps = [
+    ['bench/fitCache.ts', '--files', '10', '--save'],
     ['bench/acceptanceHead.ts', 'collect', '--train-cuts', '500', '--cuts', '300'],
     ['bench/acceptanceHead.ts', 'report', '--save-default'],
     ['bench/workspaceCandidates.ts', 'collect'],
@@ -392,7 +396,7 @@ function refitBesideModel(): void {
     log(`refitting beside the new weights: npx tsx ${step.join(' ')}`);
     execFileSync(process.execPath, [require.resolve('tsx/cli'), ...step], { cwd: ROOT, stdio: 'inherit' });
   }
-  log('refitted the acceptance head and the candidate rule; their numbers in the card\'s "Acceptance head" section and bench/QUALITY.md are the earlier weights\' until updated');
+  log('refitted the cache weights, the acceptance head and the candidate rule; their numbers in the card\'s "Acceptance head" section and bench/QUALITY.md are the earlier weights\' until updated');
 }
 
 /** The `--measure` table the shipped shape was chosen by, restored from its card when the work folder was rebuilt. */

@@ -10,6 +10,8 @@
  */
 import { WorkspaceCache } from '../completion/context/workspaceCache';
 import { completeWithEngine } from '../completion/engineCompletion';
+import { cacheWeightsFor } from '../engine/cacheModel/cacheWeightsFile';
+import type { CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import { isCancelled } from '../engine/errors';
 import { loadEngine } from '../engine/loadModel';
@@ -30,6 +32,8 @@ process.on('disconnect', () => process.exit(0));
 let engine: CompletionEngine | undefined;
 /** The acceptance head that goes with the model (the adapter's, else the checkpoint folder's), if any. */
 let head: AcceptanceHead | undefined;
+/** The cache model's mixture weights fitted for the model (cache-weights.json), if it has them. */
+let cacheWeights: CacheWeights | undefined;
 /** The workspace's files for the cache model, once the extension asked for them. */
 let workspace: WorkspaceCache | undefined;
 let loading = false;
@@ -66,6 +70,12 @@ async function load(id: number, req: EngineLoadRequest): Promise<void> {
   } catch (e) {
     loaded.warnings.push(`${(e as Error).message} (suggestions are shown without the acceptance head)`);
   }
+  try {
+    cacheWeights = cacheWeightsFor([req.adapterDir, loaded.checkpointDir]);
+  } catch (e) {
+    cacheWeights = undefined;
+    loaded.warnings.push(`${(e as Error).message} (the workspace cache model uses its built-in weights)`);
+  }
   post({
     type: 'loaded',
     id,
@@ -82,7 +92,7 @@ async function complete(id: number, req: EngineCompleteRequest, signal: AbortSig
       started = true;
       post({ type: 'started', id });
     }
-  }, { workspace, head });
+  }, { workspace, head, cacheWeights });
 }
 
 /** The index build in progress: a newer one (the cap or the folders changed) stops it. */

@@ -18,12 +18,12 @@ export interface CacheWeights {
 }
 
 /**
- * Fitted by bench/fitCache.ts on the training side of the four benchmark repositories (bench/QUALITY.md,
- * "Cache model fit"): per order, the β that minimises the mixture's loss with the embedded model as
- * shipped (continued-training stage 2), 2.99 → 1.57 nats per token over 79,868 tokens. Refit when the
- * model changes: a better model needs the cache less (the β of orders 1–2 rose from 8, 5 for the
- * first weights to 35, 8 for stage 1 and 60, 12 for stage 2). Order 0 (only blanks matched) gets
- * almost no weight.
+ * The weights a model without its own cache-weights.json mixes with (cacheWeightsFile.ts): the
+ * embedded model's as shipped (continued-training stage 2), fitted by bench/fitCache.ts on the
+ * training side of the four benchmark repositories (bench/QUALITY.md, "Cache model fit"): per order,
+ * the β that minimises the mixture's loss, 2.99 → 1.57 nats per token over 79,868 tokens. A better
+ * model needs the cache less (the β of orders 1–2 rose from 8, 5 for the first weights to 35, 8 for
+ * stage 1 and 60, 12 for stage 2). Order 0 (only blanks matched) gets almost no weight.
  */
 export const DEFAULT_CACHE_WEIGHTS: CacheWeights = { beta: [5000, 60, 12, 3, 2, 1, 1, 0.75, 0.1], maxWeight: 0.95 };
 
