@@ -57,7 +57,7 @@ export interface EngineCompleteResult {
   promptTokens: number;
   reusedTokens: number;
   droppedTokens: number;
-  /** The prompt head judged the request not worth decoding: no candidates. */
+  /** The prompt head judged the model's own suggestion not worth decoding: no candidates but the workspace's lines, if one was chosen. */
   skippedBeforeDecoding?: boolean;
   /** The prompt head's P(exact suggestion) for this request, when it ran. */
   promptConfidence?: number;

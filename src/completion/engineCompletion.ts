@@ -127,8 +127,9 @@ export async function completeWithEngine(
   const offered = offering && (rule !== undefined || onStates !== undefined)
     ? workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath)
     : [];
-  // A workspace candidate can be right where the model is not: no skip before decoding then.
-  const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 && offered.length === 0 ? head.skipBelow : 0;
+  // Below the prompt head's skip level the model's own suggestion is not decoded; the workspace's
+  // lines are still read and chosen among (a line can be right where the model would not be).
+  const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 ? head.skipBelow : 0;
   try {
     const result = await engine.complete({
       prompt: built.prompt,
@@ -155,7 +156,7 @@ export async function completeWithEngine(
     let modelShown = '';
     let modelFirstLogprob: number | undefined;
     const offeredStates: OfferedState[] = [];
-    if (scoring && !result.stoppedAfterPrefill) {
+    if (scoring) {
       const states: RequestStates['candidates'] = [];
       for (const [i, candidate] of candidates.entries()) {
         const shown = postprocessCompletion(candidate.text, req.postprocess!);
@@ -171,7 +172,7 @@ export async function completeWithEngine(
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
       offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, cache?.logProb, signal));
-      onStates?.({ prompt: promptState, candidates: states, offered: offeredStates });
+      if (!result.stoppedAfterPrefill) onStates?.({ prompt: promptState, candidates: states, offered: offeredStates });
     }
     if (rule !== undefined) {
       const evidence: Partial<Record<ChoiceSource, Evidence>> = {};

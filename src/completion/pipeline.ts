@@ -446,13 +446,14 @@ function postprocessAll(candidates: readonly string[], ctx: PostprocessContext):
 }
 
 /**
- * The acceptance head (engine side) said no: the prompt head skipped decoding, or the shown
- * candidate's P(accepted) is below the setting. Without a head there is no confidence: never low.
+ * The acceptance head (engine side) said no: the prompt head skipped decoding and no workspace line
+ * took the model's place, or the shown candidate's P(accepted) is below the setting. Without a head
+ * there is no confidence: never low.
  */
 function lowConfidence(result: EngineCompleteResult, settings: PipelineSettings): boolean {
   const threshold = settings.minConfidence ?? 0;
   if (!(threshold > 0)) return false;
-  if (result.skippedBeforeDecoding === true) return true;
+  if (result.skippedBeforeDecoding === true && result.candidates.length === 0) return true;
   const confidence = result.candidates[0]?.confidence;
   return confidence !== undefined && confidence < threshold;
 }

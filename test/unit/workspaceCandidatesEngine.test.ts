@@ -68,13 +68,21 @@ describe('workspace candidates on OrtModel', function () {
     assert.notEqual(own.candidates[0]?.text, 'widget_total(order)');
   });
 
-  it('no skip before decoding when a workspace line is offered; the skip still applies without one', async () => {
+  it("a skip before decoding skips the model's suggestion, not the workspace's lines", async () => {
     const engine = new CompletionEngine(model, tokenizer);
     const offered = await completeWithEngine(engine, request({ minConfidence: 0.15 }), undefined, undefined, { workspace: workspace(), head: head(0.5, 0.1) });
-    assert.equal(offered.skippedBeforeDecoding, undefined);
+    assert.equal(offered.skippedBeforeDecoding, true);
+    assert.equal(offered.timings.decodeTokens, 0, 'the model decoded nothing');
+    assert.equal(offered.candidates.length, 1);
     assert.equal(offered.candidates[0].text, 'widget_total(order)');
+    assert.equal(offered.candidates[0].origin, 'lookup');
+    assert.ok(offered.candidates[0].confidence! > 0, 'the rule\'s P, for the gate');
+    const kept = await completeWithEngine(engine, request({ minConfidence: 0.15 }), undefined, undefined, { workspace: workspace(), head: head(0.5, 0.9) });
+    assert.equal(kept.skippedBeforeDecoding, undefined, 'a prompt head above the skip level: decoded');
+    assert.ok(kept.timings.decodeTokens > 0);
     const empty = new WorkspaceCache(tokenizer);
     const none = await completeWithEngine(engine, request({ minConfidence: 0.15 }), undefined, undefined, { workspace: empty, head: head(0.5, 0.1) });
     assert.equal(none.skippedBeforeDecoding, true);
+    assert.deepEqual(none.candidates, [], 'nothing to show');
   });
 });

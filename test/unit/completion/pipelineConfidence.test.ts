@@ -41,9 +41,14 @@ describe('pipeline: acceptance-head gating', () => {
     assert.deepEqual(high.items, ['value + 1']);
   });
 
-  it('a request the prompt head skipped is low-confidence, not a post-processing drop', async () => {
+  it('a request the prompt head skipped is low-confidence, not a post-processing drop, unless a workspace line took its place', async () => {
     const r = await run(backendAnswering(() => ({ candidates: [], skippedBeforeDecoding: true })), { minConfidence: 0.3 });
     assert.equal(r.suppressed, 'low-confidence');
+    const line = { text: 'value + 2', tokenCount: 3, finishReason: 'stop' as const };
+    const sure = await run(backendAnswering(() => ({ candidates: [line], skippedBeforeDecoding: true, confidence: 0.6 })), { minConfidence: 0.3 });
+    assert.deepEqual(sure.items, ['value + 2']);
+    const unsure = await run(backendAnswering(() => ({ candidates: [line], skippedBeforeDecoding: true, confidence: 0.1 })), { minConfidence: 0.3 });
+    assert.equal(unsure.suppressed, 'low-confidence');
   });
 
   it('no head (no confidence), the setting at 0, or an explicit request: shown', async () => {
