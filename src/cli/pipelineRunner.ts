@@ -12,6 +12,7 @@ import { completeWithEngine, DEFAULT_RETRIEVAL, type EngineContext, type Retriev
 import { DEFAULT_LANGUAGE_ENABLEMENT } from '../completion/gates';
 import { CompletionPipeline, type PipelineResult, type PipelineSettings } from '../completion/pipeline';
 import { DEFAULT_MIN_CONFIDENCE } from '../completion/minConfidence';
+import { readRule } from '../completion/context/candidateChoice';
 import { cacheWeightsFor } from '../engine/cacheModel/cacheWeightsFile';
 import { UserError } from '../engine/errors';
 import type { LoadedEngine } from '../engine/loadModel';
@@ -139,6 +140,7 @@ export async function openPipelineRunner(command: string, values: PipelineRunner
   const snippets = values.context === true && values['no-context'] !== true;
   const context: EngineContext = { retrieval: { ...DEFAULT_RETRIEVAL, ...values.retrieval } };
   if (values['no-head'] !== true) context.head = headFor(loaded, values.adapter);
+  if (values.adapter !== undefined) context.baseRule = readRule(loaded.checkpointDir);
   if (cacheModel) context.cacheWeights = cacheWeightsFor([values.adapter, loaded.checkpointDir]);
   if ((cacheModel || snippets) && workspace !== undefined) {
     context.workspace = new WorkspaceCache(loaded.engine.tokenizer, undefined, snippets);

@@ -86,6 +86,8 @@ export interface EngineContext {
   cacheWeights?: CacheWeights;
   /** The acceptance head: confidence per candidate, and the skip before decoding. */
   head?: ConfidenceHead;
+  /** The candidate rule to use when the head carries none this build can use (an adapter's head: its base's rule). */
+  baseRule?: ChoiceRule;
   /** Told the states of every request that reached the model (training the head). */
   onStates?: (states: RequestStates) => void;
   /**
@@ -122,7 +124,7 @@ export async function completeWithEngine(
   let promptState: Float32Array | undefined;
   let promptConfidence: number | undefined;
   const offering = req.cacheModel === true && context.candidates !== false && req.postprocess !== undefined;
-  const rule = offering ? choiceRuleOf(head) : undefined;
+  const rule = offering && head !== undefined ? choiceRuleOf(head) ?? context.baseRule : undefined;
   // Offered to choose among (with a rule), or to record (collecting the rule's training data).
   const offered = offering && (rule !== undefined || onStates !== undefined)
     ? workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath)

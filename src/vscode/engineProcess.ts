@@ -10,6 +10,7 @@
  */
 import { WorkspaceCache } from '../completion/context/workspaceCache';
 import { completeWithEngine } from '../completion/engineCompletion';
+import { readRule, type ChoiceRule } from '../completion/context/candidateChoice';
 import { cacheWeightsFor } from '../engine/cacheModel/cacheWeightsFile';
 import type { CacheWeights } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
@@ -34,6 +35,8 @@ let engine: CompletionEngine | undefined;
 let head: AcceptanceHead | undefined;
 /** The cache model's mixture weights fitted for the model (cache-weights.json), if it has them. */
 let cacheWeights: CacheWeights | undefined;
+/** Under an adapter, the base model's candidate rule, for an adapter head that carries none this build can use. */
+let baseRule: ChoiceRule | undefined;
 /** The workspace's files for the cache model, once the extension asked for them. */
 let workspace: WorkspaceCache | undefined;
 let loading = false;
@@ -70,6 +73,7 @@ async function load(id: number, req: EngineLoadRequest): Promise<void> {
   } catch (e) {
     loaded.warnings.push(`${(e as Error).message} (suggestions are shown without the acceptance head)`);
   }
+  baseRule = req.adapterDir !== undefined ? readRule(loaded.checkpointDir) : undefined;
   try {
     cacheWeights = cacheWeightsFor([req.adapterDir, loaded.checkpointDir]);
   } catch (e) {
@@ -92,7 +96,7 @@ async function complete(id: number, req: EngineCompleteRequest, signal: AbortSig
       started = true;
       post({ type: 'started', id });
     }
-  }, { workspace, head, cacheWeights });
+  }, { workspace, head, cacheWeights, baseRule });
 }
 
 /** The index build in progress: a newer one (the cap or the folders changed) stops it. */

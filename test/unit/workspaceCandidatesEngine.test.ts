@@ -51,6 +51,18 @@ describe('workspace candidates on OrtModel', function () {
     assert.ok(Math.abs(r.candidates[0].confidence! - 1 / (1 + Math.exp(-(6 - 3)))) < 1e-9);
   });
 
+  it("a head without a usable rule (an adapter's, trained before the rule changed) takes its base's rule", async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const old = { ...head(), meta: { candidates: { ...rule, features: rule.features.slice(0, 18), weight: rule.weight.slice(0, 18) } } };
+    const r = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), head: old, baseRule: rule });
+    assert.equal(r.candidates[0].text, 'widget_total(order)');
+    assert.ok(Math.abs(r.candidates[0].confidence! - 1 / (1 + Math.exp(-(6 - 3)))) < 1e-9, "the base rule's P, not the head's 0.2");
+    const own = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), head: old });
+    assert.equal(own.candidates[0].confidence, 0.2, "without a base rule: the head's own P, no choice");
+    const none = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), baseRule: rule });
+    assert.equal(none.candidates[0]?.confidence, undefined, 'no head, no choice: the rule gates with the head');
+  });
+
   it('the model\'s own suggestion, with the head\'s P, when candidates are off, the cache model is off, or the head has no rule', async () => {
     const engine = new CompletionEngine(model, tokenizer);
     const cases: [EngineCompleteRequest, EngineContext][] = [

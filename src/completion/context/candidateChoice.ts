@@ -11,6 +11,8 @@
  * acceptance head's is). The rule is fitted on cuts of the training side of the quality sets
  * (bench/workspaceCandidates.ts), never on the held-out cuts, and ships inside head.json.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
@@ -164,4 +166,18 @@ export function usableRule(rule: unknown): rule is ChoiceRule {
   return r !== undefined && r !== null && Array.isArray(r.features) && r.features.length === CHOICE_FEATURES.length &&
     r.features.every((f, i) => f === CHOICE_FEATURES[i]) && Array.isArray(r.weight) && r.weight.length === CHOICE_FEATURES.length &&
     r.weight.every(Number.isFinite) && Number.isFinite(r.bias);
+}
+
+/**
+ * The usable rule in a model folder's head.json (`candidates`), if any: what an adapter whose own
+ * head carries none this build can use (trained before the rule's inputs changed) falls back to,
+ * so that its workspace candidates stay on. Unreadable or absent: undefined.
+ */
+export function readRule(dir: string): ChoiceRule | undefined {
+  try {
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'head.json'), 'utf8')) as { candidates?: unknown };
+    return usableRule(meta.candidates) ? meta.candidates : undefined;
+  } catch {
+    return undefined;
+  }
 }

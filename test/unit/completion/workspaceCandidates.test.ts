@@ -1,5 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, readRule, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
 import { indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
@@ -206,6 +209,18 @@ describe('candidate choice', () => {
     assert.equal(usableRule({ ...rule, features: ['x'] }), false);
     assert.equal(usableRule({ ...rule, weight: rule.weight.map(() => NaN) }), false);
     assert.equal(usableRule(undefined), false);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-'));
+    try {
+      assert.equal(readRule(dir), undefined, 'no head.json');
+      fs.writeFileSync(path.join(dir, 'head.json'), JSON.stringify({ format: 'x', candidates: rule }));
+      assert.deepEqual(readRule(dir), rule);
+      fs.writeFileSync(path.join(dir, 'head.json'), JSON.stringify({ candidates: { ...rule, features: ['x'] } }));
+      assert.equal(readRule(dir), undefined, 'a rule of other inputs');
+      fs.writeFileSync(path.join(dir, 'head.json'), '{ broken');
+      assert.equal(readRule(dir), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('engine side: the chosen workspace line replaces an automatic suggestion, with its P as confidence', () => {
