@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { EngineCompleteRequest } from '../../src/completion/backend';
 import { CHOICE_FEATURES, type ChoiceRule } from '../../src/completion/context/candidateChoice';
 import { WorkspaceCache } from '../../src/completion/context/workspaceCache';
-import { completeWithEngine, type ConfidenceHead, type EngineContext } from '../../src/completion/engineCompletion';
+import { completeWithEngine, type RequestStates, type ConfidenceHead, type EngineContext } from '../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../src/completion/postprocess';
 import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CompletionEngine } from '../../src/engine/engine';
@@ -57,6 +57,11 @@ describe('workspace candidates on OrtModel', function () {
     const r = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), head: old, baseRule: rule });
     assert.equal(r.candidates[0].text, 'widget_total(order)');
     assert.ok(Math.abs(r.candidates[0].confidence! - 1 / (1 + Math.exp(-(6 - 3)))) < 1e-9, "the base rule's P, not the head's 0.2");
+    // The model wrote the workspace's line itself (the cache model steers it): that line is the model's candidate, not read again.
+    let states: RequestStates | undefined;
+    await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), head: old, baseRule: rule, onStates: (x) => (states = x) });
+    assert.equal(states!.candidates[0]?.text, 'widget_total(order)');
+    assert.ok(!states!.offered.some((o) => o.text === 'widget_total(order)'), JSON.stringify(states!.offered.map((o) => o.text)));
     const own = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), head: old });
     assert.equal(own.candidates[0].confidence, 0.2, "without a base rule: the head's own P, no choice");
     const none = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), baseRule: rule });
