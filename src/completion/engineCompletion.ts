@@ -127,7 +127,7 @@ export async function completeWithEngine(
   const rule = offering && head !== undefined ? choiceRuleOf(head) ?? context.baseRule : undefined;
   // Offered to choose among (with a rule), or to record (collecting the rule's training data).
   const offered = offering && (rule !== undefined || onStates !== undefined)
-    ? workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath)
+    ? asShown(workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath), req)
     : [];
   // Below the prompt head's skip level the model's own suggestion is not decoded; the workspace's
   // lines are still read and chosen among (a line can be right where the model would not be).
@@ -173,7 +173,7 @@ export async function completeWithEngine(
         states.push({ text: shown!, x, firstLogprob: result.candidates[i].logprobs?.[0] });
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
-      offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, cache?.logProb, signal));
+      offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, cache?.logProb ?? modelLogProb, signal));
       if (!result.stoppedAfterPrefill) onStates?.({ prompt: promptState, candidates: states, offered: offeredStates });
     }
     if (rule !== undefined) {
@@ -200,10 +200,10 @@ export async function completeWithEngine(
 }
 
 /**
- * The workspace candidates against the model's suggestion (candidateChoice.ts): the most probable
- * under the rule becomes candidates[0], its P the confidence the pipeline gates on. An automatic
- * request (one candidate) shows only that one; an explicit one keeps the model's samples and adds
- * the workspace's lines after them as alternatives.
+ * The workspace candidates (as shown: asShown) against the model's suggestion (candidateChoice.ts):
+ * the most probable under the rule becomes candidates[0], its P the confidence the pipeline gates
+ * on. An automatic request (one candidate) shows only that one; an explicit one keeps the model's
+ * samples and adds the workspace's lines after them as alternatives.
  */
 export function chooseAmong(
   candidates: EngineCompleteResult['candidates'],
@@ -218,9 +218,7 @@ export function chooseAmong(
   const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
   let match: WorkspaceCandidate['match'];
   for (const c of offered) {
-    const text = postprocessCompletion(c.text, req.postprocess!);
-    if (text === null || text.trim() === '') continue;
-    offers[c.source] = { text, evidence: evidence[c.source] };
+    offers[c.source] = { text: c.text, evidence: evidence[c.source] };
     match ??= c.match;
   }
   const merged = mergeCandidates(offers);
@@ -261,26 +259,33 @@ function headInput(h: Float32Array, features: readonly number[]): Float32Array {
   return x;
 }
 
+/** The workspace candidates post-processed as the editor would show them; those left blank are dropped. */
+function asShown(offered: readonly WorkspaceCandidate[], req: EngineCompleteRequest): WorkspaceCandidate[] {
+  return offered.flatMap((c) => {
+    const text = postprocessCompletion(c.text, req.postprocess!);
+    return text === null || text.trim() === '' ? [] : [{ ...c, text }];
+  });
+}
+
 /**
- * The workspace's candidates as they would be shown, each read after the prompt. A line the model
- * or an earlier source already offered is that source's candidate (mergeCandidates): not read twice.
+ * The workspace's candidates (as shown), each read after the prompt. A line the model or an earlier
+ * source already offered is that source's candidate (mergeCandidates): not read twice.
  */
 async function readOffered(
   engine: CompletionEngine, offered: readonly WorkspaceCandidate[], modelShown: string, prompt: string, dropped: number,
-  req: EngineCompleteRequest, logProb: TokenLogProb | undefined, signal: AbortSignal | undefined,
+  req: EngineCompleteRequest, logProb: TokenLogProb, signal: AbortSignal | undefined,
 ): Promise<OfferedState[]> {
   if (offered.length === 0) return [];
   const promptTokens = engine.tokenizer.encode(prompt).slice(dropped);
   const seen = new Set(modelShown.trim() === '' ? [] : [firstLine(modelShown)]);
   const out: OfferedState[] = [];
   for (const c of offered) {
-    const shown = postprocessCompletion(c.text, req.postprocess!);
-    if (shown === null || shown.trim() === '' || seen.has(firstLine(shown))) continue;
-    seen.add(firstLine(shown));
-    const read = await readSuggestion(engine, promptTokens, shown, dropped, prompt, logProb, signal);
+    if (seen.has(firstLine(c.text))) continue;
+    seen.add(firstLine(c.text));
+    const read = await readSuggestion(engine, promptTokens, c.text, dropped, prompt, logProb, signal);
     if (read === undefined) continue;
-    const features = suggestionFeatures(read.logprobs, read.logprobs.length, shown, req.postprocess!.prefixOnLine.trim() === '');
-    out.push({ source: c.source, text: shown, x: headInput(read.h, features), logprobs: read.logprobs });
+    const features = suggestionFeatures(read.logprobs, read.logprobs.length, c.text, req.postprocess!.prefixOnLine.trim() === '');
+    out.push({ source: c.source, text: c.text, x: headInput(read.h, features), logprobs: read.logprobs });
   }
   return out;
 }
@@ -299,7 +304,7 @@ export const READ_TOKENS = 12;
  */
 async function readSuggestion(
   engine: CompletionEngine, promptTokens: readonly number[], shown: string, dropped: number, prompt: string,
-  logProb: TokenLogProb = modelLogProb, signal: AbortSignal | undefined,
+  logProb: TokenLogProb, signal: AbortSignal | undefined,
 ): Promise<{ h: Float32Array; logprobs: number[] } | undefined> {
   const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
   let from = 0;

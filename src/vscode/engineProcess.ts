@@ -77,7 +77,6 @@ async function load(id: number, req: EngineLoadRequest): Promise<void> {
   try {
     cacheWeights = cacheWeightsFor([req.adapterDir, loaded.checkpointDir]);
   } catch (e) {
-    cacheWeights = undefined;
     loaded.warnings.push(`${(e as Error).message} (the workspace cache model uses its built-in weights)`);
   }
   post({

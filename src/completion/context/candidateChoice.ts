@@ -13,6 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { HEAD_META_FILE } from '../../training/head/acceptanceHead';
 import type { LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
@@ -175,7 +176,7 @@ export function usableRule(rule: unknown): rule is ChoiceRule {
  */
 export function readRule(dir: string): ChoiceRule | undefined {
   try {
-    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'head.json'), 'utf8')) as { candidates?: unknown };
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, HEAD_META_FILE), 'utf8')) as { candidates?: unknown };
     return usableRule(meta.candidates) ? meta.candidates : undefined;
   } catch {
     return undefined;

@@ -78,12 +78,10 @@ export const modelLogProb: TokenLogProb = (_history, logits, token) => logits[to
 export function cacheTokenLogProb(sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights = DEFAULT_CACHE_WEIGHTS): TokenLogProb {
   return (history, logits, token) => {
     const own = modelLogProb(history, logits, token);
-    const prediction = predictNext(history.length > MAX_MATCH ? history.slice(-MAX_MATCH) : history, sources, blank);
-    if (prediction === null) return own;
-    const w = cacheWeight(prediction.order, prediction.count, weights);
-    if (w <= 0) return own;
-    const j = prediction.tokens.indexOf(token);
-    return Math.log((1 - w) * Math.exp(own) + (j < 0 ? 0 : w * prediction.probs[j]));
+    const cache = cachePrediction(history, sources, blank, weights);
+    if (cache === null) return own;
+    const j = cache.prediction.tokens.indexOf(token);
+    return Math.log((1 - cache.w) * Math.exp(own) + (j < 0 ? 0 : cache.w * cache.prediction.probs[j]));
   };
 }
 
@@ -96,9 +94,15 @@ export type LogitsMixer = (history: readonly number[], logits: Float32Array) => 
  */
 export function cacheMixer(sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights = DEFAULT_CACHE_WEIGHTS): LogitsMixer {
   return (history, logits) => {
-    const prediction = predictNext(history.length > MAX_MATCH ? history.slice(-MAX_MATCH) : history, sources, blank);
-    if (prediction === null) return logits;
-    const w = cacheWeight(prediction.order, prediction.count, weights);
-    return w > 0 ? mixLogits(logits, prediction.tokens, prediction.probs, w) : logits;
+    const cache = cachePrediction(history, sources, blank, weights);
+    return cache === null ? logits : mixLogits(logits, cache.prediction.tokens, cache.prediction.probs, cache.w);
   };
+}
+
+/** The cache's prediction after `history` and its weight in the mixture; null where it has no say (nothing seen, or weight 0). */
+function cachePrediction(history: readonly number[], sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights) {
+  const prediction = predictNext(history.length > MAX_MATCH ? history.slice(-MAX_MATCH) : history, sources, blank);
+  if (prediction === null) return null;
+  const w = cacheWeight(prediction.order, prediction.count, weights);
+  return w > 0 ? { prediction, w } : null;
 }
