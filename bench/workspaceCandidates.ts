@@ -14,7 +14,8 @@
  *       fits the choice rule (candidateChoice.ts) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
- *       --drop fits without the named features or groups (`evidence`, `runner-up`), to measure them
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`, `fill`: also without
+ *       the fill candidate), to measure them
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -54,6 +55,8 @@ export interface CollectedCut {
   readonly first?: number;
   /** The workspace candidates as the pipeline offered them, read by the model (OfferedState). */
   readonly offered?: { source: CandidateSource; text: string; x: number[]; logprobs: number[] }[];
+  /** Every workspace candidate as shown, duplicates of another source's text included (RequestStates.workspace). */
+  readonly workspace?: { source: CandidateSource; text: string }[];
 }
 
 const rounded = (xs: ArrayLike<number>) => Array.from(xs, (v) => Math.round(v * 1e5) / 1e5);
@@ -74,7 +77,7 @@ async function collect(): Promise<void> {
         const candidate = got?.candidates[0];
         const offered = (got?.offered ?? []).map((o) => ({ source: o.source, text: o.text, x: rounded(o.x), logprobs: rounded(o.logprobs) }));
         out.push({
-          index, shown, offered,
+          index, shown, offered, workspace: got?.workspace.map((c) => ({ source: c.source, text: c.text })),
           ...(candidate != null && candidate.text === shown ? { x: rounded(candidate.x), first: candidate.firstLogprob } : {}),
         });
         if ((index + 1) % 100 === 0) process.stderr.write(`${set} ${what}: ${index + 1}/${cuts.length}\n`);
@@ -109,6 +112,8 @@ export interface CutRow {
   /** What the model made of its own suggestion and of the offered ones (collected). */
   readonly first?: number;
   readonly offered: NonNullable<CollectedCut['offered']>;
+  /** Collected since the choice counts agreeing sources: every offered text, read or not. */
+  readonly workspace?: CollectedCut['workspace'];
 }
 
 export const DOC_WEIGHTS = [0, 1, 4];
@@ -130,7 +135,7 @@ export async function loadRows(set: string): Promise<CutRow[]> {
       const ws: Record<number, LineMatch | null> = {};
       for (const w of DOC_WEIGHTS) ws[w] = workspaceLineMatch(cut.document, cut.offset, lines, cut.file, w);
       const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file, arg('doc-weight', DOCUMENT_LINE_WEIGHT));
-      rows.push({ set, side, cut, model: c.shown, x: c.x, first: c.first, offered: c.offered ?? [], cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
+      rows.push({ set, side, cut, model: c.shown, x: c.x, first: c.first, offered: c.offered ?? [], workspace: c.workspace, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
     }
   }
   return rows;
@@ -188,16 +193,20 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
     model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!) } },
   };
   for (const o of r.offered) {
+    if (o.source === 'fill' && withoutFill) continue;
     // As the pipeline reads it now: the first READ_TOKENS tokens' log P (collects before the cap kept all).
     const logprobs = o.logprobs.slice(0, READ_TOKENS);
     const x = [...o.x.slice(0, -SUGGESTION_FEATURES.length), ...suggestionFeatures(logprobs, logprobs.length, o.text, ctxLineStart(r))];
     offers[o.source] = { text: o.text, evidence: evidenceOf(logprobs, headP(x)) };
   }
+  // As chooseAmong sees them: a text another source offered too is offered by both (read once).
+  for (const w of r.workspace ?? []) if (!(w.source === 'fill' && withoutFill)) offers[w.source] ??= { text: w.text };
   const ctx: ChoiceContext = {
     lineStart: ctxLineStart(r),
     modelText: r.model,
     modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
-    lookup: r.cands.find((c) => c.match !== undefined)?.match,
+    lookup: r.cands.find((c) => c.source === 'lookup' || c.source === 'runnerUp')?.match,
+    fill: r.cands.find((c) => c.source === 'fill')?.match,
   };
   return { candidates: mergeCandidates(offers), ctx };
 }
@@ -220,13 +229,16 @@ function hashFile(name: string): number {
   return h;
 }
 
-/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`. */
+/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`, `fill`. */
 const FEATURE_GROUPS: Record<string, readonly string[]> = {
   evidence: ['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'],
   'runner-up': ['from_runner_up', 'runner_up_share', 'model_and_runner_up'],
+  fill: ['from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill'],
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
+/** `--drop fill` leaves out the fill candidate itself, not only its inputs: the choice as it was before it. */
+const withoutFill = dropped.has('from_fill');
 
 function examplesOf(rows: readonly CutRow[]) {
   return rows.flatMap((r) => {

@@ -38,6 +38,11 @@ export interface RequestStates {
   candidates: ({ text: string; x: Float32Array; firstLogprob?: number } | null)[];
   /** The workspace's candidates as shown, each read by the model after the prompt (none when not offered). */
   offered: OfferedState[];
+  /**
+   * Every workspace candidate as shown, a text another source also offered included (read once, but
+   * each source's agreement is an input of the choice): what the choice rule is fitted on.
+   */
+  workspace: readonly { readonly source: WorkspaceCandidate['source']; readonly text: string }[];
 }
 
 /** A workspace candidate read by the model: the head's input after it, and its tokens' log P (mixed). */
@@ -174,7 +179,7 @@ export async function completeWithEngine(
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
       offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, cache?.logProb ?? modelLogProb, signal));
-      if (!result.stoppedAfterPrefill) onStates?.({ prompt: promptState, candidates: states, offered: offeredStates });
+      if (!result.stoppedAfterPrefill) onStates?.({ prompt: promptState, candidates: states, offered: offeredStates, workspace: offered.map((c) => ({ source: c.source, text: c.text })) });
     }
     if (rule !== undefined) {
       const evidence: Partial<Record<ChoiceSource, Evidence>> = {};
@@ -216,10 +221,11 @@ export function chooseAmong(
   evidence: Partial<Record<ChoiceSource, Evidence>> = {},
 ): void {
   const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
-  let match: WorkspaceCandidate['match'];
+  let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'];
   for (const c of offered) {
     offers[c.source] = { text: c.text, evidence: evidence[c.source] };
-    match ??= c.match;
+    if (c.source === 'fill') fill = c.match;
+    else match ??= c.match;
   }
   const merged = mergeCandidates(offers);
   const ctx: ChoiceContext = {
@@ -227,12 +233,13 @@ export function chooseAmong(
     modelText: modelShown,
     modelLogprobs: modelFeatures === undefined ? undefined : { mean: modelFeatures[0], min: modelFeatures[1] },
     lookup: match,
+    fill,
   };
   const scores = scoreCandidates(rule, merged, ctx);
   const best = chooseCandidate(scores);
   if (best < 0) return;
   const chosen = merged[best];
-  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp ? 'lookup' as const : 'copy' as const);
+  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp || c.fromFill ? 'lookup' as const : 'copy' as const);
   const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const, origin: origin(c) }));
   if (req.n > 1) {
     candidates.push(...workspaceOnes);

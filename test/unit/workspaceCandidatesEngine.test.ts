@@ -62,6 +62,8 @@ describe('workspace candidates on OrtModel', function () {
     await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), head: old, baseRule: rule, onStates: (x) => (states = x) });
     assert.equal(states!.candidates[0]?.text, 'widget_total(order)');
     assert.ok(!states!.offered.some((o) => o.text === 'widget_total(order)'), JSON.stringify(states!.offered.map((o) => o.text)));
+    // Yet the lookup offered it too, and the choice counts that agreement: the states say so (the rule is fitted on them).
+    assert.ok(states!.workspace.some((o) => o.source === 'lookup' && o.text === 'widget_total(order)'), JSON.stringify(states!.workspace));
     const own = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), head: old });
     assert.equal(own.candidates[0].confidence, 0.2, "without a base rule: the head's own P, no choice");
     const none = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace(), baseRule: rule });

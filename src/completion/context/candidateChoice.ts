@@ -26,6 +26,7 @@ export const CHOICE_FEATURES = [
   'model_differs', 'line_start_lookup', 'line_start_model', 'lookup_two_lines', 'lookup_shape',
   'scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit',
   'from_runner_up', 'runner_up_share', 'model_and_runner_up',
+  'from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill',
 ] as const;
 
 /** The fitted rule as stored in head.json (`candidates`). */
@@ -63,12 +64,14 @@ export interface ChoiceCandidate {
   /** The lookup's next commonest line (LineMatch.runnerUp). */
   readonly fromRunnerUp: boolean;
   readonly fromCopy: boolean;
+  /** The line seen between the lines above and below the cursor (workspaceCandidates, `fill`). */
+  readonly fromFill: boolean;
   /** The first offering source's evidence, when it was scored. */
   readonly evidence?: Evidence;
 }
 
 /** Where candidates come from, in the order they are merged (the model's first). */
-export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy'] as const;
+export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy', 'fill'] as const;
 export type ChoiceSource = (typeof CHOICE_SOURCES)[number];
 
 /** What each source offers: its text as shown, and the model's reading of it. */
@@ -82,6 +85,8 @@ export interface ChoiceContext {
   readonly modelText: string;
   readonly modelLogprobs?: { readonly mean: number; readonly min: number };
   readonly lookup?: LineMatch;
+  /** The fill's own match (between the lines above and below, or before the one below). */
+  readonly fill?: LineMatch;
 }
 
 /** The part of a suggestion on the cursor's line, trailing whitespace trimmed: what sources agree on. */
@@ -108,6 +113,7 @@ export function mergeCandidates(offers: Offers): ChoiceCandidate[] {
     out.push({
       text: offers[source]!.text,
       fromModel: key === keys.model, fromLookup: key === keys.lookup, fromRunnerUp: key === keys.runnerUp, fromCopy: key === keys.copy,
+      fromFill: key === keys.fill,
       ...(ev !== undefined ? { evidence: ev } : {}),
     });
   }
@@ -130,7 +136,13 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext): number[]
     !c.fromModel && ctx.modelText.trim() !== '' ? 1 : 0, s * l, s * m, look && lookup.context === 'two-lines' ? 1 : 0, look && lookup.context === 'shape' ? 1 : 0,
     ...evidenceFeatures(c.evidence),
     ...runnerUpFeatures(c, m, ctx.lookup),
+    ...fillFeatures(c, m, l, ctx.fill),
   ];
+}
+
+function fillFeatures(c: ChoiceCandidate, fromModel: number, fromLookup: number, fill: LineMatch | undefined): number[] {
+  if (!c.fromFill || fill === undefined) return [0, 0, 0, 0, 0, 0];
+  return [1, fill.count / fill.total, Math.log1p(fill.count), fill.context === 'between' ? 1 : 0, fromModel, fromLookup];
 }
 
 function runnerUpFeatures(c: ChoiceCandidate, fromModel: number, lookup: LineMatch | undefined): number[] {

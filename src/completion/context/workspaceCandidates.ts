@@ -7,7 +7,12 @@
  *   (on the quality sets' held-out cuts right at 4–20 of 500 per set where no other candidate is);
  * - `copy`: the rest of the nearest line above in the document that starts with what is typed (at
  *   a line start: the line after the nearest earlier copy of the line above), as people copy a line
- *   they just wrote.
+ *   they just wrote;
+ * - `fill`: the commonest workspace line seen between the line above and the line below the cursor
+ *   (else right before the line below), starting with what is typed: the middle filled in, a line
+ *   at a time. Offered even when another source has the same text, as their agreement is evidence
+ *   (on the quality sets' held-out cuts it is right at 46-79% of the cuts where it has a line above
+ *   and below; bench/QUALITY.md).
  * These are the quality benchmark's line-lookup and in-file-copy baselines, inside the pipeline and
  * over the whole workspace (bench/QUALITY.md, "Workspace candidates").
  */
@@ -21,6 +26,8 @@ export interface LineQuery {
   readonly previous: string | null;
   /** The non-blank line above that one; null when there is none. */
   readonly before: string | null;
+  /** The nearest non-blank line below the cursor's line, trimmed; null when there is none (or it is too long to index). */
+  readonly next: string | null;
   /** The document's indexed lines above the cursor's line and below it (two runs, so no pair spans the cursor). */
   readonly documentLines: readonly (readonly string[])[];
 }
@@ -34,16 +41,17 @@ export function lineQuery(textBeforeCursor: string, textAfterCursor: string): Li
   const nonBlank = above.filter((l) => l !== '');
   const previous = nonBlank.length > 0 ? nonBlank[nonBlank.length - 1] : null;
   const before = nonBlank.length > 1 ? nonBlank[nonBlank.length - 2] : null;
-  return { typed, previous, before, documentLines: [above, below] };
+  const next = below.length > 0 && below[0] !== '' ? below[0] : null;
+  return { typed, previous, before, next, documentLines: [above, below] };
 }
 
-export type CandidateSource = 'lookup' | 'runnerUp' | 'copy';
+export type CandidateSource = 'lookup' | 'runnerUp' | 'copy' | 'fill';
 
 export interface WorkspaceCandidate {
   readonly source: CandidateSource;
   /** The rest of the line after the cursor. */
   readonly text: string;
-  /** For `lookup` and `runnerUp`: the match and its counts. */
+  /** For `lookup` and `runnerUp` (the lookup's match), and `fill` (its own): the match and its counts. */
   readonly match?: LineMatch;
 }
 
@@ -51,7 +59,7 @@ export interface WorkspaceCandidate {
 export const DOCUMENT_LINE_WEIGHT = 4;
 
 /**
- * The workspace candidates at a cursor (distinct, non-blank), lookup first. `exclude` is the
+ * The workspace candidates at a cursor (non-blank; distinct but for `fill`), lookup first. `exclude` is the
  * document's own id in the index (its copy there is stale).
  */
 export function workspaceCandidates(
@@ -75,6 +83,9 @@ export function workspaceCandidates(
   }
   const copy = inFileCopy(q);
   if (copy.trim() !== '' && !out.some((c) => c.text === copy)) out.push({ source: 'copy', text: copy });
+  const fill = q.next === null ? null : probe.fill(q.previous, q.next, q.typed, exclude, extra);
+  const filled = fill === null ? '' : fill.line.slice(q.typed.length);
+  if (filled.trim() !== '') out.push({ source: 'fill', text: filled, match: fill! });
   return out;
 }
 

@@ -28,14 +28,15 @@ export interface LineMatch {
   /**
    * What the match is conditioned on: what is typed on the line (`typed`); at a line start, the two
    * lines above (`two-lines`), the line above (`line`), or only the line above's shape (`shape`: its
-   * first word and last character).
+   * first word and last character); between the line above and the line below (`between`), or
+   * right before the line below (`before-next`).
    */
   readonly context: MatchContext;
   /** The next commonest line and its count, when another line matched. */
   readonly runnerUp?: { readonly line: string; readonly count: number };
 }
 
-export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape';
+export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape' | 'between' | 'before-next';
 
 /** Per extra text (the live document) and weight, counted at query time. */
 export interface ExtraLines {
@@ -203,6 +204,54 @@ export class WorkspaceLines {
     }
     const one = gather([previous]);
     return one.size > 0 ? best(one, 'line') : best(gather([previous], true), 'shape');
+  }
+
+  /**
+   * What goes between the line above and the line below (fill in the middle, a line at a time): the
+   * commonest line that starts with `typed` and goes on past it, seen as `previous`, it, `next` in
+   * the indexed files except `exclude` plus `extra` (weighted); when that never occurred (or there is
+   * no line above), the commonest such line right before `next`. Null when nothing matched.
+   */
+  fill(previous: string | null, next: string, typed: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
+    const span = exclude === undefined ? undefined : this.spans.get(exclude);
+    const lo = span?.start ?? 0;
+    const hi = span?.end ?? 0;
+    const nextId = this.idOf(next);
+    const gather = (above: string | null): Map<string, number> => {
+      const aboveId = above === null ? NONE : this.idOf(above);
+      const touched: number[] = [];
+      if (nextId !== NONE && (above === null || aboveId !== NONE)) {
+        for (let p = this.lastOcc[nextId]; p !== NONE; p = this.prevOcc[p]) {
+          if (this.occ[p] !== nextId || (p >= lo && p < hi) || p < 1) continue;
+          const line = this.occ[p - 1];
+          if (line < 0 || (aboveId !== NONE && (p < 2 || this.occ[p - 2] !== aboveId))) continue;
+          if (this.scratch[line]++ === 0) touched.push(line);
+        }
+      }
+      const counts = new Map<string, number>();
+      for (const id of touched) {
+        if (this.lengthOf[id] > typed.length && this.chunks[this.chunkOf[id]].startsWith(typed, this.offsetOf[id])) counts.set(this.lineText(id), this.scratch[id]);
+        this.scratch[id] = 0;
+      }
+      for (const { lines, weight } of extra) {
+        for (let i = 1; i + 1 < lines.length; i++) {
+          const line = lines[i];
+          if (lines[i + 1] !== next || line === '' || line.length <= typed.length || !line.startsWith(typed)) continue;
+          if (above !== null && lines[i - 1] !== above) continue;
+          counts.set(line, (counts.get(line) ?? 0) + weight);
+        }
+        // A line at a run's start has nothing above it: it counts only without the line above.
+        if (above === null && lines.length > 1 && lines[1] === next && lines[0].length > typed.length && lines[0].startsWith(typed)) {
+          counts.set(lines[0], (counts.get(lines[0]) ?? 0) + weight);
+        }
+      }
+      return counts;
+    };
+    if (previous !== null && previous !== '') {
+      const two = gather(previous);
+      if (two.size > 0) return best(two, 'between');
+    }
+    return best(gather(null), 'before-next');
   }
 
   /**

@@ -103,6 +103,30 @@ describe('workspace lines', () => {
     assert.notEqual(shapeKey('x'), 'x');
   });
 
+  it('fill: the line seen between the lines above and below, else right before the line below', () => {
+    const lines = new WorkspaceLines();
+    lines.setFile('f', 'if a:\n  x = 1\nreturn x\n');
+    lines.setFile('g', 'if b:\n  y = 2\nreturn x\nif a:\n  z = 3\nreturn x\n');
+    assert.deepEqual(lines.fill('if b:', 'return x', ''), { line: 'y = 2', count: 1, total: 1, distinct: 1, context: 'between' });
+    // Two lines seen between `if a:` and `return x`: counts, share, runner-up; what is typed filters.
+    assert.deepEqual(lines.fill('if a:', 'return x', ''), { line: 'x = 1', count: 1, total: 2, distinct: 2, context: 'between', runnerUp: { line: 'z = 3', count: 1 } });
+    assert.equal(lines.fill('if a:', 'return x', 'z')?.line, 'z = 3');
+    assert.equal(lines.fill('if a:', 'return x', 'z = 3'), null, 'a line that does not go on past what is typed is no fill');
+    // Never between these two: back off to the lines before `return x` (3 of them, each once).
+    assert.deepEqual(lines.fill('else:', 'return x', 'y'), { line: 'y = 2', count: 1, total: 1, distinct: 1, context: 'before-next' });
+    assert.equal(lines.fill(null, 'return x', '')?.context, 'before-next');
+    assert.equal(lines.fill('if a:', 'never seen', ''), null);
+    // The excluded file's triples are gone; a weighted extra run counts, with the line above when given.
+    assert.equal(lines.fill('if a:', 'return x', '', 'g')?.line, 'x = 1');
+    assert.equal(lines.fill('if a:', 'return x', '', 'f')?.line, 'z = 3');
+    const extra = [{ lines: ['if a:', 'w = 4', 'return x'], weight: 4 }];
+    assert.deepEqual(lines.fill('if a:', 'return x', '', undefined, extra), { line: 'w = 4', count: 4, total: 6, distinct: 3, context: 'between', runnerUp: { line: 'x = 1', count: 1 } });
+    assert.equal(lines.fill(null, 'w = 4', '', undefined, extra)?.line, 'if a:', 'a run\'s first line has no line above');
+    // A file's start is no line: nothing is before g's first line, and the back-off gives what is.
+    assert.equal(lines.fill(null, 'if b:', ''), null);
+    assert.deepEqual(lines.fill('return x', 'y = 2', ''), { line: 'if b:', count: 1, total: 1, distinct: 1, context: 'before-next' });
+  });
+
   it('ties go to the line first in code-unit order', () => {
     const lines = new WorkspaceLines();
     lines.setFile('f', 'return b\nreturn a\n');
@@ -137,6 +161,16 @@ describe('workspace candidates', () => {
     const local = workspaceCandidates('self.assertIn(k, d)\nself.assert', '', lines, '/w/doc.py');
     assert.deepEqual(local.map((x) => [x.source, x.text, x.match?.count]), [['lookup', 'In(k, d)', DOCUMENT_LINE_WEIGHT], ['runnerUp', 'Equal(a, b)', DOCUMENT_LINE_WEIGHT]]);
     assert.deepEqual(local[1].match?.runnerUp, { line: 'self.assertEqual(a, b)', count: 2 });
+    // The line below the cursor: the line seen between it and the line above is offered as `fill`,
+    // even when another source offers the same text (their agreement is evidence).
+    const between = new WorkspaceLines();
+    between.setFile('/w/a.py', 'def f():\n    x = load()\n    return x\n');
+    const filled = workspaceCandidates('def f():\n    ', '\n    return x\n', between, '/w/doc.py');
+    assert.deepEqual(filled.map((x) => [x.source, x.text, x.match?.context]), [['lookup', 'x = load()', 'line'], ['fill', 'x = load()', 'between']]);
+    const typed = workspaceCandidates('def g():\n    x = ', '\n    return x\n', between, '/w/doc.py');
+    assert.deepEqual(typed.map((x) => [x.source, x.text, x.match?.context]), [['lookup', 'load()', 'typed'], ['fill', 'load()', 'before-next']]);
+    assert.equal(lineQuery('a\n', '\n\n  b\nc').next, 'b');
+    assert.equal(lineQuery('a\n', '').next, null);
     // Without an index the document's own lines still give both.
     const alone = workspaceCandidates('f(1)\nf(1)\nf', '', undefined, undefined);
     assert.deepEqual(alone.map((x) => [x.source, x.text]), [['lookup', '(1)']]);
@@ -154,8 +188,8 @@ describe('candidate choice', () => {
   it('merges sources that agree on the cursor line, the model first', () => {
     const m = mergeCandidates({ model: { text: 'foo()\n  bar' }, lookup: { text: 'foo()' }, runnerUp: { text: 'baz()  ' }, copy: { text: 'baz()' } });
     assert.deepEqual(m, [
-      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromRunnerUp: false, fromCopy: false },
-      { text: 'baz()  ', fromModel: false, fromLookup: false, fromRunnerUp: true, fromCopy: true },
+      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false },
+      { text: 'baz()  ', fromModel: false, fromLookup: false, fromRunnerUp: true, fromCopy: true, fromFill: false },
     ]);
     assert.deepEqual(mergeCandidates({ model: { text: '' }, copy: { text: 'x' } }).map((c) => c.text), ['x']);
     assert.equal(firstLine('a  \nb'), 'a');
@@ -163,19 +197,31 @@ describe('candidate choice', () => {
 
   it('features follow CHOICE_FEATURES and vanish for sources that did not offer the text', () => {
     const ctx = { lineStart: true, modelText: 'm', modelLogprobs: { mean: -1, min: -20 }, lookup: { line: 'l', count: 3, total: 4, distinct: 2, context: 'line' as const } };
-    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromRunnerUp: false, fromCopy: false }, ctx);
+    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false }, ctx);
     assert.equal(x.length, CHOICE_FEATURES.length);
     const f = (name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
     assert.equal(f('model_min_logprob'), 0);
     assert.equal(f('lookup_share'), 0.75);
     assert.equal(f('model_differs'), 1);
     assert.equal(f('line_start_lookup'), 1);
-    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromRunnerUp: false, fromCopy: false }, ctx);
+    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromRunnerUp: false, fromCopy: false, fromFill: false }, ctx);
     assert.equal(xm[CHOICE_FEATURES.indexOf('model_min_logprob')], -10, 'clamped as the head clamps');
     assert.equal(xm[CHOICE_FEATURES.indexOf('lookup_share')], 0);
     const withSecond = { ...ctx, lookup: { ...ctx.lookup, runnerUp: { line: 'l2', count: 1 } } };
-    const xr = choiceFeatures({ text: 'l2', fromModel: true, fromLookup: false, fromRunnerUp: true, fromCopy: false }, withSecond);
+    const xr = choiceFeatures({ text: 'l2', fromModel: true, fromLookup: false, fromRunnerUp: true, fromCopy: false, fromFill: false }, withSecond);
     assert.deepEqual(['from_runner_up', 'runner_up_share', 'model_and_runner_up', 'from_lookup'].map((n) => xr[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]), [1, 0.25, 1, 0]);
+  });
+
+  it('fill features: offered, share, count, between or before the next line, agreeing with the model and the lookup', () => {
+    const fill = { line: 'x = 1', count: 3, total: 4, distinct: 2, context: 'between' as const };
+    const ctx = { lineStart: true, modelText: 'x = 1', lookup: { line: 'x = 1', count: 1, total: 2, distinct: 2, context: 'line' as const }, fill };
+    const [c] = mergeCandidates({ model: { text: 'x = 1' }, lookup: { text: 'x = 1' }, fill: { text: 'x = 1' } });
+    assert.equal(c.fromFill, true);
+    const x = choiceFeatures(c, ctx);
+    const f = (name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
+    assert.deepEqual(['from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill'].map(f), [1, 0.75, Math.log1p(3), 1, 1, 1]);
+    const other = choiceFeatures(mergeCandidates({ model: { text: 'y' }, fill: { text: 'x = 1' } })[1], { ...ctx, fill: { ...fill, context: 'before-next' as const } });
+    assert.deepEqual(['from_fill', 'fill_between', 'model_and_fill', 'lookup_and_fill'].map((n) => other[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]), [1, 0, 0, 0]);
   });
 
   it("each candidate carries its first source's evidence: log P mean, least and first, and the head's logit", () => {
