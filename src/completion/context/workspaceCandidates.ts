@@ -84,8 +84,8 @@ export function workspaceCandidates(
   const copy = inFileCopy(q);
   if (copy.trim() !== '' && !out.some((c) => c.text === copy)) out.push({ source: 'copy', text: copy });
   const fill = q.next === null ? null : probe.fill(q.previous, q.next, q.typed, exclude, extra);
-  const filled = fill === null ? '' : fill.line.slice(q.typed.length);
-  if (filled.trim() !== '') out.push({ source: 'fill', text: filled, match: fill! });
+  const filled = fill?.line.slice(q.typed.length) ?? '';
+  if (fill !== null && filled.trim() !== '') out.push({ source: 'fill', text: filled, match: fill });
   return out;
 }
 

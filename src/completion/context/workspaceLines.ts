@@ -142,7 +142,7 @@ export class WorkspaceLines {
     const counts = new Map<string, number>();
     const scan = (head: number): void => {
       for (let id = head; id !== NONE; id = this.nextByPrefix[id]) {
-        if (this.lengthOf[id] <= typed.length || !this.chunks[this.chunkOf[id]].startsWith(typed, this.offsetOf[id])) continue;
+        if (!this.goesOnPast(id, typed)) continue;
         const c = this.count[id] - this.scratch[id];
         if (c > 0) counts.set(this.lineText(id), c);
       }
@@ -156,7 +156,7 @@ export class WorkspaceLines {
     if (span !== undefined) for (let p = span.start; p < span.end; p++) if (this.occ[p] >= 0) this.scratch[this.occ[p]] = 0;
     for (const { lines, weight } of extra) {
       for (const line of lines) {
-        if (line.length > typed.length && line.startsWith(typed)) counts.set(line, (counts.get(line) ?? 0) + weight);
+        if (goesOnPast(line, typed)) counts.set(line, (counts.get(line) ?? 0) + weight);
       }
     }
     return best(counts, 'typed');
@@ -182,11 +182,7 @@ export class WorkspaceLines {
         const first = context.length === 2 ? this.idOf(context[0]) : NONE;
         if (last !== NONE && (context.length === 1 || first !== NONE)) this.followers(last, first, span, touched);
       }
-      const counts = new Map<string, number>();
-      for (const id of touched) {
-        counts.set(this.lineText(id), this.scratch[id]);
-        this.scratch[id] = 0;
-      }
+      const counts = this.drain(touched);
       const n = context.length;
       const key = shape ? shapeKey(context[0]) : '';
       for (const { lines, weight } of extra) {
@@ -214,35 +210,17 @@ export class WorkspaceLines {
    */
   fill(previous: string | null, next: string, typed: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
     const span = exclude === undefined ? undefined : this.spans.get(exclude);
-    const lo = span?.start ?? 0;
-    const hi = span?.end ?? 0;
     const nextId = this.idOf(next);
     const gather = (above: string | null): Map<string, number> => {
       const aboveId = above === null ? NONE : this.idOf(above);
       const touched: number[] = [];
-      if (nextId !== NONE && (above === null || aboveId !== NONE)) {
-        for (let p = this.lastOcc[nextId]; p !== NONE; p = this.prevOcc[p]) {
-          if (this.occ[p] !== nextId || (p >= lo && p < hi) || p < 1) continue;
-          const line = this.occ[p - 1];
-          if (line < 0 || (aboveId !== NONE && (p < 2 || this.occ[p - 2] !== aboveId))) continue;
-          if (this.scratch[line]++ === 0) touched.push(line);
-        }
-      }
-      const counts = new Map<string, number>();
-      for (const id of touched) {
-        if (this.lengthOf[id] > typed.length && this.chunks[this.chunkOf[id]].startsWith(typed, this.offsetOf[id])) counts.set(this.lineText(id), this.scratch[id]);
-        this.scratch[id] = 0;
-      }
+      if (nextId !== NONE && (above === null || aboveId !== NONE)) this.neighbours(nextId, -1, aboveId, -2, span, touched);
+      const counts = this.drain(touched, (id) => this.goesOnPast(id, typed));
       for (const { lines, weight } of extra) {
-        for (let i = 1; i + 1 < lines.length; i++) {
-          const line = lines[i];
-          if (lines[i + 1] !== next || line === '' || line.length <= typed.length || !line.startsWith(typed)) continue;
-          if (above !== null && lines[i - 1] !== above) continue;
-          counts.set(line, (counts.get(line) ?? 0) + weight);
-        }
-        // A line at a run's start has nothing above it: it counts only without the line above.
-        if (above === null && lines.length > 1 && lines[1] === next && lines[0].length > typed.length && lines[0].startsWith(typed)) {
-          counts.set(lines[0], (counts.get(lines[0]) ?? 0) + weight);
+        for (let i = 0; i + 1 < lines.length; i++) {
+          // A line at a run's start has nothing above it: it counts only without the line above.
+          if (lines[i + 1] !== next || !goesOnPast(lines[i], typed) || (above !== null && (i === 0 || lines[i - 1] !== above))) continue;
+          counts.set(lines[i], (counts.get(lines[i]) ?? 0) + weight);
         }
       }
       return counts;
@@ -254,19 +232,43 @@ export class WorkspaceLines {
     return best(gather(null), 'before-next');
   }
 
-  /**
-   * Counts into `scratch` the lines after each live position of `line` outside `skip` (after
-   * `before` there, when it is a line), noting each line counted first in `touched`.
-   */
+  /** The lines after each live position of `line` outside `skip` (after `before` there, when it is a line): see neighbours. */
   private followers(line: number, before: number, skip: { start: number; end: number } | undefined, touched: number[]): void {
+    this.neighbours(line, 1, before, -1, skip, touched);
+  }
+
+  /**
+   * Counts into `scratch` the line `step` positions from each live position of `line` outside `skip`
+   * (where the line `contextStep` positions away is `context`, when that is a line), noting each line
+   * counted first in `touched`: the lines after a line (1, with the line before it, −1) or before it
+   * (−1, with the line before that, −2).
+   */
+  private neighbours(line: number, step: number, context: number, contextStep: number, skip: { start: number; end: number } | undefined, touched: number[]): void {
     const lo = skip?.start ?? 0;
     const hi = skip?.end ?? 0;
     for (let p = this.lastOcc[line]; p !== NONE; p = this.prevOcc[p]) {
-      if (this.occ[p] !== line || (p >= lo && p < hi) || p + 1 >= this.size) continue;
-      const next = this.occ[p + 1];
-      if (next < 0 || (before !== NONE && this.occ[p - 1] !== before)) continue;
-      if (this.scratch[next]++ === 0) touched.push(next);
+      const q = p + step;
+      if (this.occ[p] !== line || (p >= lo && p < hi) || q < 0 || q >= this.size) continue;
+      const neighbour = this.occ[q];
+      const c = p + contextStep;
+      if (neighbour < 0 || (context !== NONE && (c < 0 || this.occ[c] !== context))) continue;
+      if (this.scratch[neighbour]++ === 0) touched.push(neighbour);
     }
+  }
+
+  /** The lines counted in `scratch` (those `keep` accepts) with their counts; `scratch` back to zero. */
+  private drain(touched: readonly number[], keep: (id: number) => boolean = () => true): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const id of touched) {
+      if (keep(id)) counts.set(this.lineText(id), this.scratch[id]);
+      this.scratch[id] = 0;
+    }
+    return counts;
+  }
+
+  /** Line `id` starts with `typed` and goes on past it (goesOnPast, without making its string). */
+  private goesOnPast(id: number, typed: string): boolean {
+    return this.lengthOf[id] > typed.length && this.chunks[this.chunkOf[id]].startsWith(typed, this.offsetOf[id]);
   }
 
   /** Appends a file's indexed lines (indexedLines: '' for an over-long line) as a new span. */
@@ -423,6 +425,11 @@ function hashLine(text: string, from = 0, length = text.length): number {
   let h = 0x811c9dc5;
   for (let i = from; i < from + length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return h >>> 0;
+}
+
+/** `line` starts with `typed` and goes on past it: a completion of what is typed. */
+function goesOnPast(line: string, typed: string): boolean {
+  return line.length > typed.length && line.startsWith(typed);
 }
 
 /** A text's trimmed non-blank lines, in order; lines over MAX_LINE break the chain of followers as '' would not. */
