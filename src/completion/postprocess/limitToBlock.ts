@@ -1,7 +1,8 @@
 /**
  * Keeps a multi-line completion inside the block the cursor opens: it stops at a blank line, at a
  * line not deeper than the block's opener (a dedent), and at a closer of something opened before
- * the completion. A closing line at the opener's depth (`}`, `});`, `]`) is kept only when the
+ * the completion (on the cursor's line, only a closer with nothing before it: after code it closes
+ * the line's own opener, and the line is kept). A closing line at the opener's depth (`}`, `});`, `]`) is kept only when the
  * block is not already closed below the cursor.
  */
 import { indentColumns, isBlank } from '../indentation';
@@ -45,7 +46,10 @@ export const limitToBlock: PostprocessStep = (completion, ctx) => {
         continue;
       }
       const head = line.slice(0, closer - lineStart);
-      if (i === 0 || !isBlank(head)) kept.push(head);
+      // On the cursor's line, code then the closer of what the line opened (`name] = value`,
+      // ` x } from './x';`) is a one-line construct, not a block: kept whole, and the block ends.
+      if (i === 0 && !isBlank(head)) kept.push(line);
+      else if (i === 0 || !isBlank(head)) kept.push(head);
       break;
     }
     // Not deeper than the opener: the block ends on this line.

@@ -92,6 +92,8 @@ describe('post-processing steps', () => {
     ['unmatched closer inside the body cuts', '\n  a(1));\n}', block, '\n  a(1)'],
     ['continuation lines inside own brackets are body', '\n  call(\nx,\n  );', block, '\n  call(\nx,\n  );'],
     ['closer on the cursor line cuts', ' }\n  a();', block, ' '],
+    ['code then the closer on the cursor line: a one-line construct, kept whole', ' a } from "./a";\n  b();', { multiline: true, prefixOnLine: 'import {' }, ' a } from "./a";'],
+    ['python subscript closed on the cursor line', 'name] = value\n        x', { multiline: true, prefixOnLine: 'self.storage[', languageId: 'python', indentUnit: '    ' }, 'name] = value'],
     ['python dedent, no closer line', '\n    return 1\nprint(f())', { multiline: true, prefixOnLine: 'def f():', languageId: 'python', indentUnit: '    ' }, '\n    return 1'],
     ['tabs measured by the indent unit', '\n\t\treturn\n\t}', { multiline: true, prefixOnLine: '\tif x {', languageId: 'go', indentUnit: '\t' }, '\n\t\treturn\n\t}'],
     [
@@ -196,4 +198,7 @@ table('cutRepeatedPattern', cutRepeatedPattern, [
   ['ordinary code is untouched', 'return (a * a + b * b) ** 0.5', {}, 'return (a * a + b * b) ** 0.5'],
   ['only the looping line is cut; lines before it stay', 'x = 1\ny = abcabcabcabc', {}, 'x = 1\ny = abc'],
   ['digits that repeat are a loop too', '[1, 2, 1, 2, 1, 2, 1, 2', {}, '[1, 2, '],
+  ['three occurrences that give way to more code stay', 'readFileSync(new URL("../../../locales/en.ts"), "utf8");', {}, 'readFileSync(new URL("../../../locales/en.ts"), "utf8");'],
+  ['three to the end of the line, trailing spaces aside, are a loop', 'f(a, a, a,  ', {}, 'f(a, '],
+  ['five occurrences are a loop even when more follows', 'x = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2]', {}, 'x = [0, 1, '],
 ]);
