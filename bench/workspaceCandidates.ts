@@ -14,7 +14,7 @@
  *       fits the choice rule (candidateChoice.ts) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
- *       --drop fits without the named features or groups (`evidence`, `runner-up`, `fill`: also without
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `fill`: also without
  *       the fill candidate), to measure them
  */
 import * as fs from 'fs';
@@ -22,7 +22,7 @@ import * as path from 'path';
 import { READ_TOKENS, SUGGESTION_FEATURES, suggestionFeatures, type RequestStates } from '../src/completion/engineCompletion';
 import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type CandidateSource, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
 import {
-  CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, mergeCandidates, scoreCandidates,
+  CHOICE_FEATURES, bestBelowOf, chooseCandidate, choiceFeatures, evidenceOf, mergeCandidates, scoreCandidates,
   type ChoiceContext, type ChoiceRule, type Offers,
 } from '../src/completion/context/candidateChoice';
 import { loadAcceptanceHead, type AcceptanceHead } from '../src/training/head/acceptanceHead';
@@ -30,6 +30,7 @@ import { trainLinearHead } from '../src/training/head/logistic';
 import { embeddedModelDir } from '../src/cli/paths';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
 import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
+import { DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
 import { inFileCopy } from '../src/quality/baselines/inFileCopy';
 import { LineLookup } from '../src/quality/baselines/lineLookup';
 import { TrigramModel } from '../src/quality/baselines/trigram';
@@ -53,8 +54,10 @@ export interface CollectedCut {
   readonly x?: number[];
   /** Log P of the shown suggestion's first token as decoded. */
   readonly first?: number;
+  /** Mean log P of the line below read after the shown suggestion (readLineBelow). */
+  readonly next?: number;
   /** The workspace candidates as the pipeline offered them, read by the model (OfferedState). */
-  readonly offered?: { source: CandidateSource; text: string; x: number[]; logprobs: number[] }[];
+  readonly offered?: { source: CandidateSource; text: string; x: number[]; logprobs: number[]; next?: number }[];
   /** Every workspace candidate as shown, duplicates of another source's text included (RequestStates.workspace). */
   readonly workspace?: { source: CandidateSource; text: string }[];
 }
@@ -75,10 +78,10 @@ async function collect(): Promise<void> {
         const shown = result.suppressed === null ? result.items[0] ?? '' : '';
         const got = states as RequestStates | undefined;
         const candidate = got?.candidates[0];
-        const offered = (got?.offered ?? []).map((o) => ({ source: o.source, text: o.text, x: rounded(o.x), logprobs: rounded(o.logprobs) }));
+        const offered = (got?.offered ?? []).map((o) => ({ source: o.source, text: o.text, x: rounded(o.x), logprobs: rounded(o.logprobs), ...(o.next !== undefined ? { next: o.next } : {}) }));
         out.push({
           index, shown, offered, workspace: got?.workspace.map((c) => ({ source: c.source, text: c.text })),
-          ...(candidate != null && candidate.text === shown ? { x: rounded(candidate.x), first: candidate.firstLogprob } : {}),
+          ...(candidate != null && candidate.text === shown ? { x: rounded(candidate.x), first: candidate.firstLogprob, next: candidate.next } : {}),
         });
         if ((index + 1) % 100 === 0) process.stderr.write(`${set} ${what}: ${index + 1}/${cuts.length}\n`);
       }
@@ -111,6 +114,7 @@ export interface CutRow {
   readonly cands: WorkspaceCandidate[];
   /** What the model made of its own suggestion and of the offered ones (collected). */
   readonly first?: number;
+  readonly next?: number;
   readonly offered: NonNullable<CollectedCut['offered']>;
   /** Collected since the choice counts agreeing sources: every offered text, read or not. */
   readonly workspace?: CollectedCut['workspace'];
@@ -135,7 +139,7 @@ export async function loadRows(set: string): Promise<CutRow[]> {
       const ws: Record<number, LineMatch | null> = {};
       for (const w of DOC_WEIGHTS) ws[w] = workspaceLineMatch(cut.document, cut.offset, lines, cut.file, w);
       const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file, arg('doc-weight', DOCUMENT_LINE_WEIGHT));
-      rows.push({ set, side, cut, model: c.shown, x: c.x, first: c.first, offered: c.offered ?? [], workspace: c.workspace, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
+      rows.push({ set, side, cut, model: c.shown, x: c.x, first: c.first, next: c.next, offered: c.offered ?? [], workspace: c.workspace, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
     }
   }
   return rows;
@@ -190,14 +194,14 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
   evidenceHead ??= loadAcceptanceHead(embeddedModelDir(), embeddedWidth())!;
   const headP = (x: number[]) => evidenceHead!.suggestion(Float32Array.from(x));
   const offers: Offers = {
-    model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!) } },
+    model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!), ...(r.next !== undefined && !withoutBelow ? { next: r.next } : {}) } },
   };
   for (const o of r.offered) {
     if (o.source === 'fill' && withoutFill) continue;
     // As the pipeline reads it now: the first READ_TOKENS tokens' log P (collects before the cap kept all).
     const logprobs = o.logprobs.slice(0, READ_TOKENS);
     const x = [...o.x.slice(0, -SUGGESTION_FEATURES.length), ...suggestionFeatures(logprobs, logprobs.length, o.text, ctxLineStart(r))];
-    offers[o.source] = { text: o.text, evidence: evidenceOf(logprobs, headP(x)) };
+    offers[o.source] = { text: o.text, evidence: evidenceOf(logprobs, headP(x), withoutBelow ? undefined : o.next) };
   }
   // As chooseAmong sees them: a text another source offered too is offered by both (read once).
   for (const w of r.workspace ?? []) if (!(w.source === 'fill' && withoutFill)) offers[w.source] ??= { text: w.text };
@@ -207,6 +211,7 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
     modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
     lookup: r.cands.find((c) => c.source === 'lookup' || c.source === 'runnerUp')?.match,
     fill: r.cands.find((c) => c.source === 'fill')?.match,
+    document: documentView(r.cut.document.slice(0, r.cut.offset), r.cut.document.slice(r.cut.offset)),
   };
   return { candidates: mergeCandidates(offers), ctx };
 }
@@ -234,16 +239,21 @@ const FEATURE_GROUPS: Record<string, readonly string[]> = {
   evidence: ['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'],
   'runner-up': ['from_runner_up', 'runner_up_share', 'model_and_runner_up'],
   fill: ['from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill'],
+  document: DOCUMENT_FEATURES,
+  below: ['below_scored', 'below_logprob', 'below_margin'],
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
 /** `--drop fill` leaves out the fill candidate itself, not only its inputs: the choice as it was before it. */
 const withoutFill = dropped.has('from_fill');
+/** `--drop below`: the collected reading of the line below left out (its inputs are 0 then anyway). */
+const withoutBelow = dropped.has('below_scored');
 
 function examplesOf(rows: readonly CutRow[]) {
   return rows.flatMap((r) => {
     const { candidates, ctx } = choiceInputs(r);
-    return candidates.map((c) => ({ h: Float32Array.from(choiceFeatures(c, ctx), (v, i) => (keptMask[i] ? v : 0)), label: (exactText(r, c.text) ? 1 : 0) as 0 | 1 }));
+    const best = bestBelowOf(candidates);
+    return candidates.map((c) => ({ h: Float32Array.from(choiceFeatures(c, ctx, best), (v, i) => (keptMask[i] ? v : 0)), label: (exactText(r, c.text) ? 1 : 0) as 0 | 1 }));
   });
 }
 
@@ -317,7 +327,7 @@ async function fitCommand(): Promise<void> {
     const line = (name: string, ds: typeof base, ts: number[]) => `${name}: ` + ts.map((t) => { const g = gateStats(ds, t); return `t${t}: exact ${pc(g.exact, g.n)} shown ${pc(g.shown, g.n)} prec ${pc(g.exact, g.shown)}`; }).join(' | ');
     console.log(`${set} (${held.length})`);
     console.log('  ' + line('model+head', base, [0, 0.15]));
-    console.log('  ' + line('choice', ours, [0, 0.1, 0.15, 0.2, +threshold.toFixed(2)]));
+    console.log('  ' + line('choice', ours, [0, 0.05, 0.07, 0.1, 0.15, +threshold.toFixed(2)]));
   }
   if (process.argv.includes('--save')) {
     const file = path.join(embeddedModelDir(), 'head.json');

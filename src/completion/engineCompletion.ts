@@ -10,6 +10,7 @@ import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { chooseCandidate, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
 import { CHUNK_LINES, queryText, type Ranking } from './context/chunkIndex';
 import { workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
+import { documentView } from './context/documentEvidence';
 import { snippetHeader } from './context/snippets';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
 import { postprocessCompletion } from './postprocess';
@@ -35,7 +36,7 @@ export interface RequestStates {
   /** h at the prompt's last token (after the prefill). */
   prompt: Float32Array | undefined;
   /** Per candidate: its post-processed text and the head's input x (h ++ suggestionFeatures); null when dropped. */
-  candidates: ({ text: string; x: Float32Array; firstLogprob?: number } | null)[];
+  candidates: ({ text: string; x: Float32Array; firstLogprob?: number; next?: number } | null)[];
   /** The workspace's candidates as shown, each read by the model after the prompt (none when not offered). */
   offered: OfferedState[];
   /**
@@ -51,6 +52,8 @@ export interface OfferedState {
   readonly text: string;
   readonly x: Float32Array;
   readonly logprobs: number[];
+  /** Mean log P of the line below's first tokens after it (readLineBelow); undefined when there is none. */
+  readonly next?: number;
 }
 
 /** Names of the scalar features after h in the suggestion head's input, in order. */
@@ -162,7 +165,11 @@ export async function completeWithEngine(
     let modelFeatures: number[] | undefined;
     let modelShown = '';
     let modelFirstLogprob: number | undefined;
+    let modelNext: number | undefined;
     const offeredStates: OfferedState[] = [];
+    // The line below, read after each candidate when choosing among them (readLineBelow).
+    const below = offering ? lineBelow(req.textAfterCursor ?? '') : '';
+    const logProb = cache?.logProb ?? modelLogProb;
     if (scoring) {
       const states: RequestStates['candidates'] = [];
       for (const [i, candidate] of candidates.entries()) {
@@ -173,20 +180,23 @@ export async function completeWithEngine(
           continue;
         }
         const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
-        if (i === 0) [modelFeatures, modelShown, modelFirstLogprob] = [features, shown!, result.candidates[0].logprobs?.[0]];
+        if (i === 0) {
+          [modelFeatures, modelShown, modelFirstLogprob] = [features, shown!, result.candidates[0].logprobs?.[0]];
+          modelNext = await readLineBelow(engine, built.prompt, result.droppedTokens, shown!, below, logProb, signal);
+        }
         const x = headInput(h, features);
-        states.push({ text: shown!, x, firstLogprob: result.candidates[i].logprobs?.[0] });
+        states.push({ text: shown!, x, firstLogprob: result.candidates[i].logprobs?.[0], ...(i === 0 && modelNext !== undefined ? { next: modelNext } : {}) });
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
-      offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, cache?.logProb ?? modelLogProb, signal));
+      offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, logProb, below, signal));
       if (!result.stoppedAfterPrefill) onStates?.({ prompt: promptState, candidates: states, offered: offeredStates, workspace: offered.map((c) => ({ source: c.source, text: c.text })) });
     }
     if (rule !== undefined) {
       const evidence: Partial<Record<ChoiceSource, Evidence>> = {};
       if (modelFeatures !== undefined && modelFirstLogprob !== undefined) {
-        evidence.model = { mean: modelFeatures[0], min: modelFeatures[1], first: Math.max(-10, modelFirstLogprob), head: candidates[0]?.confidence };
+        evidence.model = { mean: modelFeatures[0], min: modelFeatures[1], first: Math.max(-10, modelFirstLogprob), head: candidates[0]?.confidence, next: modelNext };
       }
-      for (const o of offeredStates) evidence[o.source] = evidenceOf(o.logprobs, head?.suggestion(o.x));
+      for (const o of offeredStates) evidence[o.source] = evidenceOf(o.logprobs, head?.suggestion(o.x), o.next);
       chooseAmong(candidates, rule, offered, modelShown, modelFeatures, req, (t) => engine.tokenizer.encode(t).length, evidence);
     }
     return {
@@ -234,6 +244,7 @@ export function chooseAmong(
     modelLogprobs: modelFeatures === undefined ? undefined : { mean: modelFeatures[0], min: modelFeatures[1] },
     lookup: match,
     fill,
+    document: documentView(req.textBeforeCursor, req.textAfterCursor ?? ''),
   };
   const scores = scoreCandidates(rule, merged, ctx);
   const best = chooseCandidate(scores);
@@ -280,7 +291,7 @@ function asShown(offered: readonly WorkspaceCandidate[], req: EngineCompleteRequ
  */
 async function readOffered(
   engine: CompletionEngine, offered: readonly WorkspaceCandidate[], modelShown: string, prompt: string, dropped: number,
-  req: EngineCompleteRequest, logProb: TokenLogProb, signal: AbortSignal | undefined,
+  req: EngineCompleteRequest, logProb: TokenLogProb, below: string, signal: AbortSignal | undefined,
 ): Promise<OfferedState[]> {
   if (offered.length === 0) return [];
   const promptTokens = engine.tokenizer.encode(prompt).slice(dropped);
@@ -292,7 +303,8 @@ async function readOffered(
     const read = await readSuggestion(engine, promptTokens, c.text, dropped, prompt, logProb, signal);
     if (read === undefined) continue;
     const features = suggestionFeatures(read.logprobs, read.logprobs.length, c.text, req.postprocess!.prefixOnLine.trim() === '');
-    out.push({ source: c.source, text: c.text, x: headInput(read.h, features), logprobs: read.logprobs });
+    const next = await readLineBelow(engine, prompt, dropped, c.text, below, logProb, signal);
+    out.push({ source: c.source, text: c.text, x: headInput(read.h, features), logprobs: read.logprobs, ...(next !== undefined ? { next } : {}) });
   }
   return out;
 }
@@ -328,6 +340,56 @@ async function readSuggestion(
     logprobs.push(logProb(tokens.slice(Math.max(0, at - HISTORY_TAIL), at), logits.subarray(j * vocab, (j + 1) * vocab), tokens[at]));
   }
   return { h: hidden, logprobs };
+}
+
+/** Words of the line below whose log P is read after a candidate (readLineBelow). */
+export const LINE_BELOW_TOKENS = 4;
+
+/**
+ * What follows the cursor up to the end of the nearest non-blank line below: the rest of the
+ * cursor's line, then the lines down to that one ('' when no non-blank line follows).
+ */
+export function lineBelow(textAfterCursor: string): string {
+  const text = textAfterCursor.replace(/\r\n/g, '\n');
+  let start = text.indexOf('\n');
+  while (start >= 0) {
+    const end = text.indexOf('\n', start + 1);
+    const line = text.slice(start + 1, end < 0 ? text.length : end);
+    if (line.trim() !== '') return text.slice(0, end < 0 ? text.length : end);
+    start = end;
+  }
+  return '';
+}
+
+/**
+ * How well a candidate fits what the user already wrote below it: the mean log P (mixed
+ * distribution, each at least -10) of the first token after it (the line break, or the
+ * candidate's end spelled together with it) and of the line below's first LINE_BELOW_TOKENS
+ * non-blank tokens, read after prompt ++ candidate ++ `below`. A left-to-right model cannot see the
+ * suffix while decoding; reading it after each candidate is the next best (the right candidate
+ * makes the line below likelier). Undefined when there is no line below or the text overflows the
+ * context window.
+ */
+export async function readLineBelow(
+  engine: CompletionEngine, prompt: string, dropped: number, shown: string, below: string,
+  logProb: TokenLogProb, signal: AbortSignal | undefined,
+): Promise<number | undefined> {
+  if (below === '') return undefined;
+  const own = engine.tokenizer.encode(prompt + shown).slice(dropped);
+  const tokens = engine.tokenizer.encode(prompt + shown + below).slice(dropped);
+  if (tokens.length > engine.model.config.nPositions) return undefined;
+  let from = 0;
+  while (from < own.length && own[from] === tokens[from]) from++;
+  const blank = blankTokensOf(engine);
+  const at: number[] = [];
+  // GPT-2 spends a token on each space of an indentation: near-certain, and not what tells candidates apart.
+  for (let i = Math.max(1, from); i < tokens.length && at.length <= LINE_BELOW_TOKENS; i++) if (at.length === 0 || blank[tokens[i]] === 0) at.push(i);
+  if (at.length === 0) return undefined;
+  const logits = await engine.generator.logitsAt(tokens, at, signal);
+  const vocab = engine.model.config.vocabSize;
+  let sum = 0;
+  at.forEach((t, j) => (sum += Math.max(-10, logProb(tokens.slice(Math.max(0, t - HISTORY_TAIL), t), logits.subarray(j * vocab, (j + 1) * vocab), tokens[t]))));
+  return sum / at.length;
 }
 
 /**

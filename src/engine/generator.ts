@@ -214,10 +214,7 @@ export class Generator {
       const n = this.model.config.nPositions;
       const seq = tokens.length > n ? tokens.slice(tokens.length - n) : tokens;
       const first = Math.max(1, Math.min(seq.length, from - (tokens.length - seq.length)));
-      const reused = Math.min(commonPrefixLength(this.tokens, seq), first - 1);
-      if (reused === 0) this.cache = null;
-      else if (this.cache !== null && reused < this.cache.length) this.cache = this.model.truncate(this.cache, reused);
-      this.tokens = seq.slice(0, reused);
+      const reused = this.reuse(seq, first - 1);
       // Positions first-1 .. predict tokens first ..; the last position's state is h.
       const count = Math.min(seq.length - first, maxCount);
       const positions = Array.from({ length: count }, (_, i) => first - 1 - reused + i);
@@ -235,6 +232,37 @@ export class Generator {
     } finally {
       release();
     }
+  }
+
+  /**
+   * The raw next-token logits [at.length, vocab] predicting tokens[at[i]] (at: ascending, each in
+   * 1 .. tokens.length - 1; tokens within the context window): log P of chosen tokens of a text,
+   * such as the first words of the line below a candidate, without the output head at every
+   * position between them. The forward reruns from the first predicting position at most.
+   */
+  async logitsAt(tokens: readonly number[], at: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+    if (at.length === 0) return new Float32Array(0);
+    if (tokens.length > this.model.config.nPositions) throw new RangeError(`logitsAt: ${tokens.length} tokens exceed the model's ${this.model.config.nPositions} positions`);
+    if (at.some((a, i) => !Number.isInteger(a) || a < 1 || a >= tokens.length || (i > 0 && a <= at[i - 1]))) throw new Error(`logitsAt: positions must ascend within 1..${tokens.length - 1}`);
+    const release = await this.lock.acquire(signal);
+    try {
+      const reused = this.reuse(tokens, at[0] - 1);
+      const out = await this.model.forward([tokens.slice(reused)], this.cache, at.map((a) => a - 1 - reused));
+      this.cache = out.cache;
+      this.tokens = tokens.slice();
+      return out.logits.subarray(0, at.length * this.model.config.vocabSize);
+    } finally {
+      release();
+    }
+  }
+
+  /** Keeps the KV cache's prefix shared with `seq` (at most `limit` tokens) and returns its length. */
+  private reuse(seq: readonly number[], limit: number): number {
+    const reused = Math.min(commonPrefixLength(this.tokens, seq), limit);
+    if (reused === 0) this.cache = null;
+    else if (this.cache !== null && reused < this.cache.length) this.cache = this.model.truncate(this.cache, reused);
+    this.tokens = seq.slice(0, reused);
+    return reused;
   }
 
   /** Requests run one at a time, in call order; a cancelled one ends at its next decode step. */

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import type { EngineCompleteRequest } from '../../src/completion/backend';
-import { completeWithEngine, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { completeWithEngine, LINE_BELOW_TOKENS, lineBelow, readLineBelow, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { modelLogProb } from '../../src/engine/cacheModel/mixture';
 import { postprocessCompletion, postprocessContextAt } from '../../src/completion/postprocess';
 import { NAMED_CONFIGS } from '../../src/engine/config';
 import { CompletionEngine } from '../../src/engine/engine';
@@ -82,6 +83,29 @@ describe('acceptance scoring on OrtModel', function () {
     }
   });
 
+  it('logitsAt: the reference logits at chosen positions only, rerunning from the first of them', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const prompt = tokenizer.encode('def add(a, b):\n    return');
+    await engine.generator.generate({ promptTokens: prompt, maxTokens: 4, stopAtEndOfText: false });
+    const seq = [...prompt, ...tokenizer.encode(' a + b\n\nprint(add(1, 2))')];
+    const at = [prompt.length + 2, prompt.length + 5, seq.length - 1];
+    const calls: number[][] = [];
+    const forward = model.forward.bind(model);
+    model.forward = (tokens, past, positions) => { calls.push([tokens[0].length, positions?.length ?? 1]); return forward(tokens, past, positions); };
+    try {
+      const logits = await engine.generator.logitsAt(seq, at);
+      const V = config.vocabSize;
+      const want = referenceLogits(weights, seq);
+      at.forEach((a, i) => close(logits.subarray(i * V, (i + 1) * V), want.subarray((a - 1) * V, a * V)));
+      assert.deepEqual(calls, [[seq.length - prompt.length, 3]], 'one forward of what the cache lacks (it holds the prompt), three rows of logits');
+      assert.deepEqual(engine.generator.cachedTokens, seq);
+      await assert.rejects(engine.generator.logitsAt(seq, [5, 5]), /ascend/);
+      await assert.rejects(engine.generator.logitsAt(seq, [seq.length]), /ascend/);
+    } finally {
+      model.forward = forward;
+    }
+  });
+
   it('completeWithEngine: each workspace candidate is read after the prompt (the head input, its log P with the cache model mixed in)', async () => {
     const engine = new CompletionEngine(model, tokenizer);
     const workspace = new WorkspaceCache(tokenizer);
@@ -113,6 +137,46 @@ describe('acceptance scoring on OrtModel', function () {
     // Without a workspace candidate nothing is read.
     await completeWithEngine(engine, request('import os\nqqq ='), undefined, undefined, { onStates: (s) => (states = s) });
     assert.deepEqual(states!.offered, []);
+  });
+
+  it('lineBelow: the rest of the cursor line down to the nearest non-blank line', () => {
+    assert.equal(lineBelow(')\n\n  \n    return x\nmore'), ')\n\n  \n    return x');
+    assert.equal(lineBelow('\r\nnext\r\n'), '\nnext');
+    assert.equal(lineBelow('  # rest of the line only'), '');
+    assert.equal(lineBelow('\n\n   \n'), '');
+  });
+
+  it('readLineBelow: mean reference log P of the first token after the candidate and the next line\'s first words, indentation skipped', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const prompt = 'def add(a, b):\n', shown = '    total = a + b', below = '\n        return total * 2 + 1';
+    const got = await readLineBelow(engine, prompt, 0, shown, below, modelLogProb, undefined);
+    const own = tokenizer.encode(prompt + shown), tokens = tokenizer.encode(prompt + shown + below);
+    let from = 0;
+    while (own[from] === tokens[from]) from++;
+    const blank = (t: number) => tokenizer.decode([t]).trim() === '';
+    const at = [from];
+    for (let i = from + 1; i < tokens.length && at.length <= LINE_BELOW_TOKENS; i++) if (!blank(tokens[i])) at.push(i);
+    assert.equal(at.length, 1 + LINE_BELOW_TOKENS);
+    assert.ok(at.at(-1)! - at[0] > LINE_BELOW_TOKENS, 'the indentation\'s space tokens were skipped');
+    const V = config.vocabSize, raw = referenceLogits(weights, tokens);
+    const want = at.reduce((sum, t) => { const row = raw.subarray((t - 1) * V, t * V); return sum + Math.max(-10, row[tokens[t]] - logSumExp(row)); }, 0) / at.length;
+    assert.ok(Math.abs(got! - want) < 1e-4, `${got} vs ${want}`);
+    assert.equal(await readLineBelow(engine, prompt, 0, shown, '', modelLogProb, undefined), undefined, 'nothing below');
+  });
+
+  it('completeWithEngine: the line below is read after each candidate, likelier after the one the workspace saw before it', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const workspace = new WorkspaceCache(tokenizer);
+    workspace.setFile('/ws/other.py', 'total = compute_total(items, tax_rate)\nreport_total(total, currency)\n'.repeat(3));
+    const text = 'import os\ntotal =';
+    let states: RequestStates | undefined;
+    await completeWithEngine(engine, request(text, { cacheModel: true, documentPath: '/ws/doc.py', textAfterCursor: '\nreport_total(total, currency)\n' }), undefined, undefined, { workspace, onStates: (s) => (states = s) });
+    const lookup = states!.offered.find((o) => o.source === 'lookup')!;
+    const own = states!.candidates[0]!;
+    assert.ok(lookup.next !== undefined && own.next !== undefined);
+    assert.ok(lookup.next > own.next + 1, `after the workspace's line ${lookup.next}, after the model's ${JSON.stringify(own.text)} ${own.next}`);
+    await completeWithEngine(engine, request(text, { cacheModel: true, documentPath: '/ws/doc.py', textAfterCursor: '' }), undefined, undefined, { workspace, onStates: (s) => (states = s) });
+    assert.equal(states!.offered.find((o) => o.source === 'lookup')!.next, undefined, 'no line below: nothing read');
   });
 
   it('afterPrefill sees the prompt state and can end the request before decoding', async () => {

@@ -6,7 +6,8 @@
  * saw the line (count, share of the lines that matched), which sources agree on the same text, and
  * what the model makes of each candidate, its own or the workspace's (`Evidence`: the candidate's
  * tokens' log P under the mixed distribution after the prompt, and the acceptance head's P on the
- * model's state after reading it, as GPT-1 scores each answer of a multiple choice).
+ * model's state after reading it, as GPT-1 scores each answer of a multiple choice), and whether the
+ * document knows the candidate's names and already has the line (documentEvidence.ts).
  * The candidate with the highest P is shown, and P is its confidence (gated by minConfidence as the
  * acceptance head's is). The rule is fitted on cuts of the training side of the quality sets
  * (bench/workspaceCandidates.ts), never on the held-out cuts, and ships inside head.json.
@@ -14,6 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { HEAD_META_FILE } from '../../training/head/acceptanceHead';
+import { DOCUMENT_FEATURES, documentFeatures, type DocumentView } from './documentEvidence';
 import type { LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
@@ -27,6 +29,8 @@ export const CHOICE_FEATURES = [
   'scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit',
   'from_runner_up', 'runner_up_share', 'model_and_runner_up',
   'from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill',
+  ...DOCUMENT_FEATURES,
+  'below_scored', 'below_logprob', 'below_margin',
 ] as const;
 
 /** The fitted rule as stored in head.json (`candidates`). */
@@ -47,13 +51,15 @@ export interface Evidence {
   readonly first: number;
   /** The acceptance head's P(accepted) on the state after it. */
   readonly head?: number;
+  /** Mean log P of the line below's first tokens read after it (engineCompletion's readLineBelow). */
+  readonly next?: number;
 }
 
 /** The evidence from a candidate's token log-probabilities (undefined when there are none). */
-export function evidenceOf(logprobs: readonly number[], head?: number): Evidence | undefined {
+export function evidenceOf(logprobs: readonly number[], head?: number, next?: number): Evidence | undefined {
   if (logprobs.length === 0) return undefined;
   const lp = logprobs.map((x) => Math.max(-10, x));
-  return { mean: lp.reduce((a, b) => a + b, 0) / lp.length, min: Math.min(...lp), first: lp[0], head };
+  return { mean: lp.reduce((a, b) => a + b, 0) / lp.length, min: Math.min(...lp), first: lp[0], head, ...(next !== undefined ? { next } : {}) };
 }
 
 /** One distinct suggestion text and every source that offered it. */
@@ -87,6 +93,8 @@ export interface ChoiceContext {
   readonly lookup?: LineMatch;
   /** The fill's own match (between the lines above and below, or before the one below). */
   readonly fill?: LineMatch;
+  /** The document around the cursor (documentEvidence.ts); without it those inputs are 0. */
+  readonly document?: DocumentView;
 }
 
 /** The part of a suggestion on the cursor's line, trailing whitespace trimmed: what sources agree on. */
@@ -120,7 +128,11 @@ export function mergeCandidates(offers: Offers): ChoiceCandidate[] {
   return out;
 }
 
-export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext): number[] {
+/**
+ * The rule's inputs for one candidate. `bestBelow`: the highest log P of the line below among the
+ * candidates (what this one's is compared with; belowOf).
+ */
+export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow?: number): number[] {
   const m = c.fromModel ? 1 : 0, l = c.fromLookup && ctx.lookup !== undefined ? 1 : 0, k = c.fromCopy ? 1 : 0;
   const lp = ctx.modelLogprobs;
   const s = ctx.lineStart ? 1 : 0;
@@ -137,7 +149,21 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext): number[]
     ...evidenceFeatures(c.evidence),
     ...runnerUpFeatures(c, m, ctx.lookup),
     ...fillFeatures(c, m, l, ctx.fill),
+    ...(ctx.document === undefined ? DOCUMENT_FEATURES.map(() => 0) : documentFeatures(ctx.document, c.text)),
+    ...belowFeatures(c.evidence?.next, bestBelow),
   ];
+}
+
+/** Whether the line below was read after it, its mean log P, and how far below the best candidate's. */
+function belowFeatures(next: number | undefined, best: number | undefined): number[] {
+  return next === undefined ? [0, 0, 0] : [1, next, best === undefined ? 0 : next - best];
+}
+
+/** The best log P of the line below among candidates (undefined when none was read). */
+export function bestBelowOf(candidates: readonly ChoiceCandidate[]): number | undefined {
+  let best: number | undefined;
+  for (const c of candidates) if (c.evidence?.next !== undefined && (best === undefined || c.evidence.next > best)) best = c.evidence.next;
+  return best;
 }
 
 function fillFeatures(c: ChoiceCandidate, fromModel: number, fromLookup: number, fill: LineMatch | undefined): number[] {
@@ -158,8 +184,9 @@ function evidenceFeatures(ev: Evidence | undefined): number[] {
 
 /** P(exact) of each candidate under the rule. */
 export function scoreCandidates(rule: ChoiceRule, candidates: readonly ChoiceCandidate[], ctx: ChoiceContext): number[] {
+  const bestBelow = bestBelowOf(candidates);
   return candidates.map((c) => {
-    const x = choiceFeatures(c, ctx);
+    const x = choiceFeatures(c, ctx, bestBelow);
     let z = rule.bias;
     for (let i = 0; i < x.length; i++) z += rule.weight[i] * x[i];
     return 1 / (1 + Math.exp(-z));

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, readRule, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
+import { bestBelowOf, CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, readRule, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
 import { indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong } from '../../../src/completion/engineCompletion';
@@ -240,6 +240,22 @@ describe('candidate choice', () => {
     assert.deepEqual(['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'].map((n) => f(unscored, n)), [0, 0, 0, 0, 0]);
   });
 
+  it('the line below: read or not, its log P, and how far below the best candidate\'s', () => {
+    const m = mergeCandidates({
+      model: { text: 'a', evidence: evidenceOf([-1], 0.5, -3) }, lookup: { text: 'b', evidence: evidenceOf([-2], 0.5, -1.5) }, copy: { text: 'c' },
+    });
+    assert.equal(bestBelowOf(m), -1.5);
+    assert.equal(bestBelowOf([m[2]]), undefined);
+    const ctx = { lineStart: false, modelText: 'a' };
+    const below = (i: number) => ['below_scored', 'below_logprob', 'below_margin'].map((n) => choiceFeatures(m[i], ctx, bestBelowOf(m))[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]);
+    assert.deepEqual(below(0), [1, -3, -1.5]);
+    assert.deepEqual(below(1), [1, -1.5, 0]);
+    assert.deepEqual(below(2), [0, 0, 0], 'not read');
+    // scoreCandidates compares each with the best itself: a rule on the margin prefers the lookup.
+    const onMargin: ChoiceRule = { features: [...CHOICE_FEATURES], weight: CHOICE_FEATURES.map((f) => (f === 'below_margin' ? 2 : 0)), bias: 0 };
+    assert.equal(chooseCandidate(scoreCandidates(onMargin, m.slice(0, 2), ctx)), 1);
+  });
+
   it('picks the most probable candidate; a tie keeps the earlier (the model)', () => {
     const ctx = { lineStart: false, modelText: 'm', modelLogprobs: { mean: -3, min: -6 }, lookup: { line: 'l', count: 9, total: 10, distinct: 2, context: 'line' as const } };
     const cands = mergeCandidates({ model: { text: 'm' }, lookup: { text: 'l' } });
@@ -271,7 +287,7 @@ describe('candidate choice', () => {
 
   it('engine side: the chosen workspace line replaces an automatic suggestion, with its P as confidence', () => {
     const text = 'x = 1\nself.assert';
-    const req = { n: 1, postprocess: postprocessContextAt(text, text.length, 'python', '    ') } as EngineCompleteRequest;
+    const req = { n: 1, textBeforeCursor: text, textAfterCursor: '', postprocess: postprocessContextAt(text, text.length, 'python', '    ') } as EngineCompleteRequest;
     const lookup = { line: 'self.assertEqual(a, b)', count: 9, total: 10, distinct: 2, context: 'typed' as const };
     const offered = [{ source: 'lookup' as const, text: 'Equal(a, b)', match: lookup }];
     const candidates: EngineCandidate[] = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop', confidence: 0.9 }];

@@ -1,0 +1,67 @@
+/**
+ * What the document around the cursor says about a candidate line, for the choice rule
+ * (candidateChoice.ts): a line from another file that names things this document never mentions
+ * is seldom the one typed here, and code rarely repeats the line it just wrote (a lookup's commonest
+ * line is often the line right above). Both are cheap string checks over a window of the document,
+ * and neither is in the lookups' counts, which see lines, not names, and count a copy above as
+ * evidence for the line.
+ */
+
+/** Characters of the document read on each side of the cursor: enough for a module's names, bounded per request. */
+export const DOCUMENT_WINDOW = 20_000;
+
+const IDENTIFIER = /[A-Za-z_$][A-Za-z0-9_$]*/g;
+/** Shorter names (`i`, `x`, `id`) say nothing about where a line belongs. */
+const MIN_NAME = 3;
+
+/** The document around the cursor, as the features read it. */
+export interface DocumentView {
+  /** Names in the window, the cursor's line left out (what is typed on it is the candidate's own). */
+  readonly names: ReadonlySet<string>;
+  /** Trimmed lines above the cursor's line, nearest last. */
+  readonly above: readonly string[];
+  /** Trimmed lines below the cursor's line. */
+  readonly below: readonly string[];
+  /** What is typed on the cursor's line, trimmed at the start. */
+  readonly typed: string;
+}
+
+export function documentView(textBeforeCursor: string, textAfterCursor: string): DocumentView {
+  const lineStart = textBeforeCursor.lastIndexOf('\n') + 1;
+  const newline = textAfterCursor.indexOf('\n');
+  const before = textBeforeCursor.slice(Math.max(0, lineStart - DOCUMENT_WINDOW), lineStart);
+  const after = newline < 0 ? '' : textAfterCursor.slice(newline + 1, newline + 1 + DOCUMENT_WINDOW);
+  const names = new Set<string>();
+  for (const text of [before, after]) for (const name of text.match(IDENTIFIER) ?? []) if (name.length >= MIN_NAME) names.add(name);
+  const lines = (text: string) => text.split('\n').map((l) => l.trim());
+  const above = lines(before);
+  if (above.at(-1) === '') above.pop();
+  return { names, above, below: after === '' ? [] : lines(after), typed: textBeforeCursor.slice(lineStart).trimStart() };
+}
+
+/** Names of the rule's inputs these give, in order. */
+export const DOCUMENT_FEATURES = ['known_names', 'unknown_names_log', 'no_names', 'copies_above_log', 'copies_below_log', 'copy_nearness'] as const;
+
+/**
+ * For a candidate (the rest of the cursor's line): the share of its names (of MIN_NAME characters
+ * or more) the document mentions, log(1 + the names it does not), whether it has none, and the
+ * whole line's copies above and below the cursor, with 1 / (1 + lines up to the nearest copy above).
+ */
+export function documentFeatures(view: DocumentView, text: string): number[] {
+  const newline = text.indexOf('\n');
+  const rest = newline < 0 ? text : text.slice(0, newline);
+  const names = (rest.match(IDENTIFIER) ?? []).filter((n) => n.length >= MIN_NAME);
+  const unknown = names.filter((n) => !view.names.has(n)).length;
+  const line = (view.typed + rest).trim();
+  let nearest = -1, above = 0;
+  for (let i = view.above.length - 1; i >= 0; i--) {
+    if (view.above[i] !== line) continue;
+    above++;
+    if (nearest < 0) nearest = view.above.length - 1 - i;
+  }
+  const below = view.below.reduce((n, l) => n + (l === line ? 1 : 0), 0);
+  return [
+    names.length === 0 ? 1 : 1 - unknown / names.length, Math.log1p(unknown), names.length === 0 ? 1 : 0,
+    Math.log1p(above), Math.log1p(below), nearest < 0 ? 0 : 1 / (1 + nearest),
+  ];
+}

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
+
+describe('document evidence for the choice rule', () => {
+  const before = 'import { parseConfig } from "./config";\nconst cfg = parseConfig(raw);\n\nlog(cfg);\n  if (cfg';
+  const after = '.debug) x;\nexport function render(cfg: Config) {}\n';
+  const view = documentView(before, after);
+
+  it('documentView: names around the cursor but on its line, the lines above and below, what is typed', () => {
+    assert.ok(view.names.has('parseConfig') && view.names.has('render') && view.names.has('Config'));
+    assert.ok(!view.names.has('debug'), "the rest of the cursor's line is not the document's");
+    assert.ok(!view.names.has('if'), 'names shorter than three characters say nothing');
+    assert.deepEqual(view.above, ['import { parseConfig } from "./config";', 'const cfg = parseConfig(raw);', '', 'log(cfg);']);
+    assert.deepEqual(view.below, ['export function render(cfg: Config) {}', '']);
+    assert.equal(view.typed, 'if (cfg');
+  });
+
+  it('documentFeatures: the share of known names, the unknown ones, and copies of the whole line above and below', () => {
+    const at = (text: string) => Object.fromEntries(DOCUMENT_FEATURES.map((f, i) => [f, documentFeatures(view, text)[i]]));
+    const known = at(' && parseConfig) render(cfg);');
+    assert.equal(known.known_names, 1);
+    assert.equal(known.unknown_names_log, 0);
+    const strange = at(' && sizing) getSizing(origin);');
+    assert.equal(strange.known_names, 0);
+    assert.ok(Math.abs(strange.unknown_names_log - Math.log1p(3)) < 1e-12);
+    assert.equal(at(') {').no_names, 1);
+    assert.equal(at(') {').known_names, 1, 'no names: nothing unknown');
+    // The whole line is what is typed plus the candidate's first line.
+    const v2 = documentView('a();\nlog(cfg);\nb();\n', '\nlog(cfg);\n');
+    const copy = Object.fromEntries(DOCUMENT_FEATURES.map((f, i) => [f, documentFeatures(v2, 'log(cfg);\nmore')[i]]));
+    assert.ok(Math.abs(copy.copies_above_log - Math.log(2)) < 1e-12);
+    assert.ok(Math.abs(copy.copies_below_log - Math.log(2)) < 1e-12);
+    assert.equal(copy.copy_nearness, 1 / (1 + 1), 'the nearest copy is one line further up');
+    assert.equal(documentFeatures(v2, 'other();')[5], 0, 'no copy above');
+  });
+
+  it('reads a bounded window of a long document', () => {
+    const far = 'farAwayName();\n' + 'x;\n'.repeat(DOCUMENT_WINDOW);
+    const v = documentView(far + 'near();\n', '\n');
+    assert.ok(v.names.has('near') && !v.names.has('farAwayName'));
+    assert.ok(v.above.length <= DOCUMENT_WINDOW / 2 + 2);
+  });
+});
