@@ -367,17 +367,19 @@ export function lineBelow(textAfterCursor: string): string {
  * candidate's end spelled together with it) and of the line below's first LINE_BELOW_TOKENS
  * non-blank tokens, read after prompt ++ candidate ++ `below`. A left-to-right model cannot see the
  * suffix while decoding; reading it after each candidate is the next best (the right candidate
- * makes the line below likelier). Undefined when there is no line below or the text overflows the
- * context window.
+ * makes the line below likelier). Undefined when there is no line below.
  */
 export async function readLineBelow(
   engine: CompletionEngine, prompt: string, dropped: number, shown: string, below: string,
   logProb: TokenLogProb, signal: AbortSignal | undefined,
 ): Promise<number | undefined> {
   if (below === '') return undefined;
-  const own = engine.tokenizer.encode(prompt + shown).slice(dropped);
-  const tokens = engine.tokenizer.encode(prompt + shown + below).slice(dropped);
-  if (tokens.length > engine.model.config.nPositions) return undefined;
+  // Past the context window (a small maxTokens leaves the prompt little room), the front goes, as
+  // the generator drops it: the line below is read either way, so the rule never lacks it for that.
+  const all = engine.tokenizer.encode(prompt + shown + below).slice(dropped);
+  const cut = Math.max(0, all.length - engine.model.config.nPositions);
+  const tokens = all.slice(cut);
+  const own = engine.tokenizer.encode(prompt + shown).slice(dropped + cut);
   let from = 0;
   while (from < own.length && own[from] === tokens[from]) from++;
   const blank = blankTokensOf(engine);
