@@ -16,7 +16,7 @@ import { documentOnlySources, type WorkspaceCache } from './context/workspaceCac
 import { postprocessCompletion } from './postprocess';
 import { buildPrompt } from './prompt';
 import { END_OF_TEXT_ID } from '../engine/stopRules';
-import { HISTORY_TAIL } from '../engine/generator';
+import { commonPrefixLength, HISTORY_TAIL } from '../engine/generator';
 
 /** What the engine side needs of an acceptance head (src/training/head/acceptanceHead.ts). */
 export interface ConfidenceHead {
@@ -174,7 +174,8 @@ export async function completeWithEngine(
       const states: RequestStates['candidates'] = [];
       for (const [i, candidate] of candidates.entries()) {
         const shown = postprocessCompletion(candidate.text, req.postprocess!);
-        const h = shown === null || shown.trim() === '' ? undefined : await suggestionState(engine, built.prompt, shown, result.droppedTokens, signal);
+        const shownTokens = shown === null || shown.trim() === '' ? undefined : engine.tokenizer.encode(built.prompt + shown).slice(result.droppedTokens);
+        const h = shownTokens === undefined ? undefined : await suggestionState(engine, shownTokens, signal);
         if (h === undefined) {
           states.push(null);
           continue;
@@ -182,7 +183,7 @@ export async function completeWithEngine(
         const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
         if (i === 0) {
           [modelFeatures, modelShown, modelFirstLogprob] = [features, shown!, result.candidates[0].logprobs?.[0]];
-          modelNext = await readLineBelow(engine, built.prompt, result.droppedTokens, shown!, below, logProb, signal);
+          modelNext = await readLineBelow(engine, built.prompt, result.droppedTokens, shown!, below, logProb, signal, shownTokens);
         }
         const x = headInput(h, features);
         states.push({ text: shown!, x, firstLogprob: result.candidates[i].logprobs?.[0], ...(i === 0 && modelNext !== undefined ? { next: modelNext } : {}) });
@@ -303,7 +304,7 @@ async function readOffered(
     const read = await readSuggestion(engine, promptTokens, c.text, dropped, prompt, logProb, signal);
     if (read === undefined) continue;
     const features = suggestionFeatures(read.logprobs, read.logprobs.length, c.text, req.postprocess!.prefixOnLine.trim() === '');
-    const next = await readLineBelow(engine, prompt, dropped, c.text, below, logProb, signal);
+    const next = await readLineBelow(engine, prompt, dropped, c.text, below, logProb, signal, read.tokens);
     out.push({ source: c.source, text: c.text, x: headInput(read.h, features), logprobs: read.logprobs, ...(next !== undefined ? { next } : {}) });
   }
   return out;
@@ -324,22 +325,22 @@ export const READ_TOKENS = 12;
 async function readSuggestion(
   engine: CompletionEngine, promptTokens: readonly number[], shown: string, dropped: number, prompt: string,
   logProb: TokenLogProb, signal: AbortSignal | undefined,
-): Promise<{ h: Float32Array; logprobs: number[] } | undefined> {
+): Promise<{ h: Float32Array; logprobs: number[]; tokens: number[] } | undefined> {
   const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
-  let from = 0;
-  while (from < tokens.length && from < promptTokens.length && tokens[from] === promptTokens[from]) from++;
+  const from = commonPrefixLength(tokens, promptTokens);
   if (from >= tokens.length) return undefined;
   // The first token scored, in `tokens` (the generator keeps the last nPositions when they are more).
   const start = Math.max(from, 1 + Math.max(0, tokens.length - engine.model.config.nPositions));
   const { hidden, logits, count } = await engine.generator.scoreTail(tokens, start, signal, READ_TOKENS);
   if (hidden === undefined) return undefined;
+  const logprobs = tokenLogProbs(engine, tokens, Array.from({ length: count }, (_, j) => start + j), logits, logProb);
+  return { h: hidden, logprobs, tokens };
+}
+
+/** Log P of tokens[at[j]] from row j of `logits`, with the history the cache model reads before it. */
+function tokenLogProbs(engine: CompletionEngine, tokens: readonly number[], at: readonly number[], logits: Float32Array, logProb: TokenLogProb): number[] {
   const vocab = engine.model.config.vocabSize;
-  const logprobs: number[] = [];
-  for (let j = 0; j < count; j++) {
-    const at = start + j;
-    logprobs.push(logProb(tokens.slice(Math.max(0, at - HISTORY_TAIL), at), logits.subarray(j * vocab, (j + 1) * vocab), tokens[at]));
-  }
-  return { h: hidden, logprobs };
+  return at.map((t, j) => logProb(tokens.slice(Math.max(0, t - HISTORY_TAIL), t), logits.subarray(j * vocab, (j + 1) * vocab), tokens[t]));
 }
 
 /** Words of the line below whose log P is read after a candidate (readLineBelow). */
@@ -367,11 +368,12 @@ export function lineBelow(textAfterCursor: string): string {
  * candidate's end spelled together with it) and of the line below's first LINE_BELOW_TOKENS
  * non-blank tokens, read after prompt ++ candidate ++ `below`. A left-to-right model cannot see the
  * suffix while decoding; reading it after each candidate is the next best (the right candidate
- * makes the line below likelier). Undefined when there is no line below.
+ * makes the line below likelier). Undefined when there is no line below. `shownTokens`: prompt ++
+ * shown as encoded (after `dropped`), when the caller has them.
  */
 export async function readLineBelow(
   engine: CompletionEngine, prompt: string, dropped: number, shown: string, below: string,
-  logProb: TokenLogProb, signal: AbortSignal | undefined,
+  logProb: TokenLogProb, signal: AbortSignal | undefined, shownTokens?: readonly number[],
 ): Promise<number | undefined> {
   if (below === '') return undefined;
   // Past the context window (a small maxTokens leaves the prompt little room), the front goes, as
@@ -379,28 +381,22 @@ export async function readLineBelow(
   const all = engine.tokenizer.encode(prompt + shown + below).slice(dropped);
   const cut = Math.max(0, all.length - engine.model.config.nPositions);
   const tokens = all.slice(cut);
-  const own = engine.tokenizer.encode(prompt + shown).slice(dropped + cut);
-  let from = 0;
-  while (from < own.length && own[from] === tokens[from]) from++;
+  const from = commonPrefixLength((shownTokens ?? engine.tokenizer.encode(prompt + shown).slice(dropped)).slice(cut), tokens);
   const blank = blankTokensOf(engine);
   const at: number[] = [];
   // GPT-2 spends a token on each space of an indentation: near-certain, and not what tells candidates apart.
   for (let i = Math.max(1, from); i < tokens.length && at.length <= LINE_BELOW_TOKENS; i++) if (at.length === 0 || blank[tokens[i]] === 0) at.push(i);
   if (at.length === 0) return undefined;
   const logits = await engine.generator.logitsAt(tokens, at, signal);
-  const vocab = engine.model.config.vocabSize;
-  let sum = 0;
-  at.forEach((t, j) => (sum += Math.max(-10, logProb(tokens.slice(Math.max(0, t - HISTORY_TAIL), t), logits.subarray(j * vocab, (j + 1) * vocab), tokens[t]))));
-  return sum / at.length;
+  return tokenLogProbs(engine, tokens, at, logits, logProb).reduce((sum, lp) => sum + Math.max(-10, lp), 0) / at.length;
 }
 
 /**
- * h at the last token of the prompt window ++ the shown suggestion, encoded together as the model
- * would read the accepted text; the generator's KV cache already holds the prompt and the raw
+ * h at the last of `tokens`: the prompt window ++ the shown suggestion, encoded together as the
+ * model would read the accepted text; the generator's KV cache already holds the prompt and the raw
  * generation, so this runs only the tokens after their common prefix.
  */
-async function suggestionState(engine: CompletionEngine, prompt: string, shown: string, dropped: number, signal: AbortSignal | undefined): Promise<Float32Array | undefined> {
-  const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
+async function suggestionState(engine: CompletionEngine, tokens: readonly number[], signal: AbortSignal | undefined): Promise<Float32Array | undefined> {
   return engine.generator.hiddenAt(tokens.length > 0 ? tokens : [END_OF_TEXT_ID], signal);
 }
 

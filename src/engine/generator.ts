@@ -467,7 +467,8 @@ function historyTail(prompt: readonly number[], generated: readonly number[]): n
   return prompt.slice(Math.max(0, prompt.length - (HISTORY_TAIL - generated.length))).concat(generated);
 }
 
-function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+/** How many tokens two sequences share from the start. */
+export function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a[i] === b[i]) i++;
