@@ -162,20 +162,10 @@ describe('acceptance scoring on OrtModel', function () {
     const want = at.reduce((sum, t) => { const row = raw.subarray((t - 1) * V, t * V); return sum + Math.max(-10, row[tokens[t]] - logSumExp(row)); }, 0) / at.length;
     assert.ok(Math.abs(got! - want) < 1e-4, `${got} vs ${want}`);
     assert.equal(await readLineBelow(engine, prompt, 0, shown, '', modelLogProb, undefined), undefined, 'nothing below');
-    // Past the context window the front goes: the same reading over the last nPositions tokens.
-    const long = 'x = 1\n'.repeat(config.nPositions / 2) + prompt;
-    const all = tokenizer.encode(long + shown + below);
-    assert.ok(all.length > config.nPositions);
-    const kept = all.slice(all.length - config.nPositions);
-    const keptOwn = tokenizer.encode(long + shown).slice(all.length - config.nPositions);
-    let f = 0;
-    while (keptOwn[f] === kept[f]) f++;
-    const at2 = [f];
-    for (let i = f + 1; i < kept.length && at2.length <= LINE_BELOW_TOKENS; i++) if (!blank(kept[i])) at2.push(i);
-    const raw2 = referenceLogits(weights, kept);
-    const want2 = at2.reduce((sum, t) => { const row = raw2.subarray((t - 1) * V, t * V); return sum + Math.max(-10, row[kept[t]] - logSumExp(row)); }, 0) / at2.length;
-    const got2 = await readLineBelow(engine, long, 0, shown, below, modelLogProb, undefined);
-    assert.ok(got2 !== undefined && Math.abs(got2 - want2) < 1e-4, `${got2} vs ${want2}`);
+    // Past the context window nothing is read (the KV cache holds the window from its start).
+    const filler = tokenizer.decode(tokenizer.encode('x = 1\n'.repeat(config.nPositions)).slice(0, config.nPositions - tokenizer.encode(prompt + shown).length - 3));
+    assert.ok(tokenizer.encode(filler + prompt + shown + below).length > config.nPositions, 'the line below does not fit');
+    assert.equal(await readLineBelow(engine, filler + prompt, 0, shown, below, modelLogProb, undefined), undefined);
   });
 
   it('completeWithEngine: the line below is read after each candidate, likelier after the one the workspace saw before it', async () => {
