@@ -246,7 +246,7 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     ],
     ['first request (load + cold prefill)', fmt(cold?.ms ?? NaN)],
     [`warm model requests (${warm.length} of ${samples.length} keystrokes; ${fromCaches} from caches)`, `p50 ${fmt(med(warm.map((s) => s.ms)))}, p90 ${fmt(quantile(warm.map((s) => s.ms), 0.9))}`],
-    ['  of which in the engine process: prompt / prefill / decode', `${fmt(med(warmTimings.map((t) => t.promptMs)))} / ${fmt(med(warmTimings.map((t) => t.prefillMs)))} / ${fmt(med(warmTimings.map((t) => t.decodeMs)))} (${med(warmTimings.map((t) => t.decodeTokens))} tokens)`],
+    ['  of which in the engine process: prompt / prefill / decode / reading and choosing / total', `${fmt(med(warmTimings.map((t) => t.promptMs)))} / ${fmt(med(warmTimings.map((t) => t.prefillMs)))} / ${fmt(med(warmTimings.map((t) => t.decodeMs)))} (${med(warmTimings.map((t) => t.decodeTokens))} tokens) / ${fmt(med(warmTimings.map((t) => t.scoreMs ?? 0)))} / ${fmt(med(warmTimings.map((t) => t.totalMs)))}`],
     ['  prompt tokens / reused from the previous keystroke', `${med(warm.map((s) => s.trace!.result!.promptTokens))} / ${med(warm.map((s) => s.trace!.result!.reusedTokens))}`],
     [`prefix hit rate (prompt tokens the KV cache held, all ${modelAnswers.length} model requests)`, `${(100 * hitRate).toFixed(1)}%`],
     [`typing-through (${through.length} keystrokes, ${throughModelCalls} model calls)`, `p50 ${fmt(med(through.map((s) => s.ms)))}, p90 ${fmt(quantile(through.map((s) => s.ms), 0.9))}`],

@@ -16,7 +16,7 @@ import { documentOnlySources, type WorkspaceCache } from './context/workspaceCac
 import { postprocessCompletion } from './postprocess';
 import { buildPrompt } from './prompt';
 import { END_OF_TEXT_ID } from '../engine/stopRules';
-import { commonPrefixLength, HISTORY_TAIL } from '../engine/generator';
+import { commonPrefixLength, HISTORY_TAIL, type ScoredLogits } from '../engine/generator';
 
 /** What the engine side needs of an acceptance head (src/training/head/acceptanceHead.ts). */
 export interface ConfidenceHead {
@@ -331,16 +331,16 @@ async function readSuggestion(
   if (from >= tokens.length) return undefined;
   // The first token scored, in `tokens` (the generator keeps the last nPositions when they are more).
   const start = Math.max(from, 1 + Math.max(0, tokens.length - engine.model.config.nPositions));
-  const { hidden, logits, count } = await engine.generator.scoreTail(tokens, start, signal, READ_TOKENS);
-  if (hidden === undefined) return undefined;
-  const logprobs = tokenLogProbs(engine, tokens, Array.from({ length: count }, (_, j) => start + j), logits, logProb);
-  return { h: hidden, logprobs, tokens };
+  const scored = await engine.generator.scoreTail(tokens, start, signal, READ_TOKENS);
+  if (scored.hidden === undefined) return undefined;
+  const logprobs = tokenLogProbs(engine, tokens, Array.from({ length: scored.count }, (_, j) => start + j), scored, logProb);
+  return { h: scored.hidden, logprobs, tokens };
 }
 
-/** Log P of tokens[at[j]] from row j of `logits`, with the history the cache model reads before it. */
-function tokenLogProbs(engine: CompletionEngine, tokens: readonly number[], at: readonly number[], logits: Float32Array, logProb: TokenLogProb): number[] {
+/** Log P of tokens[at[j]] from row j of `scored`, with the history the cache model reads before it. */
+function tokenLogProbs(engine: CompletionEngine, tokens: readonly number[], at: readonly number[], scored: ScoredLogits, logProb: TokenLogProb): number[] {
   const vocab = engine.model.config.vocabSize;
-  return at.map((t, j) => logProb(tokens.slice(Math.max(0, t - HISTORY_TAIL), t), logits.subarray(j * vocab, (j + 1) * vocab), tokens[t]));
+  return at.map((t, j) => logProb(tokens.slice(Math.max(0, t - HISTORY_TAIL), t), scored.logits.subarray(j * vocab, (j + 1) * vocab), tokens[t], scored.logNorms?.[j]));
 }
 
 /** Words of the line below whose log P is read after a candidate (readLineBelow). */
@@ -389,8 +389,8 @@ export async function readLineBelow(
   // GPT-2 spends a token on each space of an indentation: near-certain, and not what tells candidates apart.
   for (let i = Math.max(1, from); i < tokens.length && at.length <= LINE_BELOW_TOKENS; i++) if (at.length === 0 || blank[tokens[i]] === 0) at.push(i);
   if (at.length === 0) return undefined;
-  const logits = await engine.generator.logitsAt(tokens, at, signal);
-  return tokenLogProbs(engine, tokens, at, logits, logProb).reduce((sum, lp) => sum + Math.max(-10, lp), 0) / at.length;
+  const scored = await engine.generator.logitsAt(tokens, at, signal);
+  return tokenLogProbs(engine, tokens, at, scored, logProb).reduce((sum, lp) => sum + Math.max(-10, lp), 0) / at.length;
 }
 
 /**

@@ -3,14 +3,20 @@
  * n candidates decoded as one batch, sampling, stop rules, cancellation and a time budget.
  */
 import { CancelledError, UserError } from './errors';
-import type { KVCache, LanguageModel } from './model';
+import type { ForwardResult, KVCache, LanguageModel } from './model';
 import { lookupDraft } from './promptLookup';
 import { Rng } from './random';
-import { logSumExp, sampleToken, type SamplingOptions } from './sampling';
+import { logNormalizer, logSumExp, sampleToken, type SamplingOptions } from './sampling';
 import type { LogitsMixer } from './cacheModel/mixture';
 import { healPrompt, restrictLogits } from './tokenHealing';
 import { checkStop, END_OF_TEXT_ID, stableText, type FinishReason, type StopOptions } from './stopRules';
 import { Utf8StreamDecoder } from './utf8Stream';
+
+/** Rows of raw next-token logits [rows, vocab], and ln Σ exp of each when the model computes it. */
+export interface ScoredLogits {
+  readonly logits: Float32Array;
+  readonly logNorms?: Float32Array;
+}
 
 /** What the generator needs from a tokenizer: the bytes of tokens (a token may hold part of a character). */
 export interface TokenBytes {
@@ -203,11 +209,11 @@ export class Generator {
   }
 
   /**
-   * hiddenAt, and the raw next-token logits [count, vocab] predicting tokens[from..] (at most
+   * hiddenAt, and the raw next-token logits [count, vocab] (and their normalisers) predicting tokens[from..] (at most
    * `maxCount` of them; fewer when the context window cut the front): how likely the model finds a
    * text it did not itself decode. The forward reruns from the first predicting position at most.
    */
-  async scoreTail(tokens: readonly number[], from: number, signal?: AbortSignal, maxCount = Infinity): Promise<{ hidden?: Float32Array; logits: Float32Array; count: number }> {
+  async scoreTail(tokens: readonly number[], from: number, signal?: AbortSignal, maxCount = Infinity): Promise<ScoredLogits & { hidden?: Float32Array; count: number }> {
     if (tokens.length === 0) throw new Error('scoreTail: no tokens');
     const release = await this.lock.acquire(signal);
     try {
@@ -227,6 +233,7 @@ export class Generator {
       return {
         hidden: out.hidden?.slice((positions.length - 1) * nEmbd, positions.length * nEmbd),
         logits: out.logits.subarray(0, count * this.model.config.vocabSize),
+        logNorms: out.logNormalizers?.subarray(0, count),
         count,
       };
     } finally {
@@ -235,13 +242,13 @@ export class Generator {
   }
 
   /**
-   * The raw next-token logits [at.length, vocab] predicting tokens[at[i]] (at: ascending, each in
+   * The raw next-token logits [at.length, vocab] (and their normalisers) predicting tokens[at[i]] (at: ascending, each in
    * 1 .. tokens.length - 1; tokens within the context window): log P of chosen tokens of a text,
    * such as the first words of the line below a candidate, without the output head at every
    * position between them. The forward reruns from the first predicting position at most.
    */
-  async logitsAt(tokens: readonly number[], at: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
-    if (at.length === 0) return new Float32Array(0);
+  async logitsAt(tokens: readonly number[], at: readonly number[], signal?: AbortSignal): Promise<ScoredLogits> {
+    if (at.length === 0) return { logits: new Float32Array(0), logNorms: new Float32Array(0) };
     if (tokens.length > this.model.config.nPositions) throw new RangeError(`logitsAt: ${tokens.length} tokens exceed the model's ${this.model.config.nPositions} positions`);
     if (at.some((a, i) => !Number.isInteger(a) || a < 1 || a >= tokens.length || (i > 0 && a <= at[i - 1]))) throw new Error(`logitsAt: positions must ascend within 1..${tokens.length - 1}`);
     const release = await this.lock.acquire(signal);
@@ -250,7 +257,7 @@ export class Generator {
       const out = await this.model.forward([tokens.slice(reused)], this.cache, at.map((a) => a - 1 - reused));
       this.cache = out.cache;
       this.tokens = tokens.slice();
-      return out.logits.subarray(0, at.length * this.model.config.vocabSize);
+      return { logits: out.logits.subarray(0, at.length * this.model.config.vocabSize), logNorms: out.logNormalizers?.subarray(0, at.length) };
     } finally {
       release();
     }
@@ -345,15 +352,16 @@ export class Generator {
       logprobs: [],
     }));
     const eotOnly = new Set([END_OF_TEXT_ID]);
-    const step = (row: Row, r: number, logits: Float32Array, offset: number, now: number): void => {
+    // `at`: the row of out.logits this token is chosen from.
+    const step = (row: Row, r: number, out: ForwardResult, at: number, now: number): void => {
       const suppress = req.minTokens !== undefined && row.tokens.length < req.minTokens ? eotOnly : undefined;
       const healed = healing !== null && row.tokens.length === 0;
-      const raw = logits.subarray(offset, offset + vocab);
-      const own = req.mixer === undefined ? raw : req.mixer(historyTail(prompt, row.tokens), raw);
-      const dist = healed ? restrictLogits(own, healing.allowed) : own;
+      const raw = out.logits.subarray(at * vocab, (at + 1) * vocab);
+      const own = req.mixer === undefined ? { logits: raw, logNorm: out.logNormalizers?.[at] } : req.mixer(historyTail(prompt, row.tokens), raw, out.logNormalizers?.[at]);
+      const dist = healed ? restrictLogits(own.logits, healing.allowed) : own.logits;
       const token = sampleToken(dist, sampling, row.rng, suppress);
       row.tokens.push(token);
-      if (req.logprobs === true) row.logprobs.push(dist[token] - logSumExp(dist));
+      if (req.logprobs === true) row.logprobs.push(dist[token] - (healed ? logSumExp(dist) : own.logNorm ?? logNormalizer(dist)));
       const bytes = this.tokenizer.decodeBytes([token]);
       let malformed = false;
       if (token !== END_OF_TEXT_ID) {
@@ -372,7 +380,7 @@ export class Generator {
 
     // Every candidate's first token comes from the one prefill.
     const afterPrefill = this.now();
-    rows.forEach((row, r) => step(row, r, prefill.logits, 0, afterPrefill));
+    rows.forEach((row, r) => step(row, r, prefill, 0, afterPrefill));
 
     // Decode all candidates as one batch: one read of the weights per step serves every row. A row
     // that finished keeps stepping with a filler token whose output is ignored: the interface has no
@@ -400,7 +408,7 @@ export class Generator {
       drafted += drafts.length;
       for (let i = 0; ; i++) {
         if (i > 0) checkCancelled();
-        step(row, 0, out.logits, i * vocab, this.now());
+        step(row, 0, out, i, this.now());
         decodeTokens++;
         if (row.finish !== undefined || i === drafts.length || row.tokens[row.tokens.length - 1] !== drafts[i]) break;
         row.fed++; // the draft was right, so its K/V (computed in this run) are the real ones
@@ -425,7 +433,7 @@ export class Generator {
         const now = this.now(); // one clock reading per step: a deadline ends all rows at once
         rows.forEach((row, r) => {
           if (row.finish !== undefined) return;
-          step(row, r, out.logits, r * vocab, now);
+          step(row, r, out, r, now);
           decodeTokens++;
         });
       }

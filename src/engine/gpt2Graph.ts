@@ -12,7 +12,8 @@
  * Outputs: logits [B,K,V]; new_key_i / new_value_i [B,H,S,D]: only the new tokens' K/V, which the
  *          caller writes into its buffers at position P; hidden [B,K,E]: the final LayerNorm's output
  *          at the logits_index positions (GPT-1's h_l^m, which the acceptance head reads; K·E floats,
- *          so its copy costs nothing next to the logits).
+ *          so its copy costs nothing next to the logits); log_normalizer [B,K]: ln Σ exp of each
+ *          logits row, the log-softmax's normaliser (see below).
  *
  * Why (measured on the bench machine, bench/MACHINE.md): onnxruntime-node copies every output into fresh JS
  * memory (~0.6-1 ms per MB), so returning whole presents cost ~40 ms per token at context 1000, while
@@ -49,6 +50,10 @@
  *   attention mixes positions, so the other rows are dead work (the head is the costliest matmul).
  * - The head is tied to wte and reads it in place (FusedMatMul with transB): measured as fast as a
  *   stored transposed copy (decode 48.4 vs 48.3 ms/token, 1 thread), which would add 154 MB to the file.
+ * - log_normalizer comes from ORT's LogSoftmax (vectorised exp): the same sum in JS took 0.4 ms per
+ *   row of 50,257, while the graph's decode step of the embedded model is ~0.9 ms, and the pipeline
+ *   needs one per decoded token (mixing the cache model in, log P of the token) and per scored token.
+ *   Logits minus log-softmax at column 0 is the normaliser: two [B,K] Gathers, no reduction op.
  * Precision (quantize.ts): int8 and int4 graphs replace the four weight MatMuls of each block and
  * the head with DynamicQuantizeMatMul / MatMulNBits over weights quantized here, at build time; the
  * embedding lookups, LayerNorms, biases and attention stay fp32. A quantized head is its own copy
@@ -64,7 +69,7 @@ import {
 import type { WeightSource } from './weights';
 
 /** Bump whenever the graph built here changes: cached compiled graphs are keyed by it. */
-export const GPT2_GRAPH_VERSION = 6;
+export const GPT2_GRAPH_VERSION = 7;
 
 export const pastKeyName = (layer: number) => `past_key_${layer}`;
 export const pastValueName = (layer: number) => `past_value_${layer}`;
@@ -74,6 +79,8 @@ export const ATTENTION_BIAS = 'attention_bias';
 export const ATTENTION_SPLIT = 'attention_split';
 /** The final LayerNorm's output at the logits_index positions (graph v6 on). */
 export const HIDDEN_OUTPUT = 'hidden';
+/** ln Σ exp of each logits row (graph v7 on). */
+export const LOG_NORMALIZER_OUTPUT = 'log_normalizer';
 /** The additive mask of the bias inputs: finite, so that a row masked everywhere stays finite. */
 export const MASK = -1e30;
 
@@ -217,7 +224,10 @@ export function buildGpt2Graph(weights: WeightSource, opts: Gpt2GraphOptions = {
     const wteT = g.initializer('wte.weight.T', 'float32', [E, V], () => transpose2d(weights.tensor('wte.weight'), V, E));
     logits = g.matMul(normed, wteT);
   }
-  g.output(logits, 'logits');
+  logits = g.output(logits, 'logits');
+  const column0 = (x: Value) => g.gather(x, g.constInt64([0], [], 'column'), 2);
+  const logSoftmax = g.node('LogSoftmax', [logits], { axis: attr.int(-1) })[0];
+  g.output(g.node('Sub', [column0(logits), column0(logSoftmax)])[0], LOG_NORMALIZER_OUTPUT);
   return g.build();
 }
 

@@ -32,6 +32,11 @@ export interface ForwardResult {
    * logits (GPT-1's h_l^m, read by the acceptance head); absent from models that do not expose it.
    */
   hidden?: Float32Array;
+  /**
+   * ln Σ exp of each logits row [batch, positions.length] (the log-softmax normaliser), when the
+   * model computes it; callers fall back to logNormalizer (cacheModel/mixture.ts).
+   */
+  logNormalizers?: Float32Array;
 }
 
 /**

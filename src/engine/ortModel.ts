@@ -15,7 +15,7 @@ import { headDim } from './config';
 import { UserError } from './errors';
 import { chooseExecutionProvider, type ExecutionChoice } from './executionProvider';
 import {
-  ATTENTION_BIAS, ATTENTION_SPLIT, GPT2_GRAPH_VERSION, HIDDEN_OUTPUT, MASK, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
+  ATTENTION_BIAS, ATTENTION_SPLIT, GPT2_GRAPH_VERSION, HIDDEN_OUTPUT, LOG_NORMALIZER_OUTPUT, MASK, buildGpt2Graph, graphVariantName, newKeyName, newValueName,
   pastKeyName, pastValueName, type Gpt2GraphOptions,
 } from './gpt2Graph';
 import { GraphCacheWriteError, loadOrBuildGraph } from './graphCache';
@@ -184,13 +184,14 @@ export class OrtModel implements LanguageModel {
       buffer = buffer.select(Array.from({ length: batch }, (_, b) => b), pastLen);
     }
     if (seq <= this.chunk) {
-      const { logits, hidden, buffer: grown, generation } = await this.run(tokens, buffer, pastLen, positions);
-      return { logits, hidden, cache: new OrtKVCache(this, grown, pastLen + seq, generation) };
+      const { logits, hidden, logNormalizers, buffer: grown, generation } = await this.run(tokens, buffer, pastLen, positions);
+      return { logits, hidden, logNormalizers, cache: new OrtKVCache(this, grown, pastLen + seq, generation) };
     }
     // Chunks in order; each is asked for the logits it holds (or its last position, discarded).
     const V = c.vocabSize, E = c.nEmbd;
     const logits = new Float32Array(batch * positions.length * V);
     const hidden = new Float32Array(batch * positions.length * E);
+    const logNormalizers = new Float32Array(batch * positions.length);
     let done = 0, generation = 0;
     while (done < seq) {
       const n = Math.min(this.chunk, seq - done);
@@ -202,12 +203,13 @@ export class OrtModel implements LanguageModel {
           const row = b * local.length + i;
           logits.set(out.logits.subarray(row * V, (row + 1) * V), (b * positions.length + j) * V);
           hidden.set(out.hidden.subarray(row * E, (row + 1) * E), (b * positions.length + j) * E);
+          logNormalizers[b * positions.length + j] = out.logNormalizers[row];
         });
       }
       ({ buffer, generation } = out);
       done += n;
     }
-    return { logits, hidden, cache: new OrtKVCache(this, buffer!, pastLen + seq, generation) };
+    return { logits, hidden, logNormalizers, cache: new OrtKVCache(this, buffer!, pastLen + seq, generation) };
   }
 
   truncate(cache: KVCache, length: number): KVCache {
@@ -253,7 +255,7 @@ export class OrtModel implements LanguageModel {
    * when it is full), which is returned with the generation of that write.
    */
   private async run(tokens: number[][], buffer: KVBuffer | null, pastLen: number, positions: readonly number[]):
-    Promise<{ logits: Float32Array; hidden: Float32Array; buffer: KVBuffer; generation: number }> {
+    Promise<{ logits: Float32Array; hidden: Float32Array; logNormalizers: Float32Array; buffer: KVBuffer; generation: number }> {
     const c = this.config;
     const batch = tokens.length, seq = tokens[0].length;
     const H = this.heads, D = this.headSize;
@@ -287,7 +289,13 @@ export class OrtModel implements LanguageModel {
     for (let i = 0; i < c.nLayer; i++) {
       target.write(i, pastLen, seq, out[newKeyName(i)].data as Float32Array, out[newValueName(i)].data as Float32Array);
     }
-    return { logits: out.logits.data as Float32Array, hidden: out[HIDDEN_OUTPUT].data as Float32Array, buffer: target, generation: target.commit(pastLen, seq) };
+    return {
+      logits: out.logits.data as Float32Array,
+      hidden: out[HIDDEN_OUTPUT].data as Float32Array,
+      logNormalizers: out[LOG_NORMALIZER_OUTPUT].data as Float32Array,
+      buffer: target,
+      generation: target.commit(pastLen, seq),
+    };
   }
 }
 

@@ -61,13 +61,15 @@ describe('acceptance scoring on OrtModel', function () {
     const forward = model.forward.bind(model);
     model.forward = (tokens, past, positions) => { calls.push(tokens[0].length); return forward(tokens, past, positions); };
     try {
-      const { hidden, logits, count } = await engine.generator.scoreTail(seq, prompt.length);
+      const { hidden, logits, logNorms, count } = await engine.generator.scoreTail(seq, prompt.length);
       const V = config.vocabSize, E = config.nEmbd;
       assert.equal(count, seq.length - prompt.length);
+      assert.equal(logNorms?.length, count);
       const want = referenceLogits(weights, seq);
       for (let j = 0; j < count; j++) {
         const at = prompt.length - 1 + j; // the position predicting seq[prompt.length + j]
         close(logits.subarray(j * V, (j + 1) * V), want.subarray(at * V, (at + 1) * V));
+        assert.ok(Math.abs(logNorms![j] - logSumExp(want.subarray(at * V, (at + 1) * V))) < 1e-4);
       }
       close(hidden!, referenceHidden(weights, seq).subarray((seq.length - 1) * E, seq.length * E));
       assert.deepEqual(calls, [seq.length - prompt.length + 1], 'the prompt but its last token came from the cache');
@@ -93,10 +95,12 @@ describe('acceptance scoring on OrtModel', function () {
     const forward = model.forward.bind(model);
     model.forward = (tokens, past, positions) => { calls.push([tokens[0].length, positions?.length ?? 1]); return forward(tokens, past, positions); };
     try {
-      const logits = await engine.generator.logitsAt(seq, at);
+      const { logits, logNorms } = await engine.generator.logitsAt(seq, at);
       const V = config.vocabSize;
       const want = referenceLogits(weights, seq);
       at.forEach((a, i) => close(logits.subarray(i * V, (i + 1) * V), want.subarray((a - 1) * V, a * V)));
+      // The graph's normaliser of each row (its log-softmax), as the reference's log Σ exp.
+      at.forEach((a, i) => assert.ok(Math.abs(logNorms![i] - logSumExp(want.subarray((a - 1) * V, a * V))) < 1e-4, `row ${i}: ${logNorms![i]}`));
       assert.deepEqual(calls, [[seq.length - prompt.length, 3]], 'one forward of what the cache lacks (it holds the prompt), three rows of logits');
       assert.deepEqual(engine.generator.cachedTokens, seq);
       await assert.rejects(engine.generator.logitsAt(seq, [5, 5]), /ascend/);

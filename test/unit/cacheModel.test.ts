@@ -129,8 +129,9 @@ describe('cache model', () => {
   describe('mixture', () => {
     it('is (1 − w)·softmax + w·P_cache, in log space', () => {
       const logits = Float32Array.from([0, Math.log(3), 0, 0]); // softmax: 1/6, 1/2, 1/6, 1/6
-      const mixed = mixLogits(logits, Int32Array.from([2]), Float32Array.from([1]), 0.5);
+      const { logits: mixed, logNorm } = mixLogits(logits, Int32Array.from([2]), Float32Array.from([1]), 0.5);
       const norm = Math.log([...mixed].reduce((a, x) => a + Math.exp(x), 0));
+      assert.ok(Math.abs(logNorm - norm) < 1e-6, 'the mixed row comes with its normaliser');
       const p = [...mixed].map((x) => Math.exp(x - norm));
       assert.ok(Math.abs(p[0] - 1 / 12) < 1e-6);
       assert.ok(Math.abs(p[1] - 1 / 4) < 1e-6);
@@ -151,12 +152,17 @@ describe('cache model', () => {
       const history = tokenizer.encode('x = 1\nvalue = compute(a,');
       const next = tokenizer.encode(' b')[0], unseen = tokenizer.encode(' zebra')[0];
       let mixedSomewhere = false;
+      const exactNorm = logSumExp(logits);
       for (const h of [history, history.slice(0, -2), tokenizer.encode('qqq')]) {
-        const row = mixer(h, logits);
+        const { logits: row, logNorm } = mixer(h, logits);
         mixedSomewhere ||= row !== logits;
+        if (row !== logits) assert.ok(Math.abs(logNorm! - logSumExp(row)) < 1e-3, `mixed normaliser ${logNorm} vs ${logSumExp(row)}`);
+        // Given the model row's exact normaliser (as the graph gives it), the mixed one is exact too.
+        if (row !== logits) assert.ok(Math.abs(mixer(h, logits, exactNorm).logNorm! - logSumExp(row)) < 1e-5);
         for (const t of [next, unseen, 0]) {
           const want = row[t] - logSumExp(row);
           assert.ok(Math.abs(score(h, logits, t) - want) < 1e-3, `token ${t}: ${score(h, logits, t)} vs ${want}`);
+          assert.ok(Math.abs(score(h, logits, t, exactNorm) - want) < 1e-5, `token ${t} with the normaliser given`);
         }
       }
       assert.ok(mixedSomewhere, 'the cache knew one of the contexts');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import type { GPT2Config } from '../../src/engine/config';
-import { buildGpt2Graph, GPT2_GRAPH_VERSION, HIDDEN_OUTPUT, newKeyName, newValueName, pastKeyName, pastValueName } from '../../src/engine/gpt2Graph';
+import { buildGpt2Graph, GPT2_GRAPH_VERSION, HIDDEN_OUTPUT, LOG_NORMALIZER_OUTPUT, newKeyName, newValueName, pastKeyName, pastValueName } from '../../src/engine/gpt2Graph';
 import { StaleKVCacheError } from '../../src/engine/kvBuffer';
 import { OrtModel } from '../../src/engine/ortModel';
+import { logSumExp } from '../../src/engine/sampling';
 import type { WeightSource } from '../../src/engine/weights';
 import { referenceHidden, referenceLogits } from '../reference/gpt2Reference';
 import { SMALL_CONFIG, testWeights } from '../helpers/randomWeights';
@@ -57,7 +58,9 @@ describe('gpt2Graph', () => {
       assert.deepEqual(g.outputs.find((v) => v.name === newValueName(0))?.shape, ['batch', nHead, 'sequence', D]);
       // The final LayerNorm's state at the logit positions, for the acceptance head.
       assert.deepEqual(g.outputs.find((v) => v.name === HIDDEN_OUTPUT)?.shape, ['batch', 'logit_positions', nEmbd]);
-      assert.equal(g.outputs.length, 2 + 2 * nLayer);
+      // ln Σ exp of each logits row, for log P without a pass over the vocabulary in JS.
+      assert.deepEqual(g.outputs.find((v) => v.name === LOG_NORMALIZER_OUTPUT)?.shape, ['batch', 'logit_positions']);
+      assert.equal(g.outputs.length, 3 + 2 * nLayer);
       // Every node output carries its inferred type (what a backward pass builds on).
       for (const n of g.nodes) for (const o of n.outputs) if (o !== '') assert.ok(g.values.get(o), `no type for ${o}`);
       assert.deepEqual(g.values.get(newValueName(0))?.dtype, 'float32');
@@ -265,6 +268,7 @@ describe('gpt2Graph', () => {
         assertClose(picked.logits, [11, 0, 7, 7, 4].flatMap((p) => [...rows(full, V, p, p + 1)]), 'chunked, picked positions');
         const E = SMALL_CONFIG.nEmbd, fullHidden = referenceHidden(weights, seq);
         assertClose(picked.hidden!, [11, 0, 7, 7, 4].flatMap((p) => [...rows(fullHidden, E, p, p + 1)]), 'chunked hidden');
+        assertClose(picked.logNormalizers!, [11, 0, 7, 7, 4].map((p) => logSumExp(rows(full, V, p, p + 1))), 'chunked normalisers');
         assert.equal(picked.cache.length, 12);
         const head = await chunked.forward([seq.slice(0, 1)], null);
         const rest = await chunked.forward([seq.slice(1)], head.cache, all(11));

@@ -183,6 +183,9 @@ describe('protoWriter', () => {
       { name: 'Concat', build: (g, i) => [g.concat([i([2, 3]), i([2, 5])], -1)] },
       { name: 'Unsqueeze', build: (g, i) => [g.unsqueeze(i([2, 3]), [0, -1])] },
       { name: 'Softmax', build: (g, i) => [g.softmax(i([2, 7]))] },
+      { name: 'LogSoftmax', build: (g, i) => g.node('LogSoftmax', [i([2, 3, 7])], { axis: attr.int(-1) }) },
+      // A scalar index drops the axis (the graph's log_normalizer reads column 0 of each row).
+      { name: 'Gather', build: (g, i) => [g.gather(i([2, 3, 7]), g.constInt64([0], []), 2)] },
       { name: 'LayerNormalization', build: (g, i) => g.node('LayerNormalization', [i([2, 3, 8]), f(g).c(Array(8).fill(1))], { axis: attr.int(-1) }, { outputs: 3 }) },
       { name: `${MS_DOMAIN}.FastGelu`, build: (g, i) => [g.fastGelu(i([2, 6]), f(g).c([0, 1, 2, 3, 4, 5]))] },
       { name: `${MS_DOMAIN}.FusedMatMul`, build: (g, i) => g.node('FusedMatMul', [i([2, 3, 4]), i([5, 4])], { transB: attr.int(1) }, { domain: MS_DOMAIN }) },

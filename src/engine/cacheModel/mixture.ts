@@ -8,6 +8,7 @@
  * The mixture is returned as logits (log P), so greedy decoding, sampling, alternatives and the
  * check of prompt-lookup drafts all act on it unchanged.
  */
+import { logNormalizer } from '../sampling';
 import { MAX_MATCH, predictNext, type CacheSource } from './cacheModel';
 
 export interface CacheWeights {
@@ -32,52 +33,51 @@ export function cacheWeight(order: number, count: number, weights: CacheWeights)
   return Math.min(weights.maxWeight, count / (count + beta));
 }
 
+/** A row of next-token logits and its normaliser: ln P(t) = logits[t] − logNorm. */
+export interface LogitsRow {
+  readonly logits: Float32Array;
+  readonly logNorm: number;
+}
+
 /**
- * Logits whose softmax is (1 − w) · softmax(logits) + w · P_cache (a new array). Softmax ignores a
- * shift common to all entries, so only the cache's tokens are rewritten: every other entry keeps its
- * logit, which stands for (1 − w)·P_model once the cache's tokens are expressed on the same scale.
- * The normaliser sums exp only near the top; no second pass over the vocabulary.
+ * Logits whose softmax is (1 − w) · softmax(logits) + w · P_cache (a new array), with their
+ * normaliser. Softmax ignores a shift common to all entries, so only the cache's tokens are
+ * rewritten: every other entry keeps its logit, which stands for (1 − w)·P_model once the cache's
+ * tokens are expressed on the same scale; on that scale the total is (1 − w) + w·Σ P_cache, so the
+ * mixed row's normaliser needs no pass over the vocabulary. `logNorm`: the model row's, when known
+ * (the graph computes it); else summed here.
  */
-export function mixLogits(logits: Float32Array, tokens: Int32Array, probs: Float32Array, w: number): Float32Array {
-  const logNorm = logNormalizer(logits);
+export function mixLogits(logits: Float32Array, tokens: Int32Array, probs: Float32Array, w: number, logNorm = logNormalizer(logits)): LogitsRow {
   // On this scale an entry x means probability (1 − w) · exp(x − logNorm).
   const scale = logNorm - Math.log(1 - w);
   const out = logits.slice();
+  let cacheMass = 0;
   for (let j = 0; j < tokens.length; j++) {
     const t = tokens[j];
     if (t < 0 || t >= logits.length) continue;
     const pModel = Math.exp(logits[t] - logNorm);
     out[t] = Math.log((1 - w) * pModel + w * probs[j]) + scale;
+    cacheMass += probs[j];
   }
-  return out;
+  return { logits: out, logNorm: scale + Math.log(1 - w + w * cacheMass) };
 }
 
 /**
- * ln Σ exp(logits). Entries more than 20 nats below the top add at most vocab · e^−20 (1e−4 of the
- * total), so exp runs only near the top: one compare pass over the vocabulary, not an exp pass.
+ * ln P(token) after `history`, from a row of the model's logits (and its normaliser, when the model
+ * gave it): the mixed distribution's, or the model's own.
  */
-export function logNormalizer(logits: Float32Array): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  const floor = max - 20;
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > floor) sum += Math.exp(logits[i] - max);
-  return max + Math.log(sum);
-}
-
-/** ln P(token) after `history`, from a row of the model's logits: the mixed distribution's, or the model's own. */
-export type TokenLogProb = (history: readonly number[], logits: Float32Array, token: number) => number;
+export type TokenLogProb = (history: readonly number[], logits: Float32Array, token: number, logNorm?: number) => number;
 
 /** ln P(token) under the model alone. */
-export const modelLogProb: TokenLogProb = (_history, logits, token) => logits[token] - logNormalizer(logits);
+export const modelLogProb: TokenLogProb = (_history, logits, token, logNorm) => logits[token] - (logNorm ?? logNormalizer(logits));
 
 /**
  * ln P(token) under the distribution cacheMixer decodes from, (1 − w)·P_model + w·P_cache, without
  * building the mixed row: what scoring a given text needs (one token per position).
  */
 export function cacheTokenLogProb(sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights = DEFAULT_CACHE_WEIGHTS): TokenLogProb {
-  return (history, logits, token) => {
-    const own = modelLogProb(history, logits, token);
+  return (history, logits, token, logNorm) => {
+    const own = modelLogProb(history, logits, token, logNorm);
     const cache = cachePrediction(history, sources, blank, weights);
     if (cache === null) return own;
     const j = cache.prediction.tokens.indexOf(token);
@@ -85,17 +85,20 @@ export function cacheTokenLogProb(sources: readonly CacheSource[], blank: Uint8A
   };
 }
 
-/** Adjusts a row of next-token logits given the tokens before it (prompt and generated so far). */
-export type LogitsMixer = (history: readonly number[], logits: Float32Array) => Float32Array;
+/**
+ * Adjusts a row of next-token logits given the tokens before it (prompt and generated so far).
+ * `logNorm`: the row's normaliser when the model gave it; the result's is known when it changed the row.
+ */
+export type LogitsMixer = (history: readonly number[], logits: Float32Array, logNorm?: number) => { logits: Float32Array; logNorm?: number };
 
 /**
  * The generator's mixer over `sources` (`blank` from blankTokens); logits pass through unchanged
  * where the cache knows nothing.
  */
 export function cacheMixer(sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights = DEFAULT_CACHE_WEIGHTS): LogitsMixer {
-  return (history, logits) => {
+  return (history, logits, logNorm) => {
     const cache = cachePrediction(history, sources, blank, weights);
-    return cache === null ? logits : mixLogits(logits, cache.prediction.tokens, cache.prediction.probs, cache.w);
+    return cache === null ? { logits, logNorm } : mixLogits(logits, cache.prediction.tokens, cache.prediction.probs, cache.w, logNorm ?? logNormalizer(logits));
   };
 }
 
