@@ -12,7 +12,7 @@ import { ErrorNotifier } from './vscode/errorNotifier';
 import { AdapterStore } from './vscode/fineTune/adapterStore';
 import { FineTuneController, registerFineTuneCommands } from './vscode/fineTune/fineTuneCommand';
 import { registerFineTuneTestHooks } from './vscode/fineTune/fineTuneTestHooks';
-import { cleanGraphCache } from './vscode/graphCacheCleanup';
+import { cleanGraphCache } from './engine/graphCacheCleanup';
 import { InlineProvider } from './vscode/inlineProvider';
 import { DownloadProbe } from './vscode/modelDownload';
 import { ModelManager } from './vscode/modelManager';

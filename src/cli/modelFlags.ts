@@ -6,6 +6,7 @@ import { parsePrecision } from '../engine/quantize';
 import { adapterOverlay } from '../training/adapterOverlay';
 import { threadsFlag } from './args';
 import { cliGraphCache, cliModelsRoot, embeddedModelDir } from './paths';
+import { cleanGraphCache } from '../engine/graphCacheCleanup';
 
 /** Flags every command that runs a model takes. */
 export const MODEL_FLAGS = {
@@ -41,6 +42,9 @@ export async function loadFromFlags(
     overlay: values.adapter !== undefined ? adapterOverlay(values.adapter) : undefined,
   });
   for (const w of loaded.warnings) process.stderr.write(`gpt2-complete: warning: ${w}\n`);
+  // As the extension does after each load: graphs of other weights and of older graph versions
+  // would pile up in the CLI's cache (each is model-sized). A failure only leaves them there.
+  await cleanGraphCache(cliGraphCache(), [loaded.graphHash]).catch(() => undefined);
   return loaded;
 }
 

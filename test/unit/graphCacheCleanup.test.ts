@@ -10,19 +10,19 @@ import { writeRandomCheckpoint } from '../../src/engine/randomCheckpoint';
 import { adapterOverlay } from '../../src/training/adapterOverlay';
 import {
   checkpointContentHash, cleanGraphCache, DEFAULT_GRAPH_CACHE_POLICY, listGraphCache, planCleanup, type GraphCacheEntry,
-} from '../../src/vscode/graphCacheCleanup';
+} from '../../src/engine/graphCacheCleanup';
 import { openCheckpoint } from '../../src/engine/checkpoint';
 
 const MIN = 60_000;
 const NOW = Date.UTC(2026, 0, 1);
 
-function entry(name: string, hash: string, ageMs: number): GraphCacheEntry {
-  return { name, checkpointHash: hash, files: [`${name}.json`, `${name}.onnx`, `${name}.onnx.data`], bytes: 100, lastUsedMs: NOW - ageMs };
+function entry(name: string, hash: string, ageMs: number, graphVersion = GPT2_GRAPH_VERSION): GraphCacheEntry {
+  return { name, checkpointHash: hash, graphVersion, files: [`${name}.json`, `${name}.onnx`, `${name}.onnx.data`], bytes: 100, lastUsedMs: NOW - ageMs };
 }
 
 /** A cache entry as graphCache writes one: manifest + graph (+ data), with its manifest's mtime set. */
-function writeEntry(dir: string, hash: string, ageMs: number, withData = false): string {
-  const name = `${hash}-${GPT2_GRAPH_VERSION}-fp32`;
+function writeEntry(dir: string, hash: string, ageMs: number, withData = false, graphVersion = GPT2_GRAPH_VERSION): string {
+  const name = `${hash}-${graphVersion}-fp32`;
   const files = [{ file: `${name}.onnx`, bytes: 10, crc32: 0 }];
   fs.writeFileSync(path.join(dir, `${name}.onnx`), Buffer.alloc(10));
   if (withData) {
@@ -30,7 +30,7 @@ function writeEntry(dir: string, hash: string, ageMs: number, withData = false):
     files.push({ file: `${name}.onnx.data`, bytes: 1000, crc32: 0 });
   }
   const manifest = path.join(dir, `${name}.json`);
-  fs.writeFileSync(manifest, JSON.stringify({ format: 1, checkpointHash: hash, graphVersion: GPT2_GRAPH_VERSION, precision: 'fp32', files }));
+  fs.writeFileSync(manifest, JSON.stringify({ format: 1, checkpointHash: hash, graphVersion, precision: 'fp32', files }));
   const t = new Date(NOW - ageMs);
   for (const f of [manifest, ...files.map((x) => path.join(dir, x.file))]) fs.utimesSync(f, t, t);
   return name;
@@ -63,8 +63,22 @@ describe('graph cache cleanup', () => {
     assert.equal(none.keep.length, 0);
   });
 
+  it('plan: a graph of another graph version goes even for the weights in use, and takes no spare slot', () => {
+    const entries = [
+      entry('base-now', 'base', 60 * MIN),
+      entry('base-before-update', 'base', 60 * MIN, GPT2_GRAPH_VERSION - 1),
+      entry('adapter-before-update', 'a1', 30 * MIN, GPT2_GRAPH_VERSION - 1),
+      entry('adapter-now', 'a2', 40 * MIN),
+      entry('written-just-now-by-an-older-window', 'a3', 2 * MIN, GPT2_GRAPH_VERSION - 1),
+    ];
+    const plan = planCleanup(entries, new Set(['base']), NOW, { ...DEFAULT_GRAPH_CACHE_POLICY, keepUnused: 1 });
+    assert.deepEqual(plan.keep.map((e) => e.name).sort(), ['adapter-now', 'base-now', 'written-just-now-by-an-older-window']);
+    assert.deepEqual(plan.remove.map((e) => e.name).sort(), ['adapter-before-update', 'base-before-update']);
+  });
+
   it('on disk: removes whole old entries and stale strays, marks the entry in use as used now', async () => {
     const inUse = writeEntry(dir, 'base', 30 * 24 * 60 * MIN, true);
+    const superseded = writeEntry(dir, 'base', 30 * 24 * 60 * MIN, true, GPT2_GRAPH_VERSION - 1);
     const kept = writeEntry(dir, 'newer', 20 * MIN);
     const gone1 = writeEntry(dir, 'older', 40 * MIN, true);
     const gone2 = writeEntry(dir, 'oldest', 80 * MIN);
@@ -78,8 +92,9 @@ describe('graph cache cleanup', () => {
     const left = fs.readdirSync(dir).sort();
     assert.deepEqual(left, [`${inUse}.json`, `${inUse}.onnx`, `${inUse}.onnx.data`, `${kept}.json`, `${kept}.onnx`, 'notes.txt', 'x-2-fp32.onnx.tmp-456-abc-def'].sort());
     assert.ok(result.removed.includes(gone1) && result.removed.includes(gone2));
+    assert.ok(result.removed.includes(superseded), 'the graph of the weights in use built by an older version goes');
     assert.equal(result.kept, 2);
-    assert.ok(result.freedBytes >= 1010 + 10, `freed ${result.freedBytes}`);
+    assert.ok(result.freedBytes >= 1010 + 10 + 1010, `freed ${result.freedBytes}`);
     assert.equal(fs.statSync(path.join(dir, `${inUse}.json`)).mtimeMs, NOW, 'the entry in use is marked as used now');
 
     // Next time, the base graph counts as recently used: an adapter entry used a day ago goes first.

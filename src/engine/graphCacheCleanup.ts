@@ -1,27 +1,28 @@
 /**
- * Keeps the compiled-graph cache (`<globalStorage>/graphs`, see src/engine/graphCache.ts) from
- * growing without bound. Every distinct set of weights gets its own graph, as large as the model:
+ * Keeps the compiled-graph cache (graphCache.ts; the extension's `<globalStorage>/graphs`, the CLI's
+ * `~/.cache/gpt2-complete/graphs`) from growing without bound. Every distinct set of weights gets its own graph, as large as the model:
  * each fine-tuned adapter (and each model the fine-tuning evaluates) adds one, and nothing in the
  * cache itself ever removes an entry that is still intact.
  *
- * Policy, applied after each model load:
+ * Policy, applied after each model load (by the extension and by the CLI):
+ *   - entries built by another graph version (GPT2_GRAPH_VERSION: an update of the extension that
+ *     changed the graph) can never be loaded again, not even for the weights in use: deleted;
  *   - entries of the weights now in use are kept, and their manifest's mtime is set to now, so
  *     the mtime means "last used" (a cache hit does not write the entry);
- *   - entries used (or written) in the last `minAgeMs` are kept: another window, or a fine-tuning
- *     run, may have just written one it is about to load;
+ *   - entries used (or written) in the last `minAgeMs` are kept, whatever their version: another
+ *     window, or a fine-tuning run, may have just written one it is about to load;
  *   - of the others, the `keepUnused` most recently used stay (switching an adapter off, or back
  *     to the previous model, should not rebuild a graph), the rest are deleted;
  *   - leftovers of interrupted writes (temporary files, graphs without a manifest, unreadable
  *     manifests) older than `strayMaxAgeMs` are deleted.
  * A graph cannot be told apart by base checkpoint (an adapter's entry is keyed by a hash of base
  * and adapter together), so the count is over the whole cache, not per checkpoint.
- *
- * No `vscode` import: unit-tested directly.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_FILE, HASH_SIDECAR, WEIGHTS_FILE } from '../engine/checkpoint';
+import { CONFIG_FILE, HASH_SIDECAR, WEIGHTS_FILE } from './checkpoint';
+import { GPT2_GRAPH_VERSION } from './gpt2Graph';
 
 export interface GraphCachePolicy {
   /** Entries not in use that stay, most recently used first (default 2). */
@@ -43,6 +44,8 @@ export interface GraphCacheEntry {
   readonly name: string;
   /** The weights' hash the graph was built from (manifest.checkpointHash). */
   readonly checkpointHash: string;
+  /** The graph version it was built by (manifest.graphVersion; undefined when the manifest has none). */
+  readonly graphVersion?: number;
   /** Every file of the entry, manifest included. */
   readonly files: readonly string[];
   readonly bytes: number;
@@ -63,23 +66,28 @@ export interface CleanupResult {
 }
 
 /**
- * Which entries go, given the weights in use (`inUse`: graph-cache hashes) and the time. Pure.
+ * Which entries go, given the weights in use (`inUse`: graph-cache hashes), the time and the graph
+ * version this build loads. Pure.
  */
 export function planCleanup(
   entries: readonly GraphCacheEntry[],
   inUse: ReadonlySet<string>,
   nowMs: number,
   policy: GraphCachePolicy = DEFAULT_GRAPH_CACHE_POLICY,
+  graphVersion: number = GPT2_GRAPH_VERSION,
 ): CleanupPlan {
   const keep: GraphCacheEntry[] = [];
+  const stale: GraphCacheEntry[] = [];
   const candidates: GraphCacheEntry[] = [];
   for (const e of entries) {
-    if (inUse.has(e.checkpointHash) || nowMs - e.lastUsedMs < policy.minAgeMs) keep.push(e);
+    if (nowMs - e.lastUsedMs < policy.minAgeMs) keep.push(e);
+    else if (e.graphVersion !== graphVersion) stale.push(e);
+    else if (inUse.has(e.checkpointHash)) keep.push(e);
     else candidates.push(e);
   }
   candidates.sort((a, b) => b.lastUsedMs - a.lastUsedMs || a.name.localeCompare(b.name));
   const spare = Math.max(0, Math.floor(policy.keepUnused));
-  return { keep: [...keep, ...candidates.slice(0, spare)], remove: candidates.slice(spare) };
+  return { keep: [...keep, ...candidates.slice(0, spare)], remove: [...stale, ...candidates.slice(spare)] };
 }
 
 interface Listing {
@@ -102,7 +110,7 @@ export async function listGraphCache(cacheDir: string): Promise<Listing> {
   for (const file of names) {
     if (!file.endsWith('.json')) continue;
     const name = file.slice(0, -'.json'.length);
-    let manifest: { checkpointHash?: unknown; files?: unknown };
+    let manifest: { checkpointHash?: unknown; graphVersion?: unknown; files?: unknown };
     try {
       manifest = JSON.parse(await fs.promises.readFile(path.join(cacheDir, file), 'utf8')) as typeof manifest;
     } catch {
@@ -115,7 +123,8 @@ export async function listGraphCache(cacheDir: string): Promise<Listing> {
     let bytes = st.size;
     for (const f of files.slice(1)) bytes += (await stat(f))?.size ?? 0;
     for (const f of files) owned.add(f);
-    entries.push({ name, checkpointHash: manifest.checkpointHash, files, bytes, lastUsedMs: st.mtimeMs });
+    const graphVersion = typeof manifest.graphVersion === 'number' ? manifest.graphVersion : undefined;
+    entries.push({ name, checkpointHash: manifest.checkpointHash, ...(graphVersion !== undefined ? { graphVersion } : {}), files, bytes, lastUsedMs: st.mtimeMs });
   }
   const strays: Listing['strays'] = [];
   for (const file of names) {
@@ -145,7 +154,7 @@ export async function cleanGraphCache(
   const removed: string[] = [];
   let freedBytes = 0;
   for (const e of plan.keep) {
-    if (!used.has(e.checkpointHash)) continue;
+    if (!used.has(e.checkpointHash) || e.graphVersion !== GPT2_GRAPH_VERSION) continue;
     const when = new Date(now);
     await fs.promises.utimes(path.join(cacheDir, `${e.name}.json`), when, when).catch(() => undefined);
   }
