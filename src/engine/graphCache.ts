@@ -73,6 +73,10 @@ export async function findCachedGraph(cacheDir: string, key: GraphCacheKey): Pro
     await removeEntry(cacheDir, name);
     return undefined;
   }
+  // Marked used now: a cleanup in another process (graphCacheCleanup.ts) keeps what was used lately,
+  // so it does not delete the graph between this check and the session reading it.
+  const now = new Date();
+  await fs.promises.utimes(manifestPath, now, now).catch(() => undefined);
   const modelPath = path.join(cacheDir, `${name}.onnx`);
   const data = manifest.files.find((f) => f.file === `${name}.onnx.data`);
   return { modelPath, dataPath: data ? path.join(cacheDir, data.file) : undefined, hit: true };

@@ -8,7 +8,7 @@
  *   - entries built by another graph version (GPT2_GRAPH_VERSION: an update of the extension that
  *     changed the graph) can never be loaded again, not even for the weights in use: deleted;
  *   - entries of the weights now in use are kept, and their manifest's mtime is set to now, so
- *     the mtime means "last used" (a cache hit does not write the entry);
+ *     the mtime means "last used" (a cache hit sets it too: graphCache.ts);
  *   - entries used (or written) in the last `minAgeMs` are kept, whatever their version: another
  *     window, or a fine-tuning run, may have just written one it is about to load;
  *   - of the others, the `keepUnused` most recently used stay (switching an adapter off, or back

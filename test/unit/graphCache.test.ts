@@ -48,8 +48,12 @@ describe('graphCache', () => {
     const first = await loadAndRun(dir);
     assert.equal(first.fromCache, false);
     assert.deepEqual(files(), [`${NAME}.json`, `${NAME}.onnx`]);
+    const long = new Date(Date.now() - 24 * 3600_000);
+    fs.utimesSync(path.join(dir, `${NAME}.json`), long, long);
     const second = await loadAndRun(dir);
     assert.equal(second.fromCache, true);
+    // A hit marks the entry used, so another process's cleanup keeps it while it loads.
+    assert.ok(Date.now() - fs.statSync(path.join(dir, `${NAME}.json`)).mtimeMs < 60_000, 'the hit marked the entry used');
     assert.deepEqual(second.logits, reference);
     assert.deepEqual(first.logits, reference);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, `${NAME}.json`), 'utf8'));
