@@ -312,9 +312,10 @@ async function readOffered(
 
 /**
  * Tokens of a candidate whose log P is read: each costs the output head over the vocabulary and a
- * normaliser, and a line's first tokens are where candidates differ.
+ * normaliser, and a line's first tokens are where candidates differ. 6 chose as well as 12 (the
+ * same right lines on the quality sets, bench/QUALITY.md) at half the head's work.
  */
-export const READ_TOKENS = 12;
+export const READ_TOKENS = 6;
 
 /**
  * A suggestion the model did not decode, read after the prompt window: h at its last token, and

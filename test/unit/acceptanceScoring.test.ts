@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { EngineCompleteRequest } from '../../src/completion/backend';
-import { completeWithEngine, LINE_BELOW_TOKENS, lineBelow, readLineBelow, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { completeWithEngine, LINE_BELOW_TOKENS, lineBelow, READ_TOKENS, readLineBelow, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
 import { modelLogProb } from '../../src/engine/cacheModel/mixture';
 import { postprocessCompletion, postprocessContextAt } from '../../src/completion/postprocess';
 import { NAMED_CONFIGS } from '../../src/engine/config';
@@ -128,7 +128,8 @@ describe('acceptance scoring on OrtModel', function () {
     const promptTokens = tokenizer.encode(text);
     let from = 0;
     while (tokens[from] === promptTokens[from]) from++;
-    assert.equal(lookup.logprobs.length, tokens.length - from, 'one log P per token after the prompt');
+    assert.ok(tokens.length - from > READ_TOKENS, 'the line is longer than what is read of it');
+    assert.equal(lookup.logprobs.length, READ_TOKENS, 'one log P per token after the prompt, the first READ_TOKENS');
     // The cache model saw the line three times: it makes the line likelier than the random model alone does.
     const raw = referenceLogits(weights, tokens);
     const rawLp = lookup.logprobs.map((_, j) => {
