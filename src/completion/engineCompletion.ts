@@ -175,15 +175,18 @@ export async function completeWithEngine(
       for (const [i, candidate] of candidates.entries()) {
         const shown = postprocessCompletion(candidate.text, req.postprocess!);
         const shownTokens = shown === null || shown.trim() === '' ? undefined : engine.tokenizer.encode(built.prompt + shown).slice(result.droppedTokens);
-        const h = shownTokens === undefined ? undefined : await suggestionState(engine, shownTokens, signal);
+        // The model's own suggestion is read with the line below it (one forward); its samples' states only.
+        const read = shownTokens === undefined ? undefined
+          : i === 0 ? await readCandidate(engine, shownTokens, built.prompt, result.droppedTokens, shown!, below, logProb, signal)
+          : { h: await suggestionState(engine, shownTokens, signal) };
+        const h = read?.h;
         if (h === undefined) {
           states.push(null);
           continue;
         }
         const features = suggestionFeatures(result.candidates[i].logprobs, engine.tokenizer.encode(shown!).length, shown!, req.postprocess!.prefixOnLine.trim() === '');
         if (i === 0) {
-          [modelFeatures, modelShown, modelFirstLogprob] = [features, shown!, result.candidates[0].logprobs?.[0]];
-          modelNext = await readLineBelow(engine, built.prompt, result.droppedTokens, shown!, below, logProb, signal, shownTokens);
+          [modelFeatures, modelShown, modelFirstLogprob, modelNext] = [features, shown!, result.candidates[0].logprobs?.[0], read?.next];
         }
         const x = headInput(h, features);
         states.push({ text: shown!, x, firstLogprob: result.candidates[i].logprobs?.[0], ...(i === 0 && modelNext !== undefined ? { next: modelNext } : {}) });
@@ -301,11 +304,11 @@ async function readOffered(
   for (const c of offered) {
     if (seen.has(firstLine(c.text))) continue;
     seen.add(firstLine(c.text));
-    const read = await readSuggestion(engine, promptTokens, c.text, dropped, prompt, logProb, signal);
-    if (read === undefined) continue;
+    const tokens = engine.tokenizer.encode(prompt + c.text).slice(dropped);
+    const read = await readCandidate(engine, tokens, prompt, dropped, c.text, below, logProb, signal, promptTokens);
+    if (read?.h === undefined || read.logprobs === undefined) continue;
     const features = suggestionFeatures(read.logprobs, read.logprobs.length, c.text, req.postprocess!.prefixOnLine.trim() === '');
-    const next = await readLineBelow(engine, prompt, dropped, c.text, below, logProb, signal, read.tokens);
-    out.push({ source: c.source, text: c.text, x: headInput(read.h, features), logprobs: read.logprobs, ...(next !== undefined ? { next } : {}) });
+    out.push({ source: c.source, text: c.text, x: headInput(read.h, features), logprobs: read.logprobs, ...(read.next !== undefined ? { next: read.next } : {}) });
   }
   return out;
 }
@@ -318,24 +321,49 @@ async function readOffered(
 export const READ_TOKENS = 6;
 
 /**
- * A suggestion the model did not decode, read after the prompt window: h at its last token, and
- * each of its tokens' log P under the distribution the model decodes from (the cache model mixed
- * in). prompt ++ shown is encoded together, as the text would be once accepted, so the first scored
- * token may carry the prompt's last characters with it (as token healing decodes it).
+ * A suggestion read after the prompt window (`tokens`: prompt ++ shown, encoded together as the text
+ * would be once accepted, after `dropped`): h at its last token; with `promptTokens` (a text the model
+ * did not decode), each of its first READ_TOKENS tokens' log P under the distribution the model
+ * decodes from (the cache model mixed in; the first scored token may carry the prompt's last
+ * characters with it, as token healing decodes it); and how well it fits the line below
+ * (readLineBelow's mean). All in one forward of what the KV cache lacks when prompt ++ shown ++ below
+ * spells `tokens` first and fits the window (each forward is ~20 small ops per layer beside the
+ * weights: one per candidate saved); else the line below takes a second forward, or none.
  */
-async function readSuggestion(
-  engine: CompletionEngine, promptTokens: readonly number[], shown: string, dropped: number, prompt: string,
-  logProb: TokenLogProb, signal: AbortSignal | undefined,
-): Promise<{ h: Float32Array; logprobs: number[]; tokens: number[] } | undefined> {
-  const tokens = engine.tokenizer.encode(prompt + shown).slice(dropped);
-  const from = commonPrefixLength(tokens, promptTokens);
-  if (from >= tokens.length) return undefined;
-  // The first token scored, in `tokens` (the generator keeps the last nPositions when they are more).
-  const start = Math.max(from, 1 + Math.max(0, tokens.length - engine.model.config.nPositions));
-  const scored = await engine.generator.scoreTail(tokens, start, signal, READ_TOKENS);
-  if (scored.hidden === undefined) return undefined;
-  const logprobs = tokenLogProbs(engine, tokens, Array.from({ length: scored.count }, (_, j) => start + j), scored, logProb);
-  return { h: scored.hidden, logprobs, tokens };
+export async function readCandidate(
+  engine: CompletionEngine, tokens: readonly number[], prompt: string, dropped: number, shown: string, below: string,
+  logProb: TokenLogProb, signal: AbortSignal | undefined, promptTokens?: readonly number[],
+): Promise<{ h?: Float32Array; logprobs?: number[]; next?: number } | undefined> {
+  let scoredAt: number[] = [];
+  if (promptTokens !== undefined) {
+    const from = commonPrefixLength(tokens, promptTokens);
+    if (from >= tokens.length) return undefined;
+    // The first token scored (the generator keeps the last nPositions when they are more).
+    const start = Math.max(from, 1 + Math.max(0, tokens.length - engine.model.config.nPositions));
+    scoredAt = Array.from({ length: Math.min(READ_TOKENS, tokens.length - start) }, (_, j) => start + j);
+  }
+  const withBelow = below === '' ? undefined : lineBelowPositions(engine, prompt + shown + below, dropped, tokens);
+  if (withBelow !== undefined && withBelow.at[0] === tokens.length) {
+    // The first row read for the line below is the state at the suggestion's last token: h.
+    const at = [...scoredAt, ...withBelow.at];
+    const out = await engine.generator.logitsAt(withBelow.tokens, at, signal);
+    const E = engine.model.config.nEmbd, row = scoredAt.length;
+    const lps = tokenLogProbs(engine, withBelow.tokens, at, out, logProb);
+    return {
+      h: out.hidden?.slice(row * E, (row + 1) * E),
+      ...(promptTokens !== undefined ? { logprobs: lps.slice(0, row) } : {}),
+      next: meanLineBelow(lps.slice(row)),
+    };
+  }
+  let h: Float32Array | undefined, logprobs: number[] | undefined;
+  if (promptTokens !== undefined) {
+    const scored = await engine.generator.scoreTail(tokens, scoredAt[0], signal, READ_TOKENS);
+    [h, logprobs] = [scored.hidden, tokenLogProbs(engine, tokens, scoredAt.slice(0, scored.count), scored, logProb)];
+  } else {
+    h = await suggestionState(engine, tokens, signal);
+  }
+  const next = withBelow === undefined ? undefined : meanLineBelow(tokenLogProbs(engine, withBelow.tokens, withBelow.at, await engine.generator.logitsAt(withBelow.tokens, withBelow.at, signal), logProb));
+  return { h, ...(logprobs !== undefined ? { logprobs } : {}), ...(next !== undefined ? { next } : {}) };
 }
 
 /** Log P of tokens[at[j]] from row j of `scored`, with the history the cache model reads before it. */
@@ -378,20 +406,33 @@ export async function readLineBelow(
   logProb: TokenLogProb, signal: AbortSignal | undefined, shownTokens?: readonly number[],
 ): Promise<number | undefined> {
   if (below === '') return undefined;
-  // Past the context window (a small maxTokens leaves the prompt little room) nothing is read:
-  // dropping the front would rerun every position for each candidate, as the KV cache holds the
-  // window from its start (bench:completion at 16 tokens: warm p90 84 → 336 ms), and reading only
-  // what fits still cost p50 44 → 65 ms there.
-  const tokens = engine.tokenizer.encode(prompt + shown + below).slice(dropped);
+  const read = lineBelowPositions(engine, prompt + shown + below, dropped, shownTokens ?? engine.tokenizer.encode(prompt + shown).slice(dropped));
+  if (read === undefined) return undefined;
+  return meanLineBelow(tokenLogProbs(engine, read.tokens, read.at, await engine.generator.logitsAt(read.tokens, read.at, signal), logProb));
+}
+
+/**
+ * prompt ++ shown ++ below as encoded (after `dropped`), and the positions readLineBelow reads:
+ * the first token after what `shownTokens` spells, then the next LINE_BELOW_TOKENS non-blank ones.
+ * Undefined past the context window (a small maxTokens leaves the prompt little room): dropping the
+ * front would rerun every position for each candidate, as the KV cache holds the window from its
+ * start (bench:completion at 16 tokens: warm p90 84 → 336 ms), and reading only what fits still
+ * cost p50 44 → 65 ms there.
+ */
+function lineBelowPositions(engine: CompletionEngine, text: string, dropped: number, shownTokens: readonly number[]): { tokens: number[]; at: number[] } | undefined {
+  const tokens = engine.tokenizer.encode(text).slice(dropped);
   if (tokens.length > engine.model.config.nPositions) return undefined;
-  const from = commonPrefixLength(shownTokens ?? engine.tokenizer.encode(prompt + shown).slice(dropped), tokens);
+  const from = commonPrefixLength(shownTokens, tokens);
   const blank = blankTokensOf(engine);
   const at: number[] = [];
   // GPT-2 spends a token on each space of an indentation: near-certain, and not what tells candidates apart.
   for (let i = Math.max(1, from); i < tokens.length && at.length <= LINE_BELOW_TOKENS; i++) if (at.length === 0 || blank[tokens[i]] === 0) at.push(i);
-  if (at.length === 0) return undefined;
-  const scored = await engine.generator.logitsAt(tokens, at, signal);
-  return tokenLogProbs(engine, tokens, at, scored, logProb).reduce((sum, lp) => sum + Math.max(-10, lp), 0) / at.length;
+  return at.length === 0 ? undefined : { tokens, at };
+}
+
+/** readLineBelow's measure: the mean log P, each at least -10. */
+function meanLineBelow(logprobs: readonly number[]): number | undefined {
+  return logprobs.length === 0 ? undefined : logprobs.reduce((sum, lp) => sum + Math.max(-10, lp), 0) / logprobs.length;
 }
 
 /**

@@ -242,12 +242,13 @@ export class Generator {
   }
 
   /**
-   * The raw next-token logits [at.length, vocab] (and their normalisers) predicting tokens[at[i]] (at: ascending, each in
+   * The raw next-token logits [at.length, vocab] (their normalisers, and the final states
+   * [at.length, nEmbd] of the positions at[i] − 1 that read them) predicting tokens[at[i]] (at: ascending, each in
    * 1 .. tokens.length - 1; tokens within the context window): log P of chosen tokens of a text,
    * such as the first words of the line below a candidate, without the output head at every
    * position between them. The forward reruns from the first predicting position at most.
    */
-  async logitsAt(tokens: readonly number[], at: readonly number[], signal?: AbortSignal): Promise<ScoredLogits> {
+  async logitsAt(tokens: readonly number[], at: readonly number[], signal?: AbortSignal): Promise<ScoredLogits & { hidden?: Float32Array }> {
     if (at.length === 0) return { logits: new Float32Array(0), logNorms: new Float32Array(0) };
     if (tokens.length > this.model.config.nPositions) throw new RangeError(`logitsAt: ${tokens.length} tokens exceed the model's ${this.model.config.nPositions} positions`);
     if (at.some((a, i) => !Number.isInteger(a) || a < 1 || a >= tokens.length || (i > 0 && a <= at[i - 1]))) throw new Error(`logitsAt: positions must ascend within 1..${tokens.length - 1}`);
@@ -257,7 +258,11 @@ export class Generator {
       const out = await this.model.forward([tokens.slice(reused)], this.cache, at.map((a) => a - 1 - reused));
       this.cache = out.cache;
       this.tokens = tokens.slice();
-      return { logits: out.logits.subarray(0, at.length * this.model.config.vocabSize), logNorms: out.logNormalizers?.subarray(0, at.length) };
+      return {
+        logits: out.logits.subarray(0, at.length * this.model.config.vocabSize),
+        logNorms: out.logNormalizers?.subarray(0, at.length),
+        hidden: out.hidden?.subarray(0, at.length * this.model.config.nEmbd),
+      };
     } finally {
       release();
     }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { EngineCompleteRequest } from '../../src/completion/backend';
-import { completeWithEngine, LINE_BELOW_TOKENS, lineBelow, READ_TOKENS, readLineBelow, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { completeWithEngine, LINE_BELOW_TOKENS, lineBelow, READ_TOKENS, readCandidate, readLineBelow, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
 import { modelLogProb } from '../../src/engine/cacheModel/mixture';
 import { postprocessCompletion, postprocessContextAt } from '../../src/completion/postprocess';
 import { NAMED_CONFIGS } from '../../src/engine/config';
@@ -186,6 +186,42 @@ describe('acceptance scoring on OrtModel', function () {
     assert.ok(lookup.next > own.next + 1, `after the workspace's line ${lookup.next}, after the model's ${JSON.stringify(own.text)} ${own.next}`);
     await completeWithEngine(engine, request(text, { cacheModel: true, documentPath: '/ws/doc.py', textAfterCursor: '' }), undefined, undefined, { workspace, onStates: (s) => (states = s) });
     assert.equal(states!.offered.find((o) => o.source === 'lookup')!.next, undefined, 'no line below: nothing read');
+  });
+
+  it('readCandidate: h, log P and the fit to the line below in one forward, equal to the reference and to readLineBelow', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const prompt = 'def add(a, b):\n    return';
+    await engine.generator.generate({ promptTokens: tokenizer.encode(prompt), maxTokens: 4, stopAtEndOfText: false });
+    const shown = ' a + b', below = '\n\nprint(add(1, 2))';
+    const promptTokens = tokenizer.encode(prompt);
+    const tokens = tokenizer.encode(prompt + shown);
+    const calls: number[] = [];
+    const forward = model.forward.bind(model);
+    model.forward = (t, past, positions) => { calls.push(t[0].length); return forward(t, past, positions); };
+    let read: Awaited<ReturnType<typeof readCandidate>>;
+    try {
+      read = await readCandidate(engine, tokens, prompt, 0, shown, below, modelLogProb, undefined, promptTokens);
+    } finally {
+      model.forward = forward;
+    }
+    assert.equal(calls.length, 1, 'one forward for the candidate and the line below');
+    const E = config.nEmbd, V = config.vocabSize;
+    close(read!.h!, referenceHidden(weights, tokens).subarray((tokens.length - 1) * E, tokens.length * E));
+    let first = 0; // the first token of prompt ++ shown that the prompt alone does not spell
+    while (tokens[first] === promptTokens[first]) first++;
+    const raw = referenceLogits(weights, tokens);
+    const want = tokens.slice(first, first + READ_TOKENS).map((t, j) => {
+      const row = raw.subarray((first - 1 + j) * V, (first + j) * V);
+      return row[t] - logSumExp(row);
+    });
+    close(Float32Array.from(read!.logprobs!), Float32Array.from(want));
+    const separate = await readLineBelow(engine, prompt, 0, shown, below, modelLogProb, undefined);
+    assert.ok(read!.next !== undefined && Math.abs(read!.next - separate!) < 1e-4, `${read!.next} vs ${separate}`);
+    // Without a line below: no fit, the same h and log P.
+    const plain = await readCandidate(engine, tokens, prompt, 0, shown, '', modelLogProb, undefined, promptTokens);
+    assert.equal(plain!.next, undefined);
+    close(plain!.h!, read!.h!);
+    close(Float32Array.from(plain!.logprobs!), Float32Array.from(read!.logprobs!));
   });
 
   it('afterPrefill sees the prompt state and can end the request before decoding', async () => {
