@@ -19,7 +19,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { READ_TOKENS, SUGGESTION_FEATURES, suggestionFeatures, type RequestStates } from '../src/completion/engineCompletion';
+import { SUGGESTION_FEATURES, suggestionFeatures, type RequestStates } from '../src/completion/engineCompletion';
+import { READ_TOKENS } from '../src/completion/candidateReading';
 import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type CandidateSource, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
 import {
   CHOICE_FEATURES, bestBelowOf, chooseCandidate, choiceFeatures, evidenceOf, mergeCandidates, scoreCandidates,

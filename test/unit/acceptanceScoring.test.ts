@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import type { EngineCompleteRequest } from '../../src/completion/backend';
-import { completeWithEngine, LINE_BELOW_TOKENS, lineBelow, READ_TOKENS, readCandidate, readLineBelow, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { completeWithEngine, SUGGESTION_FEATURES, type ConfidenceHead, type RequestStates } from '../../src/completion/engineCompletion';
+import { LINE_BELOW_TOKENS, lineBelow, READ_TOKENS, readCandidate, readLineBelow } from '../../src/completion/candidateReading';
 import { modelLogProb } from '../../src/engine/cacheModel/mixture';
 import { postprocessCompletion, postprocessContextAt } from '../../src/completion/postprocess';
 import { NAMED_CONFIGS } from '../../src/engine/config';
