@@ -59,7 +59,7 @@ export async function readCandidate(
   } else {
     h = await suggestionState(engine, tokens, signal);
   }
-  const next = withBelow === undefined ? undefined : meanLineBelow(tokenLogProbs(engine, withBelow.tokens, withBelow.at, await engine.generator.logitsAt(withBelow.tokens, withBelow.at, signal), logProb));
+  const next = withBelow === undefined ? undefined : await fitToLineBelow(engine, withBelow, logProb, signal);
   return { h, ...(logprobs !== undefined ? { logprobs } : {}), ...(next !== undefined ? { next } : {}) };
 }
 
@@ -104,7 +104,13 @@ export async function readLineBelow(
 ): Promise<number | undefined> {
   if (below === '') return undefined;
   const read = lineBelowPositions(engine, prompt + shown + below, dropped, shownTokens ?? engine.tokenizer.encode(prompt + shown).slice(dropped));
-  if (read === undefined) return undefined;
+  return read === undefined ? undefined : fitToLineBelow(engine, read, logProb, signal);
+}
+
+/** readLineBelow's measure at `read.at` of `read.tokens`, in one forward of its own. */
+async function fitToLineBelow(
+  engine: CompletionEngine, read: { tokens: number[]; at: number[] }, logProb: TokenLogProb, signal: AbortSignal | undefined,
+): Promise<number | undefined> {
   return meanLineBelow(tokenLogProbs(engine, read.tokens, read.at, await engine.generator.logitsAt(read.tokens, read.at, signal), logProb));
 }
 

@@ -98,7 +98,7 @@ export type LogitsMixer = (history: readonly number[], logits: Float32Array, log
 export function cacheMixer(sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights = DEFAULT_CACHE_WEIGHTS): LogitsMixer {
   return (history, logits, logNorm) => {
     const cache = cachePrediction(history, sources, blank, weights);
-    return cache === null ? { logits, logNorm } : mixLogits(logits, cache.prediction.tokens, cache.prediction.probs, cache.w, logNorm ?? logNormalizer(logits));
+    return cache === null ? { logits, logNorm } : mixLogits(logits, cache.prediction.tokens, cache.prediction.probs, cache.w, logNorm);
   };
 }
 
