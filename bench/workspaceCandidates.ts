@@ -14,8 +14,8 @@
  *       fits the choice rule (candidateChoice.ts) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
- *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `fill`: also without
- *       the fill candidate), to measure them
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `fill` and `sibling`:
+ *       also without that candidate), to measure them
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -198,20 +198,21 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
     model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!), ...(r.next !== undefined && !withoutBelow ? { next: r.next } : {}) } },
   };
   for (const o of r.offered) {
-    if (o.source === 'fill' && withoutFill) continue;
+    if (withoutSources.has(o.source)) continue;
     // As the pipeline reads it now: the first READ_TOKENS tokens' log P (collects before the cap kept all).
     const logprobs = o.logprobs.slice(0, READ_TOKENS);
     const x = [...o.x.slice(0, -SUGGESTION_FEATURES.length), ...suggestionFeatures(logprobs, logprobs.length, o.text, ctxLineStart(r))];
     offers[o.source] = { text: o.text, evidence: evidenceOf(logprobs, headP(x), withoutBelow ? undefined : o.next) };
   }
   // As chooseAmong sees them: a text another source offered too is offered by both (read once).
-  for (const w of r.workspace ?? []) if (!(w.source === 'fill' && withoutFill)) offers[w.source] ??= { text: w.text };
+  for (const w of r.workspace ?? []) if (!withoutSources.has(w.source)) offers[w.source] ??= { text: w.text };
   const ctx: ChoiceContext = {
     lineStart: ctxLineStart(r),
     modelText: r.model,
     modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
     lookup: r.cands.find((c) => c.source === 'lookup' || c.source === 'runnerUp')?.match,
     fill: r.cands.find((c) => c.source === 'fill')?.match,
+    sibling: r.cands.find((c) => c.source === 'sibling')?.match,
     document: documentView(r.cut.document.slice(0, r.cut.offset), r.cut.document.slice(r.cut.offset)),
   };
   return { candidates: mergeCandidates(offers), ctx };
@@ -235,18 +236,19 @@ function hashFile(name: string): number {
   return h;
 }
 
-/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`, `fill`. */
+/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`, `fill`, `sibling`. */
 const FEATURE_GROUPS: Record<string, readonly string[]> = {
   evidence: ['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'],
   'runner-up': ['from_runner_up', 'runner_up_share', 'model_and_runner_up'],
   fill: ['from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill'],
   document: DOCUMENT_FEATURES,
   below: ['below_scored', 'below_logprob', 'below_margin'],
+  sibling: ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'],
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
-/** `--drop fill` leaves out the fill candidate itself, not only its inputs: the choice as it was before it. */
-const withoutFill = dropped.has('from_fill');
+/** `--drop fill` (`sibling`) leaves out the candidate itself, not only its inputs: the choice as it was before it. */
+const withoutSources = new Set<string>([...(dropped.has('from_fill') ? ['fill'] : []), ...(dropped.has('from_sibling') ? ['sibling'] : [])]);
 /** `--drop below`: the collected reading of the line below left out (its inputs are 0 then anyway). */
 const withoutBelow = dropped.has('below_scored');
 

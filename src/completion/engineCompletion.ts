@@ -233,10 +233,11 @@ export function chooseAmong(
   evidence: Partial<Record<ChoiceSource, Evidence>> = {},
 ): void {
   const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
-  let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'];
+  let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'], sibling: WorkspaceCandidate['match'];
   for (const c of offered) {
     offers[c.source] = { text: c.text, evidence: evidence[c.source] };
     if (c.source === 'fill') fill = c.match;
+    else if (c.source === 'sibling') sibling = c.match;
     else match ??= c.match;
   }
   const merged = mergeCandidates(offers);
@@ -246,13 +247,14 @@ export function chooseAmong(
     modelLogprobs: modelFeatures === undefined ? undefined : { mean: modelFeatures[0], min: modelFeatures[1] },
     lookup: match,
     fill,
+    sibling,
     document: documentView(req.textBeforeCursor, req.textAfterCursor ?? ''),
   };
   const scores = scoreCandidates(rule, merged, ctx);
   const best = chooseCandidate(scores);
   if (best < 0) return;
   const chosen = merged[best];
-  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp || c.fromFill ? 'lookup' as const : 'copy' as const);
+  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp || c.fromFill || c.fromSibling ? 'lookup' as const : 'copy' as const);
   const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const, origin: origin(c) }));
   if (req.n > 1) {
     candidates.push(...workspaceOnes);

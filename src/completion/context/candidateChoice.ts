@@ -31,6 +31,7 @@ export const CHOICE_FEATURES = [
   'from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill',
   ...DOCUMENT_FEATURES,
   'below_scored', 'below_logprob', 'below_margin',
+  'from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling',
 ] as const;
 
 /** The fitted rule as stored in head.json (`candidates`). */
@@ -72,12 +73,14 @@ export interface ChoiceCandidate {
   readonly fromCopy: boolean;
   /** The line seen between the lines above and below the cursor (workspaceCandidates, `fill`). */
   readonly fromFill: boolean;
+  /** The line seen after the previous sibling of the cursor's line (workspaceCandidates, `sibling`). */
+  readonly fromSibling: boolean;
   /** The first offering source's evidence, when it was scored. */
   readonly evidence?: Evidence;
 }
 
 /** Where candidates come from, in the order they are merged (the model's first). */
-export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy', 'fill'] as const;
+export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy', 'fill', 'sibling'] as const;
 export type ChoiceSource = (typeof CHOICE_SOURCES)[number];
 
 /** What each source offers: its text as shown, and the model's reading of it. */
@@ -93,6 +96,8 @@ export interface ChoiceContext {
   readonly lookup?: LineMatch;
   /** The fill's own match (between the lines above and below, or before the one below). */
   readonly fill?: LineMatch;
+  /** The sibling lookup's own match. */
+  readonly sibling?: LineMatch;
   /** The document around the cursor (documentEvidence.ts); without it those inputs are 0. */
   readonly document?: DocumentView;
 }
@@ -121,7 +126,7 @@ export function mergeCandidates(offers: Offers): ChoiceCandidate[] {
     out.push({
       text: offers[source]!.text,
       fromModel: key === keys.model, fromLookup: key === keys.lookup, fromRunnerUp: key === keys.runnerUp, fromCopy: key === keys.copy,
-      fromFill: key === keys.fill,
+      fromFill: key === keys.fill, fromSibling: key === keys.sibling,
       ...(ev !== undefined ? { evidence: ev } : {}),
     });
   }
@@ -151,6 +156,7 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow
     ...fillFeatures(c, m, l, ctx.fill),
     ...(ctx.document === undefined ? DOCUMENT_FEATURES.map(() => 0) : documentFeatures(ctx.document, c.text)),
     ...belowFeatures(c.evidence?.next, bestBelow),
+    ...siblingFeatures(c, m, l, ctx),
   ];
 }
 
@@ -164,6 +170,12 @@ export function bestBelowOf(candidates: readonly ChoiceCandidate[]): number | un
   let best: number | undefined;
   for (const c of candidates) if (c.evidence?.next !== undefined && (best === undefined || c.evidence.next > best)) best = c.evidence.next;
   return best;
+}
+
+function siblingFeatures(c: ChoiceCandidate, fromModel: number, fromLookup: number, ctx: ChoiceContext): number[] {
+  const sibling = ctx.sibling;
+  if (!c.fromSibling || sibling === undefined) return [0, 0, 0, 0, 0, 0];
+  return [1, sibling.count / sibling.total, Math.log1p(sibling.count), fromModel, fromLookup, c.fromFill && ctx.fill !== undefined ? 1 : 0];
 }
 
 function fillFeatures(c: ChoiceCandidate, fromModel: number, fromLookup: number, fill: LineMatch | undefined): number[] {

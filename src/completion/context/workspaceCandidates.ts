@@ -12,11 +12,13 @@
  *   (else right before the line below), starting with what is typed: the middle filled in, a line
  *   at a time. Offered even when another source has the same text, as their agreement is evidence
  *   (on the quality sets' held-out cuts it is right at 46-79% of the cuts where it has a line above
- *   and below; bench/QUALITY.md).
+ *   and below; bench/QUALITY.md);
+ * - `sibling`: after the end of a block, the commonest workspace line seen next at the indentation
+ *   of the line that opened it (WorkspaceLines.siblingAfter), offered as `fill` is.
  * These are the quality benchmark's line-lookup and in-file-copy baselines, inside the pipeline and
  * over the whole workspace (bench/QUALITY.md, "Workspace candidates").
  */
-import { indexedLines, WorkspaceLines, type ExtraLines, type LineMatch } from './workspaceLines';
+import { indexedLines, previousSibling, siblingSteps, WorkspaceLines, type ExtraLines, type LineMatch } from './workspaceLines';
 
 /** What the line being typed and the document around it give the lookups. */
 export interface LineQuery {
@@ -28,30 +30,40 @@ export interface LineQuery {
   readonly before: string | null;
   /** The nearest non-blank line below the cursor's line, trimmed; null when there is none (or it is too long to index). */
   readonly next: string | null;
+  /** The cursor line's previous sibling (previousSibling: at its indentation, deeper lines between), trimmed; or null. */
+  readonly sibling: string | null;
   /** The document's indexed lines above the cursor's line and below it (two runs, so no pair spans the cursor). */
   readonly documentLines: readonly (readonly string[])[];
+  /** Each run's siblingSteps (empty without a sibling: nothing asks for them). */
+  readonly documentSiblingSteps: readonly (readonly number[])[];
 }
 
 export function lineQuery(textBeforeCursor: string, textAfterCursor: string): LineQuery {
   const lineStart = textBeforeCursor.lastIndexOf('\n') + 1;
   const typed = textBeforeCursor.slice(lineStart).trimStart();
-  const above = indexedLines(textBeforeCursor.slice(0, lineStart));
+  const textAbove = textBeforeCursor.slice(0, lineStart);
+  const above = indexedLines(textAbove);
   const newline = textAfterCursor.indexOf('\n');
-  const below = newline < 0 ? [] : indexedLines(textAfterCursor.slice(newline + 1));
+  const textBelow = newline < 0 ? '' : textAfterCursor.slice(newline + 1);
+  const below = indexedLines(textBelow);
   const nonBlank = above.filter((l) => l !== '');
   const previous = nonBlank.length > 0 ? nonBlank[nonBlank.length - 1] : null;
   const before = nonBlank.length > 1 ? nonBlank[nonBlank.length - 2] : null;
   const next = below.length > 0 && below[0] !== '' ? below[0] : null;
-  return { typed, previous, before, next, documentLines: [above, below] };
+  const sibling = previousSibling(textAbove, textBeforeCursor.length - lineStart - typed.length);
+  return {
+    typed, previous, before, next, sibling,
+    documentLines: [above, below], documentSiblingSteps: sibling === null ? [[], []] : [siblingSteps(textAbove), siblingSteps(textBelow)],
+  };
 }
 
-export type CandidateSource = 'lookup' | 'runnerUp' | 'copy' | 'fill';
+export type CandidateSource = 'lookup' | 'runnerUp' | 'copy' | 'fill' | 'sibling';
 
 export interface WorkspaceCandidate {
   readonly source: CandidateSource;
   /** The rest of the line after the cursor. */
   readonly text: string;
-  /** For `lookup` and `runnerUp` (the lookup's match), and `fill` (its own): the match and its counts. */
+  /** For `lookup` and `runnerUp` (the lookup's match), `fill` and `sibling` (their own): the match and its counts. */
   readonly match?: LineMatch;
 }
 
@@ -59,7 +71,7 @@ export interface WorkspaceCandidate {
 export const DOCUMENT_LINE_WEIGHT = 4;
 
 /**
- * The workspace candidates at a cursor (non-blank; distinct but for `fill`), lookup first. `exclude` is the
+ * The workspace candidates at a cursor (non-blank; distinct but for `fill` and `sibling`), lookup first. `exclude` is the
  * document's own id in the index (its copy there is stale).
  */
 export function workspaceCandidates(
@@ -71,7 +83,7 @@ export function workspaceCandidates(
 ): WorkspaceCandidate[] {
   const q = lineQuery(textBeforeCursor, textAfterCursor);
   const out: WorkspaceCandidate[] = [];
-  const extra: ExtraLines[] = documentWeight > 0 ? q.documentLines.map((l) => ({ lines: l, weight: documentWeight })) : [];
+  const extra: ExtraLines[] = documentWeight > 0 ? q.documentLines.map((l, i) => ({ lines: l, weight: documentWeight, siblingSteps: q.documentSiblingSteps[i] })) : [];
   const probe = lines ?? EMPTY;
   const match = q.typed === '' ? (q.previous === null ? null : probe.follow(q.previous, exclude, extra, q.before)) : probe.complete(q.typed, exclude, extra);
   if (match !== null) {
@@ -86,6 +98,9 @@ export function workspaceCandidates(
   const fill = q.next === null ? null : probe.fill(q.previous, q.next, q.typed, exclude, extra);
   const filled = fill?.line.slice(q.typed.length) ?? '';
   if (fill !== null && filled.trim() !== '') out.push({ source: 'fill', text: filled, match: fill });
+  const sibling = q.sibling === null ? null : probe.siblingAfter(q.sibling, q.typed, exclude, extra);
+  const afterSibling = sibling?.line.slice(q.typed.length) ?? '';
+  if (sibling !== null && afterSibling.trim() !== '') out.push({ source: 'sibling', text: afterSibling, match: sibling });
   return out;
 }
 

@@ -29,19 +29,22 @@ export interface LineMatch {
    * What the match is conditioned on: what is typed on the line (`typed`); at a line start, the two
    * lines above (`two-lines`), the line above (`line`), or only the line above's shape (`shape`: its
    * first word and last character); between the line above and the line below (`between`), or
-   * right before the line below (`before-next`).
+   * right before the line below (`before-next`); after the previous line at the cursor line's
+   * indentation, with deeper lines between (`sibling`).
    */
   readonly context: MatchContext;
   /** The next commonest line and its count, when another line matched. */
   readonly runnerUp?: { readonly line: string; readonly count: number };
 }
 
-export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape' | 'between' | 'before-next';
+export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape' | 'between' | 'before-next' | 'sibling';
 
 /** Per extra text (the live document) and weight, counted at query time. */
 export interface ExtraLines {
   readonly lines: readonly string[];
   readonly weight: number;
+  /** For each line, how many lines on its next sibling is (siblingSteps; 0: none); without it, the text has no sibling pairs. */
+  readonly siblingSteps?: readonly number[];
 }
 
 /** A position that is no line: before each file, and at an over-long line (it breaks the chain of followers). */
@@ -69,6 +72,8 @@ export class WorkspaceLines {
   private occ = new Int32Array(1024);
   /** For each position, the previous position of the same line (NONE: the first). */
   private prevOcc = new Int32Array(1024);
+  /** For each position, how many positions on its next sibling is (siblingSteps; 0: none). */
+  private siblingStep = new Int32Array(1024);
   private size = 0;
   private deadPositions = 0;
 
@@ -113,7 +118,8 @@ export class WorkspaceLines {
   /** Adds or replaces a file's text. */
   setFile(id: string, text: string): void {
     this.removeFile(id);
-    this.append(id, indexedLines(text));
+    const lines = indexedLines(text);
+    this.append(id, lines, siblingSteps(text));
   }
 
   removeFile(id: string): void {
@@ -232,6 +238,36 @@ export class WorkspaceLines {
     return best(gather(null), 'before-next');
   }
 
+  /**
+   * After the end of a block: the commonest line that starts with `typed` and goes on past it, seen
+   * as the next sibling of `sibling` (the next line at its indentation, with deeper lines between:
+   * `def stop(self):` after the body of `def start(self):`, `case "b":` after the body of
+   * `case "a":`, the closer after a block's opener) in the indexed files except `exclude` plus
+   * `extra` (weighted). Null when nothing matched.
+   */
+  siblingAfter(sibling: string, typed: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
+    const span = exclude === undefined ? undefined : this.spans.get(exclude);
+    const id = this.idOf(sibling);
+    const touched: number[] = [];
+    if (id !== NONE) {
+      for (let p = this.lastOcc[id]; p !== NONE; p = this.prevOcc[p]) {
+        if (this.occ[p] !== id || (span !== undefined && p >= span.start && p < span.end) || this.siblingStep[p] === 0) continue;
+        const next = this.occ[p + this.siblingStep[p]];
+        if (next >= 0 && this.scratch[next]++ === 0) touched.push(next);
+      }
+    }
+    const counts = this.drain(touched, (line) => this.goesOnPast(line, typed));
+    for (const { lines, weight, siblingSteps: steps } of extra) {
+      if (steps === undefined) continue;
+      for (let i = 0; i < lines.length; i++) {
+        const step = steps[i] ?? 0;
+        const next = step === 0 ? '' : lines[i + step];
+        if (lines[i] === sibling && next !== '' && goesOnPast(next, typed)) counts.set(next, (counts.get(next) ?? 0) + weight);
+      }
+    }
+    return best(counts, 'sibling');
+  }
+
   /** The lines after each live position of `line` outside `skip` (after `before` there, when it is a line): see neighbours. */
   private followers(line: number, before: number, skip: { start: number; end: number } | undefined, touched: number[]): void {
     this.neighbours(line, 1, before, -1, skip, touched);
@@ -271,14 +307,16 @@ export class WorkspaceLines {
     return this.lengthOf[id] > typed.length && this.chunks[this.chunkOf[id]].startsWith(typed, this.offsetOf[id]);
   }
 
-  /** Appends a file's indexed lines (indexedLines: '' for an over-long line) as a new span. */
-  private append(id: string, lines: readonly string[]): void {
+  /** Appends a file's indexed lines (indexedLines: '' for an over-long line) and their siblingSteps as a new span. */
+  private append(id: string, lines: readonly string[], steps: ArrayLike<number>): void {
     this.ensurePositions(this.size + lines.length + 1);
     this.occ[this.size] = BREAK;
+    this.siblingStep[this.size] = 0;
     this.prevOcc[this.size++] = NONE;
     const start = this.size;
-    for (const text of lines) {
+    for (const [i, text] of lines.entries()) {
       const p = this.size++;
+      this.siblingStep[p] = steps[i];
       if (text === '') {
         this.occ[p] = BREAK;
         this.prevOcc[p] = NONE;
@@ -371,13 +409,14 @@ export class WorkspaceLines {
     const files = live.map(([id, { start, end }]) => {
       const lines: string[] = [];
       for (let p = start; p < end; p++) lines.push(this.occ[p] >= 0 ? this.lineText(this.occ[p]) : '');
-      return [id, lines] as const;
+      return [id, lines, this.siblingStep.slice(start, end)] as const;
     });
     let positions = 1024;
     for (const [, lines] of files) positions += lines.length + 1;
     this.spans.clear();
     this.occ = new Int32Array(positions);
     this.prevOcc = new Int32Array(positions);
+    this.siblingStep = new Int32Array(positions);
     this.size = 0;
     this.deadPositions = 0;
     this.lineCount = 0;
@@ -388,7 +427,7 @@ export class WorkspaceLines {
     this.prefixHeads.clear();
     this.shapeIds.clear();
     this.shapeHeads = [];
-    for (const [id, lines] of files) this.append(id, lines);
+    for (const [id, lines, steps] of files) this.append(id, lines, steps);
   }
 
   private ensurePositions(capacity: number): void {
@@ -396,6 +435,7 @@ export class WorkspaceLines {
     const size = Math.max(capacity, Math.ceil(this.occ.length * 1.5));
     this.occ = grown(this.occ, size, this.size);
     this.prevOcc = grown(this.prevOcc, size, this.size);
+    this.siblingStep = grown(this.siblingStep, size, this.size);
   }
 
   private ensureLines(capacity: number): void {
@@ -440,6 +480,60 @@ export function indexedLines(text: string): string[] {
     if (line !== '') out.push(line.length > MAX_LINE ? '' : line);
   }
   return out;
+}
+
+/**
+ * For each of indexedLines(text)'s lines, how many lines on its next sibling is: the next line at
+ * the same indentation when only deeper lines come between (one at least; blank lines do not count),
+ * 0 when the next line at that indentation or shallower comes right after it or is shallower. What
+ * follows a block at its own level (the next method, case or statement, or the block's closer) is
+ * keyed on the line that opened it, not on the block's last line.
+ */
+export function siblingSteps(text: string): number[] {
+  const indents: number[] = [];
+  for (const raw of text.split('\n')) {
+    const trimmed = raw.trimStart();
+    if (trimmed.trimEnd() !== '') indents.push(raw.length - trimmed.length);
+  }
+  const steps = new Array<number>(indents.length).fill(0);
+  // Lines whose next sibling is still open, shallowest first (each deeper than the one below it).
+  const open: number[] = [];
+  for (let j = 0; j < indents.length; j++) {
+    while (open.length > 0 && indents[open[open.length - 1]] > indents[j]) open.pop();
+    const top = open.length > 0 ? open[open.length - 1] : -1;
+    if (top >= 0 && indents[top] === indents[j]) {
+      open.pop();
+      if (j > top + 1) steps[top] = j - top;
+    }
+    open.push(j);
+  }
+  return steps;
+}
+
+/**
+ * The previous sibling of a line indented by `indent` after `textAbove`: the nearest non-blank line
+ * above at that indentation when only deeper lines come between it and the line (one at least);
+ * null when the line right above is at that indentation or shallower, when a shallower line comes
+ * first, or when the sibling is too long to index.
+ */
+export function previousSibling(textAbove: string, indent: number): string | null {
+  let deeper = false;
+  // Backwards a line at a time, without splitting the whole text: the answer is usually near.
+  for (let end = textAbove.length; end > 0; ) {
+    const start = textAbove.lastIndexOf('\n', end - 1) + 1;
+    const raw = textAbove.slice(start, end);
+    end = start - 1;
+    const trimmed = raw.trimStart();
+    if (trimmed.trimEnd() === '') continue;
+    const k = raw.length - trimmed.length;
+    if (k > indent) {
+      deeper = true;
+      continue;
+    }
+    const line = trimmed.trimEnd();
+    return k === indent && deeper && line.length <= MAX_LINE ? line : null;
+  }
+  return null;
 }
 
 /**

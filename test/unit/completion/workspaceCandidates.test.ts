@@ -171,6 +171,15 @@ describe('workspace candidates', () => {
     assert.deepEqual(typed.map((x) => [x.source, x.text, x.match?.context]), [['lookup', 'load()', 'typed'], ['fill', 'load()', 'before-next']]);
     assert.equal(lineQuery('a\n', '\n\n  b\nc').next, 'b');
     assert.equal(lineQuery('a\n', '').next, null);
+    // After the end of a block: the line seen next after the line that opened it (`sibling`), from
+    // the workspace and from the document above the cursor.
+    const blocks = new WorkspaceLines();
+    blocks.setFile('/w/a.py', 'class A:\n    def start(self):\n        pass\n    def stop(self):\n        pass\n');
+    const after = workspaceCandidates('class B:\n    def start(self):\n        self.t = now()\n    ', '\n', blocks, '/w/doc.py');
+    assert.deepEqual(after.map((x) => [x.source, x.text, x.match?.context]), [['sibling', 'def stop(self):', 'sibling']]);
+    assert.equal(lineQuery('class B:\n    def start(self):\n        x\n    de', '').sibling, 'def start(self):');
+    const inDocument = workspaceCandidates('if a:\n    x()\nelse:\n    y()\nif a:\n    z()\n', '', undefined, undefined);
+    assert.deepEqual(inDocument.find((x) => x.source === 'sibling')?.text, 'else:');
     // Without an index the document's own lines still give both.
     const alone = workspaceCandidates('f(1)\nf(1)\nf', '', undefined, undefined);
     assert.deepEqual(alone.map((x) => [x.source, x.text]), [['lookup', '(1)']]);
@@ -188,8 +197,8 @@ describe('candidate choice', () => {
   it('merges sources that agree on the cursor line, the model first', () => {
     const m = mergeCandidates({ model: { text: 'foo()\n  bar' }, lookup: { text: 'foo()' }, runnerUp: { text: 'baz()  ' }, copy: { text: 'baz()' } });
     assert.deepEqual(m, [
-      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false },
-      { text: 'baz()  ', fromModel: false, fromLookup: false, fromRunnerUp: true, fromCopy: true, fromFill: false },
+      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false },
+      { text: 'baz()  ', fromModel: false, fromLookup: false, fromRunnerUp: true, fromCopy: true, fromFill: false, fromSibling: false },
     ]);
     assert.deepEqual(mergeCandidates({ model: { text: '' }, copy: { text: 'x' } }).map((c) => c.text), ['x']);
     assert.equal(firstLine('a  \nb'), 'a');
@@ -197,18 +206,18 @@ describe('candidate choice', () => {
 
   it('features follow CHOICE_FEATURES and vanish for sources that did not offer the text', () => {
     const ctx = { lineStart: true, modelText: 'm', modelLogprobs: { mean: -1, min: -20 }, lookup: { line: 'l', count: 3, total: 4, distinct: 2, context: 'line' as const } };
-    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false }, ctx);
+    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false }, ctx);
     assert.equal(x.length, CHOICE_FEATURES.length);
     const f = (name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
     assert.equal(f('model_min_logprob'), 0);
     assert.equal(f('lookup_share'), 0.75);
     assert.equal(f('model_differs'), 1);
     assert.equal(f('line_start_lookup'), 1);
-    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromRunnerUp: false, fromCopy: false, fromFill: false }, ctx);
+    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false }, ctx);
     assert.equal(xm[CHOICE_FEATURES.indexOf('model_min_logprob')], -10, 'clamped as the head clamps');
     assert.equal(xm[CHOICE_FEATURES.indexOf('lookup_share')], 0);
     const withSecond = { ...ctx, lookup: { ...ctx.lookup, runnerUp: { line: 'l2', count: 1 } } };
-    const xr = choiceFeatures({ text: 'l2', fromModel: true, fromLookup: false, fromRunnerUp: true, fromCopy: false, fromFill: false }, withSecond);
+    const xr = choiceFeatures({ text: 'l2', fromModel: true, fromLookup: false, fromRunnerUp: true, fromCopy: false, fromFill: false, fromSibling: false }, withSecond);
     assert.deepEqual(['from_runner_up', 'runner_up_share', 'model_and_runner_up', 'from_lookup'].map((n) => xr[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]), [1, 0.25, 1, 0]);
   });
 
@@ -222,6 +231,17 @@ describe('candidate choice', () => {
     assert.deepEqual(['from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill'].map(f), [1, 0.75, Math.log1p(3), 1, 1, 1]);
     const other = choiceFeatures(mergeCandidates({ model: { text: 'y' }, fill: { text: 'x = 1' } })[1], { ...ctx, fill: { ...fill, context: 'before-next' as const } });
     assert.deepEqual(['from_fill', 'fill_between', 'model_and_fill', 'lookup_and_fill'].map((n) => other[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]), [1, 0, 0, 0]);
+  });
+
+  it('sibling features: offered, share, count, agreeing with the model, the lookup and the fill', () => {
+    const sibling = { line: '}', count: 2, total: 4, distinct: 2, context: 'sibling' as const };
+    const fill = { line: '}', count: 1, total: 1, distinct: 1, context: 'between' as const };
+    const [c, d] = mergeCandidates({ model: { text: '}' }, fill: { text: '}' }, sibling: { text: '}' }, copy: { text: 'x' } });
+    assert.equal(c.fromSibling, true);
+    assert.equal(d.fromSibling, false);
+    const f = (x: number[]) => ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'].map((n) => x[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]);
+    assert.deepEqual(f(choiceFeatures(c, { lineStart: true, modelText: '}', sibling, fill })), [1, 0.5, Math.log1p(2), 1, 0, 1]);
+    assert.deepEqual(f(choiceFeatures(d, { lineStart: true, modelText: '}', sibling, fill })), [0, 0, 0, 0, 0, 0]);
   });
 
   it("each candidate carries its first source's evidence: log P mean, least and first, and the head's logit", () => {

@@ -2,11 +2,37 @@
 // replacements and removals (enough of them to rebuild the index), and what the compact layout
 // keeps: exact two-line contexts, nothing of a removed file.
 import { strict as assert } from 'node:assert';
-import { indexedLines, shapeKey, WorkspaceLines, type ExtraLines, type LineMatch, type MatchContext } from '../../../src/completion/context/workspaceLines';
+import { indexedLines, previousSibling, shapeKey, siblingSteps, WorkspaceLines, type ExtraLines, type LineMatch, type MatchContext } from '../../../src/completion/context/workspaceLines';
+
+/**
+ * Each non-blank line's next sibling by definition, as a step in indexedLines' numbering (0: none):
+ * the first later line at its indentation or shallower, when it is at its indentation and not the
+ * next line.
+ */
+function naiveSiblingSteps(text: string): number[] {
+  const indents = text.split('\n').filter((l) => l.trim() !== '').map((l) => l.length - l.trimStart().length);
+  return indents.map((d, i) => {
+    for (let j = i + 1; j < indents.length; j++) if (indents[j] <= d) return indents[j] === d && j > i + 1 ? j - i : 0;
+    return 0;
+  });
+}
 
 /** The index's answers by definition: every file's lines (but `exclude`) counted at query time. */
 class Reference {
   readonly files = new Map<string, string[]>();
+  readonly steps = new Map<string, number[]>();
+
+  siblingAfter(sibling: string, typed: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
+    const counts = new Map<string, number>();
+    const sources = [...[...this.files].filter(([id]) => id !== exclude).map(([id, lines]) => ({ lines, weight: 1, siblingSteps: this.steps.get(id) })), ...extra];
+    for (const { lines, weight, siblingSteps: steps } of sources) {
+      for (let i = 0; i < lines.length; i++) {
+        const next = steps && steps[i] > 0 ? lines[i + steps[i]] : '';
+        if (lines[i] === sibling && next !== '' && next.length > typed.length && next.startsWith(typed)) counts.set(next, (counts.get(next) ?? 0) + weight);
+      }
+    }
+    return pick(counts, 'sibling');
+  }
 
   complete(typed: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
     if (typed === '') return null;
@@ -71,29 +97,59 @@ describe('workspace lines index (compact layout)', () => {
     const index = new WorkspaceLines();
     const ref = new Reference();
     const ids = Array.from({ length: 40 }, (_, i) => `/w/f${i}.py`);
-    let queries = 0;
+    let queries = 0, siblingAnswers = 0;
     for (let step = 0; step < 1500; step++) {
       const id = ids[g.pick(ids.length)];
       if (g.pick(5) === 0) {
         index.removeFile(id);
         ref.files.delete(id);
+        ref.steps.delete(id);
       } else {
         const text = g.text();
         index.setFile(id, text);
         ref.files.set(id, indexedLines(text));
+        ref.steps.set(id, naiveSiblingSteps(text));
       }
       assert.equal(index.fileCount, ref.files.size);
       if (step % 5 !== 0) continue;
       const exclude = g.pick(3) === 0 ? ids[g.pick(ids.length)] : undefined;
-      const extra: ExtraLines[] = g.pick(2) === 0 ? [{ lines: indexedLines(g.text()), weight: 4 }] : [];
+      const extraText = g.text();
+      const extra: ExtraLines[] = g.pick(2) === 0 ? [{ lines: indexedLines(extraText), weight: 4, siblingSteps: naiveSiblingSteps(extraText) }] : [];
       const previous = g.line() || 'x = 1';
       const before = g.pick(3) === 0 ? null : g.line();
       const typed = g.line().slice(0, 1 + g.pick(6));
       assert.deepEqual(index.follow(previous, exclude, extra, before), ref.follow(previous, exclude, extra, before), `follow ${JSON.stringify([previous, before, exclude])} at step ${step}`);
       assert.deepEqual(index.complete(typed, exclude, extra), ref.complete(typed, exclude, extra), `complete ${JSON.stringify([typed, exclude])} at step ${step}`);
+      const siblingTyped = typed.slice(0, g.pick(3));
+      assert.deepEqual(index.siblingAfter(previous, siblingTyped, exclude, extra), ref.siblingAfter(previous, siblingTyped, exclude, extra), `siblingAfter ${JSON.stringify([previous, siblingTyped, exclude])} at step ${step}`);
+      if (index.siblingAfter(previous, siblingTyped, exclude, extra) !== null) siblingAnswers++;
       queries++;
     }
     assert.ok(queries >= 300);
+    assert.ok(siblingAnswers >= 30, `siblingAfter answered ${siblingAnswers} times`);
+  });
+
+  it('siblings: the next line at a line\'s indentation after deeper ones, and the previous one of the cursor line', () => {
+    const text = 'class A:\n    def start(self):\n        x = 1\n\n        y = 2\n    def stop(self):\n        pass\n    z = 3\nw = 4\n';
+    // Lines: class A, def start, x, y, def stop, pass, z, w. `def start` -> `def stop` (over x, y);
+    // `def stop` -> `z = 3`; `class A` -> `w = 4`; x -> y and pass -> nothing are adjacent or end a block.
+    assert.deepEqual(siblingSteps(text), [7, 3, 0, 0, 2, 0, 0, 0]);
+    assert.deepEqual(siblingSteps(text), naiveSiblingSteps(text));
+    assert.equal(previousSibling('class A:\n    def start(self):\n        x = 1\n\n', 4), 'def start(self):');
+    assert.equal(previousSibling('class A:\n    def start(self):\n', 4), null, 'the line right above is a parent');
+    assert.equal(previousSibling('    a = 1\n    b = 2\n', 4), null, 'the line right above is at the same indentation: the lookups\' line above');
+    assert.equal(previousSibling('  if x:\n      y\n', 4), null, 'a shallower line comes first');
+    assert.equal(previousSibling('', 0), null);
+    const lines = new WorkspaceLines();
+    lines.setFile('f', text);
+    lines.setFile('g', 'class B:\n    def start(self):\n        return\n    def stop(self, now):\n');
+    assert.deepEqual(lines.siblingAfter('def start(self):', ''), { line: 'def stop(self):', count: 1, total: 2, distinct: 2, context: 'sibling', runnerUp: { line: 'def stop(self, now):', count: 1 } });
+    assert.equal(lines.siblingAfter('def start(self):', 'def stop(self, ')?.line, 'def stop(self, now):');
+    assert.equal(lines.siblingAfter('def start(self):', '', 'g')?.distinct, 1, 'the excluded file is not counted');
+    assert.equal(lines.siblingAfter('x = 1', ''), null, 'x = 1 ends its block');
+    const doc = 'def start(self):\n    go()\ndef halt(self):\n';
+    assert.equal(lines.siblingAfter('def start(self):', '', undefined, [{ lines: indexedLines(doc), weight: 4, siblingSteps: siblingSteps(doc) }])?.line, 'def halt(self):');
+    assert.equal(lines.siblingAfter('def start(self):', '', undefined, [{ lines: indexedLines(doc), weight: 4 }])?.count, 1, 'extra lines without steps have no sibling pairs');
   });
 
   it('two lines of context are matched exactly, not by a hash of their text', () => {
