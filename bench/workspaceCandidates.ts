@@ -10,8 +10,9 @@
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--save] [--doc-weight W] [--drop F,...] [sets...]
- *       fits the choice rule (candidateChoice.ts) on the training-side cuts (penalty and threshold on
+ *   npx tsx bench/workspaceCandidates.ts fit [--save] [--linear] [--doc-weight W] [--drop F,...] [sets...]
+ *       fits the choice rule (candidateChoice.ts; with a tanh hidden layer, or only linear with
+ *       --linear) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
  *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `fill` and `sibling`:
@@ -28,6 +29,7 @@ import {
 } from '../src/completion/context/candidateChoice';
 import { loadAcceptanceHead, type AcceptanceHead } from '../src/training/head/acceptanceHead';
 import { trainLinearHead } from '../src/training/head/logistic';
+import { trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
 import { embeddedModelDir } from '../src/cli/paths';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
 import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
@@ -249,6 +251,7 @@ const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
 /** `--drop fill` (`sibling`) leaves out the candidate itself, not only its inputs: the choice as it was before it. */
 const withoutSources = new Set<string>([...(dropped.has('from_fill') ? ['fill'] : []), ...(dropped.has('from_sibling') ? ['sibling'] : [])]);
+const linearOnly = process.argv.includes('--linear');
 /** `--drop below`: the collected reading of the line below left out (its inputs are 0 then anyway). */
 const withoutBelow = dropped.has('below_scored');
 
@@ -282,10 +285,17 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
   const isValid = (r: CutRow) => hashFile(`${r.set}/${r.cut.file}`) % 5 === 0;
   const fit = train.filter((r) => !isValid(r)), valid = train.filter(isValid);
   const width = CHOICE_FEATURES.length;
-  const toRule = (h: { weight: Float64Array; bias: number }): ChoiceRule => ({ features: [...CHOICE_FEATURES], weight: Array.from(h.weight), bias: h.bias });
+  const toRule = (h: { weight: Float64Array; bias: number } | TanhHead): ChoiceRule => ({
+    features: [...CHOICE_FEATURES], weight: Array.from(h.weight), bias: h.bias,
+    ...('outWeight' in h ? { hidden: { weight: Array.from(h.hiddenWeight), bias: Array.from(h.hiddenBias), out: Array.from(h.outWeight) } } : {}),
+  });
+  // The shipped rule has a hidden layer; `--linear` fits the linear rule it replaced, to compare.
+  const train_ = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay }));
+  const decays = linearOnly ? [1e-4, 1e-3, 1e-2, 1e-1] : [3e-4, 1e-3, 3e-3];
   let bestDecay = 1e-3, bestNll = Infinity;
-  for (const decay of [1e-4, 1e-3, 1e-2, 1e-1]) {
-    const rule = toRule(trainLinearHead(examplesOf(fit), width, { decay }));
+  let trial: ChoiceRule | undefined;
+  for (const decay of decays) {
+    const rule = toRule(train_(examplesOf(fit), decay));
     let nll = 0, n = 0;
     for (const r of valid) {
       const { candidates, ctx } = choiceInputs(r);
@@ -295,10 +305,10 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
         n++;
       });
     }
-    if (nll / n < bestNll) [bestNll, bestDecay] = [nll / n, decay];
+    if (nll / n < bestNll) [bestNll, bestDecay, trial] = [nll / n, decay, rule];
+    process.stderr.write(`decay ${decay}: validation NLL ${(nll / n).toFixed(4)}\n`);
   }
-  const trial = toRule(trainLinearHead(examplesOf(fit), width, { decay: bestDecay }));
-  const vd = valid.map((r) => { const d = decide(trial, r); return { exact: exactText(r, d.text), shown: d.text.trim() !== '', p: d.p }; });
+  const vd = valid.map((r) => { const d = decide(trial!, r); return { exact: exactText(r, d.text), shown: d.text.trim() !== '', p: d.p }; });
   // The best validation precision that still shows at least minShown of the requests.
   let threshold = 0, bestPrecision = -1;
   for (let t = 0; t <= 0.9; t += 0.01) {
@@ -307,7 +317,7 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
     const precision = g.exact / Math.max(1, g.shown);
     if (precision > bestPrecision) [bestPrecision, threshold] = [precision, t];
   }
-  const rule = toRule(trainLinearHead(examplesOf(train), width, { decay: bestDecay }));
+  const rule = toRule(train_(examplesOf(train), bestDecay));
   const sweep = [0, 0.05, 0.1, 0.15, 0.2, 0.3].map((t) => {
     const g = gateStats(vd, t);
     const byStart = [true, false].map((start) => gateStats(vd.filter((_, i) => lineQuery(valid[i].cut.document.slice(0, valid[i].cut.offset), '').typed === '' === start), t));

@@ -34,11 +34,17 @@ export const CHOICE_FEATURES = [
   'from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling',
 ] as const;
 
-/** The fitted rule as stored in head.json (`candidates`). */
+/**
+ * The fitted rule as stored in head.json (`candidates`): a logistic rule over the features, with
+ * (`hidden`) a tanh hidden layer beside the linear term (src/training/head/tanhHead.ts):
+ * z = bias + weight·x + Σ_j out_j · tanh(hidden.bias_j + hidden.weight_j·x).
+ */
 export interface ChoiceRule {
   readonly features: readonly string[];
   readonly weight: readonly number[];
   readonly bias: number;
+  /** Hidden units: input weights [H × features] row-major, biases [H], and their weights in the logit [H]. */
+  readonly hidden?: { readonly weight: readonly number[]; readonly bias: readonly number[]; readonly out: readonly number[] };
   /** What it was fitted on, and validation numbers (free-form, for reports). */
   readonly trainedOn?: string;
   readonly validation?: Record<string, number | null>;
@@ -199,10 +205,22 @@ export function scoreCandidates(rule: ChoiceRule, candidates: readonly ChoiceCan
   const bestBelow = bestBelowOf(candidates);
   return candidates.map((c) => {
     const x = choiceFeatures(c, ctx, bestBelow);
-    let z = rule.bias;
-    for (let i = 0; i < x.length; i++) z += rule.weight[i] * x[i];
-    return 1 / (1 + Math.exp(-z));
+    return 1 / (1 + Math.exp(-ruleLogit(rule, x)));
   });
+}
+
+function ruleLogit(rule: ChoiceRule, x: readonly number[]): number {
+  let z = rule.bias;
+  for (let i = 0; i < x.length; i++) z += rule.weight[i] * x[i];
+  const hidden = rule.hidden;
+  if (hidden === undefined) return z;
+  for (let j = 0; j < hidden.out.length; j++) {
+    let a = hidden.bias[j];
+    const row = j * x.length;
+    for (let i = 0; i < x.length; i++) a += hidden.weight[row + i] * x[i];
+    z += hidden.out[j] * Math.tanh(a);
+  }
+  return z;
 }
 
 /** The index of the most probable candidate (the earlier one on a tie: the model's comes first), or -1. */
@@ -217,7 +235,13 @@ export function usableRule(rule: unknown): rule is ChoiceRule {
   const r = rule as ChoiceRule | undefined;
   return r !== undefined && r !== null && Array.isArray(r.features) && r.features.length === CHOICE_FEATURES.length &&
     r.features.every((f, i) => f === CHOICE_FEATURES[i]) && Array.isArray(r.weight) && r.weight.length === CHOICE_FEATURES.length &&
-    r.weight.every(Number.isFinite) && Number.isFinite(r.bias);
+    r.weight.every(Number.isFinite) && Number.isFinite(r.bias) && (r.hidden === undefined || usableHidden(r.hidden));
+}
+
+function usableHidden(h: ChoiceRule['hidden']): boolean {
+  const units = Array.isArray(h?.out) ? h.out.length : -1;
+  return units >= 0 && Array.isArray(h!.bias) && h!.bias.length === units && Array.isArray(h!.weight) && h!.weight.length === units * CHOICE_FEATURES.length &&
+    [h!.out, h!.bias, h!.weight].every((a) => a.every(Number.isFinite));
 }
 
 /**

@@ -286,6 +286,24 @@ describe('candidate choice', () => {
     assert.equal(chooseCandidate([]), -1);
   });
 
+  it('a rule with a hidden layer adds each tanh unit to the logit; a malformed layer makes the rule unusable', () => {
+    const ctx = { lineStart: false, modelText: 'm', modelLogprobs: { mean: -3, min: -6 } };
+    const [c] = mergeCandidates({ model: { text: 'm' } });
+    const x = choiceFeatures(c, ctx);
+    const E = CHOICE_FEATURES.length;
+    // Two units: one reads from_model (1 here), the other nothing but its bias.
+    const weight = new Array<number>(2 * E).fill(0);
+    weight[CHOICE_FEATURES.indexOf('from_model')] = 0.5;
+    const hidden = { weight, bias: [0.25, -1], out: [2, 3] };
+    const withHidden: ChoiceRule = { features: [...CHOICE_FEATURES], weight: CHOICE_FEATURES.map(() => 0), bias: 0.1, hidden };
+    const z = 0.1 + 2 * Math.tanh(0.25 + 0.5 * x[CHOICE_FEATURES.indexOf('from_model')]) + 3 * Math.tanh(-1);
+    assert.ok(Math.abs(scoreCandidates(withHidden, [c], ctx)[0] - 1 / (1 + Math.exp(-z))) < 1e-12);
+    assert.equal(usableRule(withHidden), true);
+    assert.equal(usableRule({ ...withHidden, hidden: { ...hidden, weight: weight.slice(1) } }), false, 'weights for other inputs');
+    assert.equal(usableRule({ ...withHidden, hidden: { ...hidden, bias: [0.25] } }), false, 'a bias missing');
+    assert.equal(usableRule({ ...withHidden, hidden: { ...hidden, out: [2, NaN] } }), false);
+  });
+
   it('a stored rule is used only when its features are this build\'s', () => {
     assert.equal(usableRule(rule), true);
     assert.equal(usableRule({ ...rule, features: ['x'] }), false);
