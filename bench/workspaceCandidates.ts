@@ -33,7 +33,7 @@ import { trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
 import { embeddedModelDir } from '../src/cli/paths';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
 import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
-import { DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
+import { BLOCK_FEATURES, DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
 import { inFileCopy } from '../src/quality/baselines/inFileCopy';
 import { LineLookup } from '../src/quality/baselines/lineLookup';
 import { TrigramModel } from '../src/quality/baselines/trigram';
@@ -245,6 +245,7 @@ const FEATURE_GROUPS: Record<string, readonly string[]> = {
   fill: ['from_fill', 'fill_share', 'fill_log_count', 'fill_between', 'model_and_fill', 'lookup_and_fill'],
   document: DOCUMENT_FEATURES,
   below: ['below_scored', 'below_logprob', 'below_margin'],
+  block: BLOCK_FEATURES,
   sibling: ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'],
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));

@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { HEAD_META_FILE } from '../../training/head/acceptanceHead';
-import { DOCUMENT_FEATURES, documentFeatures, type DocumentView } from './documentEvidence';
+import { BLOCK_FEATURES, blockFeatures, DOCUMENT_FEATURES, documentFeatures, type DocumentView } from './documentEvidence';
 import type { LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
@@ -32,6 +32,7 @@ export const CHOICE_FEATURES = [
   ...DOCUMENT_FEATURES,
   'below_scored', 'below_logprob', 'below_margin',
   'from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling',
+  ...BLOCK_FEATURES,
 ] as const;
 
 /**
@@ -163,6 +164,7 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow
     ...(ctx.document === undefined ? DOCUMENT_FEATURES.map(() => 0) : documentFeatures(ctx.document, c.text)),
     ...belowFeatures(c.evidence?.next, bestBelow),
     ...siblingFeatures(c, m, l, ctx),
+    ...(ctx.document === undefined ? BLOCK_FEATURES.map(() => 0) : blockFeatures(ctx.document, c.text)),
   ];
 }
 

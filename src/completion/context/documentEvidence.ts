@@ -24,6 +24,9 @@ export interface DocumentView {
   readonly below: readonly string[];
   /** What is typed on the cursor's line, trimmed at the start. */
   readonly typed: string;
+  /** The cursor line's indentation, and the nearest non-blank line below's (-1: none), in characters. */
+  readonly indent: number;
+  readonly belowIndent: number;
 }
 
 export function documentView(textBeforeCursor: string, textAfterCursor: string): DocumentView {
@@ -36,7 +39,29 @@ export function documentView(textBeforeCursor: string, textAfterCursor: string):
   const lines = (text: string) => text.split('\n').map((l) => l.trim());
   const above = lines(before);
   if (above.at(-1) === '') above.pop();
-  return { names, above, below: after === '' ? [] : lines(after), typed: textBeforeCursor.slice(lineStart).trimStart() };
+  const typed = textBeforeCursor.slice(lineStart).trimStart();
+  const nextLine = /^([ \t]*)\S/m.exec(after);
+  return {
+    names, above, below: after === '' ? [] : lines(after), typed,
+    indent: textBeforeCursor.length - lineStart - typed.length, belowIndent: nextLine === null ? -1 : nextLine[1].length,
+  };
+}
+
+/** Names of blockFeatures' inputs, in order. */
+export const BLOCK_FEATURES = ['below_deeper', 'below_shallower', 'opens_block', 'closes_block', 'open_mismatch'] as const;
+
+/**
+ * How the candidate's line fits the indentation of the line below: a line that opens a block (ends
+ * in `:`, `{`, `(`, `[`, `=>`) is followed by a deeper one, a closer (`)`, `]`, `}` first) usually
+ * by a shallower or equal one. The model's reading of the line below skips its indentation (GPT-2
+ * spends a token per space), so this is evidence it does not see.
+ */
+export function blockFeatures(view: DocumentView, text: string): number[] {
+  const newline = text.indexOf('\n');
+  const line = (view.typed + (newline < 0 ? text : text.slice(0, newline))).trim();
+  const deeper = view.belowIndent > view.indent ? 1 : 0;
+  const opens = /(?:[:{([]|=>)$/.test(line) ? 1 : 0;
+  return [deeper, view.belowIndent >= 0 && view.belowIndent < view.indent ? 1 : 0, opens, /^[)\]}]/.test(line) ? 1 : 0, view.belowIndent >= 0 && opens !== deeper ? 1 : 0];
 }
 
 /** Names of the rule's inputs these give, in order. */

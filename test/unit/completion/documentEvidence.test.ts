@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
+import { BLOCK_FEATURES, blockFeatures, DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
 
 describe('document evidence for the choice rule', () => {
   const before = 'import { parseConfig } from "./config";\nconst cfg = parseConfig(raw);\n\nlog(cfg);\n  if (cfg';
@@ -32,6 +32,21 @@ describe('document evidence for the choice rule', () => {
     assert.ok(Math.abs(copy.copies_below_log - Math.log(2)) < 1e-12);
     assert.equal(copy.copy_nearness, 1 / (1 + 1), 'the nearest copy is one line further up');
     assert.equal(documentFeatures(v2, 'other();')[5], 0, 'no copy above');
+  });
+
+  it('blockFeatures: the indentation of the line below against a line that opens or closes a block', () => {
+    const at = (before: string, after: string, text: string) => {
+      const x = blockFeatures(documentView(before, after), text);
+      return BLOCK_FEATURES.filter((_, i) => x[i] === 1);
+    };
+    assert.equal(view.indent, 2);
+    assert.equal(view.belowIndent, 0);
+    // The cursor at `    ` with a deeper line below: a block opener fits, a statement does not.
+    assert.deepEqual(at('def f():\n    ', '\n        return 1\n', 'if x:'), ['below_deeper', 'opens_block']);
+    assert.deepEqual(at('def f():\n    ', '\n        return 1\n', 'x = 1'), ['below_deeper', 'open_mismatch']);
+    assert.deepEqual(at('    f(\n        a,\n    ', '\n\nx = 1\n', ')'), ['below_shallower', 'closes_block']);
+    assert.deepEqual(at('  items.map((x) ', '\n    x + 1\n', '=> {\nmore'), ['below_deeper', 'opens_block'], 'what is typed and the first line of the candidate');
+    assert.deepEqual(at('a\n', '', 'if x:'), ['opens_block'], 'no line below: no mismatch either');
   });
 
   it('reads a bounded window of a long document', () => {
