@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/workspaceCandidates.ts collect [--train-cuts N] [--cuts N] [sets...]
  *       runs the editor's pipeline (embedded model, cache model on, no gating, no choice) at seeded
- *       cuts of each set's TRAINING files (seed 1; 2,000 unless --train-cuts) and at the quality
+ *       cuts of each set's TRAINING files (seed 1; 4,000 unless --train-cuts) and at the quality
  *       benchmark's held-out cuts (seed 0; 500), keeping per cut the model's shown suggestion and the head's input, and the
  *       workspace candidates as the pipeline offered them with the model's reading of each;
  *       written to .test-cache/candidate-examples/<set>.json
@@ -91,7 +91,7 @@ async function collect(): Promise<void> {
       return out;
     };
     const t0 = performance.now();
-    const trainCount = arg('train-cuts', 2000), heldCount = arg('cuts', 500);
+    const trainCount = arg('train-cuts', 4000), heldCount = arg('cuts', 500);
     const train = await run(split.train, trainCount, 1, 'train');
     const heldOut = await run(split.heldOut, heldCount, 0, 'held-out');
     fs.writeFileSync(path.join(OUT, `${set}.json`), JSON.stringify({ set, trainCuts: trainCount, heldOutCuts: heldCount, train, heldOut }));
