@@ -291,12 +291,12 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
     ...('outWeight' in h ? { hidden: { weight: Array.from(h.hiddenWeight), bias: Array.from(h.hiddenBias), out: Array.from(h.outWeight) } } : {}),
   });
   // The shipped rule has a hidden layer; `--linear` fits the linear rule it replaced, to compare.
-  const train_ = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay }));
+  const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay }));
   const decays = linearOnly ? [1e-4, 1e-3, 1e-2, 1e-1] : [3e-4, 1e-3, 3e-3];
   let bestDecay = 1e-3, bestNll = Infinity;
   let trial: ChoiceRule | undefined;
   for (const decay of decays) {
-    const rule = toRule(train_(examplesOf(fit), decay));
+    const rule = toRule(trainRule(examplesOf(fit), decay));
     let nll = 0, n = 0;
     for (const r of valid) {
       const { candidates, ctx } = choiceInputs(r);
@@ -318,7 +318,7 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
     const precision = g.exact / Math.max(1, g.shown);
     if (precision > bestPrecision) [bestPrecision, threshold] = [precision, t];
   }
-  const rule = toRule(train_(examplesOf(train), bestDecay));
+  const rule = toRule(trainRule(examplesOf(train), bestDecay));
   const sweep = [0, 0.05, 0.1, 0.15, 0.2, 0.3].map((t) => {
     const g = gateStats(vd, t);
     const byStart = [true, false].map((start) => gateStats(vd.filter((_, i) => lineQuery(valid[i].cut.document.slice(0, valid[i].cut.offset), '').typed === '' === start), t));

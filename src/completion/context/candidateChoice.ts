@@ -15,7 +15,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { HEAD_META_FILE } from '../../training/head/acceptanceHead';
-import { BLOCK_FEATURES, blockFeatures, DOCUMENT_FEATURES, documentFeatures, type DocumentView } from './documentEvidence';
+import { tanhLogit } from '../../training/head/tanhHead';
+import { BLOCK_FEATURES, blockFeatures, DOCUMENT_FEATURES, documentFeatures, firstLineOf, type DocumentView } from './documentEvidence';
 import type { LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
@@ -111,8 +112,7 @@ export interface ChoiceContext {
 
 /** The part of a suggestion on the cursor's line, trailing whitespace trimmed: what sources agree on. */
 export function firstLine(text: string): string {
-  const newline = text.indexOf('\n');
-  return (newline < 0 ? text : text.slice(0, newline)).trimEnd();
+  return firstLineOf(text).trimEnd();
 }
 
 /**
@@ -211,19 +211,13 @@ export function scoreCandidates(rule: ChoiceRule, candidates: readonly ChoiceCan
   });
 }
 
+/** The rule's logit: the tanh head's (no hidden units for a linear rule), as it was trained. */
 function ruleLogit(rule: ChoiceRule, x: readonly number[]): number {
-  let z = rule.bias;
-  for (let i = 0; i < x.length; i++) z += rule.weight[i] * x[i];
-  const hidden = rule.hidden;
-  if (hidden === undefined) return z;
-  for (let j = 0; j < hidden.out.length; j++) {
-    let a = hidden.bias[j];
-    const row = j * x.length;
-    for (let i = 0; i < x.length; i++) a += hidden.weight[row + i] * x[i];
-    z += hidden.out[j] * Math.tanh(a);
-  }
-  return z;
+  const hidden = rule.hidden ?? NO_HIDDEN;
+  return tanhLogit({ weight: rule.weight, bias: rule.bias, hiddenWeight: hidden.weight, hiddenBias: hidden.bias, outWeight: hidden.out }, x);
 }
+
+const NO_HIDDEN = { weight: [], bias: [], out: [] };
 
 /** The index of the most probable candidate (the earlier one on a tie: the model's comes first), or -1. */
 export function chooseCandidate(scores: readonly number[]): number {

@@ -57,8 +57,7 @@ export const BLOCK_FEATURES = ['below_deeper', 'below_shallower', 'opens_block',
  * spends a token per space), so this is evidence it does not see.
  */
 export function blockFeatures(view: DocumentView, text: string): number[] {
-  const newline = text.indexOf('\n');
-  const line = (view.typed + (newline < 0 ? text : text.slice(0, newline))).trim();
+  const line = (view.typed + firstLineOf(text)).trim();
   const deeper = view.belowIndent > view.indent ? 1 : 0;
   const opens = /(?:[:{([]|=>)$/.test(line) ? 1 : 0;
   return [deeper, view.belowIndent >= 0 && view.belowIndent < view.indent ? 1 : 0, opens, /^[)\]}]/.test(line) ? 1 : 0, view.belowIndent >= 0 && opens !== deeper ? 1 : 0];
@@ -73,8 +72,7 @@ export const DOCUMENT_FEATURES = ['known_names', 'unknown_names_log', 'no_names'
  * whole line's copies above and below the cursor, with 1 / (1 + lines up to the nearest copy above).
  */
 export function documentFeatures(view: DocumentView, text: string): number[] {
-  const newline = text.indexOf('\n');
-  const rest = newline < 0 ? text : text.slice(0, newline);
+  const rest = firstLineOf(text);
   const names = (rest.match(IDENTIFIER) ?? []).filter((n) => n.length >= MIN_NAME);
   const unknown = names.filter((n) => !view.names.has(n)).length;
   const line = (view.typed + rest).trim();
@@ -89,4 +87,10 @@ export function documentFeatures(view: DocumentView, text: string): number[] {
     names.length === 0 ? 1 : 1 - unknown / names.length, Math.log1p(unknown), names.length === 0 ? 1 : 0,
     Math.log1p(above), Math.log1p(below), nearest < 0 ? 0 : 1 / (1 + nearest),
   ];
+}
+
+/** The part of a candidate on the cursor's line. */
+export function firstLineOf(text: string): string {
+  const newline = text.indexOf('\n');
+  return newline < 0 ? text : text.slice(0, newline);
 }

@@ -95,12 +95,13 @@ export function workspaceCandidates(
   }
   const copy = inFileCopy(q);
   if (copy.trim() !== '' && !out.some((c) => c.text === copy)) out.push({ source: 'copy', text: copy });
-  const fill = q.next === null ? null : probe.fill(q.previous, q.next, q.typed, exclude, extra);
-  const filled = fill?.line.slice(q.typed.length) ?? '';
-  if (fill !== null && filled.trim() !== '') out.push({ source: 'fill', text: filled, match: fill });
-  const sibling = q.sibling === null ? null : probe.siblingAfter(q.sibling, q.typed, exclude, extra);
-  const afterSibling = sibling?.line.slice(q.typed.length) ?? '';
-  if (sibling !== null && afterSibling.trim() !== '') out.push({ source: 'sibling', text: afterSibling, match: sibling });
+  // Offered even when another source has the same text: their agreement is evidence.
+  const offerMatch = (source: 'fill' | 'sibling', m: LineMatch | null) => {
+    const text = m?.line.slice(q.typed.length) ?? '';
+    if (m !== null && text.trim() !== '') out.push({ source, text, match: m });
+  };
+  offerMatch('fill', q.next === null ? null : probe.fill(q.previous, q.next, q.typed, exclude, extra));
+  offerMatch('sibling', q.sibling === null ? null : probe.siblingAfter(q.sibling, q.typed, exclude, extra));
   return out;
 }
 

@@ -33,7 +33,7 @@ export function logit(head: LinearHead, h: ArrayLike<number>): number {
 }
 
 /** log(1 + e^z) without overflow. */
-function softplus(z: number): number {
+export function softplus(z: number): number {
   return z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
 }
 
@@ -79,18 +79,34 @@ export function trainLinearHead(data: readonly LabelledState[], E: number, optio
   const positives = data.filter((d) => d.label === 1).length;
   const rate = Math.min(1 - 1e-3, Math.max(1e-3, positives / Math.max(1, data.length)));
   const head: LinearHead = { weight: new Float64Array(E), bias: Math.log(rate / (1 - rate)) };
-  const m = new Float64Array(E + 1), v = new Float64Array(E + 1);
-  const b1 = 0.9, b2 = 0.999;
+  const weight = new Adam(E), bias = new Adam(1);
+  const biasValue = Float64Array.of(head.bias);
   for (let t = 1; t <= steps; t++) {
     const { gradWeight, gradBias } = headLoss(head, data, decay);
-    for (let i = 0; i <= E; i++) {
-      const g = i < E ? gradWeight[i] : gradBias;
-      m[i] = b1 * m[i] + (1 - b1) * g;
-      v[i] = b2 * v[i] + (1 - b2) * g * g;
-      const step = (lr * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + 1e-8);
-      if (i < E) head.weight[i] -= step;
-      else head.bias -= step;
-    }
+    weight.step(head.weight, gradWeight, t, lr);
+    bias.step(biasValue, [gradBias], t, lr);
+    head.bias = biasValue[0];
   }
   return head;
+}
+
+/** Adam's moments for one parameter array (β = 0.9, 0.999), shared by the heads' full-batch trainers. */
+export class Adam {
+  private readonly m: Float64Array;
+  private readonly v: Float64Array;
+
+  constructor(size: number) {
+    this.m = new Float64Array(size);
+    this.v = new Float64Array(size);
+  }
+
+  /** Step `t` (from 1) of `param` down its gradient. */
+  step(param: Float64Array, grad: ArrayLike<number>, t: number, lr: number): void {
+    const b1 = 0.9, b2 = 0.999;
+    for (let i = 0; i < param.length; i++) {
+      this.m[i] = b1 * this.m[i] + (1 - b1) * grad[i];
+      this.v[i] = b2 * this.v[i] + (1 - b2) * grad[i] * grad[i];
+      param[i] -= (lr * (this.m[i] / (1 - b1 ** t))) / (Math.sqrt(this.v[i] / (1 - b2 ** t)) + 1e-8);
+    }
+  }
 }

@@ -11,16 +11,26 @@
  * from a seeded small U, v = 0 and w = 0 (so it starts as the base rate); not convex, so the seed
  * matters a little and is fixed.
  */
-import { sigmoid, type LabelledState } from './logistic';
+import { Adam, sigmoid, softplus, type LabelledState } from './logistic';
 
-export interface TanhHead {
+/** The head's numbers: what the logit reads (the choice rule's stored arrays, or a head in training). */
+export interface TanhWeights {
   /** Linear term [E]. */
+  readonly weight: ArrayLike<number>;
+  readonly bias: number;
+  /** Hidden units' input weights, [H][E] row-major, and biases [H]. */
+  readonly hiddenWeight: ArrayLike<number>;
+  readonly hiddenBias: ArrayLike<number>;
+  /** Each hidden unit's weight in the logit [H]. */
+  readonly outWeight: ArrayLike<number>;
+}
+
+/** A head being trained: the same numbers in arrays the trainer updates. */
+export interface TanhHead extends TanhWeights {
   readonly weight: Float64Array;
   bias: number;
-  /** Hidden units' input weights, [H][E] row-major, and biases [H]. */
   readonly hiddenWeight: Float64Array;
   readonly hiddenBias: Float64Array;
-  /** Each hidden unit's weight in the logit [H]. */
   readonly outWeight: Float64Array;
 }
 
@@ -36,7 +46,7 @@ export interface TrainTanhHeadOptions {
 }
 
 /** The head's logit, with each hidden unit's activation written to `act` when given. */
-export function tanhLogit(head: TanhHead, x: ArrayLike<number>, act?: Float64Array): number {
+export function tanhLogit(head: TanhWeights, x: ArrayLike<number>, act?: Float64Array): number {
   const E = head.weight.length, H = head.outWeight.length;
   let z = head.bias;
   for (let i = 0; i < E; i++) z += head.weight[i] * x[i];
@@ -49,10 +59,6 @@ export function tanhLogit(head: TanhHead, x: ArrayLike<number>, act?: Float64Arr
     z += head.outWeight[j] * t;
   }
   return z;
-}
-
-function softplus(z: number): number {
-  return z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
 }
 
 export interface TanhHeadGradient {
@@ -122,24 +128,14 @@ export function trainTanhHead(data: readonly LabelledState[], E: number, options
     hiddenWeight: normals(H * E, options.seed ?? 0, 0.3 / Math.sqrt(E)), hiddenBias: new Float64Array(H), outWeight: new Float64Array(H),
   };
   const params = [head.weight, head.hiddenWeight, head.hiddenBias, head.outWeight];
-  const moments = params.map((p) => ({ m: new Float64Array(p.length), v: new Float64Array(p.length) }));
-  const bias = { m: 0, v: 0 };
-  const b1 = 0.9, b2 = 0.999;
+  const moments = params.map((p) => new Adam(p.length));
+  const bias = new Adam(1), biasValue = Float64Array.of(head.bias);
   for (let t = 1; t <= steps; t++) {
     const g = tanhHeadLoss(head, data, decay);
     const grads = [g.weight, g.hiddenWeight, g.hiddenBias, g.outWeight];
-    const c1 = 1 - b1 ** t, c2 = 1 - b2 ** t;
-    for (let k = 0; k < params.length; k++) {
-      const p = params[k], gr = grads[k], { m, v } = moments[k];
-      for (let i = 0; i < p.length; i++) {
-        m[i] = b1 * m[i] + (1 - b1) * gr[i];
-        v[i] = b2 * v[i] + (1 - b2) * gr[i] * gr[i];
-        p[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
-      }
-    }
-    bias.m = b1 * bias.m + (1 - b1) * g.bias;
-    bias.v = b2 * bias.v + (1 - b2) * g.bias * g.bias;
-    head.bias -= (lr * (bias.m / c1)) / (Math.sqrt(bias.v / c2) + 1e-8);
+    params.forEach((p, k) => moments[k].step(p, grads[k], t, lr));
+    bias.step(biasValue, [g.bias], t, lr);
+    head.bias = biasValue[0];
   }
   return head;
 }
