@@ -10,12 +10,13 @@
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--save] [--linear] [--doc-weight W] [--drop F,...] [sets...]
+ *   npx tsx bench/workspaceCandidates.ts fit [--save] [--linear] [--decays D,...] [--doc-weight W] [--drop F,...] [sets...]
  *       fits the choice rule (candidateChoice.ts; with a tanh hidden layer, or only linear with
  *       --linear) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
- *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `fill` and `sibling`:
+ *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3);
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `block`, `brackets`, `fill` and `sibling`:
  *       also without that candidate), to measure them
  */
 import * as fs from 'fs';
@@ -33,7 +34,7 @@ import { trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
 import { embeddedModelDir } from '../src/cli/paths';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
 import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
-import { BLOCK_FEATURES, DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
+import { BLOCK_FEATURES, BRACKET_FEATURES, DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
 import { inFileCopy } from '../src/quality/baselines/inFileCopy';
 import { LineLookup } from '../src/quality/baselines/lineLookup';
 import { TrigramModel } from '../src/quality/baselines/trigram';
@@ -215,7 +216,7 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
     lookup: r.cands.find((c) => c.source === 'lookup' || c.source === 'runnerUp')?.match,
     fill: r.cands.find((c) => c.source === 'fill')?.match,
     sibling: r.cands.find((c) => c.source === 'sibling')?.match,
-    document: documentView(r.cut.document.slice(0, r.cut.offset), r.cut.document.slice(r.cut.offset)),
+    document: documentView(r.cut.document.slice(0, r.cut.offset), r.cut.document.slice(r.cut.offset), r.cut.languageId),
   };
   return { candidates: mergeCandidates(offers), ctx };
 }
@@ -246,6 +247,7 @@ const FEATURE_GROUPS: Record<string, readonly string[]> = {
   document: DOCUMENT_FEATURES,
   below: ['below_scored', 'below_logprob', 'below_margin'],
   block: BLOCK_FEATURES,
+  brackets: BRACKET_FEATURES,
   sibling: ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'],
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
@@ -292,7 +294,8 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
   });
   // The shipped rule has a hidden layer; `--linear` fits the linear rule it replaced, to compare.
   const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay }));
-  const decays = linearOnly ? [1e-4, 1e-3, 1e-2, 1e-1] : [3e-4, 1e-3, 3e-3];
+  // `--decays 3e-4` refits at a penalty already chosen (the sweep is most of fit's time).
+  const decays = process.argv.includes('--decays') ? process.argv[process.argv.indexOf('--decays') + 1].split(',').map(Number) : linearOnly ? [1e-4, 1e-3, 1e-2, 1e-1] : [3e-4, 1e-3, 3e-3];
   let bestDecay = 1e-3, bestNll = Infinity;
   let trial: ChoiceRule | undefined;
   for (const decay of decays) {

@@ -248,7 +248,7 @@ export function chooseAmong(
     lookup: match,
     fill,
     sibling,
-    document: documentView(req.textBeforeCursor, req.textAfterCursor ?? ''),
+    document: documentView(req.textBeforeCursor, req.textAfterCursor ?? '', req.languageId),
   };
   const scores = scoreCandidates(rule, merged, ctx);
   const best = chooseCandidate(scores);

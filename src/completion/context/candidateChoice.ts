@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { HEAD_META_FILE } from '../../training/head/acceptanceHead';
 import { tanhLogit } from '../../training/head/tanhHead';
-import { BLOCK_FEATURES, blockFeatures, DOCUMENT_FEATURES, documentFeatures, firstLineOf, type DocumentView } from './documentEvidence';
+import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_FEATURES, documentFeatures, firstLineOf, type DocumentView } from './documentEvidence';
 import type { LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
@@ -34,6 +34,7 @@ export const CHOICE_FEATURES = [
   'below_scored', 'below_logprob', 'below_margin',
   'from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling',
   ...BLOCK_FEATURES,
+  ...BRACKET_FEATURES,
 ] as const;
 
 /**
@@ -165,6 +166,7 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow
     ...belowFeatures(c.evidence?.next, bestBelow),
     ...siblingFeatures(c, m, l, ctx),
     ...(ctx.document === undefined ? BLOCK_FEATURES.map(() => 0) : blockFeatures(ctx.document, c.text)),
+    ...(ctx.document === undefined ? BRACKET_FEATURES.map(() => 0) : bracketFeatures(ctx.document, c.text)),
   ];
 }
 

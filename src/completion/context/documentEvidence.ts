@@ -7,6 +7,8 @@
  * evidence for the line.
  */
 
+import { CODE, isPythonLike, scanBrackets, type BracketState } from './brackets';
+
 /** Characters of the document read on each side of the cursor: enough for a module's names, bounded per request. */
 export const DOCUMENT_WINDOW = 20_000;
 
@@ -27,9 +29,12 @@ export interface DocumentView {
   /** The cursor line's indentation, and the nearest non-blank line below's (-1: none), in characters. */
   readonly indent: number;
   readonly belowIndent: number;
+  /** Brackets open at the cursor (the window above and what is typed), and whether the file reads as Python. */
+  readonly brackets: BracketState;
+  readonly python: boolean;
 }
 
-export function documentView(textBeforeCursor: string, textAfterCursor: string): DocumentView {
+export function documentView(textBeforeCursor: string, textAfterCursor: string, languageId?: string): DocumentView {
   const lineStart = textBeforeCursor.lastIndexOf('\n') + 1;
   const newline = textAfterCursor.indexOf('\n');
   const before = textBeforeCursor.slice(Math.max(0, lineStart - DOCUMENT_WINDOW), lineStart);
@@ -41,9 +46,13 @@ export function documentView(textBeforeCursor: string, textAfterCursor: string):
   if (above.at(-1) === '') above.pop();
   const typed = textBeforeCursor.slice(lineStart).trimStart();
   const nextLine = /^([ \t]*)\S/m.exec(after);
+  const python = isPythonLike(languageId);
+  // From a line's start, so the scan does not begin inside a string.
+  const windowText = lineStart > DOCUMENT_WINDOW ? before.slice(before.indexOf('\n') + 1) : before;
   return {
     names, above, below: after === '' ? [] : lines(after), typed,
     indent: textBeforeCursor.length - lineStart - typed.length, belowIndent: nextLine === null ? -1 : nextLine[1].length,
+    brackets: scanBrackets(textBeforeCursor.slice(lineStart), scanBrackets(windowText, CODE, python).state, python).state, python,
   };
 }
 
@@ -61,6 +70,22 @@ export function blockFeatures(view: DocumentView, text: string): number[] {
   const deeper = view.belowIndent > view.indent ? 1 : 0;
   const opens = /(?:[:{([]|=>)$/.test(line) ? 1 : 0;
   return [deeper, view.belowIndent >= 0 && view.belowIndent < view.indent ? 1 : 0, opens, /^[)\]}]/.test(line) ? 1 : 0, view.belowIndent >= 0 && opens !== deeper ? 1 : 0];
+}
+
+/** Names of bracketFeatures' inputs, in order. */
+export const BRACKET_FEATURES = ['brackets_open', 'brackets_closed', 'brackets_opened', 'brackets_unopened', 'brackets_mismatched'] as const;
+
+/**
+ * What the candidate does to the brackets open at the cursor: log(1 + open before it), log(1 +
+ * those it closes), log(1 + those it leaves newly open), and whether it closes one nobody opened
+ * or one of the wrong kind.
+ */
+export function bracketFeatures(view: DocumentView, text: string): number[] {
+  const scan = scanBrackets(firstLineOf(text), view.brackets, view.python);
+  return [
+    Math.log1p(view.brackets.open.length), Math.log1p(scan.closed), Math.log1p(scan.state.open.length - scan.lowest),
+    scan.unopened > 0 ? 1 : 0, scan.mismatched > 0 ? 1 : 0,
+  ];
 }
 
 /** Names of the rule's inputs these give, in order. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BLOCK_FEATURES, blockFeatures, DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
+import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
 
 describe('document evidence for the choice rule', () => {
   const before = 'import { parseConfig } from "./config";\nconst cfg = parseConfig(raw);\n\nlog(cfg);\n  if (cfg';
@@ -47,6 +47,18 @@ describe('document evidence for the choice rule', () => {
     assert.deepEqual(at('    f(\n        a,\n    ', '\n\nx = 1\n', ')'), ['below_shallower', 'closes_block']);
     assert.deepEqual(at('  items.map((x) ', '\n    x + 1\n', '=> {\nmore'), ['below_deeper', 'opens_block'], 'what is typed and the first line of the candidate');
     assert.deepEqual(at('a\n', '', 'if x:'), ['opens_block'], 'no line below: no mismatch either');
+  });
+
+  it('bracketFeatures: the brackets open at the cursor against what the candidate closes or opens', () => {
+    const at = (before: string, text: string, languageId?: string) =>
+      Object.fromEntries(BRACKET_FEATURES.map((f, i) => [f, bracketFeatures(documentView(before, '\n', languageId), text)[i]]));
+    const call = '    parser.add_argument(\n        "path",  # (\n        ';
+    assert.deepEqual(at(call, ')', 'python'), { brackets_open: Math.log1p(1), brackets_closed: Math.log1p(1), brackets_opened: 0, brackets_unopened: 0, brackets_mismatched: 0 });
+    assert.equal(at(call, '"-i",', 'python').brackets_closed, 0);
+    assert.equal(at(call, ']', 'python').brackets_mismatched, 1);
+    assert.equal(at('x = 1\n', ')', 'python').brackets_unopened, 1);
+    assert.equal(at('test("a", () => {\n  f(', 'x, [1, 2], {').brackets_opened, Math.log1p(1), 'what is typed counts: f( is open before the candidate');
+    assert.equal(at('test("a", () => {\n  ', '});').brackets_closed, Math.log1p(2));
   });
 
   it('reads a bounded window of a long document', () => {
