@@ -10,7 +10,7 @@
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--save] [--linear] [--decays D,...] [--doc-weight W] [--drop F,...] [sets...]
+ *   npx tsx bench/workspaceCandidates.ts fit [--save] [--linear] [--decays D,...] [--seed N] [--doc-weight W] [--drop F,...] [sets...]
  *       fits the choice rule (candidateChoice.ts; with a tanh hidden layer, or only linear with
  *       --linear) on the training-side cuts (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
@@ -293,7 +293,9 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
     ...('outWeight' in h ? { hidden: { weight: Array.from(h.hiddenWeight), bias: Array.from(h.hiddenBias), out: Array.from(h.outWeight) } } : {}),
   });
   // The shipped rule has a hidden layer; `--linear` fits the linear rule it replaced, to compare.
-  const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay }));
+  // `--seed N`: another start for the hidden layer's weights, to see how much of a difference is the start's.
+  const seed = arg('seed', 0);
+  const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay, seed }));
   // `--decays 3e-4` refits at a penalty already chosen (the sweep is most of fit's time).
   const decays = process.argv.includes('--decays') ? process.argv[process.argv.indexOf('--decays') + 1].split(',').map(Number) : linearOnly ? [1e-4, 1e-3, 1e-2, 1e-1] : [3e-4, 1e-3, 3e-3];
   let bestDecay = 1e-3, bestNll = Infinity;
