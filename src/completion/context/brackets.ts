@@ -31,12 +31,15 @@ export interface BracketScan {
   readonly lowest: number;
 }
 
-/** Python comments and strings, or the C family's (JavaScript, TypeScript, and the rest). */
-export function isPythonLike(languageId: string | undefined): boolean {
-  return languageId === 'python';
+/** Languages whose comments start with `#` (Python's triple-quoted strings are read in all of them: elsewhere `'''` is rare). */
+const HASH_COMMENTS = new Set(['python', 'ruby', 'shellscript', 'perl', 'r', 'yaml', 'toml', 'dockerfile', 'makefile', 'powershell', 'coffeescript', 'julia', 'elixir', 'nim']);
+
+/** Python's comments and strings (and other `#`-comment languages'), or the C family's (JavaScript, TypeScript, and the rest). */
+export function usesHashComments(languageId: string | undefined): boolean {
+  return languageId !== undefined && HASH_COMMENTS.has(languageId);
 }
 
-export function scanBrackets(text: string, from: BracketState, python: boolean): BracketScan {
+export function scanBrackets(text: string, from: BracketState, hashComments: boolean): BracketScan {
   const stack = [...from.open];
   let inside = from.inside, closed = 0, unopened = 0, mismatched = 0, lowest = stack.length;
   for (let i = 0; i < text.length; i++) {
@@ -52,13 +55,13 @@ export function scanBrackets(text: string, from: BracketState, python: boolean):
       else if (ch === '\n' && (inside === '"' || inside === "'")) inside = 'code';
       continue;
     }
-    if (python ? ch === '#' : ch === '/' && text[i + 1] === '/') {
+    if (hashComments ? ch === '#' : ch === '/' && text[i + 1] === '/') {
       const newline = text.indexOf('\n', i);
       if (newline < 0) break;
       i = newline;
-    } else if (!python && ch === '/' && text[i + 1] === '*') [inside, i] = ['block', i + 1];
-    else if (ch === '"' || ch === "'" || (!python && ch === '`')) {
-      const triple = python && text.startsWith(ch.repeat(3), i);
+    } else if (!hashComments && ch === '/' && text[i + 1] === '*') [inside, i] = ['block', i + 1];
+    else if (ch === '"' || ch === "'" || (!hashComments && ch === '`')) {
+      const triple = hashComments && text.startsWith(ch.repeat(3), i);
       inside = triple ? ch.repeat(3) : ch;
       if (triple) i += 2;
     } else if (OPENERS.includes(ch)) stack.push(ch);

@@ -7,7 +7,7 @@
  * evidence for the line.
  */
 
-import { CODE, isPythonLike, scanBrackets, type BracketState } from './brackets';
+import { CODE, usesHashComments, scanBrackets, type BracketState } from './brackets';
 
 /** Characters of the document read on each side of the cursor: enough for a module's names, bounded per request. */
 export const DOCUMENT_WINDOW = 20_000;
@@ -29,9 +29,9 @@ export interface DocumentView {
   /** The cursor line's indentation, and the nearest non-blank line below's (-1: none), in characters. */
   readonly indent: number;
   readonly belowIndent: number;
-  /** Brackets open at the cursor (the window above and what is typed), and whether the file reads as Python. */
+  /** Brackets open at the cursor (the window above and what is typed), and whether the file's comments start with `#` (Python and kin). */
   readonly brackets: BracketState;
-  readonly python: boolean;
+  readonly hashComments: boolean;
 }
 
 export function documentView(textBeforeCursor: string, textAfterCursor: string, languageId?: string): DocumentView {
@@ -46,13 +46,13 @@ export function documentView(textBeforeCursor: string, textAfterCursor: string, 
   if (above.at(-1) === '') above.pop();
   const typed = textBeforeCursor.slice(lineStart).trimStart();
   const nextLine = /^([ \t]*)\S/m.exec(after);
-  const python = isPythonLike(languageId);
+  const hashComments = usesHashComments(languageId);
   // From a line's start, so the scan does not begin inside a string.
   const windowText = lineStart > DOCUMENT_WINDOW ? before.slice(before.indexOf('\n') + 1) : before;
   return {
     names, above, below: after === '' ? [] : lines(after), typed,
     indent: textBeforeCursor.length - lineStart - typed.length, belowIndent: nextLine === null ? -1 : nextLine[1].length,
-    brackets: scanBrackets(textBeforeCursor.slice(lineStart), scanBrackets(windowText, CODE, python).state, python).state, python,
+    brackets: scanBrackets(textBeforeCursor.slice(lineStart), scanBrackets(windowText, CODE, hashComments).state, hashComments).state, hashComments,
   };
 }
 
@@ -81,7 +81,7 @@ export const BRACKET_FEATURES = ['brackets_open', 'brackets_closed', 'brackets_o
  * or one of the wrong kind.
  */
 export function bracketFeatures(view: DocumentView, text: string): number[] {
-  const scan = scanBrackets(firstLineOf(text), view.brackets, view.python);
+  const scan = scanBrackets(firstLineOf(text), view.brackets, view.hashComments);
   return [
     Math.log1p(view.brackets.open.length), Math.log1p(scan.closed), Math.log1p(scan.state.open.length - scan.lowest),
     scan.unopened > 0 ? 1 : 0, scan.mismatched > 0 ? 1 : 0,

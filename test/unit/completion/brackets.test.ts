@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CODE, scanBrackets } from '../../../src/completion/context/brackets';
+import { CODE, usesHashComments, scanBrackets } from '../../../src/completion/context/brackets';
 
 describe('bracket scanner', () => {
   const open = (text: string, python = false) => scanBrackets(text, CODE, python).state.open;
@@ -19,6 +19,11 @@ describe('bracket scanner', () => {
     assert.equal(open('x = (a // 2', true), '(', 'floor division in Python, not a comment');
     assert.equal(open('s = "it\\"s (" + t(', false), '(', 'an escaped quote does not end the string');
     assert.equal(open('s = "unclosed (\nf(', false), '(', 'a one-line string ends at the line');
+  });
+
+  it('reads `#` comments in Python and the other languages that have them, `//` in the rest', () => {
+    assert.ok(usesHashComments('python') && usesHashComments('ruby') && usesHashComments('shellscript'));
+    assert.ok(!usesHashComments('typescript') && !usesHashComments('javascript') && !usesHashComments('rust') && !usesHashComments(undefined));
   });
 
   it('continues from a state: closing what was open, and closers that match nothing or the wrong kind', () => {
