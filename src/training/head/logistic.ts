@@ -76,9 +76,7 @@ export function trainLinearHead(data: readonly LabelledState[], E: number, optio
   const decay = options.decay ?? 1e-3;
   const steps = options.steps ?? 400;
   const lr = options.learningRate ?? 0.05;
-  const positives = data.filter((d) => d.label === 1).length;
-  const rate = Math.min(1 - 1e-3, Math.max(1e-3, positives / Math.max(1, data.length)));
-  const head: LinearHead = { weight: new Float64Array(E), bias: Math.log(rate / (1 - rate)) };
+  const head: LinearHead = { weight: new Float64Array(E), bias: baseRateLogit(data) };
   const weight = new Adam(E), bias = new Adam(1);
   const biasValue = Float64Array.of(head.bias);
   for (let t = 1; t <= steps; t++) {
@@ -88,6 +86,13 @@ export function trainLinearHead(data: readonly LabelledState[], E: number, optio
     head.bias = biasValue[0];
   }
   return head;
+}
+
+/** The logit of the labels' base rate (clamped to [0.001, 0.999]): where a head's bias starts, so it starts as the base rate. */
+export function baseRateLogit(data: readonly LabelledState[]): number {
+  const positives = data.filter((d) => d.label === 1).length;
+  const rate = Math.min(1 - 1e-3, Math.max(1e-3, positives / Math.max(1, data.length)));
+  return Math.log(rate / (1 - rate));
 }
 
 /** Adam's moments for one parameter array (β = 0.9, 0.999), shared by the heads' full-batch trainers. */

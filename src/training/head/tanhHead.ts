@@ -11,7 +11,7 @@
  * from a seeded small U, v = 0 and w = 0 (so it starts as the base rate); not convex, so the seed
  * matters a little and is fixed.
  */
-import { Adam, sigmoid, softplus, type LabelledState } from './logistic';
+import { Adam, baseRateLogit, sigmoid, softplus, type LabelledState } from './logistic';
 
 /** The head's numbers: what the logit reads (the choice rule's stored arrays, or a head in training). */
 export interface TanhWeights {
@@ -121,10 +121,8 @@ export function trainTanhHead(data: readonly LabelledState[], E: number, options
   const decay = options.decay ?? 1e-3;
   const steps = options.steps ?? 1500;
   const lr = options.learningRate ?? 0.01;
-  const positives = data.filter((d) => d.label === 1).length;
-  const rate = Math.min(1 - 1e-3, Math.max(1e-3, positives / Math.max(1, data.length)));
   const head: TanhHead = {
-    weight: new Float64Array(E), bias: Math.log(rate / (1 - rate)),
+    weight: new Float64Array(E), bias: baseRateLogit(data),
     hiddenWeight: normals(H * E, options.seed ?? 0, 0.3 / Math.sqrt(E)), hiddenBias: new Float64Array(H), outWeight: new Float64Array(H),
   };
   const params = [head.weight, head.hiddenWeight, head.hiddenBias, head.outWeight];
