@@ -8,6 +8,7 @@
  */
 
 import { CODE, usesHashComments, scanBrackets, type BracketState } from './brackets';
+import { cursorLine } from './cursorLine';
 
 /** Characters of the document read on each side of the cursor: enough for a module's names, bounded per request. */
 export const DOCUMENT_WINDOW = 20_000;
@@ -35,7 +36,7 @@ export interface DocumentView {
 }
 
 export function documentView(textBeforeCursor: string, textAfterCursor: string, languageId?: string): DocumentView {
-  const lineStart = textBeforeCursor.lastIndexOf('\n') + 1;
+  const { start: lineStart, typed, indent } = cursorLine(textBeforeCursor);
   const newline = textAfterCursor.indexOf('\n');
   const before = textBeforeCursor.slice(Math.max(0, lineStart - DOCUMENT_WINDOW), lineStart);
   const after = newline < 0 ? '' : textAfterCursor.slice(newline + 1, newline + 1 + DOCUMENT_WINDOW);
@@ -44,14 +45,13 @@ export function documentView(textBeforeCursor: string, textAfterCursor: string, 
   const lines = (text: string) => text.split('\n').map((l) => l.trim());
   const above = lines(before);
   if (above.at(-1) === '') above.pop();
-  const typed = textBeforeCursor.slice(lineStart).trimStart();
   const nextLine = /^([ \t]*)\S/m.exec(after);
   const hashComments = usesHashComments(languageId);
   // From a line's start, so the scan does not begin inside a string.
   const windowText = lineStart > DOCUMENT_WINDOW ? before.slice(before.indexOf('\n') + 1) : before;
   return {
     names, above, below: after === '' ? [] : lines(after), typed,
-    indent: textBeforeCursor.length - lineStart - typed.length, belowIndent: nextLine === null ? -1 : nextLine[1].length,
+    indent, belowIndent: nextLine === null ? -1 : nextLine[1].length,
     brackets: scanBrackets(textBeforeCursor.slice(lineStart), scanBrackets(windowText, CODE, hashComments).state, hashComments).state, hashComments,
   };
 }

@@ -18,6 +18,7 @@
  * These are the quality benchmark's line-lookup and in-file-copy baselines, inside the pipeline and
  * over the whole workspace (bench/QUALITY.md, "Workspace candidates").
  */
+import { cursorLine } from './cursorLine';
 import { indexedLines, previousSibling, siblingSteps, WorkspaceLines, type ExtraLines, type LineMatch } from './workspaceLines';
 
 /** What the line being typed and the document around it give the lookups. */
@@ -39,8 +40,7 @@ export interface LineQuery {
 }
 
 export function lineQuery(textBeforeCursor: string, textAfterCursor: string): LineQuery {
-  const lineStart = textBeforeCursor.lastIndexOf('\n') + 1;
-  const typed = textBeforeCursor.slice(lineStart).trimStart();
+  const { start: lineStart, typed, indent } = cursorLine(textBeforeCursor);
   const textAbove = textBeforeCursor.slice(0, lineStart);
   const above = indexedLines(textAbove);
   const newline = textAfterCursor.indexOf('\n');
@@ -50,7 +50,7 @@ export function lineQuery(textBeforeCursor: string, textAfterCursor: string): Li
   const previous = nonBlank.length > 0 ? nonBlank[nonBlank.length - 1] : null;
   const before = nonBlank.length > 1 ? nonBlank[nonBlank.length - 2] : null;
   const next = below.length > 0 && below[0] !== '' ? below[0] : null;
-  const sibling = previousSibling(textAbove, textBeforeCursor.length - lineStart - typed.length);
+  const sibling = previousSibling(textAbove, indent);
   return {
     typed, previous, before, next, sibling,
     documentLines: [above, below], documentSiblingSteps: sibling === null ? [[], []] : [siblingSteps(textAbove), siblingSteps(textBelow)],

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
+import { cursorLine } from '../../../src/completion/context/cursorLine';
+import { lineQuery } from '../../../src/completion/context/workspaceCandidates';
 
 describe('document evidence for the choice rule', () => {
   const before = 'import { parseConfig } from "./config";\nconst cfg = parseConfig(raw);\n\nlog(cfg);\n  if (cfg';
@@ -13,6 +15,14 @@ describe('document evidence for the choice rule', () => {
     assert.deepEqual(view.above, ['import { parseConfig } from "./config";', 'const cfg = parseConfig(raw);', '', 'log(cfg);']);
     assert.deepEqual(view.below, ['export function render(cfg: Config) {}', '']);
     assert.equal(view.typed, 'if (cfg');
+    assert.equal(view.indent, 2);
+  });
+
+  it('cursorLine: the line being typed, its start and indentation, as lineQuery reads it too', () => {
+    assert.deepEqual(cursorLine('a\n\t  foo('), { start: 2, typed: 'foo(', indent: 3 });
+    assert.deepEqual(cursorLine('a\n    '), { start: 2, typed: '', indent: 4 });
+    assert.deepEqual(cursorLine('x = 1'), { start: 0, typed: 'x = 1', indent: 0 });
+    assert.equal(lineQuery('a\n\t  foo(', '').typed, 'foo(');
   });
 
   it('documentFeatures: the share of known names, the unknown ones, and copies of the whole line above and below', () => {
