@@ -1,9 +1,9 @@
 /**
  * The quality judge the fine-tuning child runs before and after training: `quality`'s measurement
  * (measureQuality: finetune's held-out files, seeded cuts, the editor's pipeline with its defaults,
- * the workspace cache model included) on the base model, then with the new adapter, both without
- * the acceptance head. The same numbers `gpt2-complete quality <folder> [--adapter <out>] --no-head`
- * prints.
+ * the workspace cache model included) on the base model, then with the new adapter: both with their
+ * acceptance heads when the run trained the adapter's own (what the editor shows), else both
+ * without. The same numbers `gpt2-complete quality <folder> [--adapter <out>] [--no-head]` prints.
  */
 import { Writable } from 'stream';
 import { CancelledError } from '../engine/errors';
@@ -23,10 +23,10 @@ export const pipelineQualityJudge: QualityJudge = async (request) => {
       seed: request.seed,
       include: request.include,
       exclude: request.exclude,
-      // Without the acceptance head: the base model's head would gate "before" while a new adapter
-      // has none yet, so the two would not be the same configuration. This judges the model itself.
+      // With the acceptance head only when the run trains the adapter's own: otherwise the base
+      // model's head would gate "before" while the adapter has none, not the same configuration.
       modelFlags: {
-        'no-head': true,
+        'no-head': !request.head,
         model: request.model,
         adapter: request.adapter,
         device: request.device,

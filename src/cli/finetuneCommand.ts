@@ -18,7 +18,9 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --out DIR [--model
   Fine-tunes M on the files of <folder> with L3 = L2 + λ·L1 (continuation loss plus λ times the
   context's language-modelling loss), evaluating held-out files before and after: losses, and
   next-line exact match through the editor's completion pipeline (what \`quality\` measures), with a
-  verdict: the adapter helped when exact match rose, or stayed and held-out loss fell. The best step
+  verdict: the adapter helped when exact match rose, or stayed and held-out loss fell, and it shows
+  no more new wrong suggestions than new right ones (with --head both sides are judged with their
+  acceptance heads, as the editor shows them; without, both without). The best step
   is chosen on separate validation files, never on the held-out ones it reports. Writes a LoRA
   adapter (adapter_model.safetensors + adapter_config.json) or, with --method full, a checkpoint
   (config.json + model.safetensors) into DIR, with checkpoints/ and report.json. Ctrl+C stops at the

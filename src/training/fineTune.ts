@@ -69,6 +69,12 @@ export interface QualityJudgeRequest {
   model: string;
   /** The new adapter (or full checkpoint); none: the base model. */
   adapter?: string;
+  /**
+   * Judge with the acceptance head: the base model's before, the adapter's own after (trained by
+   * the same run). Without one for the adapter, both are judged without a head, so that before and
+   * after are the same configuration.
+   */
+  head: boolean;
   seed: number;
   include?: string[];
   exclude?: string[];
@@ -427,7 +433,9 @@ async function run(ctx: Context, base: Checkpoint): Promise<Extract<ChildMessage
     const head = job.head === true && ctx.trainHead !== undefined ? await trainHeadFor(ctx, ctx.trainHead, method) : undefined;
     const qualityAfter = qualityBefore === undefined ? undefined : await judgeQuality(ctx, undefined, job.out);
     const quality: QualityJson | undefined =
-      qualityBefore !== undefined && qualityAfter !== undefined ? { before: qualityBefore.model, after: qualityAfter.model, best_baseline: qualityBefore.bestBaseline } : undefined;
+      qualityBefore !== undefined && qualityAfter !== undefined
+        ? { before: qualityBefore.model, after: qualityAfter.model, best_baseline: qualityBefore.bestBaseline, head: judgesWithHead(ctx) }
+        : undefined;
 
     const json: FineTuneResultJson = {
       method,
@@ -484,12 +492,15 @@ async function trainHeadFor(ctx: Context, trainHead: HeadTrainer, method: 'full'
  * resumed run does not measure it again) or on the adapter in `adapter`; undefined when there is
  * no judge or the job skips it.
  */
+/** The run trains the adapter's own head, so before and after can both be judged as the editor shows them. */
+const judgesWithHead = (ctx: Context): boolean => ctx.job.head === true && ctx.trainHead !== undefined;
+
 async function judgeQuality(ctx: Context, baseHash: string | undefined, adapter: string | undefined): Promise<QualityJudgeResult | undefined> {
   const { job, judge } = ctx;
   const cuts = job.qualityCuts ?? DEFAULT_QUALITY_CUTS;
   if (judge === undefined || cuts === 0) return undefined;
   const request: QualityJudgeRequest = {
-    folder: job.folder, model: job.model, adapter, seed: ctx.seed, include: job.include, exclude: job.exclude, cuts, device: job.device, threads: job.threads, signal: ctx.signal,
+    folder: job.folder, model: job.model, adapter, head: judgesWithHead(ctx), seed: ctx.seed, include: job.include, exclude: job.exclude, cuts, device: job.device, threads: job.threads, signal: ctx.signal,
   };
   const file = path.join(job.out, QUALITY_BEFORE_FILE);
   const key = baseHash === undefined ? undefined : createHash('sha256').update(JSON.stringify({ ...request, signal: undefined, baseHash })).digest('hex');

@@ -94,6 +94,8 @@ export interface QualityJson {
   after: QualityCounts;
   /** The best trivial baseline on the same cuts, for scale. */
   best_baseline: QualityCounts;
+  /** Judged with the acceptance head (the base model's before, the adapter's after); absent in older results: without. */
+  head?: boolean;
 }
 
 /** The acceptance head trained with the result (`finetune --head`, the editor's fine-tune). */

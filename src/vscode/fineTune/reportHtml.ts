@@ -102,7 +102,7 @@ function evalTable(result: FineTuneResultJson): string {
   const exact = [
     ...(q !== undefined
       ? [
-          exactRow('Suggestions exactly right', `the rest of the line, by the completion pipeline without the acceptance head and its workspace lines (best trivial baseline: ${q.best_baseline.exact} of ${q.best_baseline.cuts})`, judged(q.before), judged(q.after)),
+          exactRow('Suggestions exactly right', `the rest of the line, by the completion pipeline ${q.head === true ? 'as the editor shows it (the acceptance head deciding)' : 'without the acceptance head and its workspace lines'} (best trivial baseline: ${q.best_baseline.exact} of ${q.best_baseline.cuts})`, judged(q.before), judged(q.after)),
           exactRow('Suggestions shown', 'cuts where the editor showed something', { n: q.before.shown, of: q.before.cuts }, { n: q.after.shown, of: q.after.cuts }),
         ]
       : []),

@@ -15,7 +15,7 @@ import { adapterOverlay } from '../../../src/training/adapterOverlay';
 import { mineDataset } from '../../../src/training/data/dataset';
 import { DEFAULT_EVAL_CASES, evalCases, modelScorer, sessionScorer } from '../../../src/training/evaluate';
 import { pipelineHeadTrainer } from '../../../src/cli/headCommand';
-import { earlyStoppingCases, miningOptions, runFineTune, type HeadTrainer, type HeadTrainRequest } from '../../../src/training/fineTune';
+import { earlyStoppingCases, miningOptions, runFineTune, type HeadTrainer, type HeadTrainRequest, type QualityJudge, type QualityJudgeRequest } from '../../../src/training/fineTune';
 import { loadAcceptanceHead } from '../../../src/training/head/acceptanceHead';
 import { startFineTune, trainingEnvironment } from '../../../src/training/fineTuneClient';
 import type { ChildMessage, FineTuneJob, FineTuneResultJson } from '../../../src/training/fineTuneProtocol';
@@ -182,8 +182,18 @@ describe('fine-tuning run', function () {
       requests.push(request);
       return pipelineHeadTrainer(request);
     };
-    const r = (await runFineTune(job('lora-head', { steps: 4, head: true, headCuts: 60 }), emit, new AbortController().signal, { trainHead }))!;
+    // The judge's requests are recorded: with a head of its own, the adapter is judged as the editor shows it.
+    const judged: QualityJudgeRequest[] = [];
+    const judge: QualityJudge = async (request) => {
+      judged.push(request);
+      const counts = { cuts: 12, exact: request.adapter === undefined ? 3 : 4, shown: 6, edit_similarity: 0.5 };
+      return { model: counts, bestBaseline: { ...counts, exact: 2, shown: 12 } };
+    };
+    const r = (await runFineTune(job('lora-head', { steps: 4, head: true, headCuts: 60, qualityCuts: 12 }), emit, new AbortController().signal, { trainHead, judge }))!;
     const out = path.join(dir, 'lora-head');
+    assert.deepEqual(judged.map((q) => [q.adapter, q.head]), [[undefined, true], [out, true]]);
+    assert.equal(r.quality?.head, true);
+    assert.equal(r.verdict.reason.split(' (')[0], 'next-line exact match rose from 3 to 4 of 12 held-out cuts, by the completion pipeline with its acceptance head');
     // The head reads the adapter's states: the base model with the new adapter over it.
     assert.equal(requests.length, 1);
     assert.equal(requests[0].model, model);

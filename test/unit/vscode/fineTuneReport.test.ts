@@ -60,6 +60,10 @@ describe('fine-tune report page', () => {
     const html = renderReportHtml({ ...data(true), result: { ...result(true), head } }, assets);
     assert.match(html, /<h2>What is worth showing<\/h2>\n<p>Acceptance head: 412 shown suggestions \(97 exactly right, 12 from your accepts and rejects in the editor\); on its validation files AUC 0\.81, precision 24% ungated and 52% at confidence 0\.15, where it shows 41% of suggestions\.<\/p>/);
     assert.ok(!renderReportHtml(data(true), assets).includes('What is worth showing'), 'no head, no section');
+    // Judged with the heads, the exact-match row says it counts what the editor shows.
+    const judgedWithHeads = renderReportHtml({ ...data(true), result: { ...result(true), head, quality: { ...result(true).quality!, head: true } } }, assets);
+    assert.match(judgedWithHeads, /by the completion pipeline as the editor shows it \(the acceptance head deciding\)/);
+    assert.match(html, /by the completion pipeline without the acceptance head/);
   });
 
   it("the notification's line uses the pipeline's counts", () => {
