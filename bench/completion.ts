@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BackendModel, CompletionBackend } from '../src/completion/backend';
+import { afterEnter } from '../src/completion/nextLine';
 import { CompletionPipeline, type CompletionTrace } from '../src/completion/pipeline';
 import { EDITOR_DEFAULTS } from '../src/cli/pipelineRunner';
 import { EngineClient } from '../src/vscode/engineClient';
@@ -69,6 +70,8 @@ function rssMiB(): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Between Tab and Enter in a streak of accepted lines (a person's reaction to a shown line). */
+const STREAK_ENTER_AFTER_MS = 150;
 
 /** The shape of models/embedded when this was written; a random checkpoint of it stands in when the folder is absent. */
 const EMBEDDED_SHAPE = '{"model_type":"gpt2","vocab_size":50257,"n_positions":512,"n_embd":128,"n_layer":8,"n_head":2}';
@@ -224,6 +227,34 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     throughModelCalls += pipeline.counters.engineCalls - calls;
   }
 
+  // A streak of accepts: at the end of a line (the suggestion just accepted), then Enter after a
+  // person's pause; the same lines with the next-line prefetch on and off, in turn, so both see the
+  // same machine. Without it the debounce is left out (its 100-800 ms depend on the typing rhythm
+  // and would only add to that side): what is compared is the model's time against none.
+  const streak = { on: [] as number[], off: [] as number[], hits: 0, lines: 0 };
+  const streakPipelines = { on: true, off: false } as const;
+  const pipelinesFor = Object.fromEntries(
+    Object.entries(streakPipelines).map(([name, prefetch]) => [name, new CompletionPipeline({ backend, settings: () => ({ ...EDITOR_DEFAULTS, maxTokens, cacheModel, context }), debounce: false, prefetch })]),
+  ) as Record<keyof typeof streakPipelines, CompletionPipeline>;
+  for (let point = 0; point < 24; point++) {
+    const lineEnd = source.indexOf('\n', source.indexOf('\n', Math.floor(source.length * (0.3 + point * 0.025))) + 1);
+    if (lineEnd < 0 || source.slice(source.lastIndexOf('\n', lineEnd - 1) + 1, lineEnd).trim() === '') continue;
+    const next = afterEnter({ text: source, offset: lineEnd }, 'typescript', '  ');
+    if (next === null) continue;
+    streak.lines++;
+    for (const name of ['on', 'off'] as const) {
+      const p = pipelinesFor[name];
+      const doc = `${uri}#streak-${name}`;
+      p.prefetchAfterAccept({ documentUri: doc, documentVersion: ++version, languageId: 'typescript', text: source, offset: lineEnd, trigger: 'automatic', editorIndentUnit: '  ', filePath: sourceFile });
+      await sleep(STREAK_ENTER_AFTER_MS);
+      const t0 = performance.now();
+      const r = await p.complete({ documentUri: doc, documentVersion: ++version, languageId: 'typescript', text: next.text, offset: next.offset, trigger: 'automatic', editorIndentUnit: '  ', filePath: sourceFile, editedAt: Date.now() });
+      streak[name].push(performance.now() - t0);
+      if (name === 'on' && r.source === 'prefetch') streak.hits++;
+    }
+  }
+  for (const p of Object.values(pipelinesFor)) p.dispose();
+
   const rssAfterUnload = await unload();
   // A second load and unload: a one-time cost (native libraries mapped, allocator arenas) stays
   // flat, a leak grows by about the model again.
@@ -249,6 +280,7 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     ['  of which in the engine process: prompt / prefill / decode / reading and choosing / total', `${fmt(med(warmTimings.map((t) => t.promptMs)))} / ${fmt(med(warmTimings.map((t) => t.prefillMs)))} / ${fmt(med(warmTimings.map((t) => t.decodeMs)))} (${med(warmTimings.map((t) => t.decodeTokens))} tokens) / ${fmt(med(warmTimings.map((t) => t.scoreMs ?? 0)))} / ${fmt(med(warmTimings.map((t) => t.totalMs)))}`],
     ['  prompt tokens / reused from the previous keystroke', `${med(warm.map((s) => s.trace!.result!.promptTokens))} / ${med(warm.map((s) => s.trace!.result!.reusedTokens))}`],
     [`prefix hit rate (prompt tokens the KV cache held, all ${modelAnswers.length} model requests)`, `${(100 * hitRate).toFixed(1)}%`],
+    [`next line after an accept: Enter ${STREAK_ENTER_AFTER_MS} ms after it → items (${streak.lines} lines; no debounce), without / with the prefetch (${streak.hits} answered by it)`, `p50 ${fmt(med(streak.off))} / ${fmt(med(streak.on))}, p90 ${fmt(quantile(streak.off, 0.9))} / ${fmt(quantile(streak.on, 0.9))}`],
     [`typing-through (${through.length} keystrokes, ${throughModelCalls} model calls)`, `p50 ${fmt(med(through.map((s) => s.ms)))}, p90 ${fmt(quantile(through.map((s) => s.ms), 0.9))}`],
     ['RSS before the first load / serving / after the unload', `${rssBeforeLoad.toFixed(0)} / ${rssServing.toFixed(0)} / ${rssAfterUnload.toFixed(0)} MiB`],
     ['RSS after the unload − before the load', `${(rssAfterUnload - rssBeforeLoad).toFixed(0)} MiB (serving added ${(rssServing - rssBeforeLoad).toFixed(0)} MiB)`],

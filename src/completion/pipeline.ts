@@ -6,6 +6,10 @@
  *   gates → typing-through / result cache → debounce → model → prompt + generate (engine side)
  *   → post-process → result cache → items
  *
+ * After a full accept that ends its line, the next line's suggestion is computed for the document
+ * as Enter will leave it (nextLine.ts) and put in the result cache, so a streak of accepted lines
+ * does not wait for the debounce and the model at each new line.
+ *
  * The caches sit before the debounce because a hit costs nothing and should show at once (typing
  * through a suggestion must not flicker). One generation per document: a newer request aborts the
  * older one, and the engine stops it at its next decode step. An explicit request (Alt+\, or
@@ -20,7 +24,8 @@ import { checkGates, type GateReason, type LanguageEnablement } from './gates';
 import { inferIndentUnit } from './indentation';
 import { postprocessContextAt, tracePostprocess, type PostprocessContext } from './postprocess';
 import { promptSource, type PromptSource } from './prompt';
-import { CompletionResultCache } from './resultCache';
+import { afterEnter } from './nextLine';
+import { completionCacheKey, CompletionResultCache } from './resultCache';
 import { TypingThroughCache } from './typingThrough';
 import type { TriggerKind } from './types';
 import { isCancelled } from '../engine/errors';
@@ -85,6 +90,8 @@ export interface PipelineDependencies {
   readonly onTrace?: (trace: CompletionTrace) => void;
   /** Told what became of each suggestion shown (accepted, typed over, rejected): the local accept/reject log. */
   readonly onOutcome?: (outcome: SuggestionOutcome) => void;
+  /** Compute the next line's suggestion after an accept, before Enter asks for it (default true). */
+  readonly prefetch?: boolean;
 }
 
 /** One request: a document, a cursor and how it was asked for. */
@@ -115,7 +122,8 @@ export interface PipelineRequest {
 /** An edit older than this is not the keystroke this request is for. */
 const KEYSTROKE_MAX_AGE_MS = 1000;
 
-export type CompletionSource = 'model' | 'typing-through' | 'cache';
+/** `prefetch`: from the result cache, computed after an accept before the editor asked (prefetchAfterAccept). */
+export type CompletionSource = 'model' | 'typing-through' | 'cache' | 'prefetch';
 
 /** Why nothing is shown. */
 export type SuppressReason =
@@ -165,6 +173,16 @@ export interface PipelineCounters {
   engineCancelled: number;
   typingThroughHits: number;
   cacheHits: number;
+  /** Next-line suggestions computed after an accept, and requests they answered. */
+  prefetches: number;
+  prefetchHits: number;
+}
+
+/** A next-line suggestion being computed after an accept. */
+interface Prefetch {
+  readonly key: string;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
 }
 
 export class CompletionPipeline {
@@ -177,10 +195,15 @@ export class CompletionPipeline {
   private readonly running = new Map<string, AbortController>();
   /** The previous prompt window start per document (keeps the KV cache prefix stable). */
   private readonly windowStarts = new Map<string, number>();
+  /** Per document, the prefetch running, and the result-cache key the last one filled. */
+  private readonly prefetching = new Map<string, Prefetch>();
+  private readonly prefetched = new Map<string, string>();
   private seed = 1;
   private busy = 0;
-  readonly counters: PipelineCounters = { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0 };
+  readonly counters: PipelineCounters = { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0, prefetches: 0, prefetchHits: 0 };
   lastTrace: CompletionTrace | undefined;
+  /** The document the last prefetch was computed for, and its items once it finished (test hooks, logs). */
+  lastPrefetch: { readonly documentUri: string; readonly text: string; readonly offset: number; items?: readonly string[] } | undefined;
 
   constructor(private readonly deps: PipelineDependencies) {
     this.debouncer = new AdaptiveDebouncer({ baseDelayMs: deps.settings().debounceMs });
@@ -201,12 +224,63 @@ export class CompletionPipeline {
     this.typingThrough.clear();
     this.results.clear();
     this.windowStarts.clear();
+    this.prefetched.clear();
   }
 
   /** Full accept (Tab) of `itemText` in a document: counts it and the characters it inserted. */
   accepted(documentUri: string, itemText: string): void {
     this.deps.stats?.recordAccepted(this.acceptance.recordAccepted(documentUri, itemText));
     this.outcomes?.accepted(documentUri);
+  }
+
+  /**
+   * After a full accept, `req` being the document as the accept left it: when the cursor ends its
+   * line, the suggestion for the line Enter opens (nextLine.ts) is computed into the result cache,
+   * so that it shows as soon as Enter is pressed. Only with a model already loaded (it never loads
+   * one), the greedy automatic suggestion only, one per document (a newer accept's replaces it),
+   * and no debounce: an accept is a decision, not typing.
+   */
+  prefetchAfterAccept(req: PipelineRequest): void {
+    const settings = this.deps.settings();
+    const model = this.deps.backend.current;
+    if (this.deps.prefetch === false || !settings.enable || model === undefined || (this.deps.paused?.() ?? false)) return;
+    const uri = req.documentUri;
+    const unit = req.editorIndentUnit ?? inferIndentUnit(indentSample(req.text, req.offset), '    ');
+    const next = afterEnter(req, req.languageId, unit);
+    if (next === null) return;
+    const request = createCompletionRequest({
+      text: next.text, offset: next.offset, languageId: req.languageId, documentUri: uri, documentVersion: req.documentVersion,
+      selectionEmpty: true, cursorCount: 1, triggerKind: 'automatic',
+    });
+    if (!checkGates(request, { languages: settings.languages, paused: false }).ok) return;
+    const { ctx, source } = requestContext(next.text, next.offset, req.languageId, req.editorIndentUnit);
+    const keyParts = resultCacheKey(model, source.text, ctx, settings);
+    if (this.results.get(keyParts) !== undefined) return;
+    this.prefetching.get(uri)?.controller.abort();
+    const controller = new AbortController();
+    const key = completionCacheKey(keyParts);
+    const record: NonNullable<CompletionPipeline['lastPrefetch']> = { documentUri: uri, text: next.text, offset: next.offset };
+    this.lastPrefetch = record;
+    const document = { textAfterCursor: next.text.slice(next.offset, next.offset + CACHE_SUFFIX_CHARS), filePath: req.filePath };
+    const run = async (): Promise<void> => {
+      const generated = await this.generate(model, uri, source, document, ctx, false, settings, controller.signal, false);
+      if (generated === undefined || controller.signal.aborted) return;
+      const { result } = generated;
+      const items = lowConfidence(result, settings) ? [] : postprocessAll(result.candidates.map((c) => c.text), ctx).kept;
+      this.results.set(keyParts, items);
+      record.items = items;
+      this.prefetched.set(uri, key);
+      this.counters.prefetches++;
+    };
+    const done = run()
+      .catch((err: unknown) => {
+        // Nobody waits on a prefetch but a request for the same document, which then runs as usual.
+        if (!isCancelled(err)) this.deps.log?.debug(`next-line prefetch failed: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => {
+        if (this.prefetching.get(uri)?.controller === controller) this.prefetching.delete(uri);
+      });
+    this.prefetching.set(uri, { key, controller, done });
   }
 
   /**
@@ -227,6 +301,8 @@ export class CompletionPipeline {
   }
 
   documentClosed(documentUri: string): void {
+    this.prefetching.get(documentUri)?.controller.abort();
+    this.prefetched.delete(documentUri);
     this.acceptance.clear(documentUri);
     this.outcomes?.closed(documentUri);
   }
@@ -241,6 +317,7 @@ export class CompletionPipeline {
   cancelRunning(): void {
     for (const controller of this.running.values()) controller.abort();
     this.running.clear();
+    for (const p of this.prefetching.values()) p.controller.abort();
   }
 
   /** Runs one request; cancellation (by `signal` or a newer request) gives `suppressed: 'cancelled'`. */
@@ -277,9 +354,7 @@ export class CompletionPipeline {
     try {
       const prefix = text.slice(0, offset);
       const suffix = text.slice(offset);
-      const indentSample = text.slice(Math.max(0, offset - INDENT_SAMPLE_CHARS), offset + INDENT_SAMPLE_CHARS / 4);
-      const ctx = postprocessContextAt(text, offset, req.languageId, inferIndentUnit(indentSample, req.editorIndentUnit ?? '    '));
-      const source = promptSource(text, offset);
+      const { ctx, source } = requestContext(text, offset, req.languageId, req.editorIndentUnit);
       const base = { documentUri: uri, languageId: req.languageId, offset, trigger: req.trigger, raw: [], multiline: ctx.multiline };
       const done = (result: PipelineResult, extra: Partial<CompletionTrace> = {}): PipelineResult => {
         const trace: CompletionTrace = {
@@ -303,11 +378,19 @@ export class CompletionPipeline {
           return done({ items: [rest], suppressed: null, source: 'typing-through' });
         }
         const current = this.deps.backend.current;
-        const cached = current === undefined ? undefined : this.results.get(resultCacheKey(current, source.text, ctx, settings));
+        const keyParts = current === undefined ? undefined : resultCacheKey(current, source.text, ctx, settings);
+        const key = keyParts === undefined ? undefined : completionCacheKey(keyParts);
+        // The prefetch for this very document is still running: its answer is nearer than a new one.
+        const pending = this.prefetching.get(uri);
+        if (key !== undefined && pending?.key === key) await untilAborted(pending.done, controller.signal);
+        if (controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
+        const cached = keyParts === undefined ? undefined : this.results.get(keyParts);
         if (cached !== undefined && cached.length > 0) {
-          this.counters.cacheHits++;
+          const prefetched = this.prefetched.get(uri) === key;
+          if (prefetched) this.counters.prefetchHits++;
+          else this.counters.cacheHits++;
           this.show(uri, req, prefix, suffix, cached);
-          return done({ items: cached, suppressed: null, source: 'cache' });
+          return done({ items: cached, suppressed: null, source: prefetched ? 'prefetch' : 'cache' });
         }
       }
 
@@ -368,6 +451,7 @@ export class CompletionPipeline {
     manual: boolean,
     settings: PipelineSettings,
     signal: AbortSignal,
+    announce = true,
   ): Promise<{ result: EngineCompleteResult; latencyMs: number } | undefined> {
     const temperature = manual ? Math.max(settings.temperature, ALTERNATIVE_TEMPERATURE) : settings.temperature;
     // Window starts are kept in document offsets; the engine sees offsets into `source.text`.
@@ -392,7 +476,7 @@ export class CompletionPipeline {
     this.counters.engineCalls++;
     this.setBusy(+1);
     try {
-      const result = await model.complete(request, signal, () => this.deps.onStartedGenerating?.());
+      const result = await model.complete(request, signal, announce ? () => this.deps.onStartedGenerating?.() : undefined);
       this.windowStarts.set(uri, source.start + result.windowStartOffset);
       this.deps.backend.touch?.();
       return { result, latencyMs: performance.now() - t0 };
@@ -429,6 +513,16 @@ export class CompletionPipeline {
     this.busy += delta;
     if (was !== this.busy > 0) this.deps.onBusy?.(this.busy > 0);
   }
+}
+
+function indentSample(text: string, offset: number): string {
+  return text.slice(Math.max(0, offset - INDENT_SAMPLE_CHARS), offset + INDENT_SAMPLE_CHARS / 4);
+}
+
+/** What a request's answer depends on besides the settings: the post-processing context and the prompt's source text. */
+function requestContext(text: string, offset: number, languageId: string, editorIndentUnit: string | undefined): { ctx: PostprocessContext; source: PromptSource } {
+  const ctx = postprocessContextAt(text, offset, languageId, inferIndentUnit(indentSample(text, offset), editorIndentUnit ?? '    '));
+  return { ctx, source: promptSource(text, offset) };
 }
 
 /** Post-processes each candidate; the distinct survivors, and the step that dropped the first one dropped. */

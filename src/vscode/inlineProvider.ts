@@ -91,6 +91,14 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
     return this.pipeline.lastTrace;
   }
 
+  get lastPrefetch(): CompletionPipeline['lastPrefetch'] {
+    return this.pipeline.lastPrefetch;
+  }
+
+  clearLastPrefetch(): void {
+    this.pipeline.lastPrefetch = undefined;
+  }
+
   set lastTrace(trace: CompletionTrace | undefined) {
     this.pipeline.lastTrace = trace;
   }
@@ -106,7 +114,22 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
       this.deps.stats.recordAccepted(documentUri);
       return;
     }
-    if (typeof documentUri === 'string' && typeof itemText === 'string') this.pipeline.accepted(documentUri, itemText);
+    if (typeof documentUri !== 'string' || typeof itemText !== 'string') return;
+    this.pipeline.accepted(documentUri, itemText);
+    // The command runs once the text is in: the cursor is where the accept left it.
+    const editor = vscode.window.activeTextEditor;
+    if (editor === undefined || editor.document.uri.toString() !== documentUri || editor.selections.length !== 1 || !editor.selection.isEmpty) return;
+    const document = editor.document;
+    this.pipeline.prefetchAfterAccept({
+      documentUri,
+      documentVersion: document.version,
+      languageId: document.languageId,
+      text: document.getText(),
+      offset: document.offsetAt(editor.selection.active),
+      trigger: 'automatic',
+      editorIndentUnit: editorIndentUnit(editor),
+      filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
+    });
   }
 
   resetDebouncer(): void {

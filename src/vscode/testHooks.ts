@@ -122,6 +122,7 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
         enginePid: manager.enginePid,
       },
       counters: { ...provider.counters },
+      lastPrefetch: provider.lastPrefetch === undefined ? undefined : { ...provider.lastPrefetch },
       generating: provider.generating,
       manualEmpty: provider.lastManualEmpty,
       workspaceIndex: sources.workspaceIndex?.lastIndex,
@@ -154,8 +155,9 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
     vscode.commands.registerCommand(TEST_COMMANDS.reset, () => {
       outcomes.length = 0;
       generationStarts = 0;
-      Object.assign(provider.counters, { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0 });
+      Object.assign(provider.counters, { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0, prefetches: 0, prefetchHits: 0 });
       provider.lastTrace = undefined;
+      provider.clearLastPrefetch();
       provider.lastManualEmpty = undefined;
       provider.clearCaches();
     }),

@@ -14,7 +14,7 @@ export interface CompletionTrace {
   languageId: string;
   offset: number;
   trigger: 'automatic' | 'manual';
-  source: 'model' | 'typing-through' | 'cache';
+  source: 'model' | 'typing-through' | 'cache' | 'prefetch';
   raw: string[];
   items: string[];
   multiline: boolean;
@@ -45,7 +45,9 @@ export interface HookState {
     /** The engine process's id while one runs. */
     enginePid?: number;
   };
-  counters: { engineCalls: number; engineCancelled: number; typingThroughHits: number; cacheHits: number };
+  counters: { engineCalls: number; engineCancelled: number; typingThroughHits: number; cacheHits: number; prefetches: number; prefetchHits: number };
+  /** The document the last next-line prefetch after an accept was computed for, and its items once done. */
+  lastPrefetch?: { documentUri: string; text: string; offset: number; items?: string[] };
   generating: boolean;
   /** Why the last request made by hand showed nothing (the status bar said so). */
   manualEmpty?: string;

@@ -1,0 +1,112 @@
+// After a suggestion is accepted, the next line's suggestion is computed for the document as Enter
+// will leave it. Here VS Code itself presses Enter: the indentation it types is the one the
+// prefetch was computed for (the rules of nextLine.ts against the editor's own language
+// configurations), and in a streak of accepts the request after Enter is answered from the
+// prefetch. Random weights write gibberish, so the tests assert on the documents and the
+// extension's record of where answers came from, never on the text.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { acceptInlineSuggestion, closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
+import { hookState, resetHooks, setSetting, waitForModel, waitForState, waitForTraceAt, type HookState } from './extensionState';
+import { EXTENSION_ID, randomModel } from './testModels';
+
+/** The command an inline item runs when it is accepted (src/vscode/inlineProvider.ts). */
+const ACCEPTED_COMMAND = 'gpt2Complete._accepted';
+
+suite('the next line after an accept', function () {
+  this.timeout(180_000);
+  let tiny: string;
+  const editors: vscode.TextEditor[] = [];
+
+  async function open(language: string, content: string): Promise<vscode.TextEditor> {
+    const editor = await openUntitled(language, content);
+    editors.push(editor);
+    return editor;
+  }
+
+  /** The prefetch started by the accept command for `uri`, once it has finished. */
+  function prefetchFor(uri: string): Promise<NonNullable<HookState['lastPrefetch']>> {
+    return waitFor(
+      async () => {
+        const p = (await hookState()).lastPrefetch;
+        return p?.documentUri === uri && p.items !== undefined ? p : undefined;
+      },
+      { timeoutMs: 10_000, what: `the next-line prefetch for ${uri}` },
+    );
+  }
+
+  suiteSetup(async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext, `extension ${EXTENSION_ID} not found`);
+    await ext.activate();
+    tiny = await randomModel('tiny');
+    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
+    await setSetting('suggestOnTriggerCharacters', false, 'editor');
+    await setSetting('modelPath', tiny);
+    await setSetting('temperature', 0);
+    await setSetting('maxTokens', 16);
+    await setSetting('debounceMs', 30);
+    // A prefetch needs a loaded model (it never loads one): one request loads it.
+    const editor = await open('typescript', 'let total = ');
+    await typeText(editor, 'a');
+    await waitForModel(tiny);
+  });
+
+  suiteTeardown(async () => {
+    for (const key of ['modelPath', 'temperature', 'maxTokens', 'debounceMs']) await setSetting(key, undefined);
+    await setSetting('quickSuggestions', undefined, 'editor');
+    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+  });
+
+  setup(resetHooks);
+
+  teardown(async () => {
+    while (editors.length > 0) await closeWithoutSaving(editors.pop()!);
+  });
+
+  test("Enter types the indentation the prefetch was computed for (VS Code's own rules)", async () => {
+    const cases: [string, string][] = [
+      ['typescript', 'function f(a: number) {\n    if (a > 0) {'],
+      ['typescript', 'function f(a: number) {\n    call(a,'],
+      ['typescript', 'function f(a: number) {\n    const s = "(";'],
+      ['typescript', 'function f(a: number) {\n    const g = () =>'],
+      ['typescript', 'function f(a: number) {\n    if (a > 0)'],
+      ['python', 'class Box:\n    def area(self):'],
+      ['python', "def f():\n    d = {'a': 1}"],
+      ['python', 'def f():\n    return value'],
+      ['python', 'def f():\n    items = ['],
+      ['python', 'def f():\n    key = "x":'],
+    ];
+    for (const [language, content] of cases) {
+      const editor = await open(language, content);
+      const uri = editor.document.uri.toString();
+      // What an accepted item's command does, with the cursor where the accept left it.
+      await vscode.commands.executeCommand(ACCEPTED_COMMAND, uri, 'x');
+      const predicted = await prefetchFor(uri);
+      await typeText(editor, '\n');
+      assert.equal(JSON.stringify(editor.document.getText()), JSON.stringify(predicted.text), `${language}: Enter after ${JSON.stringify(content.split('\n').pop())}`);
+      assert.equal(editor.document.offsetAt(editor.selection.active), predicted.offset);
+    }
+  });
+
+  test('in a streak of accepted lines, the suggestion after Enter comes from the prefetch', async () => {
+    const editor = await open('typescript', 'export function scale(values: number[], factor: number) {\n  return values.map((v) => v * factor);\n}\n\nconst total = ');
+    const uri = editor.document.uri.toString();
+    // A random model's next line is often nothing worth showing (then the prefetch holds nothing to
+    // serve): accept and press Enter until a prefetch had something, at most a few lines.
+    for (let line = 0; line < 6; line++) {
+      await acceptInlineSuggestion(editor);
+      const prefetched = await prefetchFor(uri);
+      await typeText(editor, '\n');
+      const offset = editor.document.offsetAt(editor.selection.active);
+      if (prefetched.items!.length === 0) continue;
+      assert.equal(offset, prefetched.offset, 'Enter left the document the prefetch was computed for');
+      const trace = await waitForTraceAt(uri, offset, 10_000);
+      assert.equal(trace.source, 'prefetch');
+      assert.deepEqual(trace.items, prefetched.items);
+      await waitForState((s) => s.counters.prefetchHits >= 1, { what: 'the prefetch hit to be counted' });
+      return;
+    }
+    assert.fail('no line of the streak had a prefetched suggestion to show');
+  });
+});
