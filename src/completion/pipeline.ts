@@ -195,9 +195,12 @@ export class CompletionPipeline {
   private readonly running = new Map<string, AbortController>();
   /** The previous prompt window start per document (keeps the KV cache prefix stable). */
   private readonly windowStarts = new Map<string, number>();
-  /** Per document, the prefetch running, and the result-cache key the last one filled. */
+  /**
+   * Per document, the prefetch running, and the result-cache key the last one filled with why it
+   * holds nothing, when it does (so the request after Enter does not compute the same nothing again).
+   */
   private readonly prefetching = new Map<string, Prefetch>();
-  private readonly prefetched = new Map<string, string>();
+  private readonly prefetched = new Map<string, { key: string; nothing?: SuppressReason }>();
   private seed = 1;
   private busy = 0;
   readonly counters: PipelineCounters = { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0, prefetches: 0, prefetchHits: 0 };
@@ -266,10 +269,12 @@ export class CompletionPipeline {
       const generated = await this.generate(model, uri, source, document, ctx, false, settings, controller.signal, false);
       if (generated === undefined || controller.signal.aborted) return;
       const { result } = generated;
-      const items = lowConfidence(result, settings) ? [] : postprocessAll(result.candidates.map((c) => c.text), ctx).kept;
+      const low = lowConfidence(result, settings);
+      const { kept, droppedBy } = postprocessAll(result.candidates.map((c) => c.text), ctx);
+      const items = low ? [] : kept;
       this.results.set(keyParts, items);
       record.items = items;
-      this.prefetched.set(uri, key);
+      this.prefetched.set(uri, { key, ...(items.length === 0 && { nothing: low ? 'low-confidence' : `postprocess:${droppedBy ?? 'empty'}` }) });
       this.counters.prefetches++;
     };
     const done = run()
@@ -385,12 +390,18 @@ export class CompletionPipeline {
         if (key !== undefined && pending?.key === key) await untilAborted(pending.done, controller.signal);
         if (controller.signal.aborted) return { items: [], suppressed: 'cancelled' };
         const cached = keyParts === undefined ? undefined : this.results.get(keyParts);
+        const prefetched = this.prefetched.get(uri);
+        const nothing = cached?.length === 0 && prefetched?.key === key ? prefetched?.nothing : undefined;
+        if (nothing !== undefined) {
+          this.counters.prefetchHits++;
+          return done({ items: [], suppressed: nothing, source: 'prefetch' });
+        }
         if (cached !== undefined && cached.length > 0) {
-          const prefetched = this.prefetched.get(uri) === key;
-          if (prefetched) this.counters.prefetchHits++;
+          const fromPrefetch = prefetched?.key === key;
+          if (fromPrefetch) this.counters.prefetchHits++;
           else this.counters.cacheHits++;
           this.show(uri, req, prefix, suffix, cached);
-          return done({ items: cached, suppressed: null, source: prefetched ? 'prefetch' : 'cache' });
+          return done({ items: cached, suppressed: null, source: fromPrefetch ? 'prefetch' : 'cache' });
         }
       }
 

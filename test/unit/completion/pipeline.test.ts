@@ -279,6 +279,17 @@ describe('CompletionPipeline next-line prefetch', () => {
       assert.equal(stats.shown, 1);
     });
 
+    it('a prefetch that found nothing worth showing answers the request after Enter with nothing, not a second model call', async () => {
+      const backend = new ScriptedBackend(() => ['   ']);
+      const { pipeline } = pipelineOver(backend);
+      pipeline.prefetchAfterAccept(request(accepted, cursor, { editorIndentUnit: '    ' }));
+      const r = await pipeline.complete(request(entered, cursor + 5, { editorIndentUnit: '    ' }));
+      assert.deepEqual(r.items, []);
+      assert.equal(r.source, 'prefetch');
+      assert.match(r.suppressed ?? '', /^postprocess:/);
+      assert.equal(backend.requests.length, 1);
+    });
+
     it('a request that comes while it runs waits for it instead of asking again', async () => {
       const backend = new ScriptedBackend(() => ['print(self)'], { delayMs: 30 });
       const { pipeline } = pipelineOver(backend);
