@@ -5,6 +5,8 @@
 // prefetch. Random weights write gibberish, so the tests assert on the documents and the
 // extension's record of where answers came from, never on the text.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { acceptInlineSuggestion, closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
 import { hookState, resetHooks, setSetting, waitForModel, waitForState, waitForTraceAt, type HookState } from './extensionState';
@@ -25,13 +27,13 @@ suite('the next line after an accept', function () {
   }
 
   /** The prefetch started by the accept command for `uri`, once it has finished. */
-  function prefetchFor(uri: string): Promise<NonNullable<HookState['lastPrefetch']>> {
+  function prefetchFor(uri: string, timeoutMs = 10_000): Promise<NonNullable<HookState['lastPrefetch']>> {
     return waitFor(
       async () => {
         const p = (await hookState()).lastPrefetch;
         return p?.documentUri === uri && p.items !== undefined ? p : undefined;
       },
-      { timeoutMs: 10_000, what: `the next-line prefetch for ${uri}` },
+      { timeoutMs, what: `the next-line prefetch for ${uri}` },
     );
   }
 
@@ -87,6 +89,46 @@ suite('the next line after an accept', function () {
       assert.equal(JSON.stringify(editor.document.getText()), JSON.stringify(predicted.text), `${language}: Enter after ${JSON.stringify(content.split('\n').pop())}`);
       assert.equal(editor.document.offsetAt(editor.selection.active), predicted.offset);
     }
+  });
+
+  // GPT2C_TEST_MEASURE=1: how often VS Code's Enter types the indentation predicted, at the ends of
+  // real lines (this repository's completion sources, and Python's standard library where installed).
+  const measure = process.env.GPT2C_TEST_MEASURE === '1' ? test : test.skip;
+  measure('measure: the share of real line ends where Enter types the predicted indentation', async () => {
+    const repo = path.resolve(__dirname, '..', '..', '..');
+    const sources: [string, string][] = [
+      ...['pipeline.ts', 'engineCompletion.ts', 'candidateReading.ts', 'debounce.ts'].map((f): [string, string] => ['typescript', path.join(repo, 'src', 'completion', f)]),
+      ...['argparse.py', 'json/decoder.py', 'textwrap.py', 'dataclasses.py'].map((f): [string, string] => ['python', path.join('/usr/lib/python3.11', f)]),
+    ].filter(([, f]) => fs.existsSync(f));
+    const lines: string[] = [];
+    for (const [language, file] of sources) {
+      const editor = await open(language, fs.readFileSync(file, 'utf8'));
+      const doc = editor.document;
+      const uri = doc.uri.toString();
+      let agreed = 0, compared = 0;
+      for (let line = 0; line < doc.lineCount - 1 && compared < 60; line += 7) {
+        if (doc.lineAt(line).isEmptyOrWhitespace) continue;
+        const end = doc.lineAt(line).range.end;
+        editor.selection = new vscode.Selection(end, end);
+        const before = doc.getText();
+        await vscode.commands.executeCommand(ACCEPTED_COMMAND, uri, 'x');
+        let predicted: NonNullable<HookState['lastPrefetch']> | undefined;
+        try {
+          predicted = await prefetchFor(uri, 2_000);
+        } catch {
+          continue; // no prefetch here (a doc comment, a gate)
+        }
+        if (!predicted.text.startsWith(before.slice(0, doc.offsetAt(end)))) continue;
+        await typeText(editor, '\n');
+        compared++;
+        if (doc.getText() === predicted.text) agreed++;
+        await vscode.commands.executeCommand('undo');
+        await waitFor(() => doc.getText() === before, { what: 'the undo' });
+        await vscode.commands.executeCommand('gpt2Complete._testReset');
+      }
+      lines.push(`${path.basename(file)} (${language}): ${agreed} of ${compared}`);
+    }
+    console.log(`Enter typed the predicted indentation: ${lines.join('; ')}`);
   });
 
   test('in a streak of accepted lines, the suggestion after Enter comes from the prefetch', async () => {
