@@ -107,7 +107,11 @@ export function tanhHeadLoss(head: TanhHead, data: readonly LabelledState[], dec
   return g;
 }
 
-/** Deterministic normal draws (Box–Muller over a 32-bit LCG): the start is part of the result. */
+/**
+ * Deterministic normal draws (Box–Muller over a 32-bit LCG): the start is part of the result. Kept
+ * apart from the engine's Rng on purpose: the shipped rule was fitted from this start, and the same
+ * fit from Rng.normal() ends at validation NLL 0.1749 against 0.1707 (bench/QUALITY.md, open brackets).
+ */
 function normals(count: number, seed: number, std: number): Float64Array {
   let s = (seed * 2654435761 + 1) >>> 0;
   const uniform = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
