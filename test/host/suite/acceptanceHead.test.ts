@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
-import { hookState, resetHooks, setSetting, waitForModel, type CompletionTrace } from './extensionState';
+import { hookState, inlineSuiteSettings, resetHooks, setSetting, waitForModel, type CompletionTrace, type RestoreSettings } from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
 
 /** safetensors with F32 vectors, written by hand (the suite does not import the engine). */
@@ -43,24 +43,17 @@ function modelWithHopelessHead(model: string): string {
 suite('acceptance head gating', function () {
   this.timeout(180_000);
   let dir: string;
+  let restoreSettings: RestoreSettings | undefined;
   const editors: vscode.TextEditor[] = [];
 
   suiteSetup(async () => {
     await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
     dir = modelWithHopelessHead(await randomModel('tiny'));
-    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
-    await setSetting('suggestOnTriggerCharacters', false, 'editor');
-    await setSetting('modelPath', dir);
-    await setSetting('temperature', 0);
-    await setSetting('maxTokens', 16);
-    await setSetting('debounceMs', 30);
-    await setSetting('minConfidence', 0.3);
+    restoreSettings = await inlineSuiteSettings({ modelPath: dir, temperature: 0, maxTokens: 16, debounceMs: 30, minConfidence: 0.3 });
   });
 
   suiteTeardown(async () => {
-    for (const key of ['modelPath', 'temperature', 'maxTokens', 'debounceMs', 'minConfidence']) await setSetting(key, undefined);
-    await setSetting('quickSuggestions', undefined, 'editor');
-    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+    await restoreSettings?.();
     while (editors.length > 0) await closeWithoutSaving(editors.pop()!);
     fs.rmSync(dir, { recursive: true, force: true });
   });

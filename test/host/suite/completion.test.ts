@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, runUntilEdit, sleep, typeText, waitFor } from './editorDriver';
 import {
-  hookState, resetHooks, setSetting, waitForModel, waitForState, type CompletionTrace, type HookState,
+  hookState, inlineSuiteSettings, resetHooks, setSetting, waitForModel, waitForState, type CompletionTrace, type HookState, type RestoreSettings,
 } from './extensionState';
 import { corruptModel, EXTENSION_ID, randomModel } from './testModels';
 
@@ -60,6 +60,7 @@ function commitShown(editor: vscode.TextEditor): Promise<string> {
 suite('inline completions from the real engine', function () {
   this.timeout(180_000);
   let tiny: string;
+  let restoreSettings: RestoreSettings | undefined;
   const editors: vscode.TextEditor[] = [];
 
   async function open(language: string, content: string): Promise<vscode.TextEditor> {
@@ -79,21 +80,11 @@ suite('inline completions from the real engine', function () {
     assert.ok(ext, `extension ${EXTENSION_ID} not found`);
     await ext.activate();
     tiny = await randomModel('tiny');
-    // IntelliSense's widget would take over the inline suggestion (the provider stands back for it).
-    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
-    await setSetting('suggestOnTriggerCharacters', false, 'editor');
-    await setSetting('modelPath', tiny);
-    await setSetting('temperature', 0);
-    await setSetting('maxTokens', 16);
-    await setSetting('debounceMs', 30);
+    restoreSettings = await inlineSuiteSettings({ modelPath: tiny, temperature: 0, maxTokens: 16, debounceMs: 30 });
   });
 
   suiteTeardown(async () => {
-    for (const key of ['modelPath', 'temperature', 'maxTokens', 'debounceMs', 'languages', 'device', 'idleUnloadMinutes']) {
-      await setSetting(key, undefined);
-    }
-    await setSetting('quickSuggestions', undefined, 'editor');
-    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+    await restoreSettings?.(['languages', 'device', 'idleUnloadMinutes']);
     await vscode.commands.executeCommand('gpt2Complete.resume');
   });
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, runUntilEdit, sleep, typeText, waitFor } from './editorDriver';
-import { hookState, resetHooks, setSetting, waitForState, type CompletionTrace } from './extensionState';
+import { hookState, inlineSuiteSettings, resetHooks, setSetting, waitForState, type CompletionTrace, type RestoreSettings } from './extensionState';
 import { screenshot } from './screenshots';
 import { EXTENSION_ID, randomModel } from './testModels';
 
@@ -73,23 +73,17 @@ async function sizeOnlyHub(sizes: { config: number; weights: number }): Promise<
 suite('editor experience', function () {
   this.timeout(180_000);
   let tiny: string;
+  let restoreSettings: RestoreSettings | undefined;
   const editors: vscode.TextEditor[] = [];
 
   suiteSetup(async () => {
     await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
     tiny = await randomModel('tiny');
-    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
-    await setSetting('suggestOnTriggerCharacters', false, 'editor');
-    await setSetting('modelPath', tiny);
-    await setSetting('device', 'auto');
-    await setSetting('maxTokens', 8);
-    await setSetting('debounceMs', 30);
+    restoreSettings = await inlineSuiteSettings({ modelPath: tiny, device: 'auto', maxTokens: 8, debounceMs: 30 });
   });
 
   suiteTeardown(async () => {
-    for (const key of ['modelPath', 'device', 'maxTokens', 'debounceMs']) await setSetting(key, undefined);
-    await setSetting('quickSuggestions', undefined, 'editor');
-    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+    await restoreSettings?.();
     await vscode.commands.executeCommand('gpt2Complete.resume');
   });
 

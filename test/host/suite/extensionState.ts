@@ -99,6 +99,25 @@ export async function setSetting(key: string, value: unknown, section = 'gpt2Com
   await vscode.workspace.getConfiguration(section).update(key, value, vscode.ConfigurationTarget.Global);
 }
 
+/** What puts a suite's settings back (inlineSuiteSettings), with `alsoReset`: keys its tests change. */
+export type RestoreSettings = (alsoReset?: readonly string[]) => Promise<void>;
+
+/**
+ * For a suite of inline suggestions: VS Code's own suggestions off (IntelliSense's widget would take
+ * over the inline suggestion; the provider stands back for it) and `settings` (gpt2Complete.*, in
+ * order; undefined resets one). Returns what puts every one of them back to its default.
+ */
+export async function inlineSuiteSettings(settings: Record<string, unknown>): Promise<RestoreSettings> {
+  await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
+  await setSetting('suggestOnTriggerCharacters', false, 'editor');
+  for (const [key, value] of Object.entries(settings)) await setSetting(key, value);
+  return async (alsoReset = []) => {
+    for (const key of [...Object.keys(settings), ...alsoReset]) await setSetting(key, undefined);
+    await setSetting('quickSuggestions', undefined, 'editor');
+    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+  };
+}
+
 /** Waits until the hook state satisfies `predicate`, returning that state. */
 export function waitForState(predicate: (s: HookState) => boolean, options: WaitOptions = {}): Promise<HookState> {
   return waitFor(async () => {

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, sleep, typeText, waitFor } from './editorDriver';
-import { hookState, probeEventLoop, resetHooks, setSetting, waitForState, type EventLoopReport } from './extensionState';
+import { hookState, inlineSuiteSettings, probeEventLoop, resetHooks, setSetting, waitForState, type EventLoopReport, type RestoreSettings } from './extensionState';
 import { writeCorpus } from './fineTuneCorpus';
 import { screenshot } from './screenshots';
 import { EXTENSION_ID, randomModel } from './testModels';
@@ -101,6 +101,7 @@ suite('Fine-tune on workspace', function () {
   let tiny: string;
   let workspace: string;
   const editors: vscode.TextEditor[] = [];
+  let restoreSettings: RestoreSettings | undefined;
 
   suiteSetup(async () => {
     await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
@@ -110,10 +111,7 @@ suite('Fine-tune on workspace', function () {
     // ~30,000 tokens of regular TypeScript beside the fixture's own files: above the production minimums.
     writeCorpus(workspace);
     tiny = await randomModel('tiny');
-    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
-    await setSetting('modelPath', tiny);
-    await setSetting('maxTokens', 8);
-    await setSetting('debounceMs', 30);
+    restoreSettings = await inlineSuiteSettings({ modelPath: tiny, maxTokens: 8, debounceMs: 30 });
   });
 
   suiteTeardown(async () => {
@@ -122,8 +120,7 @@ suite('Fine-tune on workspace', function () {
     await vscode.commands.executeCommand('gpt2Complete._testFineTuneConfigure', { confirm: false, folder: workspace });
     await vscode.commands.executeCommand('gpt2Complete.deleteAdapter');
     await vscode.commands.executeCommand('gpt2Complete._testFineTuneConfigure', undefined);
-    for (const key of ['modelPath', 'maxTokens', 'debounceMs']) await setSetting(key, undefined);
-    await setSetting('quickSuggestions', undefined, 'editor');
+    await restoreSettings?.();
   });
 
   teardown(async () => {

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
-import { hookState, resetHooks, setSetting, waitForModel, waitForState, type CompletionTrace } from './extensionState';
+import { hookState, inlineSuiteSettings, resetHooks, setSetting, waitForModel, waitForState, type CompletionTrace, type RestoreSettings } from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
 
 // A preset without pinned hashes (presets.ts): a pinned one refuses the stand-in hub's random weights.
@@ -132,6 +132,7 @@ suite('model download', function () {
   let presetDir: string;
   const previousEndpoint = process.env.HF_ENDPOINT;
   const editors: vscode.TextEditor[] = [];
+  let restoreSettings: RestoreSettings | undefined;
 
   suiteSetup(async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
@@ -143,19 +144,13 @@ suite('model download', function () {
     process.env.HF_ENDPOINT = await hub.start();
     presetDir = path.join((await hookState()).storage.modelsRoot, PRESET);
     fs.rmSync(presetDir, { recursive: true, force: true });
-    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
-    await setSetting('suggestOnTriggerCharacters', false, 'editor');
-    await setSetting('modelPath', undefined);
-    await setSetting('maxTokens', 16);
-    await setSetting('debounceMs', 30);
+    restoreSettings = await inlineSuiteSettings({ modelPath: undefined, maxTokens: 16, debounceMs: 30 });
   });
 
   suiteTeardown(async () => {
     await vscode.commands.executeCommand('gpt2Complete._testDownload', 'reset');
     while (editors.length > 0) await closeWithoutSaving(editors.pop()!);
-    for (const key of ['model', 'maxTokens', 'debounceMs']) await setSetting(key, undefined);
-    await setSetting('quickSuggestions', undefined, 'editor');
-    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+    await restoreSettings?.(['model']);
     if (previousEndpoint === undefined) delete process.env.HF_ENDPOINT;
     else process.env.HF_ENDPOINT = previousEndpoint;
     await hub.stop();

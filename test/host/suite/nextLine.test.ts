@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { acceptInlineSuggestion, closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
-import { hookState, resetHooks, setSetting, waitForModel, waitForState, waitForTraceAt, type HookState } from './extensionState';
+import {
+  hookState, inlineSuiteSettings, resetHooks, waitForModel, waitForState, waitForTraceAt, type HookState, type RestoreSettings,
+} from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
 
 /** The command an inline item runs when it is accepted (src/vscode/inlineProvider.ts). */
@@ -18,6 +20,7 @@ const ACCEPTED_COMMAND = 'gpt2Complete._accepted';
 suite('the next line after an accept', function () {
   this.timeout(180_000);
   let tiny: string;
+  let restoreSettings: RestoreSettings | undefined;
   const editors: vscode.TextEditor[] = [];
 
   async function open(language: string, content: string): Promise<vscode.TextEditor> {
@@ -42,12 +45,7 @@ suite('the next line after an accept', function () {
     assert.ok(ext, `extension ${EXTENSION_ID} not found`);
     await ext.activate();
     tiny = await randomModel('tiny');
-    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
-    await setSetting('suggestOnTriggerCharacters', false, 'editor');
-    await setSetting('modelPath', tiny);
-    await setSetting('temperature', 0);
-    await setSetting('maxTokens', 16);
-    await setSetting('debounceMs', 30);
+    restoreSettings = await inlineSuiteSettings({ modelPath: tiny, temperature: 0, maxTokens: 16, debounceMs: 30 });
     // A prefetch needs a loaded model (it never loads one): one request loads it.
     const editor = await open('typescript', 'let total = ');
     await typeText(editor, 'a');
@@ -55,9 +53,7 @@ suite('the next line after an accept', function () {
   });
 
   suiteTeardown(async () => {
-    for (const key of ['modelPath', 'temperature', 'maxTokens', 'debounceMs']) await setSetting(key, undefined);
-    await setSetting('quickSuggestions', undefined, 'editor');
-    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+    await restoreSettings?.();
   });
 
   setup(resetHooks);

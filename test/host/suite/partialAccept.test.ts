@@ -6,30 +6,24 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { closeWithoutSaving, openUntitled, runUntilEdit, typeText, waitFor } from './editorDriver';
-import { hookState, resetHooks, setSetting, waitForState, type CompletionTrace } from './extensionState';
+import { hookState, inlineSuiteSettings, resetHooks, waitForState, type CompletionTrace, type RestoreSettings } from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
 
 suite('partial accepts', function () {
   this.timeout(180_000);
   let editor: vscode.TextEditor | undefined;
+  let restoreSettings: RestoreSettings | undefined;
 
   suiteSetup(async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext, `extension ${EXTENSION_ID} not found`);
     await ext.activate();
-    await setSetting('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, 'editor');
-    await setSetting('suggestOnTriggerCharacters', false, 'editor');
-    await setSetting('modelPath', await randomModel('tiny'));
-    await setSetting('temperature', 0);
-    await setSetting('maxTokens', 16);
-    await setSetting('debounceMs', 30);
+    restoreSettings = await inlineSuiteSettings({ modelPath: await randomModel('tiny'), temperature: 0, maxTokens: 16, debounceMs: 30 });
   });
 
   suiteTeardown(async () => {
     if (editor !== undefined) await closeWithoutSaving(editor);
-    for (const key of ['modelPath', 'temperature', 'maxTokens', 'debounceMs']) await setSetting(key, undefined);
-    await setSetting('quickSuggestions', undefined, 'editor');
-    await setSetting('suggestOnTriggerCharacters', undefined, 'editor');
+    await restoreSettings?.();
   });
 
   test('accept next word counts its characters; Tab then counts one acceptance and only the rest', async () => {
