@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { closeWithoutSaving, openUntitled, runUntilEdit, sleep, typeText, waitFor } from './editorDriver';
+import { runUntilEdit, sleep, typeText, UntitledEditors, waitFor } from './editorDriver';
 import {
   hookState, inlineSuiteSettings, resetHooks, setSetting, waitForModel, waitForState, type CompletionTrace, type HookState, type RestoreSettings,
 } from './extensionState';
@@ -61,13 +61,8 @@ suite('inline completions from the real engine', function () {
   this.timeout(180_000);
   let tiny: string;
   let restoreSettings: RestoreSettings | undefined;
-  const editors: vscode.TextEditor[] = [];
-
-  async function open(language: string, content: string): Promise<vscode.TextEditor> {
-    const editor = await openUntitled(language, content);
-    editors.push(editor);
-    return editor;
-  }
+  const editors = new UntitledEditors();
+  const open = (language: string, content: string): Promise<vscode.TextEditor> => editors.open(language, content);
 
   async function typeQuietly(editor: vscode.TextEditor, text: string): Promise<HookState> {
     for (const ch of text) await typeText(editor, ch);
@@ -91,7 +86,7 @@ suite('inline completions from the real engine', function () {
   setup(resetHooks);
 
   teardown(async () => {
-    while (editors.length > 0) await closeWithoutSaving(editors.pop()!);
+    await editors.closeAll();
   });
 
   for (const [language, content, typed] of [

@@ -135,6 +135,21 @@ export function insertedText(before: string, after: string): string {
   return after.slice(start, endA);
 }
 
+/** The untitled editors a suite opens, each closed without saving by `closeAll` (its teardown). */
+export class UntitledEditors {
+  private readonly editors: vscode.TextEditor[] = [];
+
+  async open(language: string, content: string): Promise<vscode.TextEditor> {
+    const editor = await openUntitled(language, content);
+    this.editors.push(editor);
+    return editor;
+  }
+
+  async closeAll(): Promise<void> {
+    while (this.editors.length > 0) await closeWithoutSaving(this.editors.pop()!);
+  }
+}
+
 /** Closes the editor's document without saving and without a "save changes?" prompt. */
 export async function closeWithoutSaving(editor: vscode.TextEditor): Promise<void> {
   await vscode.window.showTextDocument(editor.document, { preserveFocus: false });

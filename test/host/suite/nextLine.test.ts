@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { acceptInlineSuggestion, closeWithoutSaving, openUntitled, typeText, waitFor } from './editorDriver';
+import { acceptInlineSuggestion, typeText, UntitledEditors, waitFor } from './editorDriver';
 import {
   hookState, inlineSuiteSettings, resetHooks, waitForModel, waitForState, waitForTraceAt, type HookState, type RestoreSettings,
 } from './extensionState';
@@ -21,13 +21,8 @@ suite('the next line after an accept', function () {
   this.timeout(180_000);
   let tiny: string;
   let restoreSettings: RestoreSettings | undefined;
-  const editors: vscode.TextEditor[] = [];
-
-  async function open(language: string, content: string): Promise<vscode.TextEditor> {
-    const editor = await openUntitled(language, content);
-    editors.push(editor);
-    return editor;
-  }
+  const editors = new UntitledEditors();
+  const open = (language: string, content: string): Promise<vscode.TextEditor> => editors.open(language, content);
 
   /** The prefetch started by the accept command for `uri`, once it has finished. */
   function prefetchFor(uri: string, timeoutMs = 10_000): Promise<NonNullable<HookState['lastPrefetch']>> {
@@ -59,7 +54,7 @@ suite('the next line after an accept', function () {
   setup(resetHooks);
 
   teardown(async () => {
-    while (editors.length > 0) await closeWithoutSaving(editors.pop()!);
+    await editors.closeAll();
   });
 
   test("Enter types the indentation the prefetch was computed for (VS Code's own rules)", async () => {
