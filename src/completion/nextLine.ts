@@ -7,13 +7,20 @@
  * the editor's real request finds no result for its document and runs as usual.
  *
  * The indentation follows VS Code's own rules for an Enter at the end of a line (its built-in
- * language configurations, with `editor.autoIndent` at its default): one unit deeper after an
- * unclosed bracket, after `=>`, a braceless `if (…)` / `else` and `case …:` in the C family, and
- * after a compound statement's `:` or an open bracket in Python; the line's own indentation
- * everywhere else.
+ * language configurations), as far as `editor.autoIndent` applies them: at `full`, the default, one
+ * unit deeper after an unclosed bracket, after `=>`, a braceless `if (…)` / `else` and `case …:` in
+ * JavaScript and TypeScript, and after a compound statement's `:` or an open bracket in Python; the
+ * line's own indentation everywhere else. `advanced` leaves out the indentation rules (the unclosed
+ * bracket mid-line, `=>`, braceless `if`), `brackets` keeps only the open bracket at the line's end,
+ * `keep` only the line's own indentation, and `none` types none.
  */
 import { leadingWhitespace } from './indentation';
 import { languageSyntax } from './languages';
+
+/** VS Code's `editor.autoIndent`, from the least it does on Enter to the most. */
+export const AUTO_INDENT_LEVELS = ['none', 'keep', 'brackets', 'advanced', 'full'] as const;
+export type AutoIndent = (typeof AUTO_INDENT_LEVELS)[number];
+const BRACKETS = 2, ADVANCED = 3, FULL = 4;
 
 export interface DocumentState {
   readonly text: string;
@@ -22,8 +29,10 @@ export interface DocumentState {
 
 /** VS Code's increaseIndentPattern for JavaScript and TypeScript: a bracket left open to the line's end. */
 const OPEN_BRACKET = /(\{[^}]*|\([^)]*|\[[^\]]*)$/;
-/** Its indentNextLinePattern (an arrow, a braceless `if (…)`, `for (…)`, `while (…)`, `else`) and `case …:` rule. */
-const INDENT_NEXT = /(=>\s*$)|(^\s*(((else ?)?if|for|while)\s*\(.*\)\s*|else\s*)$)|(^\s*(\bcase\s.+:|\bdefault:)$)/;
+/** Its indentNextLinePattern: an arrow, a braceless `if (…)`, `for (…)`, `while (…)`, `else`. */
+const INDENT_NEXT = /(=>\s*$)|(^\s*(((else ?)?if|for|while)\s*\(.*\)\s*|else\s*)$)/;
+/** Its onEnterRule for a `case …:` or `default:` label. */
+const CASE_LABEL = /^\s*(\bcase\s.+:|\bdefault:)$/;
 /** Python's onEnterRules: a compound statement's header. */
 const PYTHON_HEADER = /^\s*(?:def|class|for|if|elif|else|while|try|with|finally|except|async).*?:\s*$/;
 /** What VS Code does after any language's open bracket. */
@@ -36,7 +45,7 @@ const DOC_COMMENT = /^\s*(\/\*\*|\*)/;
  * line or the editor would type more than indentation. `indentUnit` is the editor's (tab size
  * and spaces).
  */
-export function afterEnter(state: DocumentState, languageId: string, indentUnit: string): DocumentState | null {
+export function afterEnter(state: DocumentState, languageId: string, indentUnit: string, autoIndent: AutoIndent = 'full'): DocumentState | null {
   const { text, offset } = state;
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   const newline = text.indexOf('\n', offset);
@@ -45,8 +54,8 @@ export function afterEnter(state: DocumentState, languageId: string, indentUnit:
   if (rest !== '' && rest !== '\r') return null;
   const line = text.slice(lineStart, offset);
   if (line.trim() === '' || DOC_COMMENT.test(line)) return null;
-  const deeper = opensBlock(line, languageId);
-  const indent = leadingWhitespace(line) + (deeper ? indentUnit : '');
+  const level = AUTO_INDENT_LEVELS.indexOf(autoIndent);
+  const indent = level === 0 ? '' : leadingWhitespace(line) + (opensBlock(line, languageId, level) ? indentUnit : '');
   const eol = rest === '\r' || text.charAt(lineStart - 2) === '\r' ? '\r\n' : '\n';
   const at = offset + rest.length - (rest === '\r' ? 1 : 0);
   return { text: text.slice(0, at) + eol + indent + text.slice(at), offset: at + eol.length + indent.length };
@@ -56,11 +65,15 @@ export function afterEnter(state: DocumentState, languageId: string, indentUnit:
 const STRING = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`/g;
 const JS_FAMILY = new Set(['javascript', 'typescript', 'javascriptreact', 'typescriptreact']);
 
-function opensBlock(line: string, languageId: string): boolean {
+function opensBlock(line: string, languageId: string, level: number): boolean {
   const syntax = languageSyntax(languageId);
-  const code = line.replace(STRING, '""');
-  if (syntax.indentationScoped) return PYTHON_HEADER.test(line) || ENDS_IN_OPEN_BRACKET.test(code.replace(/#.*$/, ''));
-  if (syntax.lineComment !== '//') return ENDS_IN_OPEN_BRACKET.test(code);
-  const bare = code.replace(/\/\/.*$/, '');
-  return OPEN_BRACKET.test(bare) || (JS_FAMILY.has(languageId) && INDENT_NEXT.test(bare));
+  const withoutStrings = line.replace(STRING, '""');
+  const code = syntax.lineComment === undefined ? withoutStrings : withoutStrings.split(syntax.lineComment)[0];
+  if (level >= BRACKETS && ENDS_IN_OPEN_BRACKET.test(code)) return true;
+  if (level < ADVANCED) return false;
+  if (syntax.indentationScoped) return PYTHON_HEADER.test(line);
+  const js = JS_FAMILY.has(languageId);
+  if (js && CASE_LABEL.test(code)) return true;
+  if (level < FULL || syntax.lineComment !== '//') return false;
+  return OPEN_BRACKET.test(code) || (js && INDENT_NEXT.test(code));
 }

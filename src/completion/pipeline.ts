@@ -24,7 +24,7 @@ import { checkGates, type GateReason, type LanguageEnablement } from './gates';
 import { inferIndentUnit } from './indentation';
 import { postprocessContextAt, tracePostprocess, type PostprocessContext } from './postprocess';
 import { promptSource, type PromptSource } from './prompt';
-import { afterEnter } from './nextLine';
+import { afterEnter, type AutoIndent } from './nextLine';
 import { completionCacheKey, CompletionResultCache } from './resultCache';
 import { TypingThroughCache } from './typingThrough';
 import type { TriggerKind } from './types';
@@ -108,6 +108,8 @@ export interface PipelineRequest {
   readonly cursorCount?: number;
   /** The editor's indentation unit (tab size / spaces), used when the text does not show one. */
   readonly editorIndentUnit?: string;
+  /** The editor's `editor.autoIndent` for the document (what Enter types; default `full`). */
+  readonly autoIndent?: AutoIndent;
   /** The document's file on disk (absolute path), when it has one. */
   readonly filePath?: string;
   /** False once the document changed after the request was made: the answer is not shown. */
@@ -249,7 +251,7 @@ export class CompletionPipeline {
     if (this.deps.prefetch === false || !settings.enable || model === undefined || (this.deps.paused?.() ?? false)) return;
     const uri = req.documentUri;
     const unit = req.editorIndentUnit ?? inferIndentUnit(indentSample(req.text, req.offset), '    ');
-    const next = afterEnter(req, req.languageId, unit);
+    const next = afterEnter(req, req.languageId, unit, req.autoIndent);
     if (next === null) return;
     const request = createCompletionRequest({
       text: next.text, offset: next.offset, languageId: req.languageId, documentUri: uri, documentVersion: req.documentVersion,

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { CompletionPipeline, type CompletionTrace, type PipelineCounters, type PipelineResult } from '../completion/pipeline';
 import type { BackendModel, CompletionBackend } from '../completion/backend';
 import type { OutcomeLog } from '../completion/outcomeLog';
+import { AUTO_INDENT_LEVELS, type AutoIndent } from '../completion/nextLine';
 import { isCancelled } from '../engine/errors';
 import type { ErrorNotifier } from './errorNotifier';
 import type { LoadedModel, ModelManager } from './modelManager';
@@ -128,6 +129,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
       offset: document.offsetAt(editor.selection.active),
       trigger: 'automatic',
       editorIndentUnit: editorIndentUnit(editor),
+      autoIndent: autoIndentOf(document),
       filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
     });
   }
@@ -276,6 +278,12 @@ function editorOf(document: vscode.TextDocument): vscode.TextEditor | undefined 
   const active = vscode.window.activeTextEditor;
   if (active?.document === document) return active;
   return vscode.window.visibleTextEditors.find((e) => e.document === document);
+}
+
+/** The document's `editor.autoIndent` (language overrides included); anything unknown reads as the default. */
+function autoIndentOf(document: vscode.TextDocument): AutoIndent {
+  const value = vscode.workspace.getConfiguration('editor', { languageId: document.languageId, uri: document.uri }).get<string>('autoIndent');
+  return AUTO_INDENT_LEVELS.find((level) => level === value) ?? 'full';
 }
 
 function editorIndentUnit(editor: vscode.TextEditor | undefined): string {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { acceptInlineSuggestion, typeText, UntitledEditors, waitFor } from './editorDriver';
 import {
-  hookState, inlineSuiteSettings, resetHooks, waitForModel, waitForState, waitForTraceAt, type HookState, type RestoreSettings,
+  hookState, inlineSuiteSettings, resetHooks, setSetting, waitForModel, waitForState, waitForTraceAt, type HookState, type RestoreSettings,
 } from './extensionState';
 import { EXTENSION_ID, randomModel } from './testModels';
 
@@ -79,6 +79,32 @@ suite('the next line after an accept', function () {
       await typeText(editor, '\n');
       assert.equal(JSON.stringify(editor.document.getText()), JSON.stringify(predicted.text), `${language}: Enter after ${JSON.stringify(content.split('\n').pop())}`);
       assert.equal(editor.document.offsetAt(editor.selection.active), predicted.offset);
+    }
+  });
+
+  test('and as much of those rules as editor.autoIndent applies', async () => {
+    const cases: [string, string][] = [
+      ['typescript', 'function f(a: number) {\n    call(a,'],
+      ['typescript', 'function f(a: number) {\n    if (a > 0) {'],
+      ['typescript', 'function f(a: string) {\n    switch (a) {\n        case "x":'],
+      ['python', 'class Box:\n    def area(self):'],
+    ];
+    try {
+      for (const mode of ['advanced', 'brackets', 'keep', 'none']) {
+        await setSetting('autoIndent', mode, 'editor');
+        for (const [language, content] of cases) {
+          const editor = await open(language, content);
+          const uri = editor.document.uri.toString();
+          await vscode.commands.executeCommand(ACCEPTED_COMMAND, uri, 'x');
+          const predicted = await prefetchFor(uri);
+          await typeText(editor, '\n');
+          assert.equal(JSON.stringify(editor.document.getText()), JSON.stringify(predicted.text), `autoIndent ${mode}, ${language}: Enter after ${JSON.stringify(content.split('\n').pop())}`);
+          await editors.closeAll();
+          await resetHooks();
+        }
+      }
+    } finally {
+      await setSetting('autoIndent', undefined, 'editor');
     }
   });
 

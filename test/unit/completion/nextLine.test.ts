@@ -1,11 +1,11 @@
 // The document as Enter at the end of a line leaves it, with the indentation VS Code's built-in
 // language configurations type there (checked against the editor in the host suite).
 import { strict as assert } from 'node:assert';
-import { afterEnter } from '../../../src/completion/nextLine';
+import { afterEnter, type AutoIndent } from '../../../src/completion/nextLine';
 
 /** The new line's indentation after Enter at the end of `text` (the cursor at its end), or null. */
-function indentAfter(text: string, languageId: string, unit = '  '): string | null {
-  const next = afterEnter({ text, offset: text.length }, languageId, unit);
+function indentAfter(text: string, languageId: string, unit = '  ', autoIndent: AutoIndent = 'full'): string | null {
+  const next = afterEnter({ text, offset: text.length }, languageId, unit, autoIndent);
   if (next === null) return null;
   assert.equal(next.offset, next.text.length);
   return next.text.slice(next.text.lastIndexOf('\n') + 1);
@@ -36,6 +36,17 @@ describe('afterEnter: the document after Enter at the end of a line', () => {
     assert.equal(indentAfter("    d = {'a': 1}", 'python', '    '), '    ');
     assert.equal(indentAfter("    key = 'x':", 'python', '    '), '    ', 'a colon after other code is not a block');
     assert.equal(indentAfter('    return value', 'python', '    '), '    ');
+  });
+
+  it("applies as much as editor.autoIndent says: full, advanced, brackets, keep, none", () => {
+    const at = (text: string, languageId: string) => (['full', 'advanced', 'brackets', 'keep', 'none'] as const).map((mode) => indentAfter(text, languageId, '  ', mode));
+    // An unclosed bracket mid-line and an arrow are indentation rules (full only); a bracket at the end is a bracket rule.
+    assert.deepEqual(at('  call(a,', 'typescript'), ['    ', '  ', '  ', '  ', '']);
+    assert.deepEqual(at('  const f = () =>', 'typescript'), ['    ', '  ', '  ', '  ', '']);
+    assert.deepEqual(at('  if (ready) {', 'typescript'), ['    ', '    ', '    ', '  ', '']);
+    // A case label and a compound statement's colon are onEnter rules (advanced and full).
+    assert.deepEqual(at('    case "a":', 'typescript'), ['      ', '      ', '    ', '    ', '']);
+    assert.deepEqual(at('  def f(self):', 'python'), ['    ', '    ', '  ', '  ', '']);
   });
 
   it('inserts at the cursor, before the rest of the document, with the document\'s line ending', () => {
