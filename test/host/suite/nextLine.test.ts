@@ -35,10 +35,25 @@ suite('the next line after an accept', function () {
     );
   }
 
+  /**
+   * Opens `content` with the cursor at its end, runs what an accepted item's command runs there, and
+   * presses Enter: the editor must hold exactly the document the prefetch was computed for.
+   */
+  async function enterMatchesPrefetch(language: string, content: string, autoIndent: string): Promise<void> {
+    const editor = await open(language, content);
+    const uri = editor.document.uri.toString();
+    await vscode.commands.executeCommand(ACCEPTED_COMMAND, uri, 'x');
+    const predicted = await prefetchFor(uri);
+    await typeText(editor, '\n');
+    const where = `autoIndent ${autoIndent}, ${language}: Enter after ${JSON.stringify(content.split('\n').pop())}`;
+    assert.equal(JSON.stringify(editor.document.getText()), JSON.stringify(predicted.text), where);
+    assert.equal(editor.document.offsetAt(editor.selection.active), predicted.offset, where);
+    await editors.closeAll();
+    await resetHooks();
+  }
+
   suiteSetup(async () => {
-    const ext = vscode.extensions.getExtension(EXTENSION_ID);
-    assert.ok(ext, `extension ${EXTENSION_ID} not found`);
-    await ext.activate();
+    await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
     tiny = await randomModel('tiny');
     restoreSettings = await inlineSuiteSettings({ modelPath: tiny, temperature: 0, maxTokens: 16, debounceMs: 30 });
     // A prefetch needs a loaded model (it never loads one): one request loads it.
@@ -70,16 +85,7 @@ suite('the next line after an accept', function () {
       ['python', 'def f():\n    items = ['],
       ['python', 'def f():\n    key = "x":'],
     ];
-    for (const [language, content] of cases) {
-      const editor = await open(language, content);
-      const uri = editor.document.uri.toString();
-      // What an accepted item's command does, with the cursor where the accept left it.
-      await vscode.commands.executeCommand(ACCEPTED_COMMAND, uri, 'x');
-      const predicted = await prefetchFor(uri);
-      await typeText(editor, '\n');
-      assert.equal(JSON.stringify(editor.document.getText()), JSON.stringify(predicted.text), `${language}: Enter after ${JSON.stringify(content.split('\n').pop())}`);
-      assert.equal(editor.document.offsetAt(editor.selection.active), predicted.offset);
-    }
+    for (const [language, content] of cases) await enterMatchesPrefetch(language, content, 'full');
   });
 
   test('and as much of those rules as editor.autoIndent applies', async () => {
@@ -92,16 +98,7 @@ suite('the next line after an accept', function () {
     try {
       for (const mode of ['advanced', 'brackets', 'keep', 'none']) {
         await setSetting('autoIndent', mode, 'editor');
-        for (const [language, content] of cases) {
-          const editor = await open(language, content);
-          const uri = editor.document.uri.toString();
-          await vscode.commands.executeCommand(ACCEPTED_COMMAND, uri, 'x');
-          const predicted = await prefetchFor(uri);
-          await typeText(editor, '\n');
-          assert.equal(JSON.stringify(editor.document.getText()), JSON.stringify(predicted.text), `autoIndent ${mode}, ${language}: Enter after ${JSON.stringify(content.split('\n').pop())}`);
-          await editors.closeAll();
-          await resetHooks();
-        }
+        for (const [language, content] of cases) await enterMatchesPrefetch(language, content, mode);
       }
     } finally {
       await setSetting('autoIndent', undefined, 'editor');
