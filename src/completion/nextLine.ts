@@ -56,9 +56,9 @@ export function afterEnter(state: DocumentState, languageId: string, indentUnit:
   if (line.trim() === '' || DOC_COMMENT.test(line)) return null;
   const level = AUTO_INDENT_LEVELS.indexOf(autoIndent);
   const indent = level === 0 ? '' : leadingWhitespace(line) + (opensBlock(line, languageId, level) ? indentUnit : '');
+  // The line break goes in at the cursor, before a CRLF document's '\r'.
   const eol = rest === '\r' || text.charAt(lineStart - 2) === '\r' ? '\r\n' : '\n';
-  const at = offset + rest.length - (rest === '\r' ? 1 : 0);
-  return { text: text.slice(0, at) + eol + indent + text.slice(at), offset: at + eol.length + indent.length };
+  return { text: text.slice(0, offset) + eol + indent + text.slice(offset), offset: offset + eol.length + indent.length };
 }
 
 /** String literals on one line (VS Code reads indentation rules past strings and comments). */
