@@ -180,6 +180,19 @@ export interface PipelineCounters {
   prefetchHits: number;
 }
 
+/** Counters all at zero: a pipeline's start, and what the test hooks' reset puts back. */
+export function zeroCounters(): PipelineCounters {
+  return { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0, prefetches: 0, prefetchHits: 0 };
+}
+
+/** The document the last prefetch was computed for, and its items once it finished (test hooks, logs). */
+export interface PrefetchRecord {
+  readonly documentUri: string;
+  readonly text: string;
+  readonly offset: number;
+  items?: readonly string[];
+}
+
 /** A next-line suggestion being computed after an accept. */
 interface Prefetch {
   readonly key: string;
@@ -205,10 +218,9 @@ export class CompletionPipeline {
   private readonly prefetched = new Map<string, { key: string; nothing?: SuppressReason }>();
   private seed = 1;
   private busy = 0;
-  readonly counters: PipelineCounters = { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0, prefetches: 0, prefetchHits: 0 };
+  readonly counters: PipelineCounters = zeroCounters();
   lastTrace: CompletionTrace | undefined;
-  /** The document the last prefetch was computed for, and its items once it finished (test hooks, logs). */
-  lastPrefetch: { readonly documentUri: string; readonly text: string; readonly offset: number; items?: readonly string[] } | undefined;
+  lastPrefetch: PrefetchRecord | undefined;
 
   constructor(private readonly deps: PipelineDependencies) {
     this.debouncer = new AdaptiveDebouncer({ baseDelayMs: deps.settings().debounceMs });
@@ -264,7 +276,7 @@ export class CompletionPipeline {
     this.prefetching.get(uri)?.controller.abort();
     const controller = new AbortController();
     const key = completionCacheKey(keyParts);
-    const record: NonNullable<CompletionPipeline['lastPrefetch']> = { documentUri: uri, text: next.text, offset: next.offset };
+    const record: PrefetchRecord = { documentUri: uri, text: next.text, offset: next.offset };
     this.lastPrefetch = record;
     const document = { textAfterCursor: next.text.slice(next.offset, next.offset + CACHE_SUFFIX_CHARS), filePath: req.filePath };
     const run = async (): Promise<void> => {

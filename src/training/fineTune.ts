@@ -487,14 +487,14 @@ async function trainHeadFor(ctx: Context, trainHead: HeadTrainer, method: 'full'
   return head;
 }
 
+/** The run trains the adapter's own head, so before and after can both be judged as the editor shows them. */
+const judgesWithHead = (ctx: Context): boolean => ctx.job.head === true && ctx.trainHead !== undefined;
+
 /**
  * The quality judge on the base model (`baseHash` given: cached in `out` under that hash, so a
  * resumed run does not measure it again) or on the adapter in `adapter`; undefined when there is
  * no judge or the job skips it.
  */
-/** The run trains the adapter's own head, so before and after can both be judged as the editor shows them. */
-const judgesWithHead = (ctx: Context): boolean => ctx.job.head === true && ctx.trainHead !== undefined;
-
 async function judgeQuality(ctx: Context, baseHash: string | undefined, adapter: string | undefined): Promise<QualityJudgeResult | undefined> {
   const { job, judge } = ctx;
   const cuts = job.qualityCuts ?? DEFAULT_QUALITY_CUTS;

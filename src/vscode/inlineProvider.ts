@@ -6,7 +6,7 @@
  * request made by hand finds nothing to show.
  */
 import * as vscode from 'vscode';
-import { CompletionPipeline, type CompletionTrace, type PipelineCounters, type PipelineResult } from '../completion/pipeline';
+import { CompletionPipeline, type CompletionTrace, type PipelineCounters, type PipelineResult, type PrefetchRecord } from '../completion/pipeline';
 import type { BackendModel, CompletionBackend } from '../completion/backend';
 import type { OutcomeLog } from '../completion/outcomeLog';
 import { AUTO_INDENT_LEVELS, type AutoIndent } from '../completion/nextLine';
@@ -92,16 +92,16 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
     return this.pipeline.lastTrace;
   }
 
-  get lastPrefetch(): CompletionPipeline['lastPrefetch'] {
+  set lastTrace(trace: CompletionTrace | undefined) {
+    this.pipeline.lastTrace = trace;
+  }
+
+  get lastPrefetch(): PrefetchRecord | undefined {
     return this.pipeline.lastPrefetch;
   }
 
-  clearLastPrefetch(): void {
-    this.pipeline.lastPrefetch = undefined;
-  }
-
-  set lastTrace(trace: CompletionTrace | undefined) {
-    this.pipeline.lastTrace = trace;
+  set lastPrefetch(record: PrefetchRecord | undefined) {
+    this.pipeline.lastPrefetch = record;
   }
 
   get generating(): boolean {
@@ -122,15 +122,12 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
     if (editor === undefined || editor.document.uri.toString() !== documentUri || editor.selections.length !== 1 || !editor.selection.isEmpty) return;
     const document = editor.document;
     this.pipeline.prefetchAfterAccept({
+      ...documentFields(document, editor),
       documentUri,
-      documentVersion: document.version,
-      languageId: document.languageId,
       text: document.getText(),
       offset: document.offsetAt(editor.selection.active),
       trigger: 'automatic',
-      editorIndentUnit: editorIndentUnit(editor),
       autoIndent: autoIndentOf(document),
-      filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
     });
   }
 
@@ -173,16 +170,13 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider, vsco
       }
       const result = await this.pipeline.complete(
         {
+          ...documentFields(document, editor),
           documentUri: selected === undefined ? uri : `${uri}#suggest-widget`,
-          documentVersion: version,
-          languageId: document.languageId,
           text,
           offset,
           trigger: manual ? 'manual' : 'automatic',
           selectionEmpty: editor?.selection.isEmpty ?? true,
           cursorCount: editor?.selections.length ?? 1,
-          editorIndentUnit: editorIndentUnit(editor),
-          filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
           isCurrent: () => document.version === version,
           editedAt: this.editedAt.get(uri),
         },
@@ -278,6 +272,16 @@ function editorOf(document: vscode.TextDocument): vscode.TextEditor | undefined 
   const active = vscode.window.activeTextEditor;
   if (active?.document === document) return active;
   return vscode.window.visibleTextEditors.find((e) => e.document === document);
+}
+
+/** What a pipeline request says of the document and its editor, whatever the cursor. */
+function documentFields(document: vscode.TextDocument, editor: vscode.TextEditor | undefined) {
+  return {
+    documentVersion: document.version,
+    languageId: document.languageId,
+    editorIndentUnit: editorIndentUnit(editor),
+    filePath: document.uri.scheme === 'file' ? document.uri.fsPath : undefined,
+  };
 }
 
 /** The document's `editor.autoIndent` (language overrides included); anything unknown reads as the default. */

@@ -6,6 +6,7 @@
  */
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'perf_hooks';
 import * as vscode from 'vscode';
+import { zeroCounters } from '../completion/pipeline';
 import type { GenerationOutcome } from './engineClient';
 import type { ErrorNotifier } from './errorNotifier';
 import type { InlineProvider } from './inlineProvider';
@@ -155,9 +156,9 @@ export function registerTestHooks(sources: TestHookSources): vscode.Disposable[]
     vscode.commands.registerCommand(TEST_COMMANDS.reset, () => {
       outcomes.length = 0;
       generationStarts = 0;
-      Object.assign(provider.counters, { engineCalls: 0, engineCancelled: 0, typingThroughHits: 0, cacheHits: 0, prefetches: 0, prefetchHits: 0 });
+      Object.assign(provider.counters, zeroCounters());
       provider.lastTrace = undefined;
-      provider.clearLastPrefetch();
+      provider.lastPrefetch = undefined;
       provider.lastManualEmpty = undefined;
       provider.clearCaches();
     }),
