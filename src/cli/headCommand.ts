@@ -11,10 +11,12 @@ import { UserError } from '../engine/errors';
 import { splitWorkspace } from '../quality/workspaceSplit';
 import type { HeadTrainer } from '../training/fineTune';
 import type { HeadJson } from '../training/fineTuneProtocol';
-import { loadAcceptanceHead } from '../training/head/acceptanceHead';
+import { AcceptanceHead, loadAcceptanceHead, type HeadMeta } from '../training/head/acceptanceHead';
+import { adaptChoiceRule, type ChoiceExample } from '../training/head/ruleAdaptation';
+import { usableRule } from '../completion/context/candidateChoice';
 import { describeHead } from '../training/head/headMetrics';
 import { collectLogExamples } from './headLogExamples';
-import { collectHeadExamples, trainAcceptanceHead, type Labelling } from './headTraining';
+import { collectHeadExamples, isValidationFile, trainAcceptanceHead, type Labelling } from './headTraining';
 import { openPipelineRunner } from './pipelineRunner';
 
 /** Cuts of the training files the head learns from. */
@@ -44,6 +46,8 @@ export interface HeadJob {
    * fine-tuned copy can carry its base's; without one the workspace candidates would be off.
    */
   readonly ruleFrom?: string;
+  /** Adapt that rule to the folder's cuts (ruleAdaptation.ts; default true): slower collection, since every candidate is read. */
+  readonly adaptRule?: boolean;
   readonly signal?: AbortSignal;
   /** Requests asked so far of all the head needs (cuts, then the log's). */
   readonly onProgress?: (done: number, total: number) => void;
@@ -65,7 +69,11 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
       job.onProgress?.(offset + done, total);
       if (done % 100 === 0 || done === of) log(`head: ${done}/${of} ${what}`);
     };
-    const examples = await collectHeadExamples(runner, split.folder, split.train, job.cuts, job.seed + 1, progress(0, 'cuts'), job.signal);
+    const ruleHead = loadAcceptanceHead(job.ruleFrom ?? runner.loaded.checkpointDir, E);
+    const baseRule = (ruleHead?.meta as { candidates?: unknown } | undefined)?.candidates;
+    // With a rule to adapt, the workspace candidates are offered at each cut too (read by the model: slower).
+    const adaptRule = job.adaptRule !== false && usableRule(baseRule) && baseRule.hidden !== undefined;
+    const examples = await collectHeadExamples(runner, split.folder, split.train, job.cuts, job.seed + 1, progress(0, 'cuts'), job.signal, adaptRule);
     if (logged.outcomes.length > 0) log(`head: ${logged.outcomes.length} requests of the suggestion log${logged.malformed > 0 ? ` (${logged.malformed} unreadable lines left out)` : ''}…`);
     const fromLog = await collectLogExamples(runner, logged.outcomes, progress(job.cuts, 'logged requests'), job.signal);
     examples.push(...fromLog);
@@ -73,20 +81,32 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
     if (scored.length < 20) {
       throw new UserError(`finetune --head: only ${scored.length} suggestions were shown at ${examples.length} cuts of ${split.folder}'s training files; a head needs at least 20 (add code files, or raise --head-cuts)`);
     }
-    const ruleHead = loadAcceptanceHead(job.ruleFrom ?? runner.loaded.checkpointDir, E);
+    const cutsOf = `${examples.length - fromLog.length} cuts of the training files of ${path.basename(split.folder)} (seed ${job.seed})`;
     const trained = trainAcceptanceHead(examples, E, {
       labelling: job.labelling, lambda: job.lambda ?? 0,
-      candidates: (ruleHead?.meta as { candidates?: unknown } | undefined)?.candidates,
-      trainedOn:
-        `${examples.length - fromLog.length} cuts of the training files of ${path.basename(split.folder)} (seed ${job.seed})` +
-        (fromLog.length > 0 ? ` and ${fromLog.length} requests of the editor's suggestion log` : ''),
+      candidates: baseRule,
+      trainedOn: cutsOf + (fromLog.length > 0 ? ` and ${fromLog.length} requests of the editor's suggestion log` : ''),
     });
+    let head = trained.head;
+    let rule: HeadJson['rule'];
+    if (adaptRule) {
+      // The rule reads the head's P of each candidate: it is adapted with the head it will run with.
+      const choices: ChoiceExample[] = examples.flatMap((e) => (e.choice === undefined ? [] : [{ file: e.file, expected: e.expected, ...e.choice }]));
+      const adapted = adaptChoiceRule(baseRule, choices, {
+        headP: (x) => head.suggestion(x),
+        isValidation: (e) => isValidationFile(e.file),
+        trainedOn: `adapted from ${baseRule.trainedOn ?? 'the base model\'s rule'} on ${cutsOf}`,
+      });
+      rule = { adapted: adapted.adapted, cuts: adapted.cuts, validationCuts: adapted.validation.cuts, baseNll: adapted.validation.baseNll, adaptedNll: adapted.validation.adaptedNll };
+      head = new AcceptanceHead(head.suggestionHead, head.promptHead, { ...head.meta, candidates: adapted.rule } as HeadMeta);
+    }
     fs.mkdirSync(job.out, { recursive: true });
-    trained.head.save(job.out);
+    head.save(job.out);
     const result: HeadJson = {
-      out: job.out, examples: trained.head.meta.examples, exact: trained.head.meta.positives,
+      out: job.out, examples: head.meta.examples, exact: head.meta.positives,
       fromSuggestionLog: fromLog.filter((e) => e.state !== undefined).length, validation: trained.validation,
-      skipBelow: trained.head.meta.skipBelow, seconds: (performance.now() - t0) / 1000,
+      skipBelow: head.meta.skipBelow, seconds: (performance.now() - t0) / 1000,
+      ...(rule !== undefined ? { rule } : {}),
     };
     log(`${describeHead(result)}; wrote ${path.join(job.out, 'head.safetensors')}`);
     return result;

@@ -14,6 +14,7 @@ import type { BenchFile } from '../quality/workspaceSplit';
 import { AcceptanceHead, type HeadMeta } from '../training/head/acceptanceHead';
 import { auc, chooseThreshold, gate, type ScoredOutcome } from '../training/head/headMetrics';
 import { logit, sigmoid, trainLinearHead, type LabelledState, type LinearHead } from '../training/head/logistic';
+import type { ChoiceExample } from '../training/head/ruleAdaptation';
 import type { PipelineRunner } from './pipelineRunner';
 
 /** One request at a cut: what was shown and the model's states. */
@@ -29,6 +30,8 @@ export interface HeadExample {
   readonly state?: Float32Array;
   /** Decode time of the request, ms (what a skip before decoding saves). */
   readonly decodeMs?: number;
+  /** What the candidate-choice rule read at the cut, when the workspace candidates were offered (ruleAdaptation.ts). */
+  readonly choice?: Omit<ChoiceExample, 'file' | 'expected'>;
 }
 
 export type Labelling = 'exact' | { prefix: number };
@@ -61,11 +64,12 @@ export async function collectHeadExamples(
   seed: number,
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
+  choice = false,
 ): Promise<HeadExample[]> {
   const { cuts } = sampleCuts(files, count, seed);
   const requests = cuts.map((cut) => ({ path: path.join(folder, ...cut.file.split('/')), document: cut.document, offset: cut.offset, languageId: cut.languageId }));
   const examples: HeadExample[] = [];
-  await replayForHead(runner, requests, { onProgress, signal }, (i, asked) => {
+  await replayForHead(runner, requests, { onProgress, signal, choice }, (i, asked) => {
     examples.push({ file: cuts[i].file, kind: cuts[i].kind, expected: cuts[i].expected, ...asked });
   });
   return examples;
@@ -80,25 +84,26 @@ export interface HeadRequest {
 }
 
 /** What the pipeline showed for a request and the model's states behind it. */
-export type AskedExample = Pick<HeadExample, 'shown' | 'promptState' | 'state' | 'decodeMs'>;
+export type AskedExample = Pick<HeadExample, 'shown' | 'promptState' | 'state' | 'decodeMs' | 'choice'>;
 
 /**
- * Asks the pipeline each request with the workspace candidates off (the head learns the model's own
- * suggestions) and hands over what it showed with the states; requests answered without the model
- * (the result cache) have none and are left out. `fresh` forgets the pipeline's cached suggestions
- * before each request, for requests that may repeat a place.
+ * Asks the pipeline each request and hands over what it showed with the states; requests answered
+ * without the model (the result cache) have none and are left out. The head learns the model's own
+ * suggestions: with no head the pipeline chooses nothing among the workspace candidates, and they
+ * are offered (and read, which costs time) only with `choice`, for fitting the choice rule. `fresh`
+ * forgets the pipeline's cached suggestions before each request, for requests that may repeat a place.
  */
 export async function replayForHead(
   runner: PipelineRunner,
   requests: readonly HeadRequest[],
-  options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; fresh?: boolean },
+  options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; fresh?: boolean; choice?: boolean },
   use: (index: number, asked: AskedExample) => void,
 ): Promise<void> {
   let states: RequestStates | undefined;
   const previous = runner.context.onStates;
   const offered = runner.context.candidates;
   runner.context.onStates = (s) => (states = s);
-  runner.context.candidates = false;
+  runner.context.candidates = options.choice === true;
   try {
     for (const [i, r] of requests.entries()) {
       if (options.signal?.aborted) throw new CancelledError();
@@ -114,6 +119,7 @@ export async function replayForHead(
         shown,
         promptState: s.prompt,
         decodeMs: runner.lastResult?.timings.decodeMs,
+        ...(s.choice !== undefined ? { choice: s.choice } : {}),
         state: shown !== '' && candidate !== null && candidate !== undefined && candidate.text === shown ? candidate.x : undefined,
       });
     }
@@ -156,7 +162,7 @@ const DECAYS = [1e-4, 1e-3, 1e-2, 1e-1];
  */
 export function trainAcceptanceHead(examples: readonly HeadExample[], nEmbd: number, options: HeadTrainingOptions): TrainedHead {
   const labelling = options.labelling ?? 'exact';
-  const isValidation = (e: HeadExample) => hashFile(e.file) % 5 === 0;
+  const isValidation = (e: HeadExample) => isValidationFile(e.file);
   const shownData = (list: readonly HeadExample[]): LabelledState[] =>
     list.filter((e) => e.state !== undefined).map((e) => ({ h: e.state!, label: label(e, labelling) }));
   const promptData = (list: readonly HeadExample[]): LabelledState[] =>
@@ -224,6 +230,11 @@ function chooseSkip(valid: readonly HeadExample[], prompt: LinearHead, loss: num
   if (exact.length < 5) return 0;
   const lost = Math.floor(loss * exact.length);
   return lost === 0 ? 0 : exact[lost];
+}
+
+/** The files (a fifth, by a hash of the name) whose cuts a head or rule is validated on, not fitted on. */
+export function isValidationFile(file: string): boolean {
+  return hashFile(file) % 5 === 0;
 }
 
 function hashFile(name: string): number {

@@ -42,6 +42,11 @@ export interface RequestStates {
    * each source's agreement is an input of the choice): what the choice rule is fitted on.
    */
   workspace: readonly { readonly source: WorkspaceCandidate['source']; readonly text: string }[];
+  /**
+   * When the workspace candidates were offered: what the choice rule reads (the head's P left out of
+   * the evidence) and each source's head input, to add the P of whichever head the rule is fitted with.
+   */
+  choice?: ChoiceInputs & { readonly heads: Partial<Record<ChoiceSource, Float32Array>> };
 }
 
 /** A workspace candidate read by the model: the head's input after it, and its tokens' log P (mixed). */
@@ -191,15 +196,20 @@ export async function completeWithEngine(
         if (head !== undefined) candidate.confidence = head.suggestion(x);
       }
       offeredStates.push(...await readOffered(engine, offered, modelShown, built.prompt, result.droppedTokens, req, logProb, below, signal));
-      if (!result.stoppedAfterPrefill) onStates?.({ prompt: promptState, candidates: states, offered: offeredStates, workspace: offered.map((c) => ({ source: c.source, text: c.text })) });
+      if (!result.stoppedAfterPrefill && onStates !== undefined) {
+        // The rule's inputs with each source's head input beside them, the head's P left to the
+        // reader: a workspace's own rule is fitted on them with the head trained for it (ruleAdaptation.ts).
+        const heads: Partial<Record<ChoiceSource, Float32Array>> = {};
+        if (states[0] != null && states[0].text === modelShown) heads.model = states[0].x;
+        for (const o of offeredStates) heads[o.source] = o.x;
+        const evidence = choiceEvidence(modelFeatures, modelFirstLogprob, modelNext, offeredStates);
+        const choice = offering ? { ...choiceInputs(offered, modelShown, modelFeatures, req, evidence), heads } : undefined;
+        onStates({ prompt: promptState, candidates: states, offered: offeredStates, workspace: offered.map((c) => ({ source: c.source, text: c.text })), ...(choice !== undefined ? { choice } : {}) });
+      }
     }
     if (rule !== undefined) {
-      const evidence: Partial<Record<ChoiceSource, Evidence>> = {};
-      if (modelFeatures !== undefined && modelFirstLogprob !== undefined) {
-        evidence.model = { mean: modelFeatures[0], min: modelFeatures[1], first: Math.max(-10, modelFirstLogprob), head: candidates[0]?.confidence, next: modelNext };
-      }
-      for (const o of offeredStates) evidence[o.source] = evidenceOf(o.logprobs, head?.suggestion(o.x), o.next);
-      chooseAmong(candidates, rule, offered, modelShown, modelFeatures, req, (t) => engine.tokenizer.encode(t).length, evidence);
+      const evidence = choiceEvidence(modelFeatures, modelFirstLogprob, modelNext, offeredStates, head, candidates[0]?.confidence);
+      chooseAmong(candidates, rule, choiceInputs(offered, modelShown, modelFeatures, req, evidence), req, (t) => engine.tokenizer.encode(t).length);
     }
     return {
       candidates,
@@ -216,22 +226,33 @@ export async function completeWithEngine(
   }
 }
 
-/**
- * The workspace candidates (as shown: asShown) against the model's suggestion (candidateChoice.ts):
- * the most probable under the rule becomes candidates[0], its P the confidence the pipeline gates
- * on. An automatic request (one candidate) shows only that one; an explicit one keeps the model's
- * samples and adds the workspace's lines after them as alternatives.
- */
-export function chooseAmong(
-  candidates: EngineCompleteResult['candidates'],
-  rule: ChoiceRule,
+/** What the model made of each candidate (the head's P on it when a head is given). */
+function choiceEvidence(
+  modelFeatures: readonly number[] | undefined, modelFirstLogprob: number | undefined, modelNext: number | undefined,
+  offeredStates: readonly OfferedState[], head?: ConfidenceHead, modelConfidence?: number,
+): Partial<Record<ChoiceSource, Evidence>> {
+  const evidence: Partial<Record<ChoiceSource, Evidence>> = {};
+  if (modelFeatures !== undefined && modelFirstLogprob !== undefined) {
+    evidence.model = { mean: modelFeatures[0], min: modelFeatures[1], first: Math.max(-10, modelFirstLogprob), head: modelConfidence, next: modelNext };
+  }
+  for (const o of offeredStates) evidence[o.source] = evidenceOf(o.logprobs, head?.suggestion(o.x), o.next);
+  return evidence;
+}
+
+/** What the choice rule reads at a request: each source's text with the model's reading of it, and the context. */
+export interface ChoiceInputs {
+  readonly offers: Offers;
+  readonly ctx: ChoiceContext;
+}
+
+/** The model's suggestion and the workspace candidates (as shown: asShown) as the choice rule reads them. */
+export function choiceInputs(
   offered: readonly WorkspaceCandidate[],
   modelShown: string,
   modelFeatures: readonly number[] | undefined,
   req: EngineCompleteRequest,
-  countTokens: (text: string) => number,
   evidence: Partial<Record<ChoiceSource, Evidence>> = {},
-): void {
+): ChoiceInputs {
   const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
   let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'], sibling: WorkspaceCandidate['match'];
   for (const c of offered) {
@@ -240,7 +261,6 @@ export function chooseAmong(
     else if (c.source === 'sibling') sibling = c.match;
     else match ??= c.match;
   }
-  const merged = mergeCandidates(offers);
   const ctx: ChoiceContext = {
     lineStart: req.postprocess!.prefixOnLine.trim() === '',
     modelText: modelShown,
@@ -250,6 +270,24 @@ export function chooseAmong(
     sibling,
     document: documentView(req.textBeforeCursor, req.textAfterCursor ?? '', req.languageId),
   };
+  return { offers, ctx };
+}
+
+/**
+ * The choice among the model's suggestion and the workspace candidates (candidateChoice.ts): the
+ * most probable under the rule becomes candidates[0], its P the confidence the pipeline gates
+ * on. An automatic request (one candidate) shows only that one; an explicit one keeps the model's
+ * samples and adds the workspace's lines after them as alternatives.
+ */
+export function chooseAmong(
+  candidates: EngineCompleteResult['candidates'],
+  rule: ChoiceRule,
+  inputs: ChoiceInputs,
+  req: EngineCompleteRequest,
+  countTokens: (text: string) => number,
+): void {
+  const merged = mergeCandidates(inputs.offers);
+  const ctx = inputs.ctx;
   const scores = scoreCandidates(rule, merged, ctx);
   const best = chooseCandidate(scores);
   if (best < 0) return;

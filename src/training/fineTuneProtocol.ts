@@ -111,6 +111,11 @@ export interface HeadJson {
   validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
   skipBelow: number;
   seconds: number;
+  /**
+   * The workspace-candidate rule adapted to the folder's cuts (ruleAdaptation.ts): kept when its
+   * mean NLL on the validation files' candidates is below the base rule's.
+   */
+  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number };
 }
 
 /** Whether the adapter helped (and so is switched on), and why, in words. */

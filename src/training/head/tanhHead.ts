@@ -43,6 +43,11 @@ export interface TrainTanhHeadOptions {
   steps?: number;
   learningRate?: number;
   seed?: number;
+  /**
+   * A rule to adapt rather than a fresh start: training starts from its numbers and the penalty
+   * pulls toward them, ½·decay·|θ − θ_prior|², so a little data moves it only as far as it shows.
+   */
+  prior?: TanhWeights;
 }
 
 /** The head's logit, with each hidden unit's activation written to `act` when given. */
@@ -70,8 +75,8 @@ export interface TanhHeadGradient {
   outWeight: Float64Array;
 }
 
-/** Mean NLL + ½·decay·|weights|², and its gradient with respect to every parameter. */
-export function tanhHeadLoss(head: TanhHead, data: readonly LabelledState[], decay: number): TanhHeadGradient {
+/** Mean NLL + ½·decay·|weights − prior's|² (the prior's 0 when none), and its gradient with respect to every parameter. */
+export function tanhHeadLoss(head: TanhHead, data: readonly LabelledState[], decay: number, prior?: TanhWeights): TanhHeadGradient {
   const E = head.weight.length, H = head.outWeight.length;
   const g: TanhHeadGradient = { loss: 0, weight: new Float64Array(E), bias: 0, hiddenWeight: new Float64Array(H * E), hiddenBias: new Float64Array(H), outWeight: new Float64Array(H) };
   const act = new Float64Array(H);
@@ -92,16 +97,18 @@ export function tanhHeadLoss(head: TanhHead, data: readonly LabelledState[], dec
   }
   const n = Math.max(1, data.length);
   let norm = 0;
-  const scale = (grad: Float64Array, param: Float64Array, decayed: boolean) => {
+  const scale = (grad: Float64Array, param: Float64Array, center?: ArrayLike<number>) => {
     for (let i = 0; i < grad.length; i++) {
-      grad[i] = grad[i] / n + (decayed ? decay * param[i] : 0);
-      if (decayed) norm += param[i] ** 2;
+      const off = center === undefined ? 0 : param[i] - (center[i] ?? 0);
+      grad[i] = grad[i] / n + decay * off;
+      norm += off ** 2;
     }
   };
-  scale(g.weight, head.weight, true);
-  scale(g.hiddenWeight, head.hiddenWeight, true);
-  scale(g.outWeight, head.outWeight, true);
-  scale(g.hiddenBias, head.hiddenBias, false);
+  const zero: ArrayLike<number> = [];
+  scale(g.weight, head.weight, prior?.weight ?? zero);
+  scale(g.hiddenWeight, head.hiddenWeight, prior?.hiddenWeight ?? zero);
+  scale(g.outWeight, head.outWeight, prior?.outWeight ?? zero);
+  for (let j = 0; j < H; j++) g.hiddenBias[j] /= n;
   g.bias /= n;
   g.loss = g.loss / n + 0.5 * decay * norm;
   return g;
@@ -125,15 +132,16 @@ export function trainTanhHead(data: readonly LabelledState[], E: number, options
   const decay = options.decay ?? 1e-3;
   const steps = options.steps ?? 1500;
   const lr = options.learningRate ?? 0.01;
-  const head: TanhHead = {
-    weight: new Float64Array(E), bias: baseRateLogit(data),
-    hiddenWeight: normals(H * E, options.seed ?? 0, 0.3 / Math.sqrt(E)), hiddenBias: new Float64Array(H), outWeight: new Float64Array(H),
-  };
+  const prior = options.prior;
+  const head: TanhHead = prior === undefined
+    ? { weight: new Float64Array(E), bias: baseRateLogit(data), hiddenWeight: normals(H * E, options.seed ?? 0, 0.3 / Math.sqrt(E)), hiddenBias: new Float64Array(H), outWeight: new Float64Array(H) }
+    : { weight: Float64Array.from(prior.weight), bias: prior.bias, hiddenWeight: Float64Array.from(prior.hiddenWeight), hiddenBias: Float64Array.from(prior.hiddenBias), outWeight: Float64Array.from(prior.outWeight) };
+  if (head.weight.length !== E || head.hiddenWeight.length !== head.outWeight.length * E) throw new Error(`trainTanhHead: the prior has ${head.weight.length} inputs, not ${E}`);
   const params = [head.weight, head.hiddenWeight, head.hiddenBias, head.outWeight];
   const moments = params.map((p) => new Adam(p.length));
   const bias = new Adam(1), biasValue = Float64Array.of(head.bias);
   for (let t = 1; t <= steps; t++) {
-    const g = tanhHeadLoss(head, data, decay);
+    const g = tanhHeadLoss(head, data, decay, prior);
     const grads = [g.weight, g.hiddenWeight, g.hiddenBias, g.outWeight];
     params.forEach((p, k) => moments[k].step(p, grads[k], t, lr));
     bias.step(biasValue, [g.bias], t, lr);

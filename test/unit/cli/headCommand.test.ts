@@ -1,9 +1,10 @@
 // trainHeadJob: the acceptance head for a model from cuts of a folder's training files, keeping the
-// workspace-candidate rule of the head it replaces (the rule reads no model state).
+// workspace-candidate rule of the head it replaces, or that rule adapted to the folder's cuts.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { trainHeadJob } from '../../../src/cli/headCommand';
+import { CHOICE_FEATURES, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { CancelledError } from '../../../src/engine/errors';
 import { loadAcceptanceHead } from '../../../src/training/head/acceptanceHead';
 import { useFineTuneFixture } from '../training/fineTuneFixtures';
@@ -27,6 +28,34 @@ describe('trainHeadJob', function () {
     const second = path.join(fixture.dir, 'second');
     await trainHeadJob({ folder: fixture.corpus, model: fixture.model, out: second, seed: 0, cuts: 60, ruleFrom: first }, () => undefined);
     assert.deepEqual((loadAcceptanceHead(second, 32)!.meta as { candidates?: unknown }).candidates, rule);
+  });
+
+  it("adapts the base head's choice rule to the folder's cuts, and reports whether it kept it", async () => {
+    const base = path.join(fixture.dir, 'base');
+    await trainHeadJob({ folder: fixture.corpus, model: fixture.model, out: base, seed: 0, cuts: 40 }, () => undefined);
+    const F = CHOICE_FEATURES.length, H = 2;
+    const rule = {
+      features: [...CHOICE_FEATURES], weight: CHOICE_FEATURES.map((f) => (f === 'from_lookup' ? 1 : 0)), bias: -1, trainedOn: 'the base',
+      hidden: { weight: Array.from({ length: H * F }, (_, i) => ((i % 3) - 1) * 0.01), bias: [0, 0], out: [0.1, -0.1] },
+    };
+    const meta = JSON.parse(fs.readFileSync(path.join(base, 'head.json'), 'utf8'));
+    fs.writeFileSync(path.join(base, 'head.json'), JSON.stringify({ ...meta, candidates: rule }));
+
+    const lines: string[] = [];
+    const adapted = await trainHeadJob({ folder: fixture.corpus, model: fixture.model, out: path.join(fixture.dir, 'adapted'), seed: 0, cuts: 60, ruleFrom: base }, (l) => lines.push(l));
+    assert.ok(adapted.rule !== undefined && adapted.rule.cuts > 0 && adapted.rule.validationCuts > 0, JSON.stringify(adapted.rule));
+    assert.ok(Number.isFinite(adapted.rule.baseNll) && Number.isFinite(adapted.rule.adaptedNll));
+    assert.match(lines.at(-1)!, /the choice among the workspace's lines (adapted to|kept)/);
+    const written = (loadAcceptanceHead(path.join(fixture.dir, 'adapted'), 32)!.meta as { candidates?: ChoiceRule }).candidates!;
+    assert.equal(usableRule(written), true);
+    if (adapted.rule.adapted) {
+      assert.ok(adapted.rule.adaptedNll < adapted.rule.baseNll);
+      assert.match(written.trainedOn ?? '', /^adapted from the base on \d+ cuts/);
+    } else assert.deepEqual(written, rule);
+
+    const kept = await trainHeadJob({ folder: fixture.corpus, model: fixture.model, out: path.join(fixture.dir, 'kept'), seed: 0, cuts: 40, ruleFrom: base, adaptRule: false }, () => undefined);
+    assert.equal(kept.rule, undefined);
+    assert.deepEqual((loadAcceptanceHead(path.join(fixture.dir, 'kept'), 32)!.meta as { candidates?: unknown }).candidates, rule);
   });
 
   it('stops at a cancelled signal', async () => {

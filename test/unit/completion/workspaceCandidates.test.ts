@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { bestBelowOf, CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, readRule, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
 import { indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
-import { chooseAmong } from '../../../src/completion/engineCompletion';
+import { chooseAmong, choiceInputs } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
 import type { EngineCandidate, EngineCompleteRequest } from '../../../src/completion/backend';
 import { WorkspaceCache } from '../../../src/completion/context/workspaceCache';
@@ -329,28 +329,28 @@ describe('candidate choice', () => {
     const lookup = { line: 'self.assertEqual(a, b)', count: 9, total: 10, distinct: 2, context: 'typed' as const };
     const offered = [{ source: 'lookup' as const, text: 'Equal(a, b)', match: lookup }];
     const candidates: EngineCandidate[] = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop', confidence: 0.9 }];
-    chooseAmong(candidates, rule, offered, 'Foo(', [-3, -6, 0, 0], req, (t) => t.length);
+    chooseAmong(candidates, rule, choiceInputs(offered, 'Foo(', [-3, -6, 0, 0], req), req, (t) => t.length);
     assert.equal(candidates.length, 1);
     assert.equal(candidates[0].text, 'Equal(a, b)');
     assert.equal(candidates[0].origin, 'lookup');
     assert.ok(Math.abs(candidates[0].confidence! - 1 / (1 + Math.exp(-(4 * 0.9 - 1)))) < 1e-9);
     // The model's suggestion when it is the more probable: kept, with the rule's P.
     const sure: EngineCandidate[] = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop', confidence: 0.1 }];
-    chooseAmong(sure, rule, [{ source: 'lookup', text: 'Equal(a, b)', match: { ...lookup, count: 1 } }], 'Foo(', [0, 0, 0, 0], req, (t) => t.length);
+    chooseAmong(sure, rule, choiceInputs([{ source: 'lookup', text: 'Equal(a, b)', match: { ...lookup, count: 1 } }], 'Foo(', [0, 0, 0, 0], req), req, (t) => t.length);
     assert.equal(sure[0].text, 'Foo(');
     assert.equal(sure[0].origin, undefined, "the model's own");
     assert.ok(Math.abs(sure[0].confidence! - 1 / (1 + Math.exp(0.5))) < 1e-9);
     // The model offered nothing (dropped by post-processing): the workspace's line is the answer.
     const none: typeof candidates = [];
-    chooseAmong(none, rule, offered, '', undefined, req, (t) => t.length);
+    chooseAmong(none, rule, choiceInputs(offered, '', undefined, req), req, (t) => t.length);
     assert.deepEqual(none.map((c) => c.text), ['Equal(a, b)']);
     // Nothing from either side: nothing changes.
     const empty: typeof candidates = [];
-    chooseAmong(empty, rule, [], '', undefined, req, (t) => t.length);
+    chooseAmong(empty, rule, choiceInputs([], '', undefined, req), req, (t) => t.length);
     assert.deepEqual(empty, []);
     // An explicit request keeps the model's samples and adds the workspace's after them.
     const manual: EngineCandidate[] = [{ text: 'Foo(', tokenCount: 2, finishReason: 'stop' }];
-    chooseAmong(manual, rule, offered, 'Foo(', undefined, { ...req, n: 3 }, (t) => t.length);
+    chooseAmong(manual, rule, choiceInputs(offered, 'Foo(', undefined, { ...req, n: 3 }), { ...req, n: 3 }, (t) => t.length);
     assert.deepEqual(manual.map((c) => [c.text, c.origin]), [['Foo(', undefined], ['Equal(a, b)', 'lookup']]);
   });
 });

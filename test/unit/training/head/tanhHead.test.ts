@@ -18,7 +18,7 @@ function xorData(n: number, seed: number): LabelledState[] {
 }
 
 describe('tanh head', () => {
-  it('the loss gradient (linear term, hidden weights and biases, output weights, bias; with the L2 penalty) matches central differences', () => {
+  for (const withPrior of [false, true]) it(`the loss gradient (linear term, hidden weights and biases, output weights, bias; with the L2 penalty${withPrior ? ' toward a prior rule' : ''}) matches central differences`, () => {
     const E = 4, H = 3;
     const rng = new Rng(7);
     const examples = Array.from({ length: 30 }, () => ({ h: Float32Array.from({ length: E }, () => rng.normal()), label: rng.next() < 0.4 ? 1 as const : 0 as const }));
@@ -28,14 +28,18 @@ describe('tanh head', () => {
       outWeight: Float64Array.from({ length: H }, () => rng.normal()),
     };
     const decay = 0.03;
-    const g = tanhHeadLoss(head, examples, decay);
+    const prior = withPrior ? {
+      weight: Array.from({ length: E }, () => rng.normal()), bias: 0, hiddenWeight: Array.from({ length: H * E }, () => rng.normal()),
+      hiddenBias: Array.from({ length: H }, () => rng.normal()), outWeight: Array.from({ length: H }, () => rng.normal()),
+    } : undefined;
+    const g = tanhHeadLoss(head, examples, decay, prior);
     const eps = 1e-5;
     const groups = ['weight', 'hiddenWeight', 'hiddenBias', 'outWeight'] as const;
     for (const name of groups) {
       for (let i = 0; i < head[name].length; i++) {
         const bump = (d: number) => {
           head[name][i] += d;
-          const loss = tanhHeadLoss(head, examples, decay).loss;
+          const loss = tanhHeadLoss(head, examples, decay, prior).loss;
           head[name][i] -= d;
           return loss;
         };
@@ -43,7 +47,7 @@ describe('tanh head', () => {
         assert.ok(Math.abs(numeric - g[name][i]) < 1e-6 * Math.max(1, Math.abs(numeric)), `${name}[${i}]: ${g[name][i]} vs ${numeric}`);
       }
     }
-    const at = (d: number) => tanhHeadLoss({ ...head, bias: head.bias + d }, examples, decay).loss;
+    const at = (d: number) => tanhHeadLoss({ ...head, bias: head.bias + d }, examples, decay, prior).loss;
     assert.ok(Math.abs((at(eps) - at(-eps)) / (2 * eps) - g.bias) < 1e-6);
   });
 
@@ -60,5 +64,18 @@ describe('tanh head', () => {
     const again = trainTanhHead(train, 3, { hidden: 4, decay: 1e-4, steps: 600, learningRate: 0.05, seed: 3 });
     assert.deepEqual(Array.from(again.hiddenWeight), Array.from(tanh.hiddenWeight));
     assert.equal(again.bias, tanh.bias);
+  });
+
+  it('adapting a prior rule starts from it, stays there under a strong pull, and moves toward data that disagree under a weak one', () => {
+    const train = xorData(400, 1);
+    const prior = trainTanhHead(train, 3, { hidden: 4, decay: 1e-4, steps: 600, learningRate: 0.05, seed: 3 });
+    // Data where the label is the opposite: a workspace where the shipped rule is wrong.
+    const flipped = train.map((d) => ({ h: d.h, label: (1 - d.label) as 0 | 1 }));
+    const held = trainTanhHead(flipped, 3, { prior, decay: 1e3, steps: 200, learningRate: 0.05 });
+    const moved = trainTanhHead(flipped, 3, { prior, decay: 1e-4, steps: 200, learningRate: 0.05 });
+    const distance = (h: TanhHead) => h.weight.reduce((s, w, i) => s + (w - prior.weight[i]) ** 2, 0) + h.outWeight.reduce((s, w, i) => s + (w - prior.outWeight[i]) ** 2, 0);
+    assert.ok(distance(held) < 1e-3, `a strong pull moved it by ${distance(held)}`);
+    assert.ok(tanhHeadLoss(moved, flipped, 0).loss < 0.5 * tanhHeadLoss(prior, flipped, 0).loss, 'a weak pull did not follow the data');
+    assert.throws(() => trainTanhHead(train, 5, { prior }), /prior has 3 inputs, not 5/);
   });
 });

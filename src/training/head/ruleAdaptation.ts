@@ -1,0 +1,109 @@
+/**
+ * A workspace's own candidate-choice rule: the shipped rule (fitted on the training side of other
+ * repositories) adapted to this workspace, from the pipeline's choices at cuts of its training files.
+ *
+ * Why: the rule generalises less well than the benchmark suggests. Fitted on three of the four
+ * quality sets and judged on the fourth's held-out files, it gets 7–12% fewer lines right than a rule
+ * fitted with that repository's own training-side cuts among the data (bench/QUALITY.md, "The rule on
+ * a repository it never saw"). A workspace's own files give labelled examples for free: the line
+ * that was really there is the right candidate. Starting from the shipped rule and pulling toward
+ * it (a Gaussian prior, tanhHead.ts `prior`), a few hundred cuts move it only as far as they show;
+ * it is kept only when it predicts the workspace's held-back files better than the shipped one.
+ */
+import { bestBelowOf, choiceFeatures, CHOICE_FEATURES, mergeCandidates, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from '../../completion/context/candidateChoice';
+import { judgedText } from '../../quality/metrics';
+import type { LabelledState } from './logistic';
+import { tanhLogit, trainTanhHead, type TanhWeights } from './tanhHead';
+
+/** The penalty toward the shipped rule (½·decay·|θ − θ_shipped|²), chosen on held-out cuts of four repositories the rule was not fitted on. */
+export const ADAPT_DECAY = 0.03;
+/** Full-batch Adam steps from the shipped rule (the fit starts at its optimum, not from scratch). */
+const ADAPT_STEPS = 500;
+
+/** One request at a cut: what the choice rule read, and the line that was really there. */
+export interface ChoiceExample {
+  /** The cut's file (held-back files are chosen by it). */
+  readonly file: string;
+  /** The rest of the cut line. */
+  readonly expected: string;
+  /** The sources' texts with the model's reading of each, without the head's P. */
+  readonly offers: Offers;
+  readonly ctx: ChoiceContext;
+  /** Each source's acceptance-head input, for the head the rule is fitted with. */
+  readonly heads: Partial<Record<ChoiceSource, Float32Array>>;
+}
+
+export interface AdaptedRule {
+  /** The adapted rule, or the base one when adapting did not help on the held-back files. */
+  readonly rule: ChoiceRule;
+  readonly adapted: boolean;
+  /** Cuts and candidates it was fitted on. */
+  readonly cuts: number;
+  readonly candidates: number;
+  /** Mean NLL of the held-back cuts' candidates under the base and the adapted rule. */
+  readonly validation: { readonly cuts: number; readonly baseNll: number; readonly adaptedNll: number };
+}
+
+export interface AdaptOptions {
+  /** P(accepted) of the acceptance head the rule will run with, on a source's head input. */
+  readonly headP: (x: Float32Array) => number;
+  /** Which examples are held back to judge the adaptation (by file, as the head's own validation). */
+  readonly isValidation: (e: ChoiceExample) => boolean;
+  readonly decay?: number;
+  readonly trainedOn?: string;
+}
+
+/** The rule's labelled inputs: every distinct candidate of each cut, 1 when it is the line that was there. */
+export function choiceData(examples: readonly ChoiceExample[], headP: (x: Float32Array) => number): LabelledState[] {
+  return examples.flatMap((e) => {
+    const offers: Offers = {};
+    for (const [source, offer] of Object.entries(e.offers) as [ChoiceSource, NonNullable<Offers[ChoiceSource]>][]) {
+      const x = e.heads[source];
+      const evidence: Evidence | undefined = offer.evidence === undefined ? undefined : { ...offer.evidence, head: x === undefined ? undefined : headP(x) };
+      offers[source] = { text: offer.text, evidence };
+    }
+    const candidates = mergeCandidates(offers);
+    const best = bestBelowOf(candidates);
+    return candidates.map((c) => ({
+      h: Float32Array.from(choiceFeatures(c, e.ctx, best)),
+      label: (c.text.trim() !== '' && judgedText(c.text) === e.expected ? 1 : 0) as 0 | 1,
+    }));
+  });
+}
+
+export function adaptChoiceRule(base: ChoiceRule, examples: readonly ChoiceExample[], options: AdaptOptions): AdaptedRule {
+  if (base.hidden === undefined) throw new Error('adaptChoiceRule: the base rule has no hidden layer to adapt');
+  const prior: TanhWeights = { weight: base.weight, bias: base.bias, hiddenWeight: base.hidden.weight, hiddenBias: base.hidden.bias, outWeight: base.hidden.out };
+  const decay = options.decay ?? ADAPT_DECAY;
+  let fit = examples.filter((e) => !options.isValidation(e));
+  let held = examples.filter(options.isValidation);
+  if (held.length < 20 || fit.length < 20) {
+    // Too few files to hold some back: alternate cuts instead.
+    fit = examples.filter((_, i) => i % 5 !== 0);
+    held = examples.filter((_, i) => i % 5 === 0);
+  }
+  const train = (data: LabelledState[]) => trainTanhHead(data, CHOICE_FEATURES.length, { prior, decay, steps: ADAPT_STEPS });
+  const heldData = choiceData(held, options.headP);
+  const trial = train(choiceData(fit, options.headP));
+  const baseNll = meanNll(prior, heldData), adaptedNll = meanNll(trial, heldData);
+  const all = choiceData(examples, options.headP);
+  const validation = { cuts: held.length, baseNll, adaptedNll };
+  if (!(adaptedNll < baseNll)) return { rule: base, adapted: false, cuts: examples.length, candidates: all.length, validation };
+  const h = train(all);
+  const rule: ChoiceRule = {
+    features: [...CHOICE_FEATURES], weight: Array.from(h.weight), bias: h.bias,
+    hidden: { weight: Array.from(h.hiddenWeight), bias: Array.from(h.hiddenBias), out: Array.from(h.outWeight) },
+    trainedOn: options.trainedOn ?? `adapted from ${base.trainedOn ?? 'the base rule'} on ${examples.length} cuts`,
+    validation: { decay, cuts: held.length, baseNll, adaptedNll },
+  };
+  return { rule, adapted: true, cuts: examples.length, candidates: all.length, validation };
+}
+
+function meanNll(rule: TanhWeights, data: readonly LabelledState[]): number {
+  let nll = 0;
+  for (const { h, label } of data) {
+    const p = 1 / (1 + Math.exp(-tanhLogit(rule, h)));
+    nll -= Math.log(Math.min(1 - 1e-9, Math.max(1e-9, label === 1 ? p : 1 - p)));
+  }
+  return nll / Math.max(1, data.length);
+}
