@@ -12,7 +12,7 @@ import { splitWorkspace } from '../quality/workspaceSplit';
 import type { HeadTrainer } from '../training/fineTune';
 import type { HeadJson } from '../training/fineTuneProtocol';
 import { AcceptanceHead, loadAcceptanceHead, type HeadMeta } from '../training/head/acceptanceHead';
-import { adaptChoiceRule, type ChoiceExample } from '../training/head/ruleAdaptation';
+import { adaptChoiceRule, type ChoiceExample } from '../completion/context/ruleAdaptation';
 import { usableRule } from '../completion/context/candidateChoice';
 import { describeHead } from '../training/head/headMetrics';
 import { collectLogExamples } from './headLogExamples';

@@ -14,7 +14,7 @@ import type { BenchFile } from '../quality/workspaceSplit';
 import { AcceptanceHead, type HeadMeta } from '../training/head/acceptanceHead';
 import { auc, chooseThreshold, gate, type ScoredOutcome } from '../training/head/headMetrics';
 import { logit, sigmoid, trainLinearHead, type LabelledState, type LinearHead } from '../training/head/logistic';
-import type { ChoiceExample } from '../training/head/ruleAdaptation';
+import type { ChoiceExample } from '../completion/context/ruleAdaptation';
 import type { PipelineRunner } from './pipelineRunner';
 
 /** One request at a cut: what was shown and the model's states. */

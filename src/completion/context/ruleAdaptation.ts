@@ -7,13 +7,12 @@
  * fitted with that repository's own training-side cuts among the data (bench/QUALITY.md, "The rule on
  * a repository it never saw"). A workspace's own files give labelled examples for free: the line
  * that was really there is the right candidate. Starting from the shipped rule and pulling toward
- * it (a Gaussian prior, tanhHead.ts `prior`), a few hundred cuts move it only as far as they show;
+ * it (a Gaussian prior, training/head/tanhHead.ts `prior`), a few hundred cuts move it only as far as they show;
  * it is kept only when it predicts the workspace's held-back files better than the shipped one.
  */
-import { bestBelowOf, choiceFeatures, CHOICE_FEATURES, mergeCandidates, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from '../../completion/context/candidateChoice';
-import { judgedText } from '../../quality/metrics';
-import type { LabelledState } from './logistic';
-import { tanhLogit, trainTanhHead, type TanhWeights } from './tanhHead';
+import type { LabelledState } from '../../training/head/logistic';
+import { tanhLogit, trainTanhHead, type TanhWeights } from '../../training/head/tanhHead';
+import { bestBelowOf, choiceFeatures, CHOICE_FEATURES, firstLine, mergeCandidates, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './candidateChoice';
 
 /** The penalty toward the shipped rule (½·decay·|θ − θ_shipped|²), chosen on held-out cuts of four repositories the rule was not fitted on. */
 export const ADAPT_DECAY = 0.03;
@@ -66,7 +65,7 @@ export function choiceData(examples: readonly ChoiceExample[], headP: (x: Float3
     const best = bestBelowOf(candidates);
     return candidates.map((c) => ({
       h: Float32Array.from(choiceFeatures(c, e.ctx, best)),
-      label: (c.text.trim() !== '' && judgedText(c.text) === e.expected ? 1 : 0) as 0 | 1,
+      label: (c.text.trim() !== '' && firstLine(c.text) === e.expected ? 1 : 0) as 0 | 1,
     }));
   });
 }

@@ -4,8 +4,8 @@
  * the held-back files' candidates better than the base rule.
  */
 import { strict as assert } from 'node:assert';
-import { CHOICE_FEATURES, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../../../../src/completion/context/candidateChoice';
-import { adaptChoiceRule, choiceData, type ChoiceExample } from '../../../../src/training/head/ruleAdaptation';
+import { CHOICE_FEATURES, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
+import { adaptChoiceRule, choiceData, type ChoiceExample } from '../../../src/completion/context/ruleAdaptation';
 
 const F = CHOICE_FEATURES.length;
 const at = (name: string) => CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number]);
