@@ -11,7 +11,7 @@
  * it is kept only when it predicts the workspace's held-back files better than the shipped one.
  */
 import type { LabelledState } from '../../training/head/logistic';
-import { tanhLogit, trainTanhHead, type TanhWeights } from '../../training/head/tanhHead';
+import { tanhHeadLoss, trainTanhHead, type TanhHead } from '../../training/head/tanhHead';
 import { bestBelowOf, choiceFeatures, CHOICE_FEATURES, firstLine, mergeCandidates, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './candidateChoice';
 
 /** The penalty toward the shipped rule (½·decay·|θ − θ_shipped|²), chosen on held-out cuts of four repositories the rule was not fitted on. */
@@ -72,7 +72,10 @@ export function choiceData(examples: readonly ChoiceExample[], headP: (x: Float3
 
 export function adaptChoiceRule(base: ChoiceRule, examples: readonly ChoiceExample[], options: AdaptOptions): AdaptedRule {
   if (base.hidden === undefined) throw new Error('adaptChoiceRule: the base rule has no hidden layer to adapt');
-  const prior: TanhWeights = { weight: base.weight, bias: base.bias, hiddenWeight: base.hidden.weight, hiddenBias: base.hidden.bias, outWeight: base.hidden.out };
+  const prior: TanhHead = {
+    weight: Float64Array.from(base.weight), bias: base.bias, hiddenWeight: Float64Array.from(base.hidden.weight),
+    hiddenBias: Float64Array.from(base.hidden.bias), outWeight: Float64Array.from(base.hidden.out),
+  };
   const decay = options.decay ?? ADAPT_DECAY;
   let fit = examples.filter((e) => !options.isValidation(e));
   let held = examples.filter(options.isValidation);
@@ -82,10 +85,11 @@ export function adaptChoiceRule(base: ChoiceRule, examples: readonly ChoiceExamp
     held = examples.filter((_, i) => i % 5 === 0);
   }
   const train = (data: LabelledState[]) => trainTanhHead(data, CHOICE_FEATURES.length, { prior, decay, steps: ADAPT_STEPS });
-  const heldData = choiceData(held, options.headP);
-  const trial = train(choiceData(fit, options.headP));
-  const baseNll = meanNll(prior, heldData), adaptedNll = meanNll(trial, heldData);
-  const all = choiceData(examples, options.headP);
+  const fitData = choiceData(fit, options.headP), heldData = choiceData(held, options.headP);
+  const trial = train(fitData);
+  // The mean NLL of the held-back candidates: the loss without its penalty.
+  const baseNll = tanhHeadLoss(prior, heldData, 0).loss, adaptedNll = tanhHeadLoss(trial, heldData, 0).loss;
+  const all = [...fitData, ...heldData];
   const validation = { cuts: held.length, baseNll, adaptedNll };
   if (!(adaptedNll < baseNll)) return { rule: base, adapted: false, cuts: examples.length, candidates: all.length, validation };
   const h = train(all);
@@ -96,13 +100,4 @@ export function adaptChoiceRule(base: ChoiceRule, examples: readonly ChoiceExamp
     validation: { decay, cuts: held.length, baseNll, adaptedNll },
   };
   return { rule, adapted: true, cuts: examples.length, candidates: all.length, validation };
-}
-
-function meanNll(rule: TanhWeights, data: readonly LabelledState[]): number {
-  let nll = 0;
-  for (const { h, label } of data) {
-    const p = 1 / (1 + Math.exp(-tanhLogit(rule, h)));
-    nll -= Math.log(Math.min(1 - 1e-9, Math.max(1e-9, label === 1 ? p : 1 - p)));
-  }
-  return nll / Math.max(1, data.length);
 }

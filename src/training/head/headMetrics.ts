@@ -89,12 +89,13 @@ export function describeHead(head: {
   const v = head.validation;
   const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}%`);
   const r = head.rule;
+  const rule = r === undefined ? ''
+    : r.adapted ? `; the choice among the workspace's lines adapted to ${r.cuts} cuts (validation NLL ${r.baseNll.toFixed(3)} → ${r.adaptedNll.toFixed(3)} on ${r.validationCuts})`
+    : `; the choice among the workspace's lines kept (adapting did not help on ${r.validationCuts} validation cuts: NLL ${r.baseNll.toFixed(3)} against ${r.adaptedNll.toFixed(3)})`;
   return (
     `acceptance head: ${head.examples} shown suggestions (${head.exact} exactly right` +
     (head.fromSuggestionLog > 0 ? `, ${head.fromSuggestionLog} from your accepts and rejects in the editor` : '') +
     `); on its validation files AUC ${v.auc === null ? '–' : v.auc.toFixed(2)}, precision ${pct(v.ungatedPrecision)} ungated and ` +
-    `${pct(v.gatedPrecision)} at confidence ${v.threshold.toFixed(2)}, where it shows ${pct(v.gatedShownRate)} of suggestions` +
-    (r === undefined ? '' : `; the choice among the workspace's lines ${r.adapted ? 'adapted to' : 'kept (adapting did not help on'} ` +
-      `${r.adapted ? `${r.cuts} cuts (validation NLL ${r.baseNll.toFixed(3)} → ${r.adaptedNll.toFixed(3)} on ${r.validationCuts})` : `${r.validationCuts} validation cuts: NLL ${r.baseNll.toFixed(3)} against ${r.adaptedNll.toFixed(3)})`}`)
+    `${pct(v.gatedPrecision)} at confidence ${v.threshold.toFixed(2)}, where it shows ${pct(v.gatedShownRate)} of suggestions` + rule
   );
 }
