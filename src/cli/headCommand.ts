@@ -97,7 +97,8 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
         isValidation: (e) => isValidationFile(e.file),
         trainedOn: `adapted from ${baseRule.trainedOn ?? 'the base model\'s rule'} on ${cutsOf}`,
       });
-      rule = { adapted: adapted.adapted, cuts: adapted.cuts, validationCuts: adapted.validation.cuts, baseNll: adapted.validation.baseNll, adaptedNll: adapted.validation.adaptedNll };
+      const v = adapted.validation;
+      rule = { adapted: adapted.adapted, cuts: adapted.cuts, validationCuts: v.cuts, baseNll: v.baseNll, adaptedNll: v.adaptedNll, baseRight: v.baseRight, adaptedRight: v.adaptedRight };
       head = new AcceptanceHead(head.suggestionHead, head.promptHead, { ...head.meta, candidates: adapted.rule } as HeadMeta);
     }
     fs.mkdirSync(job.out, { recursive: true });

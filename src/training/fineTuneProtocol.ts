@@ -113,9 +113,9 @@ export interface HeadJson {
   seconds: number;
   /**
    * The workspace-candidate rule adapted to the folder's cuts (ruleAdaptation.ts): kept when its
-   * mean NLL on the validation files' candidates is below the base rule's.
+   * mean NLL on the validation files' candidates is below the base rule's and it shows no fewer right lines there.
    */
-  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number };
+  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number };
 }
 
 /** Whether the adapter helped (and so is switched on), and why, in words. */

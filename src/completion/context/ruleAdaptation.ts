@@ -8,10 +8,12 @@
  * a repository it never saw"). A workspace's own files give labelled examples for free: the line
  * that was really there is the right candidate. Starting from the shipped rule and pulling toward
  * it (a Gaussian prior, training/head/tanhHead.ts `prior`), a few hundred cuts move it only as far as they show;
- * it is kept only when it predicts the workspace's held-back files better than the shipped one.
+ * it is kept only when it predicts the workspace's held-back files better than the shipped one and
+ * shows no fewer right lines there.
  */
 import type { LabelledState } from '../../training/head/logistic';
-import { tanhHeadLoss, trainTanhHead, type TanhHead } from '../../training/head/tanhHead';
+import { tanhHeadLoss, tanhLogit, trainTanhHead, type TanhHead, type TanhWeights } from '../../training/head/tanhHead';
+import { DEFAULT_MIN_CONFIDENCE } from '../minConfidence';
 import { bestBelowOf, choiceFeatures, CHOICE_FEATURES, firstLine, mergeCandidates, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './candidateChoice';
 
 /** The penalty toward the shipped rule (½·decay·|θ − θ_shipped|²), chosen on held-out cuts of four repositories the rule was not fitted on. */
@@ -39,8 +41,8 @@ export interface AdaptedRule {
   /** Cuts and candidates it was fitted on. */
   readonly cuts: number;
   readonly candidates: number;
-  /** Mean NLL of the held-back cuts' candidates under the base and the adapted rule. */
-  readonly validation: { readonly cuts: number; readonly baseNll: number; readonly adaptedNll: number };
+  /** Mean NLL of the held-back cuts' candidates, and their right lines shown at the gate, under the base and the adapted rule. */
+  readonly validation: { readonly cuts: number; readonly baseNll: number; readonly adaptedNll: number; readonly baseRight: number; readonly adaptedRight: number };
 }
 
 export interface AdaptOptions {
@@ -49,25 +51,44 @@ export interface AdaptOptions {
   /** Which examples are held back to judge the adaptation (by file, as the head's own validation). */
   readonly isValidation: (e: ChoiceExample) => boolean;
   readonly decay?: number;
+  /** The confidence below which nothing is shown (minConfidence): right lines are counted at it. */
+  readonly gate?: number;
   readonly trainedOn?: string;
 }
 
-/** The rule's labelled inputs: every distinct candidate of each cut, 1 when it is the line that was there. */
+/** The rule's labelled inputs at one cut: every distinct candidate, 1 when it is the line that was there. */
+export function choiceRows(e: ChoiceExample, headP: (x: Float32Array) => number): LabelledState[] {
+  const offers: Offers = {};
+  for (const [source, offer] of Object.entries(e.offers) as [ChoiceSource, NonNullable<Offers[ChoiceSource]>][]) {
+    const x = e.heads[source];
+    const evidence: Evidence | undefined = offer.evidence === undefined ? undefined : { ...offer.evidence, head: x === undefined ? undefined : headP(x) };
+    offers[source] = { text: offer.text, evidence };
+  }
+  const candidates = mergeCandidates(offers);
+  const best = bestBelowOf(candidates);
+  return candidates.map((c) => ({
+    h: Float32Array.from(choiceFeatures(c, e.ctx, best)),
+    label: (c.text.trim() !== '' && firstLine(c.text) === e.expected ? 1 : 0) as 0 | 1,
+  }));
+}
+
+/** The rule's labelled inputs of every cut. */
 export function choiceData(examples: readonly ChoiceExample[], headP: (x: Float32Array) => number): LabelledState[] {
-  return examples.flatMap((e) => {
-    const offers: Offers = {};
-    for (const [source, offer] of Object.entries(e.offers) as [ChoiceSource, NonNullable<Offers[ChoiceSource]>][]) {
-      const x = e.heads[source];
-      const evidence: Evidence | undefined = offer.evidence === undefined ? undefined : { ...offer.evidence, head: x === undefined ? undefined : headP(x) };
-      offers[source] = { text: offer.text, evidence };
-    }
-    const candidates = mergeCandidates(offers);
-    const best = bestBelowOf(candidates);
-    return candidates.map((c) => ({
-      h: Float32Array.from(choiceFeatures(c, e.ctx, best)),
-      label: (c.text.trim() !== '' && firstLine(c.text) === e.expected ? 1 : 0) as 0 | 1,
-    }));
-  });
+  return examples.flatMap((e) => choiceRows(e, headP));
+}
+
+/** Cuts whose most probable candidate under the rule (the first on a tie, as chooseCandidate) is right and at least `gate`. */
+export function rightLinesAt(rule: TanhWeights, cuts: readonly (readonly LabelledState[])[], gate: number): number {
+  let right = 0;
+  for (const rows of cuts) {
+    let best = -1, bestP = -1;
+    rows.forEach((r, i) => {
+      const p = 1 / (1 + Math.exp(-tanhLogit(rule, r.h)));
+      if (p > bestP) [best, bestP] = [i, p];
+    });
+    if (best >= 0 && bestP >= gate && rows[best].label === 1) right++;
+  }
+  return right;
 }
 
 export function adaptChoiceRule(base: ChoiceRule, examples: readonly ChoiceExample[], options: AdaptOptions): AdaptedRule {
@@ -85,19 +106,23 @@ export function adaptChoiceRule(base: ChoiceRule, examples: readonly ChoiceExamp
     held = examples.filter((_, i) => i % 5 === 0);
   }
   const train = (data: LabelledState[]) => trainTanhHead(data, CHOICE_FEATURES.length, { prior, decay, steps: ADAPT_STEPS });
-  const fitData = choiceData(fit, options.headP), heldData = choiceData(held, options.headP);
+  const fitData = choiceData(fit, options.headP);
+  const heldCuts = held.map((e) => choiceRows(e, options.headP)), heldData = heldCuts.flat();
   const trial = train(fitData);
-  // The mean NLL of the held-back candidates: the loss without its penalty.
+  // The mean NLL of the held-back candidates (the loss without its penalty), and the right lines
+  // the editor would show there: a rule that predicts better but shows fewer right lines is not kept.
   const baseNll = tanhHeadLoss(prior, heldData, 0).loss, adaptedNll = tanhHeadLoss(trial, heldData, 0).loss;
+  const gate = options.gate ?? DEFAULT_MIN_CONFIDENCE;
+  const baseRight = rightLinesAt(prior, heldCuts, gate), adaptedRight = rightLinesAt(trial, heldCuts, gate);
   const all = [...fitData, ...heldData];
-  const validation = { cuts: held.length, baseNll, adaptedNll };
-  if (!(adaptedNll < baseNll)) return { rule: base, adapted: false, cuts: examples.length, candidates: all.length, validation };
+  const validation = { cuts: held.length, baseNll, adaptedNll, baseRight, adaptedRight };
+  if (!(adaptedNll < baseNll && adaptedRight >= baseRight)) return { rule: base, adapted: false, cuts: examples.length, candidates: all.length, validation };
   const h = train(all);
   const rule: ChoiceRule = {
     features: [...CHOICE_FEATURES], weight: Array.from(h.weight), bias: h.bias,
     hidden: { weight: Array.from(h.hiddenWeight), bias: Array.from(h.hiddenBias), out: Array.from(h.outWeight) },
     trainedOn: options.trainedOn ?? `adapted from ${base.trainedOn ?? 'the base rule'} on ${examples.length} cuts`,
-    validation: { decay, cuts: held.length, baseNll, adaptedNll },
+    validation: { decay, ...validation },
   };
   return { rule, adapted: true, cuts: examples.length, candidates: all.length, validation };
 }

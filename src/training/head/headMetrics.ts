@@ -84,14 +84,14 @@ export function describeHead(head: {
   exact: number;
   fromSuggestionLog: number;
   validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
-  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number };
+  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number };
 }): string {
   const v = head.validation;
   const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}%`);
   const r = head.rule;
   const rule = r === undefined ? ''
-    : r.adapted ? `; the choice among the workspace's lines adapted to ${r.cuts} cuts (validation NLL ${r.baseNll.toFixed(3)} → ${r.adaptedNll.toFixed(3)} on ${r.validationCuts})`
-    : `; the choice among the workspace's lines kept (adapting did not help on ${r.validationCuts} validation cuts: NLL ${r.baseNll.toFixed(3)} against ${r.adaptedNll.toFixed(3)})`;
+    : r.adapted ? `; the choice among the workspace's lines adapted to ${r.cuts} cuts (on ${r.validationCuts} validation cuts NLL ${r.baseNll.toFixed(3)} → ${r.adaptedNll.toFixed(3)}, right lines ${r.baseRight} → ${r.adaptedRight})`
+    : `; the choice among the workspace's lines kept (adapting did not help on ${r.validationCuts} validation cuts: NLL ${r.baseNll.toFixed(3)} against ${r.adaptedNll.toFixed(3)}, right lines ${r.baseRight} against ${r.adaptedRight})`;
   return (
     `acceptance head: ${head.examples} shown suggestions (${head.exact} exactly right` +
     (head.fromSuggestionLog > 0 ? `, ${head.fromSuggestionLog} from your accepts and rejects in the editor` : '') +

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { CHOICE_FEATURES, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
-import { adaptChoiceRule, choiceData, type ChoiceExample } from '../../../src/completion/context/ruleAdaptation';
+import { adaptChoiceRule, choiceData, rightLinesAt, type ChoiceExample } from '../../../src/completion/context/ruleAdaptation';
 
 const F = CHOICE_FEATURES.length;
 const at = (name: string) => CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number]);
@@ -60,6 +60,8 @@ describe('adapting the choice rule to a workspace', () => {
     assert.equal(result.cuts, 110);
     assert.equal(result.validation.cuts, 30);
     assert.ok(result.validation.adaptedNll < result.validation.baseNll, JSON.stringify(result.validation));
+    assert.equal(result.validation.baseRight, 3, 'the base rule is right where the model was');
+    assert.equal(result.validation.adaptedRight, 27);
     const probe = cut('new.ts', 999, 'lookup');
     const candidates = mergeCandidates({ model: { ...probe.offers.model!, evidence: { ...probe.offers.model!.evidence!, head: 0.2 } }, lookup: { ...probe.offers.lookup!, evidence: { ...probe.offers.lookup!.evidence!, head: 0.8 } } });
     const [before, after] = [base, result.rule].map((r) => scoreCandidates(r, candidates, probe.ctx));
@@ -79,6 +81,23 @@ describe('adapting the choice rule to a workspace', () => {
     assert.equal(result.adapted, false);
     assert.equal(result.rule, base);
     assert.ok(result.validation.adaptedNll >= result.validation.baseNll);
+    assert.ok(result.validation.adaptedRight < result.validation.baseRight);
+  });
+
+  it('counts a cut right only when its most probable candidate is the right one and reaches the gate', () => {
+    // A linear rule over one input: the logit is the input.
+    const rule = { weight: [1], bias: 0, hiddenWeight: [], hiddenBias: [], outWeight: [] };
+    const row = (z: number, label: 0 | 1) => ({ h: Float32Array.of(z), label });
+    const cuts = [
+      [row(2, 1), row(0, 0)], // right, P 0.88
+      [row(2, 0), row(1, 1)], // the wrong one is more probable
+      [row(-1, 1)], // right but P 0.27
+      [row(0.5, 1), row(0.5, 0)], // a tie goes to the first
+      [],
+    ];
+    assert.equal(rightLinesAt(rule, cuts, 0.1), 3);
+    assert.equal(rightLinesAt(rule, cuts, 0.5), 2);
+    assert.equal(rightLinesAt(rule, cuts, 0.9), 0);
   });
 
   it('refuses a base rule without the hidden layer it adapts', () => {
