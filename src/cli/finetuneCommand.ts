@@ -48,7 +48,7 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --out DIR [--model
   --dry-run          mine, check and estimate, then stop
   --head             then train the acceptance head on the fine-tuned model (head.safetensors in --out),
                      and adapt the base's rule for choosing among the workspace's lines to the same cuts
-                     (kept only if it predicts held-back training files better)
+                     (kept only if it predicts held-back training files better, with no fewer right lines)
   --head-only        only the head and the rule, for --model (with --adapter DIR: for that adapter)
   --head-cuts N      cuts of the training files the head learns from (default ${DEFAULT_HEAD_CUTS})
   --suggestion-log F the editor's accept/reject log (suggestion-log.jsonl in the workspace's extension
