@@ -7,8 +7,11 @@
 import * as path from 'path';
 import { openPipelineRunner, type PipelineRunner } from '../src/cli/pipelineRunner';
 import { splitWorkspace, type WorkspaceSplit } from '../src/quality/workspaceSplit';
+import { FIT_SETS } from '../scripts/quality-sets';
 
 export const QUALITY_SET_NAMES = ['rich', 'werkzeug', 'rxjs', 'zod'];
+/** The repositories the shipped head and choice rule are fitted on (scripts/quality-sets.ts FIT_SETS). */
+export const FIT_SET_NAMES = FIT_SETS.map((s) => s.name);
 export const TEST_CACHE = path.resolve(__dirname, '..', '.test-cache');
 
 export interface SetRun {
@@ -18,10 +21,10 @@ export interface SetRun {
   readonly runner: PipelineRunner;
 }
 
-/** The sets among `args` (all four when none is named). */
+/** The sets among `args`, benchmark or fitting (`--fit`: every fitting set); the four benchmark sets when none is named. */
 export function setsNamed(args: readonly string[]): string[] {
-  const named = args.filter((a) => QUALITY_SET_NAMES.includes(a));
-  return named.length > 0 ? named : QUALITY_SET_NAMES;
+  const named = [...(args.includes('--fit') ? FIT_SET_NAMES : []), ...args.filter((a) => QUALITY_SET_NAMES.includes(a) || FIT_SET_NAMES.includes(a))];
+  return named.length > 0 ? [...new Set(named)] : QUALITY_SET_NAMES;
 }
 
 /** Runs `body` for each set with its split and an ungated pipeline over it, one set at a time. */

@@ -10,9 +10,10 @@
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--save] [--linear] [--decays D,...] [--seed N] [--doc-weight W] [--drop F,...] [sets...]
+ *   npx tsx bench/workspaceCandidates.ts fit [--fit] [--save] [--linear] [--decays D,...] [--seed N] [--doc-weight W] [--drop F,...] [sets...]
  *       fits the choice rule (candidateChoice.ts; with a tanh hidden layer, or only linear with
- *       --linear) on the training-side cuts (penalty and threshold on
+ *       --linear) on the training-side cuts of the named sets, or with --fit of the fitting sets
+ *       only (collect --fit --cuts 0 first: repositories the benchmark never judges) (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
  *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3);
@@ -41,7 +42,7 @@ import { TrigramModel } from '../src/quality/baselines/trigram';
 import { CUT_KINDS, sampleCuts, type Cut } from '../src/quality/cuts';
 import { judgedText } from '../src/quality/metrics';
 import { splitWorkspace } from '../src/quality/workspaceSplit';
-import { forEachQualitySet, setsNamed, TEST_CACHE } from './qualitySetRunner';
+import { FIT_SET_NAMES, forEachQualitySet, setsNamed, TEST_CACHE } from './qualitySetRunner';
 
 const OUT = path.join(TEST_CACHE, 'candidate-examples');
 
@@ -333,13 +334,20 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
 }
 
 async function fitCommand(): Promise<void> {
-  const rows = (await Promise.all(setsNamed(process.argv.slice(3)).map(loadRows))).flat();
-  const { rule, threshold, decay, validationSweep, validationCuts } = fitRule(rows);
+  // `--fit`: the rule learns on the fitting sets' training sides only and is judged on the benchmark
+  // sets' held-out cuts, repositories it never saw (as a user's workspace is).
+  const args = process.argv.slice(3);
+  const judged = setsNamed(args.filter((a) => a !== '--fit' && !FIT_SET_NAMES.includes(a)));
+  const fitOn = args.includes('--fit') ? setsNamed(['--fit']) : judged;
+  const judgedRows = (await Promise.all(judged.map(loadRows))).flat();
+  const fitRows = args.includes('--fit') ? (await Promise.all(fitOn.map(loadRows))).flat() : judgedRows;
+  const rows = args.includes('--fit') ? [...fitRows, ...judgedRows.filter((r) => r.side === 'heldOut')] : judgedRows;
+  const { rule, threshold, decay, validationSweep, validationCuts } = fitRule(fitRows);
   console.log(`rule: decay ${decay}, validation threshold ${threshold.toFixed(2)}; validation (${validationCuts} training-side cuts, a fifth of the files):`);
   for (const l of validationSweep) console.log(`  ${l}`);
   console.log(CHOICE_FEATURES.map((f, i) => `${f} ${rule.weight[i].toFixed(2)}`).join(', ') + `, bias ${rule.bias.toFixed(2)}`);
   const head = loadAcceptanceHead(embeddedModelDir(), embeddedWidth())!;
-  for (const set of [...new Set(rows.map((r) => r.set))]) {
+  for (const set of judged) {
     const held = rows.filter((r) => r.set === set && r.side === 'heldOut');
     const base = held.map((r) => ({ exact: exactText(r, r.model), shown: r.model.trim() !== '', p: r.x === undefined ? 0 : head.suggestion(r.x) }));
     const ours = held.map((r) => { const d = decide(rule, r); return { exact: exactText(r, d.text), shown: d.text.trim() !== '', p: d.p }; });
@@ -351,7 +359,7 @@ async function fitCommand(): Promise<void> {
   if (process.argv.includes('--save')) {
     const file = path.join(embeddedModelDir(), 'head.json');
     const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-    meta.candidates = { ...rule, trainedOn: `training side (seed-1 cuts) of the quality sets ${[...new Set(rows.map((r) => r.set))].join(', ')}`, validation: { threshold, decay } };
+    meta.candidates = { ...rule, trainedOn: `training side (seed-1 cuts) of the ${args.includes('--fit') ? 'fitting' : 'quality'} sets ${fitOn.join(', ')}`, validation: { threshold, decay } };
     writeJsonAtomic(file, meta, { indent: 2 });
     process.stderr.write(`wrote the choice rule into ${file}\n`);
   }

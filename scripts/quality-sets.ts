@@ -6,7 +6,11 @@
  * through its own client (`npm pack`, `apt-get download`), and only its source folder is kept in
  * `.test-cache/quality-sets/<name>/`. A hash mismatch is refused; a verified copy is not fetched again.
  *
- *   npx tsx scripts/quality-sets.ts [--dir DIR] [NAME ...]
+ * The fitting sets (`--fit`) are eight more such repositories, four of each language. The acceptance
+ * head and the candidate-choice rule shipped in models/embedded are fitted on them, so that the
+ * benchmark judges those too on repositories they never saw, as a user's workspace is.
+ *
+ *   npx tsx scripts/quality-sets.ts [--dir DIR] [--fit] [NAME ...]
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -70,6 +74,30 @@ export const QUALITY_SETS: readonly QualitySet[] = [
     keep: 'usr/lib/python3/dist-packages/werkzeug',
   },
 ];
+
+/**
+ * Where the shipped head and choice rule learn (bench/acceptanceHead.ts, bench/workspaceCandidates.ts):
+ * never a benchmark set, never in the model's corpus (not in this project's node_modules, not in
+ * Python's standard library).
+ */
+export const FIT_SETS: readonly QualitySet[] = [
+  npmSet('mobx', 'mobx', '7.1.3', 'bbd07665d8851ee01df2fd4e12db106c60fd878839610dd8b899548969625616', 'MIT'),
+  npmSet('trpc-server', '@trpc/server', '11.25.2', '43d5562bf3d3ca2ba55bb37a91020c19d90ddaa3359a1eb55e5fefc62c6cb29a', 'MIT'),
+  npmSet('redux-toolkit', '@reduxjs/toolkit', '2.16.0', 'f815be44e3876a2c72f01135768a872048c00cb7bfabf313b238004302c32f2a', 'MIT'),
+  npmSet('query-core', '@tanstack/query-core', '5.108.4', '7660b37f747ce33f1e5456299009dbe217a08514f402c13e633ae95727e361e0', 'MIT'),
+  debianSet('click', 'python3-click', '8.1.3-2', 'c3af7e231d711f7fdb9a2fac4954061fe423ea517279bc30bf95a0920738279b', 'BSD-3-Clause'),
+  debianSet('urllib3', 'python3-urllib3', '1.26.12-1+deb12u4', '9dd6fef10317e437f2195cb5ea8b38d8e39e02106c5fda7b16d58b4bb9a85886', 'MIT'),
+  debianSet('markdown', 'python3-markdown', '3.4.1-2+deb12u1', '7f98e975cf0cc5d6b63d1ea76f1e1f2c88df91d873eac58eef8bc89a25a25d93', 'BSD-3-Clause'),
+  debianSet('attr', 'python3-attr', '22.2.0-1', '6a12ea96a8a909445a982975279f96d7b9a1ff96c912efff39abc8d92372694a', 'MIT'),
+];
+
+function npmSet(name: string, pkg: string, version: string, sha256: string, licence: string): QualitySet {
+  return { name, source: 'npm', package: pkg, version, sha256, licence, language: 'TypeScript', keep: 'package/src' };
+}
+
+function debianSet(name: string, pkg: string, version: string, sha256: string, licence: string): QualitySet {
+  return { name, source: 'debian', package: pkg, version, sha256, licence, language: 'Python', keep: `usr/lib/python3/dist-packages/${name}` };
+}
 
 export function defaultSetsDir(): string {
   return path.resolve(__dirname, '..', '.test-cache', 'quality-sets');
@@ -139,9 +167,10 @@ export function fetchSet(set: QualitySet, dir: string, log: (line: string) => vo
 export function fetchQualitySets(options: { dir?: string; names?: readonly string[]; log?: (line: string) => void } = {}): { set: QualitySet; dir: string }[] {
   const dir = options.dir ?? defaultSetsDir();
   const wanted = options.names && options.names.length > 0 ? options.names : QUALITY_SETS.map((s) => s.name);
+  const known = [...QUALITY_SETS, ...FIT_SETS];
   return wanted.map((name) => {
-    const set = QUALITY_SETS.find((s) => s.name === name);
-    if (set === undefined) throw new SetError(`no quality set named "${name}" (sets: ${QUALITY_SETS.map((s) => s.name).join(', ')})`);
+    const set = known.find((s) => s.name === name);
+    if (set === undefined) throw new SetError(`no quality set named "${name}" (sets: ${known.map((s) => s.name).join(', ')})`);
     return { set, dir: fetchSet(set, dir, options.log) };
   });
 }
@@ -152,6 +181,7 @@ if (require.main === module) {
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--dir') dir = path.resolve(argv[++i]);
+    else if (argv[i] === '--fit') names.push(...FIT_SETS.map((s) => s.name));
     else names.push(argv[i]);
   }
   try {
