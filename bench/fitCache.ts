@@ -3,7 +3,8 @@
  * w = C / (C + β_L) for a context of L tokens seen C times) on held-out code, and prints the fit and
  * the loss of the model alone vs the mixture.
  *
- * Data: the TRAINING side of each quality benchmark set (the held-out side stays for `quality`). In
+ * Data: the TRAINING side of each set named (`--sets`: the benchmark's four by default; `--ship` in
+ * scripts/embedded/train.ts names the fitting sets, repositories the benchmark never judges). In
  * each set, up to --files probe files are scored token by token with the model; the cache sees
  * every other training file of the set plus the probe file's own text before the token (rebuilt
  * every 32 tokens, so it is causal). For each token we keep ln P_model(true), P_cache(true), L and
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
       `\n| all | ${n} | | | ${(before / n).toFixed(3)} | ${(after / n).toFixed(3)} |\n\nbeta: [${beta.join(', ')}]\n`,
   );
   if (process.argv.includes('--save')) {
-    const fittedOn = `training side of the quality sets ${sets.join(', ')}, ${filesPerSet} probe files each (bench/fitCache.ts, ${new Date().toISOString().slice(0, 10)})`;
+    const fittedOn = `training side of the sets ${sets.join(', ')}, ${filesPerSet} probe files each (bench/fitCache.ts, ${new Date().toISOString().slice(0, 10)})`;
     writeCacheWeights(checkpointDir, { beta, maxWeight: MAX_WEIGHT }, fittedOn, { modelAlone: +(before / n).toFixed(4), mixture: +(after / n).toFixed(4), tokens: n });
     process.stderr.write(`wrote ${path.join(checkpointDir, CACHE_WEIGHTS_FILE)}\n`);
   }

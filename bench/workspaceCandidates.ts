@@ -337,7 +337,9 @@ async function fitCommand(): Promise<void> {
   // `--fit`: the rule learns on the fitting sets' training sides only and is judged on the benchmark
   // sets' held-out cuts, repositories it never saw (as a user's workspace is).
   const args = process.argv.slice(3);
-  const judged = setsNamed(args.filter((a) => a !== '--fit' && !FIT_SET_NAMES.includes(a)));
+  // With --fit, the benchmark sets are only reported on, and only those collected.
+  const named = setsNamed(args.filter((a) => a !== '--fit' && !FIT_SET_NAMES.includes(a)));
+  const judged = args.includes('--fit') ? named.filter((set) => fs.existsSync(path.join(OUT, `${set}.json`))) : named;
   const fitOn = args.includes('--fit') ? setsNamed(['--fit']) : judged;
   const judgedRows = (await Promise.all(judged.map(loadRows))).flat();
   const fitRows = args.includes('--fit') ? (await Promise.all(fitOn.map(loadRows))).flat() : judgedRows;

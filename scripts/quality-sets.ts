@@ -6,7 +6,7 @@
  * through its own client (`npm pack`, `apt-get download`), and only its source folder is kept in
  * `.test-cache/quality-sets/<name>/`. A hash mismatch is refused; a verified copy is not fetched again.
  *
- * The fitting sets (`--fit`) are eight more such repositories, four of each language. The acceptance
+ * The fitting sets (`--fit`) are twelve more such repositories, six of each language. The acceptance
  * head and the candidate-choice rule shipped in models/embedded are fitted on them, so that the
  * benchmark judges those too on repositories they never saw, as a user's workspace is.
  *
@@ -89,6 +89,10 @@ export const FIT_SETS: readonly QualitySet[] = [
   debianSet('urllib3', 'python3-urllib3', '1.26.12-1+deb12u4', '9dd6fef10317e437f2195cb5ea8b38d8e39e02106c5fda7b16d58b4bb9a85886', 'MIT'),
   debianSet('markdown', 'python3-markdown', '3.4.1-2+deb12u1', '7f98e975cf0cc5d6b63d1ea76f1e1f2c88df91d873eac58eef8bc89a25a25d93', 'BSD-3-Clause'),
   debianSet('attr', 'python3-attr', '22.2.0-1', '6a12ea96a8a909445a982975279f96d7b9a1ff96c912efff39abc8d92372694a', 'MIT'),
+  npmSet('immer', 'immer', '11.2.14', '590d2d7d6b5a114cbbe07af2ca99ee9c4fd362f135d1757b14c869c445e9dc22', 'MIT'),
+  npmSet('router-core', '@tanstack/router-core', '1.171.39', '0c9345f2830bda69901d464a293d101f10635d3c935f7f1e310681b71bd2e962', 'MIT'),
+  debianSet('httpx', 'python3-httpx', '0.23.3-1', '0df52e319bc11e77d2b9ff6b40824f4af4169ca0ec613ee541f65893222d6645', 'BSD-3-Clause'),
+  debianSet('marshmallow', 'python3-marshmallow', '3.18.0-1', 'b7262199c9480f36e161611a37ceb39059be4bf11264f27f42d9d6440f672388', 'MIT'),
 ];
 
 function npmSet(name: string, pkg: string, version: string, sha256: string, licence: string): QualitySet {

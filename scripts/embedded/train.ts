@@ -51,7 +51,7 @@ import { epochOrder } from '../../src/training/trainer';
 import { modelScorer, nextLineExactMatch, restOfLine, EXACT_MATCH_MAX_TOKENS, type Completer } from '../../src/training/evaluate';
 import type { TokenExample } from '../../src/training/objective';
 import { compareShares, continueTraining, shipCandidate, shippedStages, writeHistoryNow } from './continueTraining';
-import { defaultSetsDir, isCached, QUALITY_SETS } from '../quality-sets';
+import { defaultSetsDir, FIT_SETS, isCached, QUALITY_SETS } from '../quality-sets';
 import { buildCorpus, loadCorpus } from './corpus';
 import { writeModelCard, type CompletionExample, type EmbeddedReport } from './modelCard';
 import { crossEntropy, trainTrigram, trigramCompleter } from './ngramBaseline';
@@ -379,17 +379,18 @@ const BUILD_RECORD = path.join(__dirname, 'build-record.json');
  * Without the sets here, says what to run.
  */
 function refitBesideModel(): void {
+  // On the fitting sets only: the benchmark's four sets stay repositories none of this has seen.
   const steps = [
-    ['bench/fitCache.ts', '--files', '10', '--save'],
-    ['bench/acceptanceHead.ts', 'collect', '--train-cuts', '500', '--cuts', '300'],
-    ['bench/acceptanceHead.ts', 'report', '--save-default'],
-    ['bench/workspaceCandidates.ts', 'collect'],
-    ['bench/workspaceCandidates.ts', 'fit', '--save'],
+    ['bench/fitCache.ts', '--files', '10', '--sets', FIT_SETS.map((s) => s.name).join(','), '--save'],
+    ['bench/acceptanceHead.ts', 'collect', '--train-cuts', '500', '--cuts', '0', '--fit'],
+    ['bench/acceptanceHead.ts', 'report', '--fit', '--save-default'],
+    ['bench/workspaceCandidates.ts', 'collect', '--train-cuts', '1000', '--cuts', '0', '--fit'],
+    ['bench/workspaceCandidates.ts', 'fit', '--fit', '--save'],
   ];
   const sets = defaultSetsDir();
-  const missing = QUALITY_SETS.filter((s) => !isCached(sets, s)).map((s) => s.name);
+  const missing = [...QUALITY_SETS, ...FIT_SETS].filter((s) => !isCached(sets, s)).map((s) => s.name);
   if (missing.length > 0) {
-    log(`the acceptance head and candidate rule still fit the old weights: the quality sets ${missing.join(', ')} are not in ${sets} (npm run quality:fetch), then run: ${steps.map((a) => `npx tsx ${a.join(' ')}`).join(' && ')}`);
+    log(`the acceptance head and candidate rule still fit the old weights: the sets ${missing.join(', ')} are not in ${sets} (npm run quality:fetch && npx tsx scripts/quality-sets.ts --fit), then run: ${steps.map((a) => `npx tsx ${a.join(' ')}`).join(' && ')}`);
     return;
   }
   for (const step of steps) {
