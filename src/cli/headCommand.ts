@@ -12,7 +12,7 @@ import { splitWorkspace } from '../quality/workspaceSplit';
 import type { HeadTrainer } from '../training/fineTune';
 import type { HeadJson } from '../training/fineTuneProtocol';
 import { AcceptanceHead, loadAcceptanceHead, type HeadMeta } from '../training/head/acceptanceHead';
-import { adaptChoiceRule, type ChoiceExample } from '../completion/context/ruleAdaptation';
+import { adaptChoiceRule, compareHeads, type ChoiceExample } from '../completion/context/ruleAdaptation';
 import { usableRule } from '../completion/context/candidateChoice';
 import { describeHead } from '../training/head/headMetrics';
 import { collectLogExamples } from './headLogExamples';
@@ -89,9 +89,17 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
     });
     let head = trained.head;
     let rule: HeadJson['rule'];
+    let headChoice: HeadJson['head'];
     if (adaptRule) {
-      // The rule reads the head's P of each candidate: it is adapted with the head it will run with.
       const choices: ChoiceExample[] = examples.flatMap((e) => (e.choice === undefined ? [] : [{ file: e.file, expected: e.expected, ...e.choice }]));
+      if (ruleHead !== undefined) {
+        // The base model's head (fitted on many repositories) against the one these cuts trained, on held-back files.
+        const held = choices.filter((e) => isValidationFile(e.file));
+        const c = compareHeads(baseRule, held, (x) => ruleHead.suggestion(x), trained.validationP);
+        headChoice = { kept: c.trainedHelps ? 'trained' : 'base', validationCuts: c.cuts, base: c.base, trained: c.trained };
+        if (!c.trainedHelps) head = new AcceptanceHead(ruleHead.suggestionHead, ruleHead.promptHead, { ...ruleHead.meta, candidates: baseRule } as HeadMeta);
+      }
+      // The rule reads the head's P of each candidate: it is adapted with the head it will run with.
       const adapted = adaptChoiceRule(baseRule, choices, {
         headP: (x) => head.suggestion(x),
         isValidation: (e) => isValidationFile(e.file),
@@ -108,6 +116,7 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
       fromSuggestionLog: fromLog.filter((e) => e.state !== undefined).length, validation: trained.validation,
       skipBelow: head.meta.skipBelow, seconds: (performance.now() - t0) / 1000,
       ...(rule !== undefined ? { rule } : {}),
+      ...(headChoice !== undefined ? { head: headChoice } : {}),
     };
     log(`${describeHead(result)}; wrote ${path.join(job.out, 'head.safetensors')}`);
     return result;

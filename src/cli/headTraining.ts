@@ -131,6 +131,8 @@ export async function replayForHead(
 
 export interface TrainedHead {
   readonly head: AcceptanceHead;
+  /** P(accepted) of the suggestion head fitted without the validation files: to judge it on them against another head. */
+  readonly validationP: (x: Float32Array) => number;
   /** Validation outcomes (confidence from the trained head) and the numbers on them. */
   readonly validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
 }
@@ -205,7 +207,7 @@ export function trainAcceptanceHead(examples: readonly HeadExample[], nEmbd: num
     ...(options.candidates !== undefined ? { candidates: options.candidates } : {}),
   } as HeadMeta;
   const head = new AcceptanceHead(trainLinearHead(all, width, { decay }), trainLinearHead(promptData(examples), nEmbd, { decay }), meta);
-  return { head, validation };
+  return { head, validation, validationP: (x) => sigmoid(logit(trialHead, x)) };
 }
 
 /** Each example as the gate sees it, scored by `head`. */

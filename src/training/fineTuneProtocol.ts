@@ -116,6 +116,11 @@ export interface HeadJson {
    * mean NLL on the validation files' candidates is below the base rule's and it shows no fewer right lines there.
    */
   rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number };
+  /**
+   * Which head was written (ruleAdaptation.ts compareHeads): the one trained on these cuts, or the
+   * base model's when on the validation files' cuts the trained one shows more new wrong lines than new right ones.
+   */
+  head?: { kept: 'trained' | 'base'; validationCuts: number; base: { right: number; wrong: number }; trained: { right: number; wrong: number } };
 }
 
 /** Whether the adapter helped (and so is switched on), and why, in words. */

@@ -79,24 +79,61 @@ export function choiceData(examples: readonly ChoiceExample[], headP: (x: Float3
 
 /** Cuts whose most probable candidate under the rule (the first on a tie, as chooseCandidate) is right and at least `gate`. */
 export function rightLinesAt(rule: TanhWeights, cuts: readonly (readonly LabelledState[])[], gate: number): number {
-  let right = 0;
+  return shownAt(rule, cuts, gate).right;
+}
+
+/** What the editor would show at these cuts: the rule's most probable candidate when its P is at least `gate`, right or wrong. */
+export function shownAt(rule: TanhWeights, cuts: readonly (readonly LabelledState[])[], gate: number): { right: number; wrong: number } {
+  let right = 0, wrong = 0;
   for (const rows of cuts) {
     let best = -1, bestP = -1;
     rows.forEach((r, i) => {
       const p = 1 / (1 + Math.exp(-tanhLogit(rule, r.h)));
       if (p > bestP) [best, bestP] = [i, p];
     });
-    if (best >= 0 && bestP >= gate && rows[best].label === 1) right++;
+    if (best < 0 || bestP < gate) continue;
+    if (rows[best].label === 1) right++;
+    else wrong++;
   }
-  return right;
+  return { right, wrong };
+}
+
+/** The shown lines at held-back cuts with the base model's head and with the head trained for the workspace. */
+export interface HeadComparison {
+  readonly cuts: number;
+  readonly base: { readonly right: number; readonly wrong: number };
+  readonly trained: { readonly right: number; readonly wrong: number };
+  /** The trained head adds at least as many right lines there as wrong ones. */
+  readonly trainedHelps: boolean;
+}
+
+/**
+ * Whether the head trained on a workspace's few hundred cuts should replace the one it would run
+ * instead (the base model's, fitted on many repositories), judged as the fine-tune's verdict judges
+ * an adapter: on held-back cuts, through the rule at the gate, a head that shows more new wrong lines
+ * than new right ones is not kept. Without this, a workspace's own head showed more and got no more
+ * right on all four benchmark sets (bench/QUALITY.md, "A workspace's own head").
+ */
+export function compareHeads(
+  rule: ChoiceRule, held: readonly ChoiceExample[], baseP: (x: Float32Array) => number, trainedP: (x: Float32Array) => number, gate = DEFAULT_MIN_CONFIDENCE,
+): HeadComparison {
+  const weights = tanhWeightsOf(rule);
+  const base = shownAt(weights, held.map((e) => choiceRows(e, baseP)), gate);
+  const trained = shownAt(weights, held.map((e) => choiceRows(e, trainedP)), gate);
+  return { cuts: held.length, base, trained, trainedHelps: trained.right - base.right >= trained.wrong - base.wrong };
+}
+
+/** A rule's weights as the tanh head they are (a rule without a hidden layer: no hidden units). */
+function tanhWeightsOf(rule: ChoiceRule): TanhHead {
+  return {
+    weight: Float64Array.from(rule.weight), bias: rule.bias,
+    hiddenWeight: Float64Array.from(rule.hidden?.weight ?? []), hiddenBias: Float64Array.from(rule.hidden?.bias ?? []), outWeight: Float64Array.from(rule.hidden?.out ?? []),
+  };
 }
 
 export function adaptChoiceRule(base: ChoiceRule, examples: readonly ChoiceExample[], options: AdaptOptions): AdaptedRule {
   if (base.hidden === undefined) throw new Error('adaptChoiceRule: the base rule has no hidden layer to adapt');
-  const prior: TanhHead = {
-    weight: Float64Array.from(base.weight), bias: base.bias, hiddenWeight: Float64Array.from(base.hidden.weight),
-    hiddenBias: Float64Array.from(base.hidden.bias), outWeight: Float64Array.from(base.hidden.out),
-  };
+  const prior = tanhWeightsOf(base);
   const decay = options.decay ?? ADAPT_DECAY;
   let fit = examples.filter((e) => !options.isValidation(e));
   let held = examples.filter(options.isValidation);

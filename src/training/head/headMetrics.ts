@@ -85,6 +85,7 @@ export function describeHead(head: {
   fromSuggestionLog: number;
   validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
   rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number };
+  head?: { kept: 'trained' | 'base'; validationCuts: number; base: { right: number; wrong: number }; trained: { right: number; wrong: number } };
 }): string {
   const v = head.validation;
   const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}%`);
@@ -92,10 +93,14 @@ export function describeHead(head: {
   const rule = r === undefined ? ''
     : r.adapted ? `; the choice among the workspace's lines adapted to ${r.cuts} cuts (on ${r.validationCuts} validation cuts NLL ${r.baseNll.toFixed(3)} → ${r.adaptedNll.toFixed(3)}, right lines ${r.baseRight} → ${r.adaptedRight})`
     : `; the choice among the workspace's lines kept (adapting did not help on ${r.validationCuts} validation cuts: NLL ${r.baseNll.toFixed(3)} against ${r.adaptedNll.toFixed(3)}, right lines ${r.baseRight} against ${r.adaptedRight})`;
+  const h = head.head;
+  const kept = h === undefined ? ''
+    : `; on ${h.validationCuts} validation cuts it shows ${h.trained.right} right and ${h.trained.wrong} wrong lines against the base model's head's ${h.base.right} and ${h.base.wrong}: ` +
+      (h.kept === 'trained' ? 'kept' : 'the base model\'s head kept instead');
   return (
     `acceptance head: ${head.examples} shown suggestions (${head.exact} exactly right` +
     (head.fromSuggestionLog > 0 ? `, ${head.fromSuggestionLog} from your accepts and rejects in the editor` : '') +
     `); on its validation files AUC ${v.auc === null ? '–' : v.auc.toFixed(2)}, precision ${pct(v.ungatedPrecision)} ungated and ` +
-    `${pct(v.gatedPrecision)} at confidence ${v.threshold.toFixed(2)}, where it shows ${pct(v.gatedShownRate)} of suggestions` + rule
+    `${pct(v.gatedPrecision)} at confidence ${v.threshold.toFixed(2)}, where it shows ${pct(v.gatedShownRate)} of suggestions` + kept + rule
   );
 }

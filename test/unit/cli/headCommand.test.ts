@@ -52,6 +52,14 @@ describe('trainHeadJob', function () {
       assert.ok(adapted.rule.adaptedNll < adapted.rule.baseNll);
       assert.match(written.trainedOn ?? '', /^adapted from the base on \d+ cuts/);
     } else assert.deepEqual(written, rule);
+    // The base model's head against the trained one on the validation files' cuts; the one written is the one kept.
+    const h = adapted.head!;
+    assert.ok(h !== undefined && Number.isInteger(h.validationCuts) && h.base.right + h.base.wrong <= h.validationCuts, JSON.stringify(h));
+    assert.equal(h.kept === 'trained', h.trained.right - h.base.right >= h.trained.wrong - h.base.wrong);
+    const writtenHead = loadAcceptanceHead(path.join(fixture.dir, 'adapted'), 32)!;
+    const baseHead = loadAcceptanceHead(base, 32)!;
+    assert.equal(writtenHead.meta.trainedOn === baseHead.meta.trainedOn, h.kept === 'base');
+    assert.match(lines.at(-1)!, /against the base model's head's \d+ and \d+: (kept|the base model's head kept instead)/);
 
     const kept = await trainHeadJob({ folder: fixture.corpus, model: fixture.model, out: path.join(fixture.dir, 'kept'), seed: 0, cuts: 40, ruleFrom: base, adaptRule: false }, () => undefined);
     assert.equal(kept.rule, undefined);

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { CHOICE_FEATURES, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
-import { adaptChoiceRule, choiceData, rightLinesAt, type ChoiceExample } from '../../../src/completion/context/ruleAdaptation';
+import { adaptChoiceRule, choiceData, compareHeads, rightLinesAt, shownAt, type ChoiceExample } from '../../../src/completion/context/ruleAdaptation';
 
 const F = CHOICE_FEATURES.length;
 const at = (name: string) => CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number]);
@@ -98,6 +98,31 @@ describe('adapting the choice rule to a workspace', () => {
     assert.equal(rightLinesAt(rule, cuts, 0.1), 3);
     assert.equal(rightLinesAt(rule, cuts, 0.5), 2);
     assert.equal(rightLinesAt(rule, cuts, 0.9), 0);
+  });
+
+  it('counts the wrong lines shown beside the right ones', () => {
+    const rule = { weight: [1], bias: 0, hiddenWeight: [], hiddenBias: [], outWeight: [] };
+    const row = (z: number, label: 0 | 1) => ({ h: Float32Array.of(z), label });
+    const cuts = [[row(2, 1), row(0, 0)], [row(2, 0), row(1, 1)], [row(-1, 1)], [row(-3, 0)], []];
+    assert.deepEqual(shownAt(rule, cuts, 0.1), { right: 2, wrong: 1 });
+    assert.deepEqual(shownAt(rule, cuts, 0.01), { right: 2, wrong: 2 });
+    assert.deepEqual(shownAt(rule, cuts, 0.95), { right: 0, wrong: 0 });
+  });
+
+  it('keeps a workspace-trained head only when it adds at least as many right lines as wrong ones at the gate', () => {
+    // A rule that shows whichever candidate the head is surest of: the head decides what is shown.
+    const weight = new Array<number>(F).fill(0);
+    weight[at('head_logit')] = 8;
+    const rule: ChoiceRule = { features: [...CHOICE_FEATURES], weight, bias: 0 };
+    const held = Array.from({ length: 10 }, (_, i) => cut('held.ts', i, 'lookup'));
+    const surestOfLookup = (x: Float32Array) => x[0]; // the lookup's input is 0.8, the model's 0.2
+    const surestOfModel = (x: Float32Array) => 1 - x[0];
+    const worse = compareHeads(rule, held, surestOfLookup, surestOfModel, 0.1);
+    assert.deepEqual([worse.cuts, worse.base, worse.trained, worse.trainedHelps], [10, { right: 10, wrong: 0 }, { right: 0, wrong: 10 }, false]);
+    const better = compareHeads(rule, held, surestOfModel, surestOfLookup, 0.1);
+    assert.equal(better.trainedHelps, true);
+    // The same head on both sides changes nothing, and is kept.
+    assert.equal(compareHeads(rule, held, surestOfLookup, surestOfLookup, 0.1).trainedHelps, true);
   });
 
   it('refuses a base rule without the hidden layer it adapts', () => {
