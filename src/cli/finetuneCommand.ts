@@ -47,8 +47,9 @@ export const FINETUNE_HELP = `gpt2-complete finetune <folder> --out DIR [--model
   --threads N        CPU threads (default: all cores; the editor leaves one free)
   --dry-run          mine, check and estimate, then stop
   --head             then train the acceptance head on the fine-tuned model (head.safetensors in --out),
-                     and adapt the base's rule for choosing among the workspace's lines to the same cuts
-                     (kept only if it predicts held-back training files better, with no fewer right lines)
+                     and adapt the base's rule for choosing among the workspace's lines to the same cuts;
+                     each is kept over the base's only if, on held-back training files, it adds more
+                     right lines than wrong ones (the rule must also predict them better)
   --head-only        only the head and the rule, for --model (with --adapter DIR: for that adapter)
   --head-cuts N      cuts of the training files the head learns from (default ${DEFAULT_HEAD_CUTS})
   --suggestion-log F the editor's accept/reject log (suggestion-log.jsonl in the workspace's extension

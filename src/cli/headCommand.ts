@@ -106,13 +106,13 @@ export async function trainHeadJob(job: HeadJob, log: (line: string) => void = (
         trainedOn: `adapted from ${baseRule.trainedOn ?? 'the base model\'s rule'} on ${cutsOf}`,
       });
       const v = adapted.validation;
-      rule = { adapted: adapted.adapted, cuts: adapted.cuts, validationCuts: v.cuts, baseNll: v.baseNll, adaptedNll: v.adaptedNll, baseRight: v.baseRight, adaptedRight: v.adaptedRight };
+      rule = { adapted: adapted.adapted, cuts: adapted.cuts, validationCuts: v.cuts, baseNll: v.baseNll, adaptedNll: v.adaptedNll, baseRight: v.baseRight, adaptedRight: v.adaptedRight, baseWrong: v.baseWrong, adaptedWrong: v.adaptedWrong };
       head = new AcceptanceHead(head.suggestionHead, head.promptHead, { ...head.meta, candidates: adapted.rule } as HeadMeta);
     }
     fs.mkdirSync(job.out, { recursive: true });
     head.save(job.out);
     const result: HeadJson = {
-      out: job.out, examples: head.meta.examples, exact: head.meta.positives,
+      out: job.out, examples: trained.head.meta.examples, exact: trained.head.meta.positives,
       fromSuggestionLog: fromLog.filter((e) => e.state !== undefined).length, validation: trained.validation,
       skipBelow: head.meta.skipBelow, seconds: (performance.now() - t0) / 1000,
       ...(rule !== undefined ? { rule } : {}),

@@ -113,12 +113,12 @@ export interface HeadJson {
   seconds: number;
   /**
    * The workspace-candidate rule adapted to the folder's cuts (ruleAdaptation.ts): kept when its
-   * mean NLL on the validation files' candidates is below the base rule's and it shows no fewer right lines there.
+   * mean NLL on the validation files' candidates is below the base rule's and it adds more right lines than wrong ones there.
    */
-  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number };
+  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number; baseWrong: number; adaptedWrong: number };
   /**
    * Which head was written (ruleAdaptation.ts compareHeads): the one trained on these cuts, or the
-   * base model's when on the validation files' cuts the trained one shows more new wrong lines than new right ones.
+   * base model's unless on the validation files' cuts the trained one adds more right lines than wrong ones.
    */
   head?: { kept: 'trained' | 'base'; validationCuts: number; base: { right: number; wrong: number }; trained: { right: number; wrong: number } };
 }

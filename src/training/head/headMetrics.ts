@@ -84,15 +84,15 @@ export function describeHead(head: {
   exact: number;
   fromSuggestionLog: number;
   validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
-  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number };
+  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number; baseWrong: number; adaptedWrong: number };
   head?: { kept: 'trained' | 'base'; validationCuts: number; base: { right: number; wrong: number }; trained: { right: number; wrong: number } };
 }): string {
   const v = head.validation;
   const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}%`);
   const r = head.rule;
   const rule = r === undefined ? ''
-    : r.adapted ? `; the choice among the workspace's lines adapted to ${r.cuts} cuts (on ${r.validationCuts} validation cuts NLL ${r.baseNll.toFixed(3)} → ${r.adaptedNll.toFixed(3)}, right lines ${r.baseRight} → ${r.adaptedRight})`
-    : `; the choice among the workspace's lines kept (adapting did not help on ${r.validationCuts} validation cuts: NLL ${r.baseNll.toFixed(3)} against ${r.adaptedNll.toFixed(3)}, right lines ${r.baseRight} against ${r.adaptedRight})`;
+    : r.adapted ? `; the choice among the workspace's lines adapted to ${r.cuts} cuts (on ${r.validationCuts} validation cuts NLL ${r.baseNll.toFixed(3)} → ${r.adaptedNll.toFixed(3)}, right / wrong lines shown ${r.baseRight} / ${r.baseWrong} → ${r.adaptedRight} / ${r.adaptedWrong})`
+    : `; the choice among the workspace's lines kept (adapting did not help on ${r.validationCuts} validation cuts: NLL ${r.baseNll.toFixed(3)} against ${r.adaptedNll.toFixed(3)}, right / wrong lines shown ${r.baseRight} / ${r.baseWrong} against ${r.adaptedRight} / ${r.adaptedWrong})`;
   const h = head.head;
   const kept = h === undefined ? ''
     : `; on ${h.validationCuts} validation cuts it shows ${h.trained.right} right and ${h.trained.wrong} wrong lines against the base model's head's ${h.base.right} and ${h.base.wrong}: ` +

@@ -62,6 +62,7 @@ describe('adapting the choice rule to a workspace', () => {
     assert.ok(result.validation.adaptedNll < result.validation.baseNll, JSON.stringify(result.validation));
     assert.equal(result.validation.baseRight, 3, 'the base rule is right where the model was');
     assert.equal(result.validation.adaptedRight, 27);
+    assert.ok(result.validation.adaptedRight - result.validation.baseRight > result.validation.adaptedWrong - result.validation.baseWrong, 'more right lines gained than wrong ones');
     const probe = cut('new.ts', 999, 'lookup');
     const candidates = mergeCandidates({ model: { ...probe.offers.model!, evidence: { ...probe.offers.model!.evidence!, head: 0.2 } }, lookup: { ...probe.offers.lookup!, evidence: { ...probe.offers.lookup!.evidence!, head: 0.8 } } });
     const [before, after] = [base, result.rule].map((r) => scoreCandidates(r, candidates, probe.ctx));
@@ -109,7 +110,7 @@ describe('adapting the choice rule to a workspace', () => {
     assert.deepEqual(shownAt(rule, cuts, 0.95), { right: 0, wrong: 0 });
   });
 
-  it('keeps a workspace-trained head only when it adds at least as many right lines as wrong ones at the gate', () => {
+  it('keeps a workspace-trained head only when it adds more right lines than wrong ones at the gate', () => {
     // A rule that shows whichever candidate the head is surest of: the head decides what is shown.
     const weight = new Array<number>(F).fill(0);
     weight[at('head_logit')] = 8;
@@ -121,8 +122,8 @@ describe('adapting the choice rule to a workspace', () => {
     assert.deepEqual([worse.cuts, worse.base, worse.trained, worse.trainedHelps], [10, { right: 10, wrong: 0 }, { right: 0, wrong: 10 }, false]);
     const better = compareHeads(rule, held, surestOfModel, surestOfLookup, 0.1);
     assert.equal(better.trainedHelps, true);
-    // The same head on both sides changes nothing, and is kept.
-    assert.equal(compareHeads(rule, held, surestOfLookup, surestOfLookup, 0.1).trainedHelps, true);
+    // The same head on both sides changes nothing: the base, fitted on more data, stays.
+    assert.equal(compareHeads(rule, held, surestOfLookup, surestOfLookup, 0.1).trainedHelps, false);
   });
 
   it('refuses a base rule without the hidden layer it adapts', () => {
