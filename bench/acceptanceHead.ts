@@ -60,8 +60,9 @@ function report(): void {
   const sets = Object.keys(data);
   const E = data[sets[0]].train.find((e) => e.promptState)!.promptState!.length;
   const benchTrain = sets.flatMap((s) => data[s].train);
-  const fitSets = process.argv.includes('--fit') ? collected(FIT_SET_NAMES) : [];
-  if (process.argv.includes('--fit') && fitSets.length === 0) throw new Error('no fitting set collected: run `collect --fit` first');
+  const fitting = process.argv.includes('--fit');
+  const fitSets = fitting ? collected(FIT_SET_NAMES) : [];
+  if (fitting && fitSets.length === 0) throw new Error('no fitting set collected: run `collect --fit` first');
   const allTrain = fitSets.length > 0 ? fitSets.flatMap((s) => load(s).train) : benchTrain;
   const trainedOn = fitSets.length > 0 ? `training side of the fitting sets ${fitSets.join(', ')}` : `training side of the quality sets ${sets.join(', ')}`;
   // The shipped head.json's workspace-candidate rule (bench/workspaceCandidates.ts) is kept when the head is saved again.

@@ -337,13 +337,16 @@ async function fitCommand(): Promise<void> {
   // `--fit`: the rule learns on the fitting sets' training sides only and is judged on the benchmark
   // sets' held-out cuts, repositories it never saw (as a user's workspace is).
   const args = process.argv.slice(3);
+  const fitting = args.includes('--fit');
   // With --fit, the benchmark sets are only reported on, and only those collected.
   const named = setsNamed(args.filter((a) => a !== '--fit' && !FIT_SET_NAMES.includes(a)));
-  const judged = args.includes('--fit') ? named.filter((set) => fs.existsSync(path.join(OUT, `${set}.json`))) : named;
-  const fitOn = args.includes('--fit') ? setsNamed(['--fit']) : judged;
+  const judged = fitting ? named.filter((set) => fs.existsSync(path.join(OUT, `${set}.json`))) : named;
+  const fitOn = fitting ? FIT_SET_NAMES : judged;
+  const missing = fitOn.filter((set) => !fs.existsSync(path.join(OUT, `${set}.json`)));
+  if (missing.length > 0) throw new Error(`no collected pipeline runs for ${missing.join(', ')}: run \`collect${fitting ? ' --train-cuts 1000 --cuts 0 --fit' : ''}\` first`);
   const judgedRows = (await Promise.all(judged.map(loadRows))).flat();
-  const fitRows = args.includes('--fit') ? (await Promise.all(fitOn.map(loadRows))).flat() : judgedRows;
-  const rows = args.includes('--fit') ? [...fitRows, ...judgedRows.filter((r) => r.side === 'heldOut')] : judgedRows;
+  const fitRows = fitting ? (await Promise.all(fitOn.map(loadRows))).flat() : judgedRows;
+  const rows = fitting ? [...fitRows, ...judgedRows.filter((r) => r.side === 'heldOut')] : judgedRows;
   const { rule, threshold, decay, validationSweep, validationCuts } = fitRule(fitRows);
   console.log(`rule: decay ${decay}, validation threshold ${threshold.toFixed(2)}; validation (${validationCuts} training-side cuts, a fifth of the files):`);
   for (const l of validationSweep) console.log(`  ${l}`);
@@ -361,7 +364,7 @@ async function fitCommand(): Promise<void> {
   if (process.argv.includes('--save')) {
     const file = path.join(embeddedModelDir(), 'head.json');
     const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-    meta.candidates = { ...rule, trainedOn: `training side (seed-1 cuts) of the ${args.includes('--fit') ? 'fitting' : 'quality'} sets ${fitOn.join(', ')}`, validation: { threshold, decay } };
+    meta.candidates = { ...rule, trainedOn: `training side (seed-1 cuts) of the ${fitting ? 'fitting' : 'quality'} sets ${fitOn.join(', ')}`, validation: { threshold, decay } };
     writeJsonAtomic(file, meta, { indent: 2 });
     process.stderr.write(`wrote the choice rule into ${file}\n`);
   }

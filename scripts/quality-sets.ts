@@ -81,26 +81,25 @@ export const QUALITY_SETS: readonly QualitySet[] = [
  * Python's standard library).
  */
 export const FIT_SETS: readonly QualitySet[] = [
-  npmSet('mobx', 'mobx', '7.1.3', 'bbd07665d8851ee01df2fd4e12db106c60fd878839610dd8b899548969625616', 'MIT'),
-  npmSet('trpc-server', '@trpc/server', '11.25.2', '43d5562bf3d3ca2ba55bb37a91020c19d90ddaa3359a1eb55e5fefc62c6cb29a', 'MIT'),
-  npmSet('redux-toolkit', '@reduxjs/toolkit', '2.16.0', 'f815be44e3876a2c72f01135768a872048c00cb7bfabf313b238004302c32f2a', 'MIT'),
-  npmSet('query-core', '@tanstack/query-core', '5.108.4', '7660b37f747ce33f1e5456299009dbe217a08514f402c13e633ae95727e361e0', 'MIT'),
-  debianSet('click', 'python3-click', '8.1.3-2', 'c3af7e231d711f7fdb9a2fac4954061fe423ea517279bc30bf95a0920738279b', 'BSD-3-Clause'),
-  debianSet('urllib3', 'python3-urllib3', '1.26.12-1+deb12u4', '9dd6fef10317e437f2195cb5ea8b38d8e39e02106c5fda7b16d58b4bb9a85886', 'MIT'),
-  debianSet('markdown', 'python3-markdown', '3.4.1-2+deb12u1', '7f98e975cf0cc5d6b63d1ea76f1e1f2c88df91d873eac58eef8bc89a25a25d93', 'BSD-3-Clause'),
-  debianSet('attr', 'python3-attr', '22.2.0-1', '6a12ea96a8a909445a982975279f96d7b9a1ff96c912efff39abc8d92372694a', 'MIT'),
-  npmSet('immer', 'immer', '11.2.14', '590d2d7d6b5a114cbbe07af2ca99ee9c4fd362f135d1757b14c869c445e9dc22', 'MIT'),
-  npmSet('router-core', '@tanstack/router-core', '1.171.39', '0c9345f2830bda69901d464a293d101f10635d3c935f7f1e310681b71bd2e962', 'MIT'),
-  debianSet('httpx', 'python3-httpx', '0.23.3-1', '0df52e319bc11e77d2b9ff6b40824f4af4169ca0ec613ee541f65893222d6645', 'BSD-3-Clause'),
-  debianSet('marshmallow', 'python3-marshmallow', '3.18.0-1', 'b7262199c9480f36e161611a37ceb39059be4bf11264f27f42d9d6440f672388', 'MIT'),
+  fitSet('npm', 'mobx', 'mobx', '7.1.3', 'bbd07665d8851ee01df2fd4e12db106c60fd878839610dd8b899548969625616', 'MIT'),
+  fitSet('npm', 'trpc-server', '@trpc/server', '11.25.2', '43d5562bf3d3ca2ba55bb37a91020c19d90ddaa3359a1eb55e5fefc62c6cb29a', 'MIT'),
+  fitSet('npm', 'redux-toolkit', '@reduxjs/toolkit', '2.16.0', 'f815be44e3876a2c72f01135768a872048c00cb7bfabf313b238004302c32f2a', 'MIT'),
+  fitSet('npm', 'query-core', '@tanstack/query-core', '5.108.4', '7660b37f747ce33f1e5456299009dbe217a08514f402c13e633ae95727e361e0', 'MIT'),
+  fitSet('debian', 'click', 'python3-click', '8.1.3-2', 'c3af7e231d711f7fdb9a2fac4954061fe423ea517279bc30bf95a0920738279b', 'BSD-3-Clause'),
+  fitSet('debian', 'urllib3', 'python3-urllib3', '1.26.12-1+deb12u4', '9dd6fef10317e437f2195cb5ea8b38d8e39e02106c5fda7b16d58b4bb9a85886', 'MIT'),
+  fitSet('debian', 'markdown', 'python3-markdown', '3.4.1-2+deb12u1', '7f98e975cf0cc5d6b63d1ea76f1e1f2c88df91d873eac58eef8bc89a25a25d93', 'BSD-3-Clause'),
+  fitSet('debian', 'attr', 'python3-attr', '22.2.0-1', '6a12ea96a8a909445a982975279f96d7b9a1ff96c912efff39abc8d92372694a', 'MIT'),
+  fitSet('npm', 'immer', 'immer', '11.2.14', '590d2d7d6b5a114cbbe07af2ca99ee9c4fd362f135d1757b14c869c445e9dc22', 'MIT'),
+  fitSet('npm', 'router-core', '@tanstack/router-core', '1.171.39', '0c9345f2830bda69901d464a293d101f10635d3c935f7f1e310681b71bd2e962', 'MIT'),
+  fitSet('debian', 'httpx', 'python3-httpx', '0.23.3-1', '0df52e319bc11e77d2b9ff6b40824f4af4169ca0ec613ee541f65893222d6645', 'BSD-3-Clause'),
+  fitSet('debian', 'marshmallow', 'python3-marshmallow', '3.18.0-1', 'b7262199c9480f36e161611a37ceb39059be4bf11264f27f42d9d6440f672388', 'MIT'),
 ];
 
-function npmSet(name: string, pkg: string, version: string, sha256: string, licence: string): QualitySet {
-  return { name, source: 'npm', package: pkg, version, sha256, licence, language: 'TypeScript', keep: 'package/src' };
-}
-
-function debianSet(name: string, pkg: string, version: string, sha256: string, licence: string): QualitySet {
-  return { name, source: 'debian', package: pkg, version, sha256, licence, language: 'Python', keep: `usr/lib/python3/dist-packages/${name}` };
+/** A fitting set: an npm package's TypeScript `src/`, or a Debian Python package's module folder (named as the set). */
+function fitSet(source: QualitySet['source'], name: string, pkg: string, version: string, sha256: string, licence: string): QualitySet {
+  return source === 'npm'
+    ? { name, source, package: pkg, version, sha256, licence, language: 'TypeScript', keep: 'package/src' }
+    : { name, source, package: pkg, version, sha256, licence, language: 'Python', keep: `usr/lib/python3/dist-packages/${name}` };
 }
 
 export function defaultSetsDir(): string {

@@ -80,12 +80,10 @@ export function choiceData(examples: readonly ChoiceExample[], headP: (x: Float3
   return examples.flatMap((e) => choiceRows(e, headP));
 }
 
-/** Cuts whose most probable candidate under the rule (the first on a tie, as chooseCandidate) is right and at least `gate`. */
-export function rightLinesAt(rule: TanhWeights, cuts: readonly (readonly LabelledState[])[], gate: number): number {
-  return shownAt(rule, cuts, gate).right;
-}
-
-/** What the editor would show at these cuts: the rule's most probable candidate when its P is at least `gate`, right or wrong. */
+/**
+ * What the editor would show at these cuts: the rule's most probable candidate (the first on a tie,
+ * as chooseCandidate) when its P is at least `gate`, counted right or wrong.
+ */
 export function shownAt(rule: TanhWeights, cuts: readonly (readonly LabelledState[])[], gate: number): { right: number; wrong: number } {
   let right = 0, wrong = 0;
   for (const rows of cuts) {

@@ -3,6 +3,7 @@
  * AUC (the chance that a right one scores above a wrong one, ties half) and what a threshold does
  * to the shown suggestions (precision = exact among shown, shown rate = shown among all requests).
  */
+import type { HeadJson } from '../fineTuneProtocol';
 
 export interface ScoredOutcome {
   /** P(accepted) from the head; undefined when nothing could be scored (nothing was shown). */
@@ -79,14 +80,7 @@ export function chooseThreshold(outcomes: readonly ScoredOutcome[], minShownRate
 }
 
 /** One line on a trained head, for the CLI and the fine-tune report (HeadJson's numbers). */
-export function describeHead(head: {
-  examples: number;
-  exact: number;
-  fromSuggestionLog: number;
-  validation: { auc: number | null; threshold: number; ungatedPrecision: number | null; gatedPrecision: number | null; gatedShownRate: number };
-  rule?: { adapted: boolean; cuts: number; validationCuts: number; baseNll: number; adaptedNll: number; baseRight: number; adaptedRight: number; baseWrong: number; adaptedWrong: number };
-  head?: { kept: 'trained' | 'base'; validationCuts: number; base: { right: number; wrong: number }; trained: { right: number; wrong: number } };
-}): string {
+export function describeHead(head: Pick<HeadJson, 'examples' | 'exact' | 'fromSuggestionLog' | 'validation' | 'rule' | 'head'>): string {
   const v = head.validation;
   const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(0)}%`);
   const r = head.rule;

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { CHOICE_FEATURES, mergeCandidates, scoreCandidates, type ChoiceContext, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
-import { adaptChoiceRule, choiceData, compareHeads, rightLinesAt, shownAt, type ChoiceExample } from '../../../src/completion/context/ruleAdaptation';
+import { adaptChoiceRule, choiceData, compareHeads, shownAt, type ChoiceExample } from '../../../src/completion/context/ruleAdaptation';
 
 const F = CHOICE_FEATURES.length;
 const at = (name: string) => CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number]);
@@ -96,9 +96,9 @@ describe('adapting the choice rule to a workspace', () => {
       [row(0.5, 1), row(0.5, 0)], // a tie goes to the first
       [],
     ];
-    assert.equal(rightLinesAt(rule, cuts, 0.1), 3);
-    assert.equal(rightLinesAt(rule, cuts, 0.5), 2);
-    assert.equal(rightLinesAt(rule, cuts, 0.9), 0);
+    assert.equal(shownAt(rule, cuts, 0.1).right, 3);
+    assert.equal(shownAt(rule, cuts, 0.5).right, 2);
+    assert.equal(shownAt(rule, cuts, 0.9).right, 0);
   });
 
   it('counts the wrong lines shown beside the right ones', () => {
