@@ -58,12 +58,13 @@ function report(): void {
   const collected = (names: readonly string[]) => names.filter((s) => fs.existsSync(path.join(OUT, `${s}.json`)));
   const data = Object.fromEntries(collected(QUALITY_SET_NAMES).map((s) => [s, load(s)]));
   const sets = Object.keys(data);
-  const E = data[sets[0]].train.find((e) => e.promptState)!.promptState!.length;
   const benchTrain = sets.flatMap((s) => data[s].train);
   const fitting = process.argv.includes('--fit');
   const fitSets = fitting ? collected(FIT_SET_NAMES) : [];
   if (fitting && fitSets.length === 0) throw new Error('no fitting set collected: run `collect --fit` first');
   const allTrain = fitSets.length > 0 ? fitSets.flatMap((s) => load(s).train) : benchTrain;
+  // The model's width, from any collected state (with --fit the benchmark sets may hold held-out cuts only).
+  const E = [...allTrain, ...sets.flatMap((s) => data[s].heldOut)].find((e) => e.promptState)!.promptState!.length;
   const trainedOn = fitSets.length > 0 ? `training side of the fitting sets ${fitSets.join(', ')}` : `training side of the quality sets ${sets.join(', ')}`;
   // The shipped head.json's workspace-candidate rule (bench/workspaceCandidates.ts) is kept when the head is saved again.
   const shipped = JSON.parse(fs.readFileSync(path.join(embeddedModelDir(), 'head.json'), 'utf8')) as { candidates?: unknown };

@@ -325,11 +325,16 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
     if (precision > bestPrecision) [bestPrecision, threshold] = [precision, t];
   }
   const rule = toRule(trainRule(examplesOf(train), bestDecay));
-  const sweep = [0, 0.05, 0.1, 0.15, 0.2, 0.3].map((t) => {
+  const sweep = [0, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2, 0.3].map((t) => {
     const g = gateStats(vd, t);
     const byStart = [true, false].map((start) => gateStats(vd.filter((_, i) => lineQuery(valid[i].cut.document.slice(0, valid[i].cut.offset), '').typed === '' === start), t));
     return `t${t}: exact ${pc(g.exact, g.n)} shown ${pc(g.shown, g.n)} prec ${pc(g.exact, g.shown)} [line start: ${pc(byStart[0].exact, byStart[0].n)}/${pc(byStart[0].shown, byStart[0].n)}/${pc(byStart[0].exact, byStart[0].shown)}; mid-line: ${pc(byStart[1].exact, byStart[1].n)}/${pc(byStart[1].shown, byStart[1].n)}/${pc(byStart[1].exact, byStart[1].shown)}]`;
   });
+  // Per repository: the threshold decides for every workspace, and the worst one is what a user may get.
+  for (const set of [...new Set(valid.map((r) => r.set))]) {
+    const ds = vd.filter((_, i) => valid[i].set === set);
+    sweep.push(`${set} (${ds.length}): ` + [0.05, 0.07, 0.1, 0.12, 0.15].map((t) => { const g = gateStats(ds, t); return `t${t} ${pc(g.shown, g.n)}/${pc(g.exact, g.shown)}`; }).join(' '));
+  }
   return { rule, threshold, decay: bestDecay, validationSweep: sweep, validationCuts: valid.length };
 }
 
