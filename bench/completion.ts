@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BackendModel, CompletionBackend } from '../src/completion/backend';
+import { cursorLine } from '../src/completion/context/cursorLine';
 import { afterEnter } from '../src/completion/nextLine';
 import { CompletionPipeline, type CompletionTrace } from '../src/completion/pipeline';
 import { EDITOR_DEFAULTS } from '../src/cli/pipelineRunner';
@@ -245,9 +246,8 @@ async function benchModel(spec: string): Promise<[string, string][]> {
     // The request whose suggestion was accepted: the line half typed, the rest suggested. It leaves
     // the engine's KV cache where the editor's would be at the accept (without it, the side measured
     // first pays a cold prefill that the other then reuses).
-    const lineStart = source.lastIndexOf('\n', lineEnd - 1) + 1;
-    const indentEnd = lineStart + (/^\s*/.exec(source.slice(lineStart, lineEnd))?.[0].length ?? 0);
-    const typedTo = indentEnd + Math.floor((lineEnd - indentEnd) / 2);
+    const { start, indent } = cursorLine(source.slice(0, lineEnd));
+    const typedTo = start + indent + Math.floor((lineEnd - start - indent) / 2);
     for (const name of ['on', 'off'] as const) {
       const p = pipelinesFor[name];
       const doc = `${uri}#streak-${name}`;

@@ -345,9 +345,10 @@ async function fitCommand(): Promise<void> {
   const fitting = args.includes('--fit');
   // With --fit, the benchmark sets are only reported on, and only those collected.
   const named = setsNamed(args.filter((a) => a !== '--fit' && !FIT_SET_NAMES.includes(a)));
-  const judged = fitting ? named.filter((set) => fs.existsSync(path.join(OUT, `${set}.json`))) : named;
+  const collected = (set: string) => fs.existsSync(path.join(OUT, `${set}.json`));
+  const judged = fitting ? named.filter(collected) : named;
   const fitOn = fitting ? FIT_SET_NAMES : judged;
-  const missing = fitOn.filter((set) => !fs.existsSync(path.join(OUT, `${set}.json`)));
+  const missing = fitOn.filter((set) => !collected(set));
   if (missing.length > 0) throw new Error(`no collected pipeline runs for ${missing.join(', ')}: run \`collect${fitting ? ' --train-cuts 1000 --cuts 0 --fit' : ''}\` first`);
   const judgedRows = (await Promise.all(judged.map(loadRows))).flat();
   const fitRows = fitting ? (await Promise.all(fitOn.map(loadRows))).flat() : judgedRows;
