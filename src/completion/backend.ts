@@ -67,6 +67,8 @@ export interface EngineCompleteResult {
     prefillMs: number;
     decodeMs: number;
     decodeTokens: number;
+    /** Model runs that decoded them (fewer than the tokens where prompt-lookup drafts were accepted). */
+    decodeSteps?: number;
     /** Scoring the post-processed candidates with the acceptance head (0 without one). */
     scoreMs?: number;
     /** From the engine receiving the request to its answer, waiting for an earlier request included. */

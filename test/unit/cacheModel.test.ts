@@ -126,6 +126,24 @@ describe('cache model', () => {
     assert.ok(r.order >= 2, `order ${r.order}`);
   });
 
+  it('finds a line start through the line above, however many newer indented lines there are', () => {
+    const tokenizer = getTokenizer();
+    const blank = blankTokens((ids) => tokenizer.decodeBytes(ids), 50257);
+    const store = new TokenStore();
+    store.set('old', tokenizer.encode('def f(a):\n        return a\n'));
+    // 400 newer lines at the same indentation: more occurrences of two spaces than a lookup walks.
+    store.set('new', tokenizer.encode(Array.from({ length: 400 }, (_, i) => `        v${i} = ${i}\n`).join('')));
+    const history = tokenizer.encode('x = 1\ndef f(a):\n       ');
+    const r = predictNext(history, [{ store, weight: 1 }], blank)!;
+    const best = tokenizer.decode([r.tokens[r.probs.indexOf(Math.max(...r.probs))]]);
+    assert.equal(best, ' return');
+    // Matched back over the indentation to `def f(a):`, the line above: five tokens of context.
+    assert.equal(r.order, 5);
+    assert.equal(r.count, 1);
+    // Another indentation after the same line end is not a match.
+    assert.equal(predictNext(tokenizer.encode('def f(a):\n           '), [{ store, weight: 1 }], blank), null);
+  });
+
   describe('mixture', () => {
     it('is (1 − w)·softmax + w·P_cache, in log space', () => {
       const logits = Float32Array.from([0, Math.log(3), 0, 0]); // softmax: 1/6, 1/2, 1/6, 1/6

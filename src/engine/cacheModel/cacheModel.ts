@@ -9,7 +9,11 @@
  * two tokens is extended backwards as far as it matches the history, and its order k is the number
  * of matched tokens that are not blank (spaces, tabs, line breaks), up to MAX_ORDER. Blank tokens
  * are not counted because GPT-2 spells indentation one space a token: at a line start, eight
- * matched spaces say nothing about the next line, while the end of the line above does.
+ * matched spaces say nothing about the next line, while the end of the line above does. For the
+ * same reason a history that ends in two or more blank tokens (a line start after its indentation)
+ * is looked up by the last non-blank token and the blank after it (`:` `\n`), and the rest of the
+ * indentation is matched forwards: the newest occurrences of two spaces would be a few hundred
+ * arbitrary places of the newest file, and the line's context would never be reached.
  * c_k(t) counts the occurrences followed by t whose order is at least k, and the orders are
  * interpolated Witten-Bell style from the lowest upwards:
  *   P_k(t) = (c_k(t) + u_k · P_{k−1}(t)) / (C_k + u_k),  C_k = Σ_t c_k(t), u_k = |{t : c_k(t) > 0}|
@@ -24,6 +28,13 @@ export const MAX_ORDER = 8;
 export const MAX_MATCH = 40;
 /** Occurrences of the last token pair looked at, newest first: the scan's cost bound. */
 const MAX_OCCURRENCES = 256;
+/**
+ * The same bound for a line start's lookup (afterBlankRun): occurrences of the pair before the
+ * indentation, most of which have another indentation and are passed over.
+ */
+const RUN_OCCURRENCES = 1024;
+/** GPT-2's end-of-text id, which the store puts before each text. */
+const SEPARATOR = 50256;
 
 export interface CacheSource {
   readonly store: TokenStore;
@@ -51,11 +62,12 @@ export function predictNext(history: readonly number[], sources: readonly CacheS
   // counts[k][t] for k = 0..MAX_ORDER, as maps from token to weighted count.
   const counts: Map<number, number>[] = Array.from({ length: MAX_ORDER + 1 }, () => new Map());
   let longest = -1;
-  const pairOrder = (blank[history[n - 1]] ^ 1) + (blank[history[n - 2]] ^ 1);
+  const run = blankRunStart(history, blank);
   for (const { store, weight } of sources) {
-    for (const p of store.after(history[n - 2], history[n - 1], MAX_OCCURRENCES)) {
-      let order = pairOrder;
-      for (let back = 2; order < MAX_ORDER && back < n && back < MAX_MATCH && p - 1 - back >= 0; back++) {
+    const occurrences = run > 0 ? afterBlankRun(store, history, run) : store.after(history[n - 2], history[n - 1], MAX_OCCURRENCES);
+    for (const p of occurrences) {
+      let order = 0;
+      for (let back = 0; order < MAX_ORDER && back < n && back < MAX_MATCH && p - 1 - back >= 0; back++) {
         const t = history[n - 1 - back];
         if (store.token(p - 1 - back) !== t) break;
         order += blank[t] ^ 1;
@@ -88,6 +100,34 @@ export function predictNext(history: readonly number[], sources: readonly CacheS
   const tokens = Int32Array.from(probs.keys());
   const values = Float32Array.from(probs.values());
   return { tokens, probs: values, order: longest, count };
+}
+
+/**
+ * Where the history's trailing run of blank tokens starts, when it holds two or more of them and a
+ * non-blank token comes before it within MAX_MATCH; 0 otherwise (the plain pair lookup).
+ */
+function blankRunStart(history: readonly number[], blank: Uint8Array): number {
+  const n = history.length;
+  if (!blank[history[n - 1]] || !blank[history[n - 2]]) return 0;
+  for (let i = n - 3; i >= 0 && n - i <= MAX_MATCH; i--) {
+    if (!blank[history[i]]) return i + 1;
+  }
+  return 0;
+}
+
+/**
+ * Positions that followed a copy of history[run − 1 ..]: the non-blank token and the whole blank run
+ * after it. Found through the pair (that token, the run's first blank), then the run's other blanks
+ * are checked forwards; the end of a text is not a continuation.
+ */
+function* afterBlankRun(store: TokenStore, history: readonly number[], run: number): Generator<number> {
+  const rest = history.length - run - 1; // the run's blanks after its first
+  for (const q of store.after(history[run - 1], history[run], RUN_OCCURRENCES)) {
+    let i = 0;
+    while (i < rest && q + i < store.length && store.token(q + i) === history[run + 1 + i]) i++;
+    const p = q + rest;
+    if (i === rest && p < store.length && store.token(p) !== SEPARATOR) yield p;
+  }
 }
 
 /** 1 for each token id whose bytes are all spaces, tabs or line breaks. */
