@@ -26,13 +26,11 @@ import type { TokenStore } from './tokenStore';
 export const MAX_ORDER = 8;
 /** How far back a match may reach (blank tokens included). */
 export const MAX_MATCH = 40;
-/** Occurrences of the last token pair looked at, newest first: the scan's cost bound. */
-const MAX_OCCURRENCES = 256;
 /**
- * The same bound for a line start's lookup (afterBlankRun): occurrences of the pair before the
- * indentation, most of which have another indentation and are passed over.
+ * Occurrences of the last token pair looked at, newest first: the scan's cost bound (~0.15 ms a
+ * prediction on a 430k-token workspace; 256 cost ~0.11 ms and matched 3 fewer judged lines of 2,000).
  */
-const RUN_OCCURRENCES = 1024;
+const MAX_OCCURRENCES = 1024;
 /** GPT-2's end-of-text id, which the store puts before each text. */
 const SEPARATOR = 50256;
 
@@ -122,7 +120,7 @@ function blankRunStart(history: readonly number[], blank: Uint8Array): number {
  */
 function* afterBlankRun(store: TokenStore, history: readonly number[], run: number): Generator<number> {
   const rest = history.length - run - 1; // the run's blanks after its first
-  for (const q of store.after(history[run - 1], history[run], RUN_OCCURRENCES)) {
+  for (const q of store.after(history[run - 1], history[run], MAX_OCCURRENCES)) {
     let i = 0;
     while (i < rest && q + i < store.length && store.token(q + i) === history[run + 1 + i]) i++;
     const p = q + rest;
