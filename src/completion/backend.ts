@@ -69,6 +69,9 @@ export interface EngineCompleteResult {
     decodeTokens: number;
     /** Model runs that decoded them (fewer than the tokens where prompt-lookup drafts were accepted). */
     decodeSteps?: number;
+    /** Speculative decoding's draft tokens checked, and those the model agreed with. */
+    draftTokens?: number;
+    acceptedDraftTokens?: number;
     /** Scoring the post-processed candidates with the acceptance head (0 without one). */
     scoreMs?: number;
     /** From the engine receiving the request to its answer, waiting for an earlier request included. */

@@ -3,7 +3,7 @@
  * chosen) and generates. The extension's engine process and the CLI's in-process backend both call
  * this, so the editor and `gpt2-complete complete --file` see the same prompt and the same tokens.
  */
-import { cacheMixer, cacheTokenLogProb, modelLogProb, type CacheWeights, type TokenLogProb } from '../engine/cacheModel/mixture';
+import { cacheDrafter, cacheMixer, cacheTokenLogProb, modelLogProb, type CacheWeights, type TokenLogProb } from '../engine/cacheModel/mixture';
 import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { chooseCandidate, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
@@ -155,6 +155,7 @@ export async function completeWithEngine(
       deadlineMs: req.deadlineMs,
       signal,
       mixer: cache?.mixer,
+      drafter: cache?.drafter,
       onToken: onToken === undefined ? undefined : (event) => onToken(event.candidate),
       logprobs: scoring,
       afterPrefill: scoring ? (h) => {
@@ -366,7 +367,7 @@ function cacheFor(engine: CompletionEngine, req: EngineCompleteRequest, context:
     ? context.workspace.sourcesFor(req.documentPath, documentTokens)
     : { sources: documentOnlySources(documentTokens), release: () => undefined };
   const blank = blankTokensOf(engine);
-  return { mixer: cacheMixer(sources, blank, context.cacheWeights), logProb: cacheTokenLogProb(sources, blank, context.cacheWeights), release };
+  return { mixer: cacheMixer(sources, blank, context.cacheWeights), drafter: cacheDrafter(sources, blank), logProb: cacheTokenLogProb(sources, blank, context.cacheWeights), release };
 }
 
 /** The snippet header for a request: chunks like the lines above the cursor, from other files. */

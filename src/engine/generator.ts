@@ -68,6 +68,12 @@ export interface GenerateRequest {
    */
   mixer?: LogitsMixer;
   /**
+   * Where speculative greedy decoding's drafts come from, given prompt ++ generated (default:
+   * prompt lookup, promptLookup.ts). Drafts only decide how many tokens one model run checks; the
+   * tokens chosen are the same whatever they are.
+   */
+  drafter?: (context: readonly number[], maxDraft: number) => number[];
+  /**
    * Called once after the prefill with the final LayerNorm state at the prompt's last token (when the
    * model exposes it); returning false ends the request there, with no candidates decoded (the
    * acceptance head's skip before decoding).
@@ -404,7 +410,7 @@ export class Generator {
     const speculativeStep = async (row: Row): Promise<void> => {
       // Drafts past maxTokens could never be used; this also keeps the run inside the context window.
       const room = stop.maxTokens - row.tokens.length - 1;
-      const drafts = room > 0 ? lookupDraft(prompt.concat(row.tokens), Math.min(draftLimit, room)) : [];
+      const drafts = room > 0 ? (req.drafter ?? lookupDraft)(prompt.concat(row.tokens), Math.min(draftLimit, room)) : [];
       const inputs = [row.tokens[row.fed], ...drafts];
       const out = await model.forward([inputs], cache, inputs.map((_, i) => i));
       cache = out.cache;

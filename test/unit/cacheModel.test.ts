@@ -2,8 +2,8 @@
 // counts with Witten-Bell backoff, the mixture with the model's distribution, and decoding on the
 // mixed distribution with and without prompt-lookup drafts (identical output).
 import { strict as assert } from 'node:assert';
-import { blankTokens, predictNext, MAX_ORDER } from '../../src/engine/cacheModel/cacheModel';
-import { cacheMixer, cacheTokenLogProb, cacheWeight, mixLogits, modelLogProb, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
+import { blankTokens, cacheDraft, predictNext, MAX_ORDER } from '../../src/engine/cacheModel/cacheModel';
+import { cacheDrafter, cacheMixer, cacheTokenLogProb, cacheWeight, mixLogits, modelLogProb, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
 import { logSumExp } from '../../src/engine/sampling';
 import { TokenStore } from '../../src/engine/cacheModel/tokenStore';
 import { CompletionEngine } from '../../src/engine/engine';
@@ -226,6 +226,34 @@ describe('cache model', () => {
       const single = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 0 });
       assert.deepEqual(drafted.candidates[0].tokens, single.candidates[0].tokens);
       assert.ok(drafted.timings.draftTokens > 0, 'no drafts were tried');
+    });
+
+    it('workspace drafts (what followed the longest match) give the same tokens in fewer runs', async () => {
+      const store = new TokenStore();
+      store.set('w', tokenizer.encode('abc def abc deg abc dhh. '.repeat(3)));
+      const sources = [{ store, weight: 2 }];
+      const mixer = cacheMixer(sources, blank);
+      const prompt = 'abc def abc d'.repeat(2);
+      const engine = engineWith(DEFAULT_ALPHABET);
+      const single = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 0 });
+      const fromPrompt = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 6 });
+      const fromWorkspace = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 6, drafter: cacheDrafter(sources, blank) });
+      assert.deepEqual(fromWorkspace.candidates[0].tokens, single.candidates[0].tokens);
+      assert.ok(fromWorkspace.timings.acceptedDraftTokens > 0, 'no workspace draft was accepted');
+      assert.ok(fromWorkspace.timings.decodeSteps < single.timings.decodeSteps, `${fromWorkspace.timings.decodeSteps} runs`);
+      assert.ok(fromWorkspace.timings.decodeSteps <= fromPrompt.timings.decodeSteps, `${fromWorkspace.timings.decodeSteps} vs ${fromPrompt.timings.decodeSteps} runs`);
+    });
+
+    it('a workspace draft continues the longest match, within its text, only past the minimum order', () => {
+      const store = new TokenStore();
+      store.set('a', tokenizer.encode('x = foo(1)\ny = bar(2)\n'));
+      store.set('b', tokenizer.encode('z = foo(3)\n'));
+      const history = tokenizer.encode('x = foo');
+      // `x = foo` matches three non-blank tokens in a, two in the newer b: a's continuation wins.
+      assert.equal(tokenizer.decode(cacheDraft(history, [{ store, weight: 1 }], blank, 4)), '(1)\n');
+      // Drafts stop at the end of their text.
+      assert.equal(tokenizer.decode(cacheDraft(tokenizer.encode('z = foo'), [{ store, weight: 1 }], blank, 50)), '(3)\n');
+      assert.deepEqual(cacheDraft(tokenizer.encode('q = foo'), [{ store, weight: 1 }], blank, 4, 3), []);
     });
   });
 });

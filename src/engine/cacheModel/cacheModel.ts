@@ -60,20 +60,10 @@ export function predictNext(history: readonly number[], sources: readonly CacheS
   // counts[k][t] for k = 0..MAX_ORDER, as maps from token to weighted count.
   const counts: Map<number, number>[] = Array.from({ length: MAX_ORDER + 1 }, () => new Map());
   let longest = -1;
-  const run = blankRunStart(history, blank);
-  for (const { store, weight } of sources) {
-    const occurrences = run > 0 ? afterBlankRun(store, history, run) : store.after(history[n - 2], history[n - 1], MAX_OCCURRENCES);
-    for (const p of occurrences) {
-      let order = 0;
-      for (let back = 0; order < MAX_ORDER && back < n && back < MAX_MATCH && p - 1 - back >= 0; back++) {
-        const t = history[n - 1 - back];
-        if (store.token(p - 1 - back) !== t) break;
-        order += blank[t] ^ 1;
-      }
-      const next = store.token(p);
-      for (let k = 0; k <= order; k++) counts[k].set(next, (counts[k].get(next) ?? 0) + weight);
-      if (order > longest) longest = order;
-    }
+  for (const { store, weight, position, order } of matches(history, sources, blank)) {
+    const next = store.token(position);
+    for (let k = 0; k <= order; k++) counts[k].set(next, (counts[k].get(next) ?? 0) + weight);
+    if (order > longest) longest = order;
   }
   if (longest < 0) return null;
 
@@ -98,6 +88,56 @@ export function predictNext(history: readonly number[], sources: readonly CacheS
   const tokens = Int32Array.from(probs.keys());
   const values = Float32Array.from(probs.values());
   return { tokens, probs: values, order: longest, count };
+}
+
+/** An earlier place where the history's last tokens occurred: `position` holds what followed them. */
+interface Match {
+  readonly store: TokenStore;
+  readonly weight: number;
+  readonly position: number;
+  /** Non-blank tokens of the history matched there, at most MAX_ORDER. */
+  readonly order: number;
+}
+
+/** Each source's recent occurrences of the history's last tokens, newest first within a source. */
+function* matches(history: readonly number[], sources: readonly CacheSource[], blank: Uint8Array): Generator<Match> {
+  const n = history.length;
+  if (n < 2) return;
+  const run = blankRunStart(history, blank);
+  for (const { store, weight } of sources) {
+    const occurrences = run > 0 ? afterBlankRun(store, history, run) : store.after(history[n - 2], history[n - 1], MAX_OCCURRENCES);
+    for (const position of occurrences) {
+      let order = 0;
+      for (let back = 0; order < MAX_ORDER && back < n && back < MAX_MATCH && position - 1 - back >= 0; back++) {
+        const t = history[n - 1 - back];
+        if (store.token(position - 1 - back) !== t) break;
+        order += blank[t] ^ 1;
+      }
+      yield { store, weight, position, order };
+    }
+  }
+}
+
+/**
+ * Draft tokens for speculative decoding (generator.ts) from the workspace: what followed the
+ * history's longest match (the first source's newest on a tie, the document's before the
+ * workspace's), up to `maxDraft` tokens and the end of its text. Empty below `minOrder` non-blank
+ * tokens of match. The model checks every draft, so a bad guess costs speed, never the output.
+ */
+export function cacheDraft(history: readonly number[], sources: readonly CacheSource[], blank: Uint8Array, maxDraft: number, minOrder = 1): number[] {
+  let best: Match | undefined;
+  for (const m of matches(history, sources, blank)) {
+    if (best === undefined || m.order > best.order) best = m;
+    if (best.order >= MAX_ORDER) break;
+  }
+  if (best === undefined || best.order < minOrder) return [];
+  const draft: number[] = [];
+  for (let p = best.position; draft.length < maxDraft && p < best.store.length; p++) {
+    const t = best.store.token(p);
+    if (t === SEPARATOR) break;
+    draft.push(t);
+  }
+  return draft;
 }
 
 /**
