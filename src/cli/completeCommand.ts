@@ -22,7 +22,7 @@ ${HEAD_FLAGS_HELP}
   --temperature T    0 = greedy (default 0)
   --top-k K, --top-p P, --seed S   sampling controls
   --raw              no stop rule but --max-tokens: exactly N tokens, no post-processing
-  --no-speculative   greedy: one token per model run (prompt-lookup drafts off; same output, speed differs)
+  --no-speculative   greedy: one token per model run (drafts off; the same output in fp32, speed differs)
   --json             print {"completion","prompt_tokens","tokens","timings","device","precision","suppressed","confidence","origin"}
                      ("suppressed": null, or why the editor would show nothing; "confidence": the acceptance
                      head's P(accepted) of the suggestion, null without a head or a suggestion; "origin":

@@ -64,7 +64,8 @@ export interface GenerateRequest {
   /**
    * Turns each next-token row of logits into the distribution actually decoded from, given the
    * tokens before it (the workspace cache model's mixture, cacheModel/mixture.ts). Every token,
-   * drafted or not, is chosen from its own mixed row, so prompt-lookup drafts stay exact.
+   * drafted or not, is chosen from its own mixed row, so drafts stay exact (in fp32: int8's dynamic
+   * quantization shares one activation scale across a run's positions).
    */
   mixer?: LogitsMixer;
   /**
