@@ -95,8 +95,10 @@ async function main(): Promise<void> {
   let before = 0, after = 0;
   for (let order = 0; order <= MAX_ORDER; order++) {
     const group = samples.filter((s) => s.order === order);
-    let best = GRID[0];
-    for (const b of GRID) if (mixtureLoss(group, b) < mixtureLoss(group, best)) best = b;
+    // An order no probe token had (order 0 since a line start is matched through the line above)
+    // gets the largest β: no evidence, no trust, rather than the grid's first value.
+    let best = GRID[group.length === 0 ? GRID.length - 1 : 0];
+    for (const b of GRID) if (group.length > 0 && mixtureLoss(group, b) < mixtureLoss(group, best)) best = b;
     beta.push(best);
     const alone = -group.reduce((a, s) => a + s.lpModel, 0) / Math.max(1, group.length);
     const mixed = mixtureLoss(group, best);
