@@ -2,7 +2,8 @@
  * Workspace candidates on the engine side with a real (tiny, random) ONNX model: a line that exists
  * only in another workspace file is suggested when the head's choice rule trusts the lookup; the
  * rule is not applied when candidates are off, the request has no cache model or the head no rule; with
- * candidates on, the prompt head does not skip a request a workspace line can answer.
+ * candidates on, the prompt head does not skip a request a workspace line can answer; the model decodes
+ * with drafts from the workspace.
  */
 import assert from 'node:assert/strict';
 import type { EngineCompleteRequest } from '../../src/completion/backend';
@@ -42,6 +43,15 @@ describe('workspace candidates on OrtModel', function () {
     w.setFile('/w/app.py', 'total = compute_stale(x)\n');
     return w;
   };
+
+  it('decodes with drafts from the workspace: what followed the line there is checked several tokens a run', async () => {
+    const engine = new CompletionEngine(model, tokenizer);
+    const r = await completeWithEngine(engine, request(), undefined, undefined, { workspace: workspace() });
+    assert.equal(r.candidates[0].text, 'widget_total(order)');
+    const t = r.timings;
+    assert.ok((t.acceptedDraftTokens ?? 0) > 0, `no workspace draft accepted: ${JSON.stringify(t)}`);
+    assert.ok((t.decodeSteps ?? Infinity) < t.decodeTokens, `${t.decodeSteps} runs for ${t.decodeTokens} tokens`);
+  });
 
   it('suggests the rest of a line found only in another workspace file, with the rule\'s P as confidence', async () => {
     const engine = new CompletionEngine(model, tokenizer);
