@@ -67,7 +67,7 @@ export interface EngineCompleteResult {
     prefillMs: number;
     decodeMs: number;
     decodeTokens: number;
-    /** Model runs that decoded them (fewer than the tokens where prompt-lookup drafts were accepted). */
+    /** Model runs that decoded them (fewer than the tokens where speculative drafts were accepted). */
     decodeSteps?: number;
     /** Speculative decoding's draft tokens checked, and those the model agreed with. */
     draftTokens?: number;

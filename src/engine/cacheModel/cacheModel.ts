@@ -20,7 +20,7 @@
  * and the answer is P at the highest order with counts; its count and order are what the mixture
  * weight is fitted on (the cache is trusted more where it has seen this exact context more often).
  */
-import type { TokenStore } from './tokenStore';
+import { SEPARATOR, type TokenStore } from './tokenStore';
 
 /** Non-blank tokens of context matched at most. */
 export const MAX_ORDER = 8;
@@ -31,8 +31,6 @@ export const MAX_MATCH = 40;
  * prediction on a 430k-token workspace; 256 cost ~0.11 ms and matched 3 fewer judged lines of 2,000).
  */
 const MAX_OCCURRENCES = 1024;
-/** GPT-2's end-of-text id, which the store puts before each text. */
-const SEPARATOR = 50256;
 
 export interface CacheSource {
   readonly store: TokenStore;

@@ -6,7 +6,7 @@
  * length is fitted on held-out code (bench/fitCache.ts, bench/QUALITY.md), not guessed.
  *
  * The mixture is returned as logits (log P), so greedy decoding, sampling, alternatives and the
- * check of prompt-lookup drafts all act on it unchanged.
+ * check of speculative drafts all act on it unchanged.
  */
 import { logNormalizer } from '../sampling';
 import { lookupDraft } from '../promptLookup';
@@ -105,7 +105,7 @@ export function cacheMixer(sources: readonly CacheSource[], blank: Uint8Array, w
 
 /** The cache's prediction after `history` and its weight in the mixture; null where it has no say (nothing seen, or weight 0). */
 function cachePrediction(history: readonly number[], sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights) {
-  const prediction = predictNext(history.length > MAX_MATCH ? history.slice(-MAX_MATCH) : history, sources, blank);
+  const prediction = predictNext(matchable(history), sources, blank);
   if (prediction === null) return null;
   const w = cacheWeight(prediction.order, prediction.count, weights);
   return w > 0 ? { prediction, w } : null;
@@ -116,7 +116,7 @@ function cachePrediction(history: readonly number[], sources: readonly CacheSour
  * 1, 2, 3 and 4 took 35, 33, 34 and 34 model runs for the same 143–147 tokens (prompt lookup alone:
  * 94); bench/RESULTS.md.
  */
-export const CACHE_DRAFT_MIN_ORDER = 2;
+const CACHE_DRAFT_MIN_ORDER = 2;
 
 /**
  * Drafts for speculative decoding on the mixed distribution: what followed the longest workspace
@@ -125,7 +125,12 @@ export const CACHE_DRAFT_MIN_ORDER = 2;
  */
 export function cacheDrafter(sources: readonly CacheSource[], blank: Uint8Array): (context: readonly number[], maxDraft: number) => number[] {
   return (context, maxDraft) => {
-    const fromCache = cacheDraft(context.length > MAX_MATCH ? context.slice(-MAX_MATCH) : context, sources, blank, maxDraft, CACHE_DRAFT_MIN_ORDER);
+    const fromCache = cacheDraft(matchable(context), sources, blank, maxDraft, CACHE_DRAFT_MIN_ORDER);
     return fromCache.length > 0 ? fromCache : lookupDraft(context, maxDraft);
   };
+}
+
+/** The tokens of `history` a match can reach (the last MAX_MATCH). */
+function matchable(history: readonly number[]): readonly number[] {
+  return history.length > MAX_MATCH ? history.slice(-MAX_MATCH) : history;
 }

@@ -13,8 +13,8 @@
 
 /** Token pairs are keyed as a · VOCAB_KEY + b: below 2^32 for GPT-2's 50,257 ids. */
 const VOCAB_KEY = 65536;
-/** GPT-2's end-of-text id. */
-const SEPARATOR = 50256;
+/** GPT-2's end-of-text id, which the store puts before each text: no match or continuation crosses it. */
+export const SEPARATOR = 50256;
 
 interface Span {
   start: number;
