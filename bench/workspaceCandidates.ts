@@ -17,7 +17,7 @@
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
  *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3);
- *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `block`, `brackets`, `fill` and `sibling`:
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `block`, `brackets`, `fill`, `sibling` and `aligned`:
  *       also without that candidate), to measure them
  */
 import * as fs from 'fs';
@@ -217,6 +217,7 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
     lookup: r.cands.find((c) => c.source === 'lookup' || c.source === 'runnerUp')?.match,
     fill: r.cands.find((c) => c.source === 'fill')?.match,
     sibling: r.cands.find((c) => c.source === 'sibling')?.match,
+    aligned: r.cands.find((c) => c.source === 'aligned')?.match,
     document: documentView(r.cut.document.slice(0, r.cut.offset), r.cut.document.slice(r.cut.offset), r.cut.languageId),
   };
   return { candidates: mergeCandidates(offers), ctx };
@@ -240,7 +241,7 @@ function hashFile(name: string): number {
   return h;
 }
 
-/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`, `fill`, `sibling`. */
+/** Features left out of the fit (`--drop`): their weights stay 0. Groups: `evidence` (the model's reading of each candidate), `runner-up`, `fill`, `sibling`, `aligned`. */
 const FEATURE_GROUPS: Record<string, readonly string[]> = {
   evidence: ['scored', 'logprob_mean', 'logprob_min', 'logprob_first', 'head_logit'],
   'runner-up': ['from_runner_up', 'runner_up_share', 'model_and_runner_up'],
@@ -250,11 +251,12 @@ const FEATURE_GROUPS: Record<string, readonly string[]> = {
   block: BLOCK_FEATURES,
   brackets: BRACKET_FEATURES,
   sibling: ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'],
+  aligned: ['from_aligned', 'aligned_agreement', 'aligned_share', 'model_and_aligned', 'lookup_and_aligned', 'fill_and_aligned'],
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
 /** `--drop fill` (`sibling`) leaves out the candidate itself, not only its inputs: the choice as it was before it. */
-const withoutSources = new Set<string>([...(dropped.has('from_fill') ? ['fill'] : []), ...(dropped.has('from_sibling') ? ['sibling'] : [])]);
+const withoutSources = new Set<string>([...(dropped.has('from_fill') ? ['fill'] : []), ...(dropped.has('from_sibling') ? ['sibling'] : []), ...(dropped.has('from_aligned') ? ['aligned'] : [])]);
 const linearOnly = process.argv.includes('--linear');
 /** `--drop below`: the collected reading of the line below left out (its inputs are 0 then anyway). */
 const withoutBelow = dropped.has('below_scored');

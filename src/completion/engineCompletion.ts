@@ -255,11 +255,12 @@ export function choiceInputs(
   evidence: Partial<Record<ChoiceSource, Evidence>> = {},
 ): ChoiceInputs {
   const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
-  let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'], sibling: WorkspaceCandidate['match'];
+  let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'], sibling: WorkspaceCandidate['match'], aligned: WorkspaceCandidate['match'];
   for (const c of offered) {
     offers[c.source] = { text: c.text, evidence: evidence[c.source] };
     if (c.source === 'fill') fill = c.match;
     else if (c.source === 'sibling') sibling = c.match;
+    else if (c.source === 'aligned') aligned = c.match;
     else match ??= c.match;
   }
   const ctx: ChoiceContext = {
@@ -269,6 +270,7 @@ export function choiceInputs(
     lookup: match,
     fill,
     sibling,
+    aligned,
     document: documentView(req.textBeforeCursor, req.textAfterCursor ?? '', req.languageId),
   };
   return { offers, ctx };
@@ -293,7 +295,7 @@ export function chooseAmong(
   const best = chooseCandidate(scores);
   if (best < 0) return;
   const chosen = merged[best];
-  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp || c.fromFill || c.fromSibling ? 'lookup' as const : 'copy' as const);
+  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp || c.fromFill || c.fromSibling || c.fromAligned === true ? 'lookup' as const : 'copy' as const);
   const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const, origin: origin(c) }));
   if (req.n > 1) {
     candidates.push(...workspaceOnes);

@@ -17,7 +17,7 @@ import * as path from 'path';
 import { HEAD_META_FILE } from '../../training/head/acceptanceHead';
 import { tanhLogit } from '../../training/head/tanhHead';
 import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_FEATURES, documentFeatures, firstLineOf, type DocumentView } from './documentEvidence';
-import type { LineMatch } from './workspaceLines';
+import { ALIGN_ABOVE, ALIGN_BELOW, type LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
 export const CHOICE_FEATURES = [
@@ -35,6 +35,7 @@ export const CHOICE_FEATURES = [
   'from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling',
   ...BLOCK_FEATURES,
   ...BRACKET_FEATURES,
+  'from_aligned', 'aligned_agreement', 'aligned_share', 'model_and_aligned', 'lookup_and_aligned', 'fill_and_aligned',
 ] as const;
 
 /**
@@ -84,12 +85,14 @@ export interface ChoiceCandidate {
   readonly fromFill: boolean;
   /** The line seen after the previous sibling of the cursor's line (workspaceCandidates, `sibling`). */
   readonly fromSibling: boolean;
+  /** The line whose surroundings agree longest with the cursor's (workspaceCandidates, `aligned`). */
+  readonly fromAligned?: boolean;
   /** The first offering source's evidence, when it was scored. */
   readonly evidence?: Evidence;
 }
 
 /** Where candidates come from, in the order they are merged (the model's first). */
-export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy', 'fill', 'sibling'] as const;
+export const CHOICE_SOURCES = ['model', 'lookup', 'runnerUp', 'copy', 'fill', 'sibling', 'aligned'] as const;
 export type ChoiceSource = (typeof CHOICE_SOURCES)[number];
 
 /** What each source offers: its text as shown, and the model's reading of it. */
@@ -107,6 +110,8 @@ export interface ChoiceContext {
   readonly fill?: LineMatch;
   /** The sibling lookup's own match. */
   readonly sibling?: LineMatch;
+  /** The aligned lookup's own match (with its agreement). */
+  readonly aligned?: LineMatch;
   /** The document around the cursor (documentEvidence.ts); without it those inputs are 0. */
   readonly document?: DocumentView;
 }
@@ -134,7 +139,7 @@ export function mergeCandidates(offers: Offers): ChoiceCandidate[] {
     out.push({
       text: offers[source]!.text,
       fromModel: key === keys.model, fromLookup: key === keys.lookup, fromRunnerUp: key === keys.runnerUp, fromCopy: key === keys.copy,
-      fromFill: key === keys.fill, fromSibling: key === keys.sibling,
+      fromFill: key === keys.fill, fromSibling: key === keys.sibling, fromAligned: key === keys.aligned,
       ...(ev !== undefined ? { evidence: ev } : {}),
     });
   }
@@ -167,7 +172,15 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow
     ...siblingFeatures(c, m, l, ctx),
     ...(ctx.document === undefined ? BLOCK_FEATURES.map(() => 0) : blockFeatures(ctx.document, c.text)),
     ...(ctx.document === undefined ? BRACKET_FEATURES.map(() => 0) : bracketFeatures(ctx.document, c.text)),
+    ...alignedFeatures(c, m, l, ctx),
   ];
+}
+
+/** Agreement in lines beyond the line above, over ALIGN_ABOVE + ALIGN_BELOW − 1 (the most it can be). */
+function alignedFeatures(c: ChoiceCandidate, fromModel: number, fromLookup: number, ctx: ChoiceContext): number[] {
+  const aligned = ctx.aligned;
+  if (c.fromAligned !== true || aligned === undefined) return [0, 0, 0, 0, 0, 0];
+  return [1, ((aligned.agreement ?? 1) - 1) / (ALIGN_ABOVE + ALIGN_BELOW - 1), aligned.count / aligned.total, fromModel, fromLookup, c.fromFill && ctx.fill !== undefined ? 1 : 0];
 }
 
 /** Whether the line below was read after it, its mean log P, and how far below the best candidate's. */

@@ -14,7 +14,10 @@
  *   (on the quality sets' held-out cuts it is right at 46-79% of the cuts where it has a line above
  *   and below; bench/QUALITY.md);
  * - `sibling`: after the end of a block, the commonest workspace line seen next at the indentation
- *   of the line that opened it (WorkspaceLines.siblingAfter), offered as `fill` is.
+ *   of the line that opened it (WorkspaceLines.siblingAfter), offered as `fill` is;
+ * - `aligned`: the workspace line whose surroundings agree longest with the cursor's, two lines at
+ *   least (the line above and one more above or below; WorkspaceLines.aligned): the line a parallel
+ *   file has here. Offered as `fill` is.
  * These are the quality benchmark's line-lookup and in-file-copy baselines, inside the pipeline and
  * over the whole workspace (bench/QUALITY.md, "Workspace candidates").
  */
@@ -57,13 +60,13 @@ export function lineQuery(textBeforeCursor: string, textAfterCursor: string): Li
   };
 }
 
-export type CandidateSource = 'lookup' | 'runnerUp' | 'copy' | 'fill' | 'sibling';
+export type CandidateSource = 'lookup' | 'runnerUp' | 'copy' | 'fill' | 'sibling' | 'aligned';
 
 export interface WorkspaceCandidate {
   readonly source: CandidateSource;
   /** The rest of the line after the cursor. */
   readonly text: string;
-  /** For `lookup` and `runnerUp` (the lookup's match), `fill` and `sibling` (their own): the match and its counts. */
+  /** For `lookup` and `runnerUp` (the lookup's match), `fill`, `sibling` and `aligned` (their own): the match and its counts. */
   readonly match?: LineMatch;
 }
 
@@ -71,7 +74,14 @@ export interface WorkspaceCandidate {
 export const DOCUMENT_LINE_WEIGHT = 4;
 
 /**
- * The workspace candidates at a cursor (non-blank; distinct but for `fill` and `sibling`), lookup first. `exclude` is the
+ * The least agreement an `aligned` line is offered at: one line (the line above) is what `lookup`
+ * and `fill` already count; on the quality sets' held-out cuts an aligned line agreeing on two or
+ * more was right at 35–71% of the cuts it was offered at (bench/QUALITY.md, "Parallel files").
+ */
+export const ALIGNED_MIN_AGREEMENT = 2;
+
+/**
+ * The workspace candidates at a cursor (non-blank; distinct but for `fill`, `sibling` and `aligned`), lookup first. `exclude` is the
  * document's own id in the index (its copy there is stale).
  */
 export function workspaceCandidates(
@@ -96,12 +106,14 @@ export function workspaceCandidates(
   const copy = inFileCopy(q);
   if (copy.trim() !== '' && !out.some((c) => c.text === copy)) out.push({ source: 'copy', text: copy });
   // Offered even when another source has the same text: their agreement is evidence.
-  const offerMatch = (source: 'fill' | 'sibling', m: LineMatch | null) => {
+  const offerMatch = (source: 'fill' | 'sibling' | 'aligned', m: LineMatch | null) => {
     const text = m?.line.slice(q.typed.length) ?? '';
     if (m !== null && text.trim() !== '') out.push({ source, text, match: m });
   };
   offerMatch('fill', q.next === null ? null : probe.fill(q.previous, q.next, q.typed, exclude, extra));
   offerMatch('sibling', q.sibling === null ? null : probe.siblingAfter(q.sibling, q.typed, exclude, extra));
+  const aligned = probe.aligned(q.documentLines[0], q.documentLines[1], q.typed, exclude);
+  offerMatch('aligned', aligned !== null && (aligned.agreement ?? 0) >= ALIGNED_MIN_AGREEMENT ? aligned : null);
   return out;
 }
 

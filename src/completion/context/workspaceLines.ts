@@ -35,9 +35,17 @@ export interface LineMatch {
   readonly context: MatchContext;
   /** The next commonest line and its count, when another line matched. */
   readonly runnerUp?: { readonly line: string; readonly count: number };
+  /** For `aligned`: how many lines around the match agree with the cursor's (the line above counted). */
+  readonly agreement?: number;
 }
 
-export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape' | 'between' | 'before-next' | 'sibling';
+export type MatchContext = 'typed' | 'two-lines' | 'line' | 'shape' | 'between' | 'before-next' | 'sibling' | 'aligned';
+
+/** How many of the lines above and below the cursor `aligned` compares. */
+export const ALIGN_ABOVE = 8;
+export const ALIGN_BELOW = 4;
+/** The newest occurrences of the line above that `aligned` reads (a `}` occurs thousands of times). */
+const ALIGN_OCCURRENCES = 4096;
 
 /** Per extra text (the live document) and weight, counted at query time. */
 export interface ExtraLines {
@@ -266,6 +274,49 @@ export class WorkspaceLines {
       }
     }
     return best(counts, 'sibling');
+  }
+
+  /**
+   * The line whose surroundings agree longest with the cursor's: after each occurrence of the line
+   * above (`above`'s last; the document's non-blank lines above the cursor, oldest first), the line
+   * that starts with `typed` and goes on past it, scored by how many lines agree going up (the line
+   * above itself included, up to ALIGN_ABOVE) and going down against `below` (the lines below the
+   * cursor's, up to ALIGN_BELOW). The highest score wins, then the most occurrences at that score.
+   * Parallel files (a test per version, a locale per language, a handler per route) repeat whole
+   * runs of lines, and there the longest agreement finds the line that the commonest follower of
+   * one or two lines (`follow`, `fill`) does not. `count` is the winner's occurrences at its
+   * agreement; `total` every occurrence read with a follower that fits. Null when none fits.
+   */
+  aligned(above: readonly string[], below: readonly string[], typed: string, exclude?: string): LineMatch | null {
+    const ids = (lines: readonly string[]) => lines.map((l) => (l === '' ? NONE : this.idOf(l)));
+    const up = ids(above.slice(-ALIGN_ABOVE)).reverse();
+    const down = ids(below.slice(0, ALIGN_BELOW));
+    if (up.length === 0 || up[0] === NONE) return null;
+    const span = exclude === undefined ? undefined : this.spans.get(exclude);
+    const agreementOf = new Map<number, { agreement: number; count: number }>();
+    let total = 0, read = 0;
+    for (let p = this.lastOcc[up[0]]; p !== NONE && read < ALIGN_OCCURRENCES; p = this.prevOcc[p]) {
+      if (this.occ[p] !== up[0] || (span !== undefined && p >= span.start && p < span.end)) continue;
+      read++;
+      const q = p + 1;
+      const line = q < this.size ? this.occ[q] : NONE;
+      if (line < 0 || !this.goesOnPast(line, typed)) continue;
+      total++;
+      let agreement = 1;
+      while (agreement < up.length && up[agreement] !== NONE && p - agreement >= 0 && this.occ[p - agreement] === up[agreement]) agreement++;
+      for (let k = 0; k < down.length && down[k] !== NONE && q + 1 + k < this.size && this.occ[q + 1 + k] === down[k]; k++) agreement++;
+      const seen = agreementOf.get(line);
+      if (seen === undefined || agreement > seen.agreement) agreementOf.set(line, { agreement, count: 1 });
+      else if (agreement === seen.agreement) seen.count++;
+    }
+    let winner: { line: number; agreement: number; count: number; text: string } | undefined;
+    for (const [line, { agreement, count }] of agreementOf) {
+      const text = this.lineText(line);
+      if (winner === undefined || agreement > winner.agreement || (agreement === winner.agreement && (count > winner.count || (count === winner.count && text < winner.text)))) {
+        winner = { line, agreement, count, text };
+      }
+    }
+    return winner === undefined ? null : { line: winner.text, count: winner.count, total, distinct: agreementOf.size, context: 'aligned', agreement: winner.agreement };
   }
 
   /** The lines after each live position of `line` outside `skip` (after `before` there, when it is a line): see neighbours. */

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bestBelowOf, CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, readRule, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, inFileCopy, lineQuery, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
-import { indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
+import { ALIGN_ABOVE, ALIGN_BELOW, indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong, choiceInputs } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
 import type { EngineCandidate, EngineCompleteRequest } from '../../../src/completion/backend';
@@ -166,7 +166,7 @@ describe('workspace candidates', () => {
     const between = new WorkspaceLines();
     between.setFile('/w/a.py', 'def f():\n    x = load()\n    return x\n');
     const filled = workspaceCandidates('def f():\n    ', '\n    return x\n', between, '/w/doc.py');
-    assert.deepEqual(filled.map((x) => [x.source, x.text, x.match?.context]), [['lookup', 'x = load()', 'line'], ['fill', 'x = load()', 'between']]);
+    assert.deepEqual(filled.map((x) => [x.source, x.text, x.match?.context]), [['lookup', 'x = load()', 'line'], ['fill', 'x = load()', 'between'], ['aligned', 'x = load()', 'aligned']]);
     const typed = workspaceCandidates('def g():\n    x = ', '\n    return x\n', between, '/w/doc.py');
     assert.deepEqual(typed.map((x) => [x.source, x.text, x.match?.context]), [['lookup', 'load()', 'typed'], ['fill', 'load()', 'before-next']]);
     assert.equal(lineQuery('a\n', '\n\n  b\nc').next, 'b');
@@ -180,6 +180,15 @@ describe('workspace candidates', () => {
     assert.equal(lineQuery('class B:\n    def start(self):\n        x\n    de', '').sibling, 'def start(self):');
     const inDocument = workspaceCandidates('if a:\n    x()\nelse:\n    y()\nif a:\n    z()\n', '', undefined, undefined);
     assert.deepEqual(inDocument.find((x) => x.source === 'sibling')?.text, 'else:');
+    // A parallel file: the line whose surroundings agree on two lines or more is offered as `aligned`
+    // (here against the commonest follower of the line above); agreeing on the line above alone, not.
+    const parallel = new WorkspaceLines();
+    parallel.setFile('/w/v3/set.test.ts', 'test("small set", () => {\n  const r = check();\n  expect(r.ok).toBe(false);\n  expect(n).toBe(1);\n});\n');
+    parallel.setFile('/w/v3/map.test.ts', 'test("a", () => {\n  const r = check();\n  expect(r.ok).toBe(false);\n  expect(n).toBe(2);\n});\ntest("b", () => {\n  const r = check();\n  expect(r.ok).toBe(false);\n  expect(n).toBe(2);\n});\n');
+    const aligned = workspaceCandidates('test("small set", () => {\n  const r = check();\n  expect(r.ok).toBe(false);\n  ', '\n});\n', parallel, '/w/v4/set.test.ts');
+    assert.deepEqual(aligned.filter((x) => x.source !== 'runnerUp').map((x) => [x.source, x.text, x.match?.agreement]), [['lookup', 'expect(n).toBe(2);', undefined], ['fill', 'expect(n).toBe(2);', undefined], ['aligned', 'expect(n).toBe(1);', 4]]);
+    const once = workspaceCandidates('test("new", () => {\n  expect(r.ok).toBe(false);\n  ', '\nfoo();\n', parallel, '/w/v4/set.test.ts');
+    assert.equal(once.find((x) => x.source === 'aligned'), undefined);
     // Without an index the document's own lines still give both.
     const alone = workspaceCandidates('f(1)\nf(1)\nf', '', undefined, undefined);
     assert.deepEqual(alone.map((x) => [x.source, x.text]), [['lookup', '(1)']]);
@@ -197,8 +206,8 @@ describe('candidate choice', () => {
   it('merges sources that agree on the cursor line, the model first', () => {
     const m = mergeCandidates({ model: { text: 'foo()\n  bar' }, lookup: { text: 'foo()' }, runnerUp: { text: 'baz()  ' }, copy: { text: 'baz()' } });
     assert.deepEqual(m, [
-      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false },
-      { text: 'baz()  ', fromModel: false, fromLookup: false, fromRunnerUp: true, fromCopy: true, fromFill: false, fromSibling: false },
+      { text: 'foo()\n  bar', fromModel: true, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false, fromAligned: false },
+      { text: 'baz()  ', fromModel: false, fromLookup: false, fromRunnerUp: true, fromCopy: true, fromFill: false, fromSibling: false, fromAligned: false },
     ]);
     assert.deepEqual(mergeCandidates({ model: { text: '' }, copy: { text: 'x' } }).map((c) => c.text), ['x']);
     assert.equal(firstLine('a  \nb'), 'a');
@@ -242,6 +251,17 @@ describe('candidate choice', () => {
     const f = (x: number[]) => ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'].map((n) => x[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]);
     assert.deepEqual(f(choiceFeatures(c, { lineStart: true, modelText: '}', sibling, fill })), [1, 0.5, Math.log1p(2), 1, 0, 1]);
     assert.deepEqual(f(choiceFeatures(d, { lineStart: true, modelText: '}', sibling, fill })), [0, 0, 0, 0, 0, 0]);
+  });
+
+  it('aligned features: offered, agreement beyond the line above, share, agreeing with the model, the lookup and the fill', () => {
+    const aligned = { line: 'x = 1', count: 1, total: 4, distinct: 3, context: 'aligned' as const, agreement: 1 + (ALIGN_ABOVE + ALIGN_BELOW - 1) / 2 };
+    const [c, d] = mergeCandidates({ model: { text: 'x = 1' }, copy: { text: 'y' }, aligned: { text: 'x = 1' } });
+    assert.equal(c.fromAligned, true);
+    assert.equal(d.fromAligned, false);
+    const f = (x: number[]) => ['from_aligned', 'aligned_agreement', 'aligned_share', 'model_and_aligned', 'lookup_and_aligned', 'fill_and_aligned'].map((n) => x[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]);
+    assert.deepEqual(f(choiceFeatures(c, { lineStart: true, modelText: 'x = 1', aligned })), [1, 0.5, 0.25, 1, 0, 0]);
+    assert.deepEqual(f(choiceFeatures(d, { lineStart: true, modelText: 'x = 1', aligned })), [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(f(choiceFeatures(c, { lineStart: true, modelText: 'x = 1' })), [0, 0, 0, 0, 0, 0], 'no match: nothing');
   });
 
   it("each candidate carries its first source's evidence: log P mean, least and first, and the head's logit", () => {

@@ -2,7 +2,7 @@
 // replacements and removals (enough of them to rebuild the index), and what the compact layout
 // keeps: exact two-line contexts, nothing of a removed file.
 import { strict as assert } from 'node:assert';
-import { indexedLines, previousSibling, shapeKey, siblingSteps, WorkspaceLines, type ExtraLines, type LineMatch, type MatchContext } from '../../../src/completion/context/workspaceLines';
+import { ALIGN_ABOVE, ALIGN_BELOW, indexedLines, previousSibling, shapeKey, siblingSteps, WorkspaceLines, type ExtraLines, type LineMatch, type MatchContext } from '../../../src/completion/context/workspaceLines';
 
 /**
  * Each non-blank line's next sibling by definition, as a step in indexedLines' numbering (0: none):
@@ -32,6 +32,31 @@ class Reference {
       }
     }
     return pick(counts, 'sibling');
+  }
+
+  aligned(above: readonly string[], below: readonly string[], typed: string, exclude?: string): LineMatch | null {
+    const up = above.slice(-ALIGN_ABOVE).reverse();
+    const down = below.slice(0, ALIGN_BELOW);
+    if (up.length === 0 || up[0] === '') return null;
+    const best = new Map<string, { agreement: number; count: number }>();
+    let total = 0;
+    for (const [id, lines] of this.files) {
+      if (id === exclude) continue;
+      for (let i = 0; i + 1 < lines.length; i++) {
+        const next = lines[i + 1];
+        if (lines[i] !== up[0] || next === '' || !(next.length > typed.length && next.startsWith(typed))) continue;
+        total++;
+        let agreement = 1;
+        while (agreement < up.length && up[agreement] !== '' && lines[i - agreement] === up[agreement]) agreement++;
+        for (let k = 0; k < down.length && down[k] !== '' && lines[i + 2 + k] === down[k]; k++) agreement++;
+        const seen = best.get(next);
+        if (seen === undefined || agreement > seen.agreement) best.set(next, { agreement, count: 1 });
+        else if (agreement === seen.agreement) seen.count++;
+      }
+    }
+    if (best.size === 0) return null;
+    const [line, { agreement, count }] = [...best].sort((a, b) => b[1].agreement - a[1].agreement || b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))[0];
+    return { line, count, total, distinct: best.size, context: 'aligned', agreement };
   }
 
   complete(typed: string, exclude?: string, extra: readonly ExtraLines[] = []): LineMatch | null {
@@ -97,7 +122,7 @@ describe('workspace lines index (compact layout)', () => {
     const index = new WorkspaceLines();
     const ref = new Reference();
     const ids = Array.from({ length: 40 }, (_, i) => `/w/f${i}.py`);
-    let queries = 0, siblingAnswers = 0;
+    let queries = 0, siblingAnswers = 0, alignedAnswers = 0;
     for (let step = 0; step < 1500; step++) {
       const id = ids[g.pick(ids.length)];
       if (g.pick(5) === 0) {
@@ -123,10 +148,33 @@ describe('workspace lines index (compact layout)', () => {
       const siblingTyped = typed.slice(0, g.pick(3));
       assert.deepEqual(index.siblingAfter(previous, siblingTyped, exclude, extra), ref.siblingAfter(previous, siblingTyped, exclude, extra), `siblingAfter ${JSON.stringify([previous, siblingTyped, exclude])} at step ${step}`);
       if (index.siblingAfter(previous, siblingTyped, exclude, extra) !== null) siblingAnswers++;
+      const above = indexedLines(g.text()), below = indexedLines(g.text());
+      const aligned = index.aligned(above, below, siblingTyped, exclude);
+      assert.deepEqual(aligned, ref.aligned(above, below, siblingTyped, exclude), `aligned ${JSON.stringify([above, below, siblingTyped, exclude])} at step ${step}`);
+      if ((aligned?.agreement ?? 0) >= 3) alignedAnswers++;
       queries++;
     }
     assert.ok(queries >= 300);
     assert.ok(siblingAnswers >= 30, `siblingAfter answered ${siblingAnswers} times`);
+    assert.ok(alignedAnswers >= 30, `aligned agreed on 3 lines or more ${alignedAnswers} times`);
+  });
+
+  it('aligned: the line a parallel file has where the lines around it agree longest, not the commonest follower', () => {
+    const index = new WorkspaceLines();
+    // `expect(r.ok).toBe(false);` is followed by `.length).toBe(2)` in two files, by `.length).toBe(1)`
+    // in the one whose test has the same name: the follower of one line says 2, the alignment 1.
+    const test = (name: string, n: number) => `test("${name}", () => {\n  const r = check();\n  expect(r.ok).toBe(false);\n  expect(r.issues.length).toBe(${n});\n});\n`;
+    index.setFile('v3/set.test.ts', test('fails when set is small', 1) + test('other', 2));
+    index.setFile('v3/map.test.ts', test('fails when map is small', 2));
+    index.setFile('v4/set.test.ts', 'stale copy of the document');
+    const above = ['test("fails when set is small", () => {', 'const r = check();', 'expect(r.ok).toBe(false);'];
+    assert.equal(index.follow(above[2])!.line, 'expect(r.issues.length).toBe(2);');
+    const m = index.aligned(above, ['});'], '', 'v4/set.test.ts')!;
+    assert.deepEqual([m.line, m.agreement, m.count, m.total, m.distinct, m.context], ['expect(r.issues.length).toBe(1);', 4, 1, 3, 2, 'aligned']);
+    // What is typed filters the followers; no line above, or one no file has, finds nothing.
+    assert.equal(index.aligned(above, [], 'expect(r.issues.length).toBe(2', 'v4/set.test.ts')!.agreement, 2);
+    assert.equal(index.aligned([], ['});'], ''), null);
+    assert.equal(index.aligned(['never seen'], [], ''), null);
   });
 
   it('siblings: the next line at a line\'s indentation after deeper ones, and the previous one of the cursor line', () => {
