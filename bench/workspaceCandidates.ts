@@ -17,7 +17,7 @@
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
  *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3);
- *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `below`, `block`, `brackets`, `fill`, `sibling` and `aligned`:
+ *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `document-aligned`, `below`, `block`, `brackets`, `fill`, `sibling` and `aligned`:
  *       also without that candidate), to measure them
  */
 import * as fs from 'fs';
@@ -35,7 +35,7 @@ import { trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
 import { embeddedModelDir } from '../src/cli/paths';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
 import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
-import { BLOCK_FEATURES, BRACKET_FEATURES, DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
+import { BLOCK_FEATURES, BRACKET_FEATURES, DOCUMENT_ALIGNMENT_FEATURES, DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
 import { inFileCopy } from '../src/quality/baselines/inFileCopy';
 import { LineLookup } from '../src/quality/baselines/lineLookup';
 import { TrigramModel } from '../src/quality/baselines/trigram';
@@ -252,6 +252,7 @@ const FEATURE_GROUPS: Record<string, readonly string[]> = {
   brackets: BRACKET_FEATURES,
   sibling: ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'],
   aligned: ['from_aligned', 'aligned_agreement', 'aligned_share', 'model_and_aligned', 'lookup_and_aligned', 'fill_and_aligned'],
+  'document-aligned': DOCUMENT_ALIGNMENT_FEATURES,
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));

@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { HEAD_META_FILE } from '../../training/head/acceptanceHead';
 import { tanhLogit } from '../../training/head/tanhHead';
-import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_FEATURES, documentFeatures, firstLineOf, type DocumentView } from './documentEvidence';
+import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_ALIGNMENT_FEATURES, documentAlignmentFeatures, DOCUMENT_FEATURES, documentFeatures, firstLineOf, type DocumentView } from './documentEvidence';
 import { ALIGN_ABOVE, ALIGN_BELOW, type LineMatch } from './workspaceLines';
 
 /** Names of the rule's inputs, in order (stored with the weights; a rule naming others is not used). */
@@ -36,6 +36,7 @@ export const CHOICE_FEATURES = [
   ...BLOCK_FEATURES,
   ...BRACKET_FEATURES,
   'from_aligned', 'aligned_agreement', 'aligned_share', 'model_and_aligned', 'lookup_and_aligned', 'fill_and_aligned',
+  ...DOCUMENT_ALIGNMENT_FEATURES,
 ] as const;
 
 /**
@@ -173,6 +174,7 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow
     ...(ctx.document === undefined ? BLOCK_FEATURES.map(() => 0) : blockFeatures(ctx.document, c.text)),
     ...(ctx.document === undefined ? BRACKET_FEATURES.map(() => 0) : bracketFeatures(ctx.document, c.text)),
     ...alignedFeatures(c, m, l, ctx),
+    ...(ctx.document === undefined ? DOCUMENT_ALIGNMENT_FEATURES.map(() => 0) : documentAlignmentFeatures(ctx.document, c.text)),
   ];
 }
 

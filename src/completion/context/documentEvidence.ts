@@ -9,6 +9,7 @@
 
 import { CODE, usesHashComments, scanBrackets, type BracketState } from './brackets';
 import { cursorLine } from './cursorLine';
+import { ALIGN_ABOVE, ALIGN_BELOW } from './workspaceLines';
 
 /** Characters of the document read on each side of the cursor: enough for a module's names, bounded per request. */
 export const DOCUMENT_WINDOW = 20_000;
@@ -112,6 +113,36 @@ export function documentFeatures(view: DocumentView, text: string): number[] {
     names.length === 0 ? 1 : 1 - unknown / names.length, Math.log1p(unknown), names.length === 0 ? 1 : 0,
     Math.log1p(above), Math.log1p(below), nearest < 0 ? 0 : 1 / (1 + nearest),
   ];
+}
+
+/** Names of documentAlignmentFeatures' inputs, in order. */
+export const DOCUMENT_ALIGNMENT_FEATURES = ['document_aligned', 'document_agreement'] as const;
+
+/**
+ * Whether the document itself has the candidate's whole line at a place whose surroundings agree
+ * with the cursor's (a parallel block in the same file: a locale's second table, a test's twin),
+ * and how many lines agree at the best such place, over ALIGN_ABOVE + ALIGN_BELOW: its lines above
+ * against the cursor's lines above, its lines below against the cursor's below, blank lines skipped,
+ * within the run (above or below the cursor) it is in. The `aligned` candidate does this over the
+ * workspace's other files; here it is evidence for a line, not a candidate of its own (it offered
+ * no right line the other sources lacked on the quality sets; bench/QUALITY.md, "Parallel files").
+ */
+export function documentAlignmentFeatures(view: DocumentView, text: string): number[] {
+  const line = (view.typed + firstLineOf(text)).trim();
+  if (line === '') return [0, 0];
+  const up = view.above.filter((l) => l !== '');
+  const down = view.below.filter((l) => l !== '');
+  let best = -1;
+  for (const run of [up, down]) {
+    for (let j = 0; j < run.length; j++) {
+      if (run[j] !== line) continue;
+      let agreement = 0;
+      while (agreement < ALIGN_ABOVE && j - 1 - agreement >= 0 && up.length - 1 - agreement >= 0 && run[j - 1 - agreement] === up[up.length - 1 - agreement]) agreement++;
+      for (let k = 0; k < ALIGN_BELOW && j + 1 + k < run.length && k < down.length && run[j + 1 + k] === down[k]; k++) agreement++;
+      best = Math.max(best, agreement);
+    }
+  }
+  return best < 0 ? [0, 0] : [1, best / (ALIGN_ABOVE + ALIGN_BELOW)];
 }
 
 /** The part of a candidate on the cursor's line. */

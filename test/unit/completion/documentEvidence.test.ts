@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
+import { BLOCK_FEATURES, blockFeatures, BRACKET_FEATURES, bracketFeatures, DOCUMENT_ALIGNMENT_FEATURES, documentAlignmentFeatures, DOCUMENT_FEATURES, DOCUMENT_WINDOW, documentFeatures, documentView } from '../../../src/completion/context/documentEvidence';
+import { ALIGN_ABOVE, ALIGN_BELOW } from '../../../src/completion/context/workspaceLines';
 import { cursorLine } from '../../../src/completion/context/cursorLine';
 import { lineQuery } from '../../../src/completion/context/workspaceCandidates';
 
@@ -69,6 +70,23 @@ describe('document evidence for the choice rule', () => {
     assert.equal(at('x = 1\n', ')', 'python').brackets_unopened, 1);
     assert.equal(at('test("a", () => {\n  f(', 'x, [1, 2], {').brackets_opened, Math.log1p(1), 'what is typed counts: f( is open before the candidate');
     assert.equal(at('test("a", () => {\n  ', '});').brackets_closed, Math.log1p(2));
+  });
+
+  it('documentAlignmentFeatures: the document has the line where the lines around it agree with the cursor\'s', () => {
+    assert.deepEqual([...DOCUMENT_ALIGNMENT_FEATURES], ['document_aligned', 'document_agreement']);
+    const table = (name: string, unit: string) => `${name}: {\n  string: { unit: "${unit}" },\n  file: { unit: "bytes" },\n\n  array: { unit: "items" },\n},\n`;
+    // The first table above; the cursor in the second, after `string`, with `array` and the closer below.
+    const doc = documentView(table('sizable', 'chars') + 'other: {\n  string: { unit: "chars" },\n  ', '\n  array: { unit: "items" },\n},\n');
+    const n = ALIGN_ABOVE + ALIGN_BELOW;
+    // `file` agrees on the line above (`string`) and the two below (`array`, `}`, blank lines skipped).
+    assert.deepEqual(documentAlignmentFeatures(doc, 'file: { unit: "bytes" },'), [1, 3 / n]);
+    // A line the document has elsewhere only: found, nothing agrees around it.
+    assert.deepEqual(documentAlignmentFeatures(doc, 'sizable: {'), [1, 0]);
+    assert.deepEqual(documentAlignmentFeatures(doc, 'never: 1,'), [0, 0]);
+    // What is typed is part of the line; the typed line itself is not a place (it is not in the view).
+    const typed = documentView(table('a', 'x') + 'b: {\n  string: { unit: "x" },\n  fi', '\n  array: { unit: "items" },\n');
+    assert.deepEqual(documentAlignmentFeatures(typed, 'le: { unit: "bytes" },'), [1, 2 / n]);
+    assert.deepEqual(documentAlignmentFeatures(typed, 'le: { unit: "kB" },'), [0, 0]);
   });
 
   it('reads a bounded window of a long document', () => {
