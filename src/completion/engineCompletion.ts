@@ -295,7 +295,7 @@ export function chooseAmong(
   const best = chooseCandidate(scores);
   if (best < 0) return;
   const chosen = merged[best];
-  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp || c.fromFill || c.fromSibling || c.fromAligned === true ? 'lookup' as const : 'copy' as const);
+  const origin = (c: (typeof merged)[number]) => (c.fromLookup || c.fromRunnerUp || c.fromFill || c.fromSibling || c.fromAligned ? 'lookup' as const : 'copy' as const);
   const workspaceOnes = merged.filter((c) => !c.fromModel).map((c) => ({ text: c.text, tokenCount: countTokens(c.text), finishReason: 'stop' as const, origin: origin(c) }));
   if (req.n > 1) {
     candidates.push(...workspaceOnes);

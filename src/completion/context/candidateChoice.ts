@@ -87,7 +87,7 @@ export interface ChoiceCandidate {
   /** The line seen after the previous sibling of the cursor's line (workspaceCandidates, `sibling`). */
   readonly fromSibling: boolean;
   /** The line whose surroundings agree longest with the cursor's (workspaceCandidates, `aligned`). */
-  readonly fromAligned?: boolean;
+  readonly fromAligned: boolean;
   /** The first offering source's evidence, when it was scored. */
   readonly evidence?: Evidence;
 }
@@ -181,7 +181,7 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow
 /** Agreement in lines beyond the line above, over ALIGN_ABOVE + ALIGN_BELOW − 1 (the most it can be). */
 function alignedFeatures(c: ChoiceCandidate, fromModel: number, fromLookup: number, ctx: ChoiceContext): number[] {
   const aligned = ctx.aligned;
-  if (c.fromAligned !== true || aligned === undefined) return [0, 0, 0, 0, 0, 0];
+  if (!c.fromAligned || aligned === undefined) return [0, 0, 0, 0, 0, 0];
   return [1, ((aligned.agreement ?? 1) - 1) / (ALIGN_ABOVE + ALIGN_BELOW - 1), aligned.count / aligned.total, fromModel, fromLookup, c.fromFill && ctx.fill !== undefined ? 1 : 0];
 }
 

@@ -215,18 +215,18 @@ describe('candidate choice', () => {
 
   it('features follow CHOICE_FEATURES and vanish for sources that did not offer the text', () => {
     const ctx = { lineStart: true, modelText: 'm', modelLogprobs: { mean: -1, min: -20 }, lookup: { line: 'l', count: 3, total: 4, distinct: 2, context: 'line' as const } };
-    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false }, ctx);
+    const x = choiceFeatures({ text: 'l', fromModel: false, fromLookup: true, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false, fromAligned: false }, ctx);
     assert.equal(x.length, CHOICE_FEATURES.length);
     const f = (name: string) => x[CHOICE_FEATURES.indexOf(name as (typeof CHOICE_FEATURES)[number])];
     assert.equal(f('model_min_logprob'), 0);
     assert.equal(f('lookup_share'), 0.75);
     assert.equal(f('model_differs'), 1);
     assert.equal(f('line_start_lookup'), 1);
-    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false }, ctx);
+    const xm = choiceFeatures({ text: 'm', fromModel: true, fromLookup: false, fromRunnerUp: false, fromCopy: false, fromFill: false, fromSibling: false, fromAligned: false }, ctx);
     assert.equal(xm[CHOICE_FEATURES.indexOf('model_min_logprob')], -10, 'clamped as the head clamps');
     assert.equal(xm[CHOICE_FEATURES.indexOf('lookup_share')], 0);
     const withSecond = { ...ctx, lookup: { ...ctx.lookup, runnerUp: { line: 'l2', count: 1 } } };
-    const xr = choiceFeatures({ text: 'l2', fromModel: true, fromLookup: false, fromRunnerUp: true, fromCopy: false, fromFill: false, fromSibling: false }, withSecond);
+    const xr = choiceFeatures({ text: 'l2', fromModel: true, fromLookup: false, fromRunnerUp: true, fromCopy: false, fromFill: false, fromSibling: false, fromAligned: false }, withSecond);
     assert.deepEqual(['from_runner_up', 'runner_up_share', 'model_and_runner_up', 'from_lookup'].map((n) => xr[CHOICE_FEATURES.indexOf(n as (typeof CHOICE_FEATURES)[number])]), [1, 0.25, 1, 0]);
   });
 
