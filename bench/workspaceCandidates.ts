@@ -257,7 +257,7 @@ const FEATURE_GROUPS: Record<string, readonly string[]> = {
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
 /** `--drop fill` (`sibling`) leaves out the candidate itself, not only its inputs: the choice as it was before it. */
-const withoutSources = new Set<string>([...(dropped.has('from_fill') ? ['fill'] : []), ...(dropped.has('from_sibling') ? ['sibling'] : []), ...(dropped.has('from_aligned') ? ['aligned'] : [])]);
+const withoutSources = new Set<string>(['fill', 'sibling', 'aligned'].filter((source) => dropped.has(`from_${source}`)));
 const linearOnly = process.argv.includes('--linear');
 /** `--drop below`: the collected reading of the line below left out (its inputs are 0 then anyway). */
 const withoutBelow = dropped.has('below_scored');

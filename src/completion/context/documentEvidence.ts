@@ -9,7 +9,7 @@
 
 import { CODE, usesHashComments, scanBrackets, type BracketState } from './brackets';
 import { cursorLine } from './cursorLine';
-import { ALIGN_ABOVE, ALIGN_BELOW } from './workspaceLines';
+import { agreementAround, ALIGN_ABOVE, ALIGN_BELOW } from './workspaceLines';
 
 /** Characters of the document read on each side of the cursor: enough for a module's names, bounded per request. */
 export const DOCUMENT_WINDOW = 20_000;
@@ -130,16 +130,14 @@ export const DOCUMENT_ALIGNMENT_FEATURES = ['document_aligned', 'document_agreem
 export function documentAlignmentFeatures(view: DocumentView, text: string): number[] {
   const line = (view.typed + firstLineOf(text)).trim();
   if (line === '') return [0, 0];
-  const up = view.above.filter((l) => l !== '');
-  const down = view.below.filter((l) => l !== '');
+  const above = view.above.filter((l) => l !== '');
+  const below = view.below.filter((l) => l !== '');
+  const up = above.slice(-ALIGN_ABOVE).reverse();
+  const down = below.slice(0, ALIGN_BELOW);
   let best = -1;
-  for (const run of [up, down]) {
+  for (const run of [above, below]) {
     for (let j = 0; j < run.length; j++) {
-      if (run[j] !== line) continue;
-      let agreement = 0;
-      while (agreement < ALIGN_ABOVE && j - 1 - agreement >= 0 && up.length - 1 - agreement >= 0 && run[j - 1 - agreement] === up[up.length - 1 - agreement]) agreement++;
-      for (let k = 0; k < ALIGN_BELOW && j + 1 + k < run.length && k < down.length && run[j + 1 + k] === down[k]; k++) agreement++;
-      best = Math.max(best, agreement);
+      if (run[j] === line) best = Math.max(best, agreementAround(run, run.length, j - 1, j + 1, up, down, ''));
     }
   }
   return best < 0 ? [0, 0] : [1, best / (ALIGN_ABOVE + ALIGN_BELOW)];

@@ -302,21 +302,19 @@ export class WorkspaceLines {
       const line = q < this.size ? this.occ[q] : NONE;
       if (line < 0 || !this.goesOnPast(line, typed)) continue;
       total++;
-      let agreement = 1;
-      while (agreement < up.length && up[agreement] !== NONE && p - agreement >= 0 && this.occ[p - agreement] === up[agreement]) agreement++;
-      for (let k = 0; k < down.length && down[k] !== NONE && q + 1 + k < this.size && this.occ[q + 1 + k] === down[k]; k++) agreement++;
+      const agreement = agreementAround(this.occ, this.size, p, q + 1, up, down, NONE);
       const seen = agreementOf.get(line);
       if (seen === undefined || agreement > seen.agreement) agreementOf.set(line, { agreement, count: 1 });
       else if (agreement === seen.agreement) seen.count++;
     }
-    let winner: { line: number; agreement: number; count: number; text: string } | undefined;
+    let winner: { line: number; agreement: number; count: number } | undefined;
     for (const [line, { agreement, count }] of agreementOf) {
-      const text = this.lineText(line);
-      if (winner === undefined || agreement > winner.agreement || (agreement === winner.agreement && (count > winner.count || (count === winner.count && text < winner.text)))) {
-        winner = { line, agreement, count, text };
+      // A line's text is sliced only to break a tie (after a `}` hundreds of lines may follow).
+      if (winner === undefined || agreement > winner.agreement || (agreement === winner.agreement && (count > winner.count || (count === winner.count && this.lineText(line) < this.lineText(winner.line))))) {
+        winner = { line, agreement, count };
       }
     }
-    return winner === undefined ? null : { line: winner.text, count: winner.count, total, distinct: agreementOf.size, context: 'aligned', agreement: winner.agreement };
+    return winner === undefined ? null : { line: this.lineText(winner.line), count: winner.count, total, distinct: agreementOf.size, context: 'aligned', agreement: winner.agreement };
   }
 
   /** The lines after each live position of `line` outside `skip` (after `before` there, when it is a line): see neighbours. */
@@ -504,6 +502,20 @@ function grown(a: Int32Array, size: number, used: number): Int32Array<ArrayBuffe
   const b = new Int32Array(size);
   b.set(a.subarray(0, used));
   return b;
+}
+
+/**
+ * How many lines agree around a place in `lines` (its first `length`): `up` (nearest first) against
+ * the lines going back from `from`, then `down` against the lines going on from `to`, each run
+ * stopping at its first disagreement, at the ends of `lines`, or at `none` (a line no file has).
+ * What `aligned` scores a workspace line by, and the choice rule a place in the document by.
+ */
+export function agreementAround<T>(lines: ArrayLike<T>, length: number, from: number, to: number, up: readonly T[], down: readonly T[], none: T): number {
+  let a = 0;
+  while (a < up.length && up[a] !== none && from - a >= 0 && lines[from - a] === up[a]) a++;
+  let b = 0;
+  while (b < down.length && down[b] !== none && to + b < length && lines[to + b] === down[b]) b++;
+  return a + b;
 }
 
 /** A line's first two UTF-16 code units as one number. */
