@@ -4,7 +4,7 @@
  * the model's decoding below the head's skip level (the editor's) and one that never does; exact,
  * shown, requests skipped and the decode time each spent (bench/QUALITY.md, "Skipping decoding").
  *
- *   npx tsx bench/skipDecoding.ts [cuts per set, default 300]
+ *   npx tsx bench/skipDecoding.ts [cuts per set, default 300] [sets..., default the four]
  */
 import * as path from 'path';
 import { openPipelineRunner } from '../src/cli/pipelineRunner';
@@ -14,7 +14,8 @@ import { splitWorkspace } from '../src/quality/workspaceSplit';
 import { QUALITY_SET_NAMES, TEST_CACHE } from './qualitySetRunner';
 (async () => {
   const cutsN = Number(process.argv[2] ?? 300);
-  for (const set of QUALITY_SET_NAMES) {
+  const named = process.argv.slice(3);
+  for (const set of named.length > 0 ? named : QUALITY_SET_NAMES) {
     const folder = path.join(TEST_CACHE, 'quality-sets', set);
     const split = await splitWorkspace(folder, { seed: 0 });
     const runners = { with: await openPipelineRunner('bench', { workspace: folder }), without: await openPipelineRunner('bench', { workspace: folder }) };
