@@ -10,29 +10,37 @@
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--fit] [--save] [--linear] [--decays D,...] [--seed N] [--doc-weight W] [--drop F,...] [sets...]
+ *   npx tsx bench/workspaceCandidates.ts fit [--fit] [--save] [--linear] [--decays D,...] [--seed N | --seeds N,...] [--doc-weight W] [--drop F,...] [sets...]
  *       fits the choice rule (candidateChoice.ts; with a tanh hidden layer, or only linear with
  *       --linear) on the training-side cuts of the named sets, or with --fit of the fitting sets
  *       only (collect --fit --cuts 0 first: repositories the benchmark never judges) (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
- *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3);
+ *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3); --seeds fits one rule
+ *       per hidden-layer start and ships their mean (one rule with all their hidden units);
  *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `document-aligned`, `below`, `block`, `brackets`, `fill`, `sibling` and `aligned`:
  *       also without that candidate), to measure them
+ *   npx tsx bench/workspaceCandidates.ts skip [sets...]
+ *       the prompt head's skip before decoding as the pipeline applies it (below the level the model's
+ *       suggestion is not decoded; the workspace's lines are still chosen among): per level, requests
+ *       skipped and right lines shown at minConfidence, on the fitting sets' training-side cuts and
+ *       the named sets' held-out cuts (rows collected since they keep the prompt head's input), to
+ *       see what the shipped level (head.json `skipBelow`) costs
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { SUGGESTION_FEATURES, suggestionFeatures, type RequestStates } from '../src/completion/engineCompletion';
 import { READ_TOKENS } from '../src/completion/candidateReading';
-import { DOCUMENT_LINE_WEIGHT, lineQuery, workspaceCandidates, type CandidateSource, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
+import { DOCUMENT_LINE_WEIGHT, documentRepeats, lineQuery, workspaceCandidates, type CandidateSource, type WorkspaceCandidate } from '../src/completion/context/workspaceCandidates';
 import {
-  CHOICE_FEATURES, bestBelowOf, chooseCandidate, choiceFeatures, evidenceOf, mergeCandidates, scoreCandidates,
+  CHOICE_FEATURES, bestBelowOf, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, readRule, scoreCandidates,
   type ChoiceContext, type ChoiceRule, type Offers,
 } from '../src/completion/context/candidateChoice';
 import { loadAcceptanceHead, type AcceptanceHead } from '../src/training/head/acceptanceHead';
 import { trainLinearHead } from '../src/training/head/logistic';
-import { trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
+import { averageTanhHeads, trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
 import { embeddedModelDir } from '../src/cli/paths';
+import { DEFAULT_MIN_CONFIDENCE } from '../src/completion/minConfidence';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
 import { WorkspaceLines, type LineMatch } from '../src/completion/context/workspaceLines';
 import { BLOCK_FEATURES, BRACKET_FEATURES, DOCUMENT_ALIGNMENT_FEATURES, DOCUMENT_FEATURES, documentView } from '../src/completion/context/documentEvidence';
@@ -65,6 +73,8 @@ export interface CollectedCut {
   readonly offered?: { source: CandidateSource; text: string; x: number[]; logprobs: number[]; next?: number }[];
   /** Every workspace candidate as shown, duplicates of another source's text included (RequestStates.workspace). */
   readonly workspace?: { source: CandidateSource; text: string }[];
+  /** h at the prompt's last token (the prompt head's input: what the skip before decoding reads). */
+  readonly prompt?: number[];
 }
 
 const rounded = (xs: ArrayLike<number>) => Array.from(xs, (v) => Math.round(v * 1e5) / 1e5);
@@ -86,6 +96,7 @@ async function collect(): Promise<void> {
         const offered = (got?.offered ?? []).map((o) => ({ source: o.source, text: o.text, x: rounded(o.x), logprobs: rounded(o.logprobs), ...(o.next !== undefined ? { next: o.next } : {}) }));
         out.push({
           index, shown, offered, workspace: got?.workspace.map((c) => ({ source: c.source, text: c.text })),
+          ...(got?.prompt !== undefined ? { prompt: rounded(got.prompt) } : {}),
           ...(candidate != null && candidate.text === shown ? { x: rounded(candidate.x), first: candidate.firstLogprob, next: candidate.next } : {}),
         });
         if ((index + 1) % 100 === 0) process.stderr.write(`${set} ${what}: ${index + 1}/${cuts.length}\n`);
@@ -110,6 +121,10 @@ export interface CutRow {
   readonly cut: Cut;
   readonly model: string;
   readonly x?: number[];
+  /** How much the document repeats the workspace (documentRepeats, over every file but the cut's). */
+  readonly repeats?: number;
+  /** The prompt head's input (collected since the skip's level was chosen on the pipeline's right lines). */
+  readonly prompt?: number[];
   readonly copy: string;
   readonly lookup: string;
   readonly trigram: string;
@@ -144,7 +159,8 @@ export async function loadRows(set: string): Promise<CutRow[]> {
       const ws: Record<number, LineMatch | null> = {};
       for (const w of DOC_WEIGHTS) ws[w] = workspaceLineMatch(cut.document, cut.offset, lines, cut.file, w);
       const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file, arg('doc-weight', DOCUMENT_LINE_WEIGHT));
-      rows.push({ set, side, cut, model: c.shown, x: c.x, first: c.first, next: c.next, offered: c.offered ?? [], workspace: c.workspace, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
+      const repeats = documentRepeats(cut.document.slice(0, cut.offset), lines, cut.file);
+      rows.push({ set, side, cut, repeats, model: c.shown, x: c.x, prompt: c.prompt, first: c.first, next: c.next, offered: c.offered ?? [], workspace: c.workspace, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
     }
   }
   return rows;
@@ -193,14 +209,17 @@ async function analyze(): Promise<void> {
 /** The head whose P on each candidate the rule reads (the one shipped beside the embedded model). */
 let evidenceHead: AcceptanceHead | undefined;
 
-/** The choice rule's view of a collected cut: the candidates as the pipeline offered and read them. */
-export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCandidates>; ctx: ChoiceContext } {
+/**
+ * The choice rule's view of a collected cut: the candidates as the pipeline offered and read them. `skipped`: as the pipeline chooses when the
+ * prompt head skipped the model's decoding: no model suggestion, and the workspace's texts the model's
+ * reading covered read on their own (the model's reading of the same text stands in for it).
+ */
+export function choiceInputs(r: CutRow, skipped = false): { candidates: ReturnType<typeof mergeCandidates>; ctx: ChoiceContext } {
   const f = r.x?.slice(-4);
   evidenceHead ??= loadAcceptanceHead(embeddedModelDir(), embeddedWidth())!;
   const headP = (x: number[]) => evidenceHead!.suggestion(Float32Array.from(x));
-  const offers: Offers = {
-    model: { text: r.model, evidence: f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!), ...(r.next !== undefined && !withoutBelow ? { next: r.next } : {}) } },
-  };
+  const modelEvidence = f === undefined || r.first === undefined ? undefined : { mean: f[0], min: f[1], first: Math.max(-10, r.first), head: headP(r.x!), ...(r.next !== undefined && !withoutBelow ? { next: r.next } : {}) };
+  const offers: Offers = skipped ? {} : { model: { text: r.model, evidence: modelEvidence } };
   for (const o of r.offered) {
     if (withoutSources.has(o.source)) continue;
     // As the pipeline reads it now: the first READ_TOKENS tokens' log P (collects before the cap kept all).
@@ -208,17 +227,22 @@ export function choiceInputs(r: CutRow): { candidates: ReturnType<typeof mergeCa
     const x = [...o.x.slice(0, -SUGGESTION_FEATURES.length), ...suggestionFeatures(logprobs, logprobs.length, o.text, ctxLineStart(r))];
     offers[o.source] = { text: o.text, evidence: evidenceOf(logprobs, headP(x), withoutBelow ? undefined : o.next) };
   }
-  // As chooseAmong sees them: a text another source offered too is offered by both (read once).
-  for (const w of r.workspace ?? []) if (!withoutSources.has(w.source)) offers[w.source] ??= { text: w.text };
+  const modelLine = r.model.trim() === '' ? undefined : firstLine(r.model);
+  for (const w of r.workspace ?? []) {
+    if (withoutSources.has(w.source) || offers[w.source] !== undefined) continue;
+    // As chooseAmong sees them: a text another source offered too is offered by both (read once).
+    offers[w.source] = { text: w.text, ...(skipped && firstLine(w.text) === modelLine ? { evidence: modelEvidence } : {}) };
+  }
   const ctx: ChoiceContext = {
     lineStart: ctxLineStart(r),
-    modelText: r.model,
-    modelLogprobs: f === undefined ? undefined : { mean: f[0], min: f[1] },
+    modelText: skipped ? '' : r.model,
+    modelLogprobs: f === undefined || skipped ? undefined : { mean: f[0], min: f[1] },
     lookup: r.cands.find((c) => c.source === 'lookup' || c.source === 'runnerUp')?.match,
     fill: r.cands.find((c) => c.source === 'fill')?.match,
     sibling: r.cands.find((c) => c.source === 'sibling')?.match,
     aligned: r.cands.find((c) => c.source === 'aligned')?.match,
     document: documentView(r.cut.document.slice(0, r.cut.offset), r.cut.document.slice(r.cut.offset), r.cut.languageId),
+    repeats: r.repeats,
   };
   return { candidates: mergeCandidates(offers), ctx };
 }
@@ -253,6 +277,7 @@ const FEATURE_GROUPS: Record<string, readonly string[]> = {
   sibling: ['from_sibling', 'sibling_share', 'sibling_log_count', 'model_and_sibling', 'lookup_and_sibling', 'fill_and_sibling'],
   aligned: ['from_aligned', 'aligned_agreement', 'aligned_share', 'model_and_aligned', 'lookup_and_aligned', 'fill_and_aligned'],
   'document-aligned': DOCUMENT_ALIGNMENT_FEATURES,
+  repeats: ['document_repeats', 'repeats_unknown'],
 };
 const dropped = new Set((process.argv.includes('--drop') ? process.argv[process.argv.indexOf('--drop') + 1].split(',') : []).flatMap((d) => FEATURE_GROUPS[d] ?? [d]));
 const keptMask = CHOICE_FEATURES.map((f) => !dropped.has(f));
@@ -298,8 +323,9 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
   });
   // The shipped rule has a hidden layer; `--linear` fits the linear rule it replaced, to compare.
   // `--seed N`: another start for the hidden layer's weights, to see how much of a difference is the start's.
-  const seed = arg('seed', 0);
-  const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay, seed }));
+  // `--seeds 0,1,2`: one fit per start, their logits averaged (averageTanhHeads): less of the start in the rule.
+  const seeds = process.argv.includes('--seeds') ? process.argv[process.argv.indexOf('--seeds') + 1].split(',').map(Number) : [arg('seed', 0)];
+  const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : averageTanhHeads(seeds.map((seed) => trainTanhHead(data, width, { decay, seed }))));
   // `--decays 3e-4` refits at a penalty already chosen (the sweep is most of fit's time).
   const decays = process.argv.includes('--decays') ? process.argv[process.argv.indexOf('--decays') + 1].split(',').map(Number) : linearOnly ? [1e-4, 1e-3, 1e-2, 1e-1] : [3e-4, 1e-3, 3e-3];
   let bestDecay = 1e-3, bestNll = Infinity;
@@ -379,9 +405,47 @@ async function fitCommand(): Promise<void> {
   }
 }
 
+/** Right lines and shown requests at the gate when requests whose prompt P is below `level` skip the model. */
+function skipStats(rows: readonly { r: CutRow; p: number }[], level: number, rule: ChoiceRule) {
+  let right = 0, shown = 0, skipped = 0;
+  for (const { r, p } of rows) {
+    const skip = p < level;
+    if (skip) skipped++;
+    const { candidates, ctx } = choiceInputs(r, skip);
+    const scores = scoreCandidates(rule, candidates, ctx);
+    const i = chooseCandidate(scores);
+    if (i < 0 || scores[i] < DEFAULT_MIN_CONFIDENCE || candidates[i].text.trim() === '') continue;
+    shown++;
+    if (exactText(r, candidates[i].text)) right++;
+  }
+  return { right, shown, skipped, n: rows.length };
+}
+
+async function skipCommand(): Promise<void> {
+  const head = loadAcceptanceHead(embeddedModelDir(), embeddedWidth())!;
+  const rule = readRule(embeddedModelDir())!;
+  const withP = (rows: CutRow[]) => {
+    // A request the result cache answered has no prompt state, and no skip either.
+    if (rows.every((r) => r.prompt === undefined)) throw new Error('the collected cuts have no prompt states: collect them again');
+    return rows.map((r) => ({ r, p: r.prompt === undefined ? 1 : head.prompt(Float32Array.from(r.prompt)) ?? 1 }));
+  };
+  const fitting = withP((await Promise.all(FIT_SET_NAMES.map(loadRows))).flat().filter((r) => r.side === 'train'));
+  const judged = setsNamed(process.argv.slice(3).filter((a) => !a.startsWith('--')));
+  const held = new Map<string, ReturnType<typeof withP>>();
+  for (const set of judged) held.set(set, withP((await loadRows(set)).filter((r) => r.side === 'heldOut')));
+  const levels = [0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, head.skipBelow, 0.08, 0.1].sort((a, b) => a - b);
+  console.log(`level | fitting sets (${fitting.length} cuts): skipped / right / shown | ${judged.map((s) => `${s}: skipped / right / shown`).join(' | ')}`);
+  for (const level of levels) {
+    const f = skipStats(fitting, level, rule);
+    const cells = judged.map((s) => { const g = skipStats(held.get(s)!, level, rule); return `${g.skipped} / ${g.right} / ${g.shown}`; });
+    console.log(`${level.toFixed(4)}${level === head.skipBelow ? ' (shipped)' : ''} | ${pc(f.skipped, f.n)} / ${f.right} / ${f.shown} | ${cells.join(' | ')}`);
+  }
+}
+
 const command = process.argv[2];
 if (command === 'collect') void collect().catch((e) => { console.error(e); process.exit(1); });
 else if (command === 'fit') void fitCommand().catch((e) => { console.error(e); process.exit(1); });
+else if (command === 'skip') void skipCommand().catch((e) => { console.error(e); process.exit(1); });
 else if (command === 'analyze') void analyze().catch((e) => { console.error(e); process.exit(1); });
 else if (require.main === module) {
   console.error('usage: npx tsx bench/workspaceCandidates.ts collect [...]');

@@ -8,7 +8,7 @@ import type { CompletionEngine } from '../engine/engine';
 import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { chooseCandidate, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
 import { CHUNK_LINES, queryText, type Ranking } from './context/chunkIndex';
-import { workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
+import { documentRepeats, workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
 import { documentView } from './context/documentEvidence';
 import { snippetHeader } from './context/snippets';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
@@ -140,6 +140,7 @@ export async function completeWithEngine(
   const offered = offering && (rule !== undefined || onStates !== undefined)
     ? asShown(workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath), req)
     : [];
+  const repeats = offering ? documentRepeats(req.textBeforeCursor, context.workspace?.lines, req.documentPath) : undefined;
   // Below the prompt head's skip level the model's own suggestion is not decoded; the workspace's
   // lines are still read and chosen among (a line can be right where the model would not be).
   const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 ? head.skipBelow : 0;
@@ -204,13 +205,13 @@ export async function completeWithEngine(
         if (states[0] != null && states[0].text === modelShown) heads.model = states[0].x;
         for (const o of offeredStates) heads[o.source] = o.x;
         const evidence = choiceEvidence(modelFeatures, modelFirstLogprob, modelNext, offeredStates);
-        const choice = offering ? { ...choiceInputs(offered, modelShown, modelFeatures, req, evidence), heads } : undefined;
+        const choice = offering ? { ...choiceInputs(offered, modelShown, modelFeatures, req, evidence, repeats), heads } : undefined;
         onStates({ prompt: promptState, candidates: states, offered: offeredStates, workspace: offered.map((c) => ({ source: c.source, text: c.text })), ...(choice !== undefined ? { choice } : {}) });
       }
     }
     if (rule !== undefined) {
       const evidence = choiceEvidence(modelFeatures, modelFirstLogprob, modelNext, offeredStates, head, candidates[0]?.confidence);
-      chooseAmong(candidates, rule, choiceInputs(offered, modelShown, modelFeatures, req, evidence), req, (t) => engine.tokenizer.encode(t).length);
+      chooseAmong(candidates, rule, choiceInputs(offered, modelShown, modelFeatures, req, evidence, repeats), req, (t) => engine.tokenizer.encode(t).length);
     }
     return {
       candidates,
@@ -253,6 +254,7 @@ export function choiceInputs(
   modelFeatures: readonly number[] | undefined,
   req: EngineCompleteRequest,
   evidence: Partial<Record<ChoiceSource, Evidence>> = {},
+  repeats?: number,
 ): ChoiceInputs {
   const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
   let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'], sibling: WorkspaceCandidate['match'], aligned: WorkspaceCandidate['match'];
@@ -272,6 +274,7 @@ export function choiceInputs(
     sibling,
     aligned,
     document: documentView(req.textBeforeCursor, req.textAfterCursor ?? '', req.languageId),
+    repeats,
   };
   return { offers, ctx };
 }

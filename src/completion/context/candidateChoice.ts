@@ -37,6 +37,7 @@ export const CHOICE_FEATURES = [
   ...BRACKET_FEATURES,
   'from_aligned', 'aligned_agreement', 'aligned_share', 'model_and_aligned', 'lookup_and_aligned', 'fill_and_aligned',
   ...DOCUMENT_ALIGNMENT_FEATURES,
+  'document_repeats', 'repeats_unknown',
 ] as const;
 
 /**
@@ -115,6 +116,8 @@ export interface ChoiceContext {
   readonly aligned?: LineMatch;
   /** The document around the cursor (documentEvidence.ts); without it those inputs are 0. */
   readonly document?: DocumentView;
+  /** How much the document repeats the workspace (workspaceCandidates.ts documentRepeats); undefined when unknown. */
+  readonly repeats?: number;
 }
 
 /** The part of a suggestion on the cursor's line, trailing whitespace trimmed: what sources agree on. */
@@ -175,6 +178,7 @@ export function choiceFeatures(c: ChoiceCandidate, ctx: ChoiceContext, bestBelow
     ...(ctx.document === undefined ? BRACKET_FEATURES.map(() => 0) : bracketFeatures(ctx.document, c.text)),
     ...alignedFeatures(c, m, l, ctx),
     ...(ctx.document === undefined ? DOCUMENT_ALIGNMENT_FEATURES.map(() => 0) : documentAlignmentFeatures(ctx.document, c.text)),
+    ctx.repeats ?? 0, ctx.repeats === undefined ? 1 : 0,
   ];
 }
 

@@ -80,6 +80,33 @@ export const DOCUMENT_LINE_WEIGHT = 4;
  */
 export const ALIGNED_MIN_AGREEMENT = 2;
 
+/** Lines above the cursor that documentRepeats reads. */
+export const REPEATS_WINDOW = 30;
+/** Shorter lines (`}`, `});`, `else:`) are in every file and say nothing. */
+const REPEATS_MIN_LENGTH = 6;
+
+/**
+ * How much the document repeats the workspace: the share of its last REPEATS_WINDOW lines above the
+ * cursor's line (trimmed, 6 characters or more) that some other indexed file has too. A file that
+ * parallels others (a locale, a test's twin, a handler per route) scores high, and there the
+ * workspace's lines are right more often; the choice rule reads it (candidateChoice.ts). Undefined
+ * with fewer than 4 such lines or no index.
+ */
+export function documentRepeats(textBeforeCursor: string, lines: WorkspaceLines | undefined, exclude: string | undefined): number | undefined {
+  if (lines === undefined) return undefined;
+  let seen = 0, repeated = 0;
+  let end = textBeforeCursor.lastIndexOf('\n');
+  while (end > 0 && seen < REPEATS_WINDOW) {
+    const start = textBeforeCursor.lastIndexOf('\n', end - 1) + 1;
+    const line = textBeforeCursor.slice(start, end).trim();
+    end = start - 1;
+    if (line.length < REPEATS_MIN_LENGTH) continue;
+    seen++;
+    if (lines.occursElsewhere(line, exclude)) repeated++;
+  }
+  return seen < 4 ? undefined : repeated / seen;
+}
+
 /**
  * The workspace candidates at a cursor (non-blank; distinct but for `fill`, `sibling` and `aligned`), lookup first. `exclude` is the
  * document's own id in the index (its copy there is stale).

@@ -143,6 +143,17 @@ export class WorkspaceLines {
     if (this.deadPositions > this.size / 2 && this.size > 4096) this.rebuild();
   }
 
+  /** Whether a line (trimmed, as indexed) is in an indexed file other than `exclude`. */
+  occursElsewhere(line: string, exclude?: string): boolean {
+    const id = this.idOf(line);
+    if (id === NONE || this.count[id] === 0) return false;
+    const span = exclude === undefined ? undefined : this.spans.get(exclude);
+    if (span === undefined) return true;
+    // Newest first: a position outside the excluded file's span ends the walk (usually the first).
+    for (let p = this.lastOcc[id]; p !== NONE; p = this.prevOcc[p]) if ((p < span.start || p >= span.end) && this.occ[p] === id) return true;
+    return false;
+  }
+
   /**
    * The most frequent line starting with `typed` (trimmed at the start, non-empty) that goes on
    * past it, over the indexed files except `exclude` plus `extra` (weighted); null when none does.

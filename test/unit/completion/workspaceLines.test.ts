@@ -122,7 +122,7 @@ describe('workspace lines index (compact layout)', () => {
     const index = new WorkspaceLines();
     const ref = new Reference();
     const ids = Array.from({ length: 40 }, (_, i) => `/w/f${i}.py`);
-    let queries = 0, siblingAnswers = 0, alignedAnswers = 0;
+    let queries = 0, siblingAnswers = 0, alignedAnswers = 0, elsewhereAnswers = 0;
     for (let step = 0; step < 1500; step++) {
       const id = ids[g.pick(ids.length)];
       if (g.pick(5) === 0) {
@@ -152,11 +152,18 @@ describe('workspace lines index (compact layout)', () => {
       const aligned = index.aligned(above, below, siblingTyped, exclude);
       assert.deepEqual(aligned, ref.aligned(above, below, siblingTyped, exclude), `aligned ${JSON.stringify([above, below, siblingTyped, exclude])} at step ${step}`);
       if ((aligned?.agreement ?? 0) >= 3) alignedAnswers++;
+      const probe = g.line().trim();
+      if (probe !== '') {
+        const elsewhere = [...ref.files].some(([id, ls]) => id !== exclude && ls.includes(probe));
+        assert.equal(index.occursElsewhere(probe, exclude), elsewhere, `occursElsewhere ${JSON.stringify([probe, exclude])} at step ${step}`);
+        if (elsewhere) elsewhereAnswers++;
+      }
       queries++;
     }
     assert.ok(queries >= 300);
     assert.ok(siblingAnswers >= 30, `siblingAfter answered ${siblingAnswers} times`);
     assert.ok(alignedAnswers >= 30, `aligned agreed on 3 lines or more ${alignedAnswers} times`);
+    assert.ok(elsewhereAnswers >= 30 && elsewhereAnswers <= queries - 30, `occursElsewhere said yes ${elsewhereAnswers} of ${queries} times`);
   });
 
   it('aligned: the line a parallel file has where the lines around it agree longest, not the commonest follower', () => {
