@@ -10,14 +10,13 @@
  *   npx tsx bench/workspaceCandidates.ts analyze [sets...]
  *       per set and side: who is right (the model, the workspace lookup at document weights 0, 1, 4
  *       with one line of context, in-file copy, the baselines) and the oracle of their union
- *   npx tsx bench/workspaceCandidates.ts fit [--fit] [--save] [--linear] [--decays D,...] [--seed N | --seeds N,...] [--doc-weight W] [--drop F,...] [sets...]
+ *   npx tsx bench/workspaceCandidates.ts fit [--fit] [--save] [--linear] [--decays D,...] [--seed N] [--doc-weight W] [--drop F,...] [sets...]
  *       fits the choice rule (candidateChoice.ts; with a tanh hidden layer, or only linear with
  *       --linear) on the training-side cuts of the named sets, or with --fit of the fitting sets
  *       only (collect --fit --cuts 0 first: repositories the benchmark never judges) (penalty and threshold on
  *       a fifth of the training files), prints the validation sweep and the held-out numbers beside
  *       the model with the head; --save writes it into models/embedded/head.json (`candidates`);
- *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3); --seeds fits one rule
- *       per hidden-layer start and ships their mean (one rule with all their hidden units);
+ *       --decays tries only the given L2 penalties (default 3e-4, 1e-3, 3e-3);
  *       --drop fits without the named features or groups (`evidence`, `runner-up`, `document`, `document-aligned`, `below`, `block`, `brackets`, `fill`, `sibling` and `aligned`:
  *       also without that candidate), to measure them
  *   npx tsx bench/workspaceCandidates.ts skip [sets...]
@@ -38,7 +37,7 @@ import {
 } from '../src/completion/context/candidateChoice';
 import { loadAcceptanceHead, type AcceptanceHead } from '../src/training/head/acceptanceHead';
 import { trainLinearHead } from '../src/training/head/logistic';
-import { averageTanhHeads, trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
+import { trainTanhHead, type TanhHead } from '../src/training/head/tanhHead';
 import { embeddedModelDir } from '../src/cli/paths';
 import { DEFAULT_MIN_CONFIDENCE } from '../src/completion/minConfidence';
 import { writeJsonAtomic } from '../src/engine/atomicFile';
@@ -323,9 +322,8 @@ export function fitRule(all: readonly CutRow[], minShown = 0.3): { rule: ChoiceR
   });
   // The shipped rule has a hidden layer; `--linear` fits the linear rule it replaced, to compare.
   // `--seed N`: another start for the hidden layer's weights, to see how much of a difference is the start's.
-  // `--seeds 0,1,2`: one fit per start, their logits averaged (averageTanhHeads): less of the start in the rule.
-  const seeds = process.argv.includes('--seeds') ? process.argv[process.argv.indexOf('--seeds') + 1].split(',').map(Number) : [arg('seed', 0)];
-  const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : averageTanhHeads(seeds.map((seed) => trainTanhHead(data, width, { decay, seed }))));
+  const seed = arg('seed', 0);
+  const trainRule = (data: ReturnType<typeof examplesOf>, decay: number) => (linearOnly ? trainLinearHead(data, width, { decay }) : trainTanhHead(data, width, { decay, seed }));
   // `--decays 3e-4` refits at a penalty already chosen (the sweep is most of fit's time).
   const decays = process.argv.includes('--decays') ? process.argv[process.argv.indexOf('--decays') + 1].split(',').map(Number) : linearOnly ? [1e-4, 1e-3, 1e-2, 1e-1] : [3e-4, 1e-3, 3e-3];
   let bestDecay = 1e-3, bestNll = Infinity;

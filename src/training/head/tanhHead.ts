@@ -115,24 +115,6 @@ export function tanhHeadLoss(head: TanhHead, data: readonly LabelledState[], dec
 }
 
 /**
- * One head whose logit is the mean of these heads' logits (heads of the same inputs): their linear
- * terms and biases averaged, their hidden units side by side with their output weights divided by
- * the count. An ensemble of fits from different starts, stored and run as one head.
- */
-export function averageTanhHeads(heads: readonly TanhWeights[]): TanhHead {
-  if (heads.length === 0) throw new Error('averageTanhHeads: no heads');
-  const E = heads[0].weight.length, k = heads.length;
-  if (heads.some((h) => h.weight.length !== E)) throw new Error('averageTanhHeads: the heads read different inputs');
-  const concat = (pick: (h: TanhWeights) => ArrayLike<number>, scale = 1) => Float64Array.from(heads.flatMap((h) => Array.from(pick(h), (v) => v * scale)));
-  const weight = new Float64Array(E);
-  for (const h of heads) for (let i = 0; i < E; i++) weight[i] += h.weight[i] / k;
-  return {
-    weight, bias: heads.reduce((b, h) => b + h.bias, 0) / k,
-    hiddenWeight: concat((h) => h.hiddenWeight), hiddenBias: concat((h) => h.hiddenBias), outWeight: concat((h) => h.outWeight, 1 / k),
-  };
-}
-
-/**
  * Deterministic normal draws (Box–Muller over a 32-bit LCG): the start is part of the result. Kept
  * apart from the engine's Rng on purpose: the shipped rule was fitted from this start, and the same
  * fit from Rng.normal() ends at validation NLL 0.1749 against 0.1707 (bench/QUALITY.md, open brackets).

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { Rng } from '../../../../src/engine/random';
 import { headLoss, trainLinearHead, type LabelledState } from '../../../../src/training/head/logistic';
-import { averageTanhHeads, tanhHeadLoss, tanhLogit, trainTanhHead, type TanhHead } from '../../../../src/training/head/tanhHead';
+import { tanhHeadLoss, tanhLogit, trainTanhHead, type TanhHead } from '../../../../src/training/head/tanhHead';
 
 function xorData(n: number, seed: number): LabelledState[] {
   const rng = new Rng(seed);
@@ -77,18 +77,5 @@ describe('tanh head', () => {
     assert.ok(distance(held) < 1e-3, `a strong pull moved it by ${distance(held)}`);
     assert.ok(tanhHeadLoss(moved, flipped, 0).loss < 0.5 * tanhHeadLoss(prior, flipped, 0).loss, 'a weak pull did not follow the data');
     assert.throws(() => trainTanhHead(train, 5, { prior }), /prior has 3 inputs, not 5/);
-  });
-
-  it('the average of heads from different starts is one head whose logit is the mean of theirs', () => {
-    const train = xorData(200, 1);
-    const heads = [3, 4, 5].map((seed) => trainTanhHead(train, 3, { hidden: 4, decay: 1e-4, steps: 100, learningRate: 0.05, seed }));
-    const mean = averageTanhHeads(heads);
-    assert.equal(mean.outWeight.length, 12);
-    for (const { h } of xorData(20, 2)) {
-      const expected = heads.reduce((z, head) => z + tanhLogit(head, h), 0) / heads.length;
-      assert.ok(Math.abs(tanhLogit(mean, h) - expected) < 1e-12);
-    }
-    assert.ok(heads.some((h) => Math.abs(tanhLogit(h, train[0].h) - tanhLogit(mean, train[0].h)) > 1e-6), 'the starts gave the same head: the test shows nothing');
-    assert.throws(() => averageTanhHeads([]), /no heads/);
   });
 });
