@@ -158,7 +158,7 @@ export async function loadRows(set: string): Promise<CutRow[]> {
       const ws: Record<number, LineMatch | null> = {};
       for (const w of DOC_WEIGHTS) ws[w] = workspaceLineMatch(cut.document, cut.offset, lines, cut.file, w);
       const cands = workspaceCandidates(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), lines, cut.file, arg('doc-weight', DOCUMENT_LINE_WEIGHT));
-      const repeats = documentRepeats(cut.document.slice(0, cut.offset), lines, cut.file);
+      const repeats = documentRepeats(documentView(cut.document.slice(0, cut.offset), cut.document.slice(cut.offset), cut.languageId).above, lines, cut.file);
       rows.push({ set, side, cut, repeats, model: c.shown, x: c.x, prompt: c.prompt, first: c.first, next: c.next, offered: c.offered ?? [], workspace: c.workspace, cands, copy: inFileCopy(cut.document, cut.offset), lookup: lookup.suggest(cut.document, cut.offset), trigram: trigram.suggest(cut.document, cut.offset), ws });
     }
   }
@@ -209,9 +209,10 @@ async function analyze(): Promise<void> {
 let evidenceHead: AcceptanceHead | undefined;
 
 /**
- * The choice rule's view of a collected cut: the candidates as the pipeline offered and read them. `skipped`: as the pipeline chooses when the
- * prompt head skipped the model's decoding: no model suggestion, and the workspace's texts the model's
- * reading covered read on their own (the model's reading of the same text stands in for it).
+ * The choice rule's view of a collected cut: the candidates as the pipeline offered and read them.
+ * `skipped`: as the pipeline chooses when the prompt head skipped the model's decoding: no model
+ * suggestion, and the workspace's texts the model's reading covered read on their own (the model's
+ * reading of the same text stands in for it).
  */
 export function choiceInputs(r: CutRow, skipped = false): { candidates: ReturnType<typeof mergeCandidates>; ctx: ChoiceContext } {
   const f = r.x?.slice(-4);
@@ -294,9 +295,9 @@ function examplesOf(rows: readonly CutRow[]) {
   });
 }
 
-/** Per cut: the chosen text and its P. */
-function decide(rule: ChoiceRule, r: CutRow): { text: string; p: number } {
-  const { candidates, ctx } = choiceInputs(r);
+/** Per cut: the chosen text and its P (`skipped`: as choiceInputs). */
+function decide(rule: ChoiceRule, r: CutRow, skipped = false): { text: string; p: number } {
+  const { candidates, ctx } = choiceInputs(r, skipped);
   const scores = scoreCandidates(rule, candidates, ctx);
   const i = chooseCandidate(scores);
   return i < 0 ? { text: '', p: 0 } : { text: candidates[i].text, p: scores[i] };
@@ -409,12 +410,10 @@ function skipStats(rows: readonly { r: CutRow; p: number }[], level: number, rul
   for (const { r, p } of rows) {
     const skip = p < level;
     if (skip) skipped++;
-    const { candidates, ctx } = choiceInputs(r, skip);
-    const scores = scoreCandidates(rule, candidates, ctx);
-    const i = chooseCandidate(scores);
-    if (i < 0 || scores[i] < DEFAULT_MIN_CONFIDENCE || candidates[i].text.trim() === '') continue;
+    const d = decide(rule, r, skip);
+    if (d.p < DEFAULT_MIN_CONFIDENCE || d.text.trim() === '') continue;
     shown++;
-    if (exactText(r, candidates[i].text)) right++;
+    if (exactText(r, d.text)) right++;
   }
   return { right, shown, skipped, n: rows.length };
 }

@@ -9,6 +9,7 @@ import type { EngineCompleteRequest, EngineCompleteResult } from './backend';
 import { chooseCandidate, evidenceOf, firstLine, mergeCandidates, scoreCandidates, usableRule, type ChoiceContext, type ChoiceRule, type ChoiceSource, type Evidence, type Offers } from './context/candidateChoice';
 import { CHUNK_LINES, queryText, type Ranking } from './context/chunkIndex';
 import { documentRepeats, workspaceCandidates, type WorkspaceCandidate } from './context/workspaceCandidates';
+import type { WorkspaceLines } from './context/workspaceLines';
 import { documentView } from './context/documentEvidence';
 import { snippetHeader } from './context/snippets';
 import { documentOnlySources, type WorkspaceCache } from './context/workspaceCache';
@@ -140,7 +141,6 @@ export async function completeWithEngine(
   const offered = offering && (rule !== undefined || onStates !== undefined)
     ? asShown(workspaceCandidates(req.textBeforeCursor, req.textAfterCursor ?? '', context.workspace?.lines, req.documentPath), req)
     : [];
-  const repeats = offering ? documentRepeats(req.textBeforeCursor, context.workspace?.lines, req.documentPath) : undefined;
   // Below the prompt head's skip level the model's own suggestion is not decoded; the workspace's
   // lines are still read and chosen among (a line can be right where the model would not be).
   const skipBelow = head !== undefined && (req.minConfidence ?? 0) > 0 ? head.skipBelow : 0;
@@ -205,13 +205,13 @@ export async function completeWithEngine(
         if (states[0] != null && states[0].text === modelShown) heads.model = states[0].x;
         for (const o of offeredStates) heads[o.source] = o.x;
         const evidence = choiceEvidence(modelFeatures, modelFirstLogprob, modelNext, offeredStates);
-        const choice = offering ? { ...choiceInputs(offered, modelShown, modelFeatures, req, evidence, repeats), heads } : undefined;
+        const choice = offering ? { ...choiceInputs(offered, modelShown, modelFeatures, req, evidence, context.workspace?.lines), heads } : undefined;
         onStates({ prompt: promptState, candidates: states, offered: offeredStates, workspace: offered.map((c) => ({ source: c.source, text: c.text })), ...(choice !== undefined ? { choice } : {}) });
       }
     }
     if (rule !== undefined) {
       const evidence = choiceEvidence(modelFeatures, modelFirstLogprob, modelNext, offeredStates, head, candidates[0]?.confidence);
-      chooseAmong(candidates, rule, choiceInputs(offered, modelShown, modelFeatures, req, evidence, repeats), req, (t) => engine.tokenizer.encode(t).length);
+      chooseAmong(candidates, rule, choiceInputs(offered, modelShown, modelFeatures, req, evidence, context.workspace?.lines), req, (t) => engine.tokenizer.encode(t).length);
     }
     return {
       candidates,
@@ -247,14 +247,17 @@ export interface ChoiceInputs {
   readonly ctx: ChoiceContext;
 }
 
-/** The model's suggestion and the workspace candidates (as shown: asShown) as the choice rule reads them. */
+/**
+ * The model's suggestion and the workspace candidates (as shown: asShown) as the choice rule reads
+ * them; `lines`, the workspace index, for how much the document repeats it (documentRepeats).
+ */
 export function choiceInputs(
   offered: readonly WorkspaceCandidate[],
   modelShown: string,
   modelFeatures: readonly number[] | undefined,
   req: EngineCompleteRequest,
   evidence: Partial<Record<ChoiceSource, Evidence>> = {},
-  repeats?: number,
+  lines?: WorkspaceLines,
 ): ChoiceInputs {
   const offers: Offers = { model: { text: modelShown, evidence: evidence.model } };
   let match: WorkspaceCandidate['match'], fill: WorkspaceCandidate['match'], sibling: WorkspaceCandidate['match'], aligned: WorkspaceCandidate['match'];
@@ -265,6 +268,7 @@ export function choiceInputs(
     else if (c.source === 'aligned') aligned = c.match;
     else match ??= c.match;
   }
+  const document = documentView(req.textBeforeCursor, req.textAfterCursor ?? '', req.languageId);
   const ctx: ChoiceContext = {
     lineStart: req.postprocess!.prefixOnLine.trim() === '',
     modelText: modelShown,
@@ -273,8 +277,8 @@ export function choiceInputs(
     fill,
     sibling,
     aligned,
-    document: documentView(req.textBeforeCursor, req.textAfterCursor ?? '', req.languageId),
-    repeats,
+    document,
+    repeats: documentRepeats(document.above, lines, req.documentPath),
   };
   return { offers, ctx };
 }

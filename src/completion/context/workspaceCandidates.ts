@@ -87,22 +87,18 @@ const REPEATS_MIN_LENGTH = 6;
 
 /**
  * How much the document repeats the workspace: the share of its last REPEATS_WINDOW lines above the
- * cursor's line (trimmed, 6 characters or more) that some other indexed file has too. A file that
- * parallels others (a locale, a test's twin, a handler per route) scores high, and there the
- * workspace's lines are right more often; the choice rule reads it (candidateChoice.ts). Undefined
- * with fewer than 4 such lines or no index.
+ * cursor's line (6 characters or more; `above`: DocumentView's trimmed lines, nearest last) that some
+ * other indexed file has too. A file that parallels others (a locale, a test's twin, a handler per
+ * route) scores high, and there the workspace's lines are right more often; the choice rule reads it
+ * (candidateChoice.ts). Undefined with fewer than 4 such lines or no index.
  */
-export function documentRepeats(textBeforeCursor: string, lines: WorkspaceLines | undefined, exclude: string | undefined): number | undefined {
+export function documentRepeats(above: readonly string[], lines: WorkspaceLines | undefined, exclude: string | undefined): number | undefined {
   if (lines === undefined) return undefined;
   let seen = 0, repeated = 0;
-  let end = textBeforeCursor.lastIndexOf('\n');
-  while (end > 0 && seen < REPEATS_WINDOW) {
-    const start = textBeforeCursor.lastIndexOf('\n', end - 1) + 1;
-    const line = textBeforeCursor.slice(start, end).trim();
-    end = start - 1;
-    if (line.length < REPEATS_MIN_LENGTH) continue;
+  for (let i = above.length - 1; i >= 0 && seen < REPEATS_WINDOW; i--) {
+    if (above[i].length < REPEATS_MIN_LENGTH) continue;
     seen++;
-    if (lines.occursElsewhere(line, exclude)) repeated++;
+    if (lines.occursElsewhere(above[i], exclude)) repeated++;
   }
   return seen < 4 ? undefined : repeated / seen;
 }

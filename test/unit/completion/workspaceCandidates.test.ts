@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bestBelowOf, CHOICE_FEATURES, chooseCandidate, choiceFeatures, evidenceOf, firstLine, mergeCandidates, readRule, scoreCandidates, usableRule, type ChoiceRule } from '../../../src/completion/context/candidateChoice';
 import { DOCUMENT_LINE_WEIGHT, documentRepeats, inFileCopy, lineQuery, REPEATS_WINDOW, workspaceCandidates } from '../../../src/completion/context/workspaceCandidates';
+import { documentView } from '../../../src/completion/context/documentEvidence';
 import { ALIGN_ABOVE, ALIGN_BELOW, indexedLines, MAX_LINE, shapeKey, WorkspaceLines } from '../../../src/completion/context/workspaceLines';
 import { chooseAmong, choiceInputs } from '../../../src/completion/engineCompletion';
 import { postprocessContextAt } from '../../../src/completion/postprocess';
@@ -200,20 +201,23 @@ describe('how much a document repeats the workspace', () => {
   lines.setFile('/w/en.ts', 'const messages = {\n  required: "Required",\n  tooSmall: "Too small",\n};\n');
   lines.setFile('/w/doc.ts', 'const messages = {\n  required: "Nötig",\n  tooSmall: "Zu klein",\n  tooBig: "Zu groß",\n};\n');
 
+  // As the pipeline reads the lines above: the document view's (trimmed, nearest last, the cursor's line left out).
+  const above = (textBeforeCursor: string) => documentView(textBeforeCursor, '').above;
+
   it('the share of the lines above (6 characters or more) that another file has, the document\'s own copy left out', () => {
     const before = 'const messages = {\n  required: "Nötig",\n  tooSmall: "Too small",\n  tooBig: "Zu groß",\n}\n  ';
     // Four long lines above the cursor's line (`}` is too short to say anything): two are in en.ts.
-    assert.equal(documentRepeats(before, lines, '/w/doc.ts'), 2 / 4);
+    assert.equal(documentRepeats(above(before), lines, '/w/doc.ts'), 2 / 4);
     // Without leaving the document's stale copy out, its own lines count as repeated.
-    assert.equal(documentRepeats(before, lines, undefined), 4 / 4);
+    assert.equal(documentRepeats(above(before), lines, undefined), 4 / 4);
   });
 
   it('reads only the last REPEATS_WINDOW lines, and is unknown with fewer than four lines or no index', () => {
     const unique = Array.from({ length: REPEATS_WINDOW }, (_, i) => `  unique_${i} = ${i}`).join('\n');
-    assert.equal(documentRepeats(`const messages = {\n${unique}\n`, lines, '/w/doc.ts'), 0);
-    assert.equal(documentRepeats('const messages = {\n  required: "Required",\nx', lines, '/w/doc.ts'), undefined);
-    assert.equal(documentRepeats('a\nb\nc\nd\ne\n', lines, '/w/doc.ts'), undefined, 'short lines only');
-    assert.equal(documentRepeats(`${unique}\n`, undefined, undefined), undefined);
+    assert.equal(documentRepeats(above(`const messages = {\n${unique}\n`), lines, '/w/doc.ts'), 0);
+    assert.equal(documentRepeats(above('const messages = {\n  required: "Required",\nx'), lines, '/w/doc.ts'), undefined);
+    assert.equal(documentRepeats(above('a\nb\nc\nd\ne\n'), lines, '/w/doc.ts'), undefined, 'short lines only');
+    assert.equal(documentRepeats(above(`${unique}\n`), undefined, undefined), undefined);
   });
 
   it('is the choice rule\'s document_repeats input (repeats_unknown when there is none)', () => {
