@@ -3,12 +3,15 @@
 // mixed distribution with and without prompt-lookup drafts (identical output).
 import { strict as assert } from 'node:assert';
 import { blankTokens, cacheDraft, predictNext, MAX_ORDER } from '../../src/engine/cacheModel/cacheModel';
-import { cacheDrafter, cacheMixer, cacheTokenLogProb, cacheWeight, mixLogits, modelLogProb, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
+import { cacheDrafter, cacheMixer, cacheTokenLogProb, cacheWeight, gateWeight, mixLogits, mixtureWeight, modelLogProb, DEFAULT_CACHE_WEIGHTS } from '../../src/engine/cacheModel/mixture';
 import { logSumExp } from '../../src/engine/sampling';
 import { TokenStore } from '../../src/engine/cacheModel/tokenStore';
 import { CompletionEngine } from '../../src/engine/engine';
 import { getTokenizer } from '../../src/engine/tokenizer';
 import { DEFAULT_ALPHABET, FakeModel } from '../helpers/fakeModel';
+
+/** Mixture weights with a gate (bench/fitCache.ts fits one much like it). */
+const GATED = { ...DEFAULT_CACHE_WEIGHTS, gate: { bias: [-20, -2, -1, 0, 0.5, 0.5, 0.5, 0.5, 1.5], logCount: 0.5, cacheTop: 1.2 } };
 
 /** No blank tokens among the small ids these tests use. */
 const NONE_BLANK = new Uint8Array(65536);
@@ -157,40 +160,58 @@ describe('cache model', () => {
       assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-6);
     });
 
-    it("scoring one token gives the mixed row's log-softmax at it, without building the row", () => {
-      const tokenizer = getTokenizer();
-      const blank = blankTokens((ids) => tokenizer.decodeBytes(ids), 50257);
-      const store = new TokenStore();
-      const ids = tokenizer.encode('value = compute(a, b)\nvalue = compute(a, c)\nother = 1\n');
-      store.set('w', ids);
-      const sources = [{ store, weight: 1 }];
-      const mixer = cacheMixer(sources, blank), score = cacheTokenLogProb(sources, blank);
-      let seed = 7;
-      const logits = Float32Array.from({ length: 50257 }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 8 - 4);
-      const history = tokenizer.encode('x = 1\nvalue = compute(a,');
-      const next = tokenizer.encode(' b')[0], unseen = tokenizer.encode(' zebra')[0];
-      let mixedSomewhere = false;
-      const exactNorm = logSumExp(logits);
-      for (const h of [history, history.slice(0, -2), tokenizer.encode('qqq')]) {
-        const { logits: row, logNorm } = mixer(h, logits);
-        mixedSomewhere ||= row !== logits;
-        if (row !== logits) assert.ok(Math.abs(logNorm! - logSumExp(row)) < 1e-3, `mixed normaliser ${logNorm} vs ${logSumExp(row)}`);
-        // Given the model row's exact normaliser (as the graph gives it), the mixed one is exact too.
-        if (row !== logits) assert.ok(Math.abs(mixer(h, logits, exactNorm).logNorm! - logSumExp(row)) < 1e-5);
-        for (const t of [next, unseen, 0]) {
-          const want = row[t] - logSumExp(row);
-          assert.ok(Math.abs(score(h, logits, t) - want) < 1e-3, `token ${t}: ${score(h, logits, t)} vs ${want}`);
-          assert.ok(Math.abs(score(h, logits, t, exactNorm) - want) < 1e-5, `token ${t} with the normaliser given`);
+    for (const [name, weights] of [['β', DEFAULT_CACHE_WEIGHTS], ['a gate', GATED]] as const) {
+      it(`scoring one token gives the mixed row's log-softmax at it, without building the row (${name})`, () => {
+        const tokenizer = getTokenizer();
+        const blank = blankTokens((ids) => tokenizer.decodeBytes(ids), 50257);
+        const store = new TokenStore();
+        const ids = tokenizer.encode('value = compute(a, b)\nvalue = compute(a, c)\nother = 1\n');
+        store.set('w', ids);
+        const sources = [{ store, weight: 1 }];
+        const mixer = cacheMixer(sources, blank, weights), score = cacheTokenLogProb(sources, blank, weights);
+        let seed = 7;
+        const logits = Float32Array.from({ length: 50257 }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 8 - 4);
+        const history = tokenizer.encode('x = 1\nvalue = compute(a,');
+        const next = tokenizer.encode(' b')[0], unseen = tokenizer.encode(' zebra')[0];
+        let mixedSomewhere = false;
+        const exactNorm = logSumExp(logits);
+        for (const h of [history, history.slice(0, -2), tokenizer.encode('qqq')]) {
+          const { logits: row, logNorm } = mixer(h, logits);
+          mixedSomewhere ||= row !== logits;
+          if (row !== logits) assert.ok(Math.abs(logNorm! - logSumExp(row)) < 1e-3, `mixed normaliser ${logNorm} vs ${logSumExp(row)}`);
+          // Given the model row's exact normaliser (as the graph gives it), the mixed one is exact too.
+          if (row !== logits) assert.ok(Math.abs(mixer(h, logits, exactNorm).logNorm! - logSumExp(row)) < 1e-5);
+          for (const t of [next, unseen, 0]) {
+            const want = row[t] - logSumExp(row);
+            assert.ok(Math.abs(score(h, logits, t) - want) < 1e-3, `token ${t}: ${score(h, logits, t)} vs ${want}`);
+            assert.ok(Math.abs(score(h, logits, t, exactNorm) - want) < 1e-5, `token ${t} with the normaliser given`);
+          }
         }
-      }
-      assert.ok(mixedSomewhere, 'the cache knew one of the contexts');
-      assert.ok(score(history, logits, next) > modelLogProb(history, logits, next) + 0.5, 'the workspace raised what it saw');
-      assert.ok(Math.abs(modelLogProb([], logits, 5) - (logits[5] - logSumExp(logits))) < 1e-3);
-    });
+        assert.ok(mixedSomewhere, 'the cache knew one of the contexts');
+        assert.ok(score(history, logits, next) > modelLogProb(history, logits, next) + 0.5, 'the workspace raised what it saw');
+        assert.ok(Math.abs(modelLogProb([], logits, 5) - (logits[5] - logSumExp(logits))) < 1e-3);
+      });
+    }
 
     it('trusts the cache more the more often it saw the context, never fully', () => {
       assert.ok(cacheWeight(3, 10, DEFAULT_CACHE_WEIGHTS) > cacheWeight(3, 1, DEFAULT_CACHE_WEIGHTS));
       assert.ok(cacheWeight(8, 1e9, DEFAULT_CACHE_WEIGHTS) <= DEFAULT_CACHE_WEIGHTS.maxWeight);
+    });
+
+    it("the gate's weight is maxWeight · σ of the order's bias, the count and the cache's top P", () => {
+      const gate = GATED.gate;
+      const prediction = { tokens: Int32Array.from([3, 1]), probs: Float32Array.from([0.25, 0.75]), order: 4, count: 6 };
+      const z = gate.bias[4] + gate.logCount * Math.log(7) + gate.cacheTop * Math.log(0.75);
+      assert.ok(Math.abs(mixtureWeight(prediction, GATED) - 0.95 / (1 + Math.exp(-z))) < 1e-9);
+      assert.equal(mixtureWeight(prediction, DEFAULT_CACHE_WEIGHTS), cacheWeight(4, 6, DEFAULT_CACHE_WEIGHTS), 'no gate: the β rule');
+      const x = { order: 4, count: 6, cacheTop: 0.75 };
+      // Orders past the biases use the last; an order the fit never saw (bias −20) gets almost nothing.
+      assert.equal(gateWeight(gate, 0.95, { ...x, order: 30 }), gateWeight(gate, 0.95, { ...x, order: 8 }));
+      assert.ok(gateWeight(gate, 0.95, { ...x, order: 0 }) < 1e-6);
+      // A surer cache, a longer or more often seen match: more weight.
+      assert.ok(gateWeight(gate, 0.95, { ...x, cacheTop: 0.99 }) > gateWeight(gate, 0.95, x));
+      assert.ok(gateWeight(gate, 0.95, { ...x, count: 60 }) > gateWeight(gate, 0.95, x));
+      assert.ok(gateWeight(gate, 0.95, { ...x, order: 8 }) > gateWeight(gate, 0.95, x));
     });
   });
 
@@ -216,17 +237,19 @@ describe('cache model', () => {
       assert.ok(mixed.candidates[0].text.startsWith('ef.ghi'), `mixed: ${JSON.stringify(mixed.candidates[0].text)} (plain ${JSON.stringify(plain.candidates[0].text)})`);
     });
 
-    it('prompt-lookup drafts give exactly the tokens of one run per token', async () => {
-      const store = new TokenStore();
-      store.set('w', tokenizer.encode('abc def abc deg abc dhh. '.repeat(3)));
-      const mixer = cacheMixer([{ store, weight: 2 }], blank);
-      const prompt = 'abc def abc d'.repeat(2);
-      const engine = engineWith(DEFAULT_ALPHABET);
-      const drafted = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 6 });
-      const single = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 0 });
-      assert.deepEqual(drafted.candidates[0].tokens, single.candidates[0].tokens);
-      assert.ok(drafted.timings.draftTokens > 0, 'no drafts were tried');
-    });
+    for (const [name, weights] of [['β', DEFAULT_CACHE_WEIGHTS], ['a gate', GATED]] as const) {
+      it(`prompt-lookup drafts give exactly the tokens of one run per token (${name})`, async () => {
+        const store = new TokenStore();
+        store.set('w', tokenizer.encode('abc def abc deg abc dhh. '.repeat(3)));
+        const mixer = cacheMixer([{ store, weight: 2 }], blank, weights);
+        const prompt = 'abc def abc d'.repeat(2);
+        const engine = engineWith(DEFAULT_ALPHABET);
+        const drafted = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 6 });
+        const single = await engine.complete({ prompt, maxTokens: 24, mixer, draftTokens: 0 });
+        assert.deepEqual(drafted.candidates[0].tokens, single.candidates[0].tokens);
+        assert.ok(drafted.timings.draftTokens > 0, 'no drafts were tried');
+      });
+    }
 
     it('workspace drafts (what followed the longest match) give the same tokens in fewer runs', async () => {
       const store = new TokenStore();

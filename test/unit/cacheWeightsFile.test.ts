@@ -24,6 +24,16 @@ describe('cache weights beside a model', function () {
     assert.equal(stored.fittedOn, 'a test');
   });
 
+  it('round-trips a gate (version 2), and reads version 1 files without one', () => {
+    const gate = { bias: [-20, 1, 2], logCount: 0.5, cacheTop: 0.3 };
+    writeCacheWeights(dir, { beta: [100, 8], maxWeight: 0.95, gate }, 'a test');
+    const stored = JSON.parse(fs.readFileSync(path.join(dir, CACHE_WEIGHTS_FILE), 'utf8'));
+    assert.equal(stored.version, 2);
+    assert.deepEqual(readCacheWeights(dir), { beta: [100, 8], maxWeight: 0.95, gate });
+    fs.writeFileSync(path.join(dir, CACHE_WEIGHTS_FILE), JSON.stringify({ ...stored, version: 1 }));
+    assert.deepEqual(readCacheWeights(dir), { beta: [100, 8], maxWeight: 0.95 }, 'version 1 has no gate');
+  });
+
   it("an adapter's own weights come first, else its base's", () => {
     const base = path.join(dir, 'base'), adapter = path.join(dir, 'adapter');
     fs.mkdirSync(base);
@@ -42,6 +52,9 @@ describe('cache weights beside a model', function () {
       ['{"format": "something-else", "version": 1, "beta": [1], "maxWeight": 0.9}', /not cache weights of a version/],
       ['{"format": "gpt2-complete-cache-weights", "version": 1, "beta": [1, -2], "maxWeight": 0.9}', /beta must be a list of positive numbers/],
       ['{"format": "gpt2-complete-cache-weights", "version": 1, "beta": [1], "maxWeight": 1}', /maxWeight must be between 0 and 1/],
+      ['{"format": "gpt2-complete-cache-weights", "version": 2, "beta": [1], "maxWeight": 0.9, "gate": {"bias": [1], "logCount": 1, "cacheTop": "x"}}', /gate must hold a list of biases and two numbers/],
+      ['{"format": "gpt2-complete-cache-weights", "version": 2, "beta": [1], "maxWeight": 0.9, "gate": {"bias": [], "logCount": 1, "cacheTop": 1}}', /gate must hold a list of biases/],
+      ['{"format": "gpt2-complete-cache-weights", "version": 3, "beta": [1], "maxWeight": 0.9}', /not cache weights of a version/],
     ];
     for (const [text, why] of broken) {
       fs.writeFileSync(file, text);

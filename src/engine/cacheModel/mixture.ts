@@ -1,37 +1,75 @@
 /**
  * The model's next-token distribution mixed with the workspace cache model:
- *   P = (1 − w) · P_model + w · P_cache,   w = C / (C + β_L)
- * where C is the cache's weighted count of the matched context and L its length (cacheModel.ts):
- * the more often the cache has seen exactly this context, the more it is trusted. β per context
- * length is fitted on held-out code (bench/fitCache.ts, bench/QUALITY.md), not guessed.
+ *   P = (1 − w) · P_model + w · P_cache
+ * The weight w is the cache's confidence in this context, fitted on held-out code (bench/fitCache.ts,
+ * bench/QUALITY.md), not guessed. Two forms:
+ * - the gate (CacheGate): w = maxWeight · σ(bias_L + a·ln(1 + C) + b·ln P_cache(its top)), where L is
+ *   the matched context's length and C its weighted count (cacheModel.ts): a longer, more often seen
+ *   match is trusted more, and so is a cache that saw one continuation rather than many.
+ * - without a gate, w = C / (C + β_L) (the first fitted form; weights files of version 1).
  *
  * The mixture is returned as logits (log P), so greedy decoding, sampling, alternatives and the
  * check of speculative drafts all act on it unchanged.
  */
 import { logNormalizer } from '../sampling';
 import { lookupDraft } from '../promptLookup';
-import { cacheDraft, MAX_MATCH, predictNext, type CacheSource } from './cacheModel';
+import { cacheDraft, MAX_MATCH, predictNext, type CachePrediction, type CacheSource } from './cacheModel';
 
 export interface CacheWeights {
   /** β per order 0..MAX_ORDER (index = non-blank tokens of matched context; higher orders use the last). */
   readonly beta: readonly number[];
   /** The most the cache can weigh. */
   readonly maxWeight: number;
+  /** When present, w comes from it instead of β. */
+  readonly gate?: CacheGate;
+}
+
+/** A logistic mixture weight over how long, how often and how surely the cache matched (see the top of this file). */
+export interface CacheGate {
+  /** Intercept per order 0..MAX_ORDER (higher orders use the last). */
+  readonly bias: readonly number[];
+  /** Weight of ln(1 + the weighted count of the matched context). */
+  readonly logCount: number;
+  /** Weight of ln P_cache of the cache's most probable token. */
+  readonly cacheTop: number;
 }
 
 /**
  * The weights a model without its own cache-weights.json mixes with (cacheWeightsFile.ts): the
- * embedded model's as shipped (continued-training stage 2), fitted by bench/fitCache.ts on the
- * training side of the four benchmark repositories (bench/QUALITY.md, "Cache model fit"): per order,
- * the β that minimises the mixture's loss, 2.99 → 1.57 nats per token over 79,868 tokens. A better
- * model needs the cache less (the β of orders 1–2 rose from 8, 5 for the first weights to 35, 8 for
- * stage 1 and 60, 12 for stage 2). Order 0 (only blanks matched) gets almost no weight.
+ * embedded model's β rule as first shipped (continued-training stage 2), fitted by bench/fitCache.ts
+ * on the training side of the four benchmark repositories (bench/QUALITY.md, "Cache model fit"): per
+ * order, the β that minimises the mixture's loss, 2.99 → 1.57 nats per token over 79,868 tokens. A
+ * better model needs the cache less (the β of orders 1–2 rose from 8, 5 for the first weights to 35, 8
+ * for stage 1 and 60, 12 for stage 2). Order 0 (only blanks matched) gets almost no weight.
  */
 export const DEFAULT_CACHE_WEIGHTS: CacheWeights = { beta: [5000, 60, 12, 3, 2, 1, 1, 0.75, 0.1], maxWeight: 0.95 };
 
+/** The β rule's weight: count / (count + β_order), at most maxWeight. */
 export function cacheWeight(order: number, count: number, weights: CacheWeights): number {
   const beta = weights.beta[Math.min(order, weights.beta.length - 1)];
   return Math.min(weights.maxWeight, count / (count + beta));
+}
+
+/** What the gate reads of a prediction. */
+export interface GateInputs {
+  readonly order: number;
+  readonly count: number;
+  /** P_cache of the cache's most probable token. */
+  readonly cacheTop: number;
+}
+
+/** The gate's weight: maxWeight · σ(bias_order + a·ln(1 + count) + b·ln cacheTop). */
+export function gateWeight(gate: CacheGate, maxWeight: number, { order, count, cacheTop }: GateInputs): number {
+  const z = gate.bias[Math.min(order, gate.bias.length - 1)] + gate.logCount * Math.log1p(count) + gate.cacheTop * Math.log(cacheTop);
+  return maxWeight / (1 + Math.exp(-z));
+}
+
+/** The cache's weight for a prediction: the gate's when the weights have one, else the β rule's. */
+export function mixtureWeight(prediction: CachePrediction, weights: CacheWeights): number {
+  if (weights.gate === undefined) return cacheWeight(prediction.order, prediction.count, weights);
+  let cacheTop = 0;
+  for (const p of prediction.probs) if (p > cacheTop) cacheTop = p;
+  return gateWeight(weights.gate, weights.maxWeight, { order: prediction.order, count: prediction.count, cacheTop });
 }
 
 /** A row of next-token logits and its normaliser: ln P(t) = logits[t] − logNorm. */
@@ -107,7 +145,7 @@ export function cacheMixer(sources: readonly CacheSource[], blank: Uint8Array, w
 function cachePrediction(history: readonly number[], sources: readonly CacheSource[], blank: Uint8Array, weights: CacheWeights) {
   const prediction = predictNext(matchable(history), sources, blank);
   if (prediction === null) return null;
-  const w = cacheWeight(prediction.order, prediction.count, weights);
+  const w = mixtureWeight(prediction, weights);
   return w > 0 ? { prediction, w } : null;
 }
 
