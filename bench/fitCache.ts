@@ -2,8 +2,7 @@
  * `npm run bench:fit-cache`: fits the cache model's mixture weights (engine/cacheModel/mixture.ts) on
  * held-out code, and prints the fit and the loss of the model alone vs the mixture: β per order
  * (w = C / (C + β_L) for a context of L tokens seen C times) and the gate (w = maxWeight · σ(θ·x) over
- * the order, ln(1 + C) and ln P_cache of the cache's top token; engine/cacheModel/gateFit.ts), which is
- * what --save ships. The gate is also fitted with every fourth set left out and scored on those, and
+ * the order, ln(1 + C) and ln P_cache of the cache's top token; engine/cacheModel/gateFit.ts). The gate is also fitted with every fourth set left out and scored on those, and
  * `--also SETS` scores both fits on the training side of other sets (the benchmark's), so the tables
  * say what the weights do on repositories they did not see.
  *
@@ -16,10 +15,13 @@
  * tokens with that L. "Top-1" is the share of tokens where the mixture's most probable token is the true one
  * (what greedy decoding writes).
  *
- *   npx tsx bench/fitCache.ts [--model embedded] [--files 12] [--sets rich,werkzeug,rxjs,zod] [--also SETS] [--save]
+ *   npx tsx bench/fitCache.ts [--model embedded] [--files 12] [--sets rich,werkzeug,rxjs,zod] [--also SETS] [--save [--gate]]
  *
  * --save writes the fitted weights beside the model (cache-weights.json in its folder: models/embedded
- * for the embedded model), where the editor and the CLI read them (engine/cacheModel/cacheWeightsFile.ts).
+ * for the embedded model), where the editor and the CLI read them (engine/cacheModel/cacheWeightsFile.ts):
+ * β, and with --gate the gate too, which the mixture then uses. The embedded model ships β: with the
+ * gate, its head and rule refitted, the quality judge got the same right lines (bench/QUALITY.md,
+ * "Cache model fit").
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -227,8 +229,9 @@ async function main(): Promise<void> {
   );
   if (process.argv.includes('--save')) {
     const fittedOn = `training side of the sets ${sets.join(', ')}, ${filesPerSet} probe files each (bench/fitCache.ts, ${new Date().toISOString().slice(0, 10)})`;
-    const { loss } = summary(samples, (s) => gateWeightOf(gate, s));
-    writeCacheWeights(checkpointDir, { beta, maxWeight: MAX_WEIGHT, gate }, fittedOn, { modelAlone: +(before / n).toFixed(4), mixture: +loss.toFixed(4), tokens: n });
+    const withGate = process.argv.includes('--gate');
+    const mixture = withGate ? summary(samples, (s) => gateWeightOf(gate, s)).loss : after / n;
+    writeCacheWeights(checkpointDir, { beta, maxWeight: MAX_WEIGHT, ...(withGate ? { gate } : {}) }, fittedOn, { modelAlone: +(before / n).toFixed(4), mixture: +mixture.toFixed(4), tokens: n });
     process.stderr.write(`wrote ${path.join(checkpointDir, CACHE_WEIGHTS_FILE)}\n`);
   }
   await engine.model.dispose();
