@@ -3,10 +3,12 @@
  *   P = (1 − w) · P_model + w · P_cache
  * The weight w is the cache's confidence in this context, fitted on held-out code (bench/fitCache.ts,
  * bench/QUALITY.md), not guessed. Two forms:
- * - the gate (CacheGate): w = maxWeight · σ(bias_L + a·ln(1 + C) + b·ln P_cache(its top)), where L is
- *   the matched context's length and C its weighted count (cacheModel.ts): a longer, more often seen
- *   match is trusted more, and so is a cache that saw one continuation rather than many.
- * - without a gate, w = C / (C + β_L) (the first fitted form; weights files of version 1).
+ * - w = C / (C + β_L), where L is the matched context's length and C its weighted count
+ *   (cacheModel.ts): the more often the cache has seen exactly this context, the more it is trusted.
+ *   The embedded model ships this form.
+ * - the gate (CacheGate), when the weights file has one: w = maxWeight · σ(bias_L + a·ln(1 + C) +
+ *   b·ln P_cache(its top)), which also trusts a cache that saw one continuation more than one that saw
+ *   many. Lower loss per token; for the embedded model's defaults no more right lines (QUALITY.md).
  *
  * The mixture is returned as logits (log P), so greedy decoding, sampling, alternatives and the
  * check of speculative drafts all act on it unchanged.
