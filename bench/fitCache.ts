@@ -2,18 +2,19 @@
  * `npm run bench:fit-cache`: fits the cache model's mixture weights (engine/cacheModel/mixture.ts) on
  * held-out code, and prints the fit and the loss of the model alone vs the mixture: β per order
  * (w = C / (C + β_L) for a context of L tokens seen C times) and the gate (w = maxWeight · σ(θ·x) over
- * the order, ln(1 + C) and ln P_cache of the cache's top token; engine/cacheModel/gateFit.ts). The gate is also fitted with every fourth set left out and scored on those, and
- * `--also SETS` scores both fits on the training side of other sets (the benchmark's), so the tables
- * say what the weights do on repositories they did not see.
+ * the order, ln(1 + C) and ln P_cache of the cache's top token; engine/cacheModel/gateFit.ts). Both
+ * are also fitted with every fourth set left out and scored on those, and `--also SETS` scores the
+ * fits on the training side of other sets (the benchmark's), so the tables say what the weights do
+ * on repositories they did not see.
  *
  * Data: the TRAINING side of each set named (`--sets`: the benchmark's four by default; `--ship` in
  * scripts/embedded/train.ts names the fitting sets, repositories the benchmark never judges). In
  * each set, up to --files probe files are scored token by token with the model; the cache sees
  * every other training file of the set plus the probe file's own text before the token (rebuilt
  * every 32 tokens, so it is causal). For each token we keep ln P_model(true), P_cache(true), L and
- * C and the gate's inputs; β_L is then the grid value maximising Σ ln((1 − w)·P_model + w·P_cache) over
- * tokens with that L. "Top-1" is the share of tokens where the mixture's most probable token is the true one
- * (what greedy decoding writes).
+ * C and the gate's inputs; β_L is then the grid value maximising Σ ln((1 − w)·P_model + w·P_cache)
+ * over tokens with that L. "Top-1" is the share of tokens where the mixture's most probable token is
+ * the true one (what greedy decoding writes).
  *
  *   npx tsx bench/fitCache.ts [--model embedded] [--files 12] [--sets rich,werkzeug,rxjs,zod] [--also SETS] [--save [--gate]]
  *
@@ -45,7 +46,6 @@ function arg(name: string, fallback: string): string {
 
 interface Sample extends GateSample {
   set: string;
-  lpModel: number;
   /** The true token is the model's most probable, and that token's P. */
   modelTopRight: boolean;
   pModelTop: number;
@@ -122,48 +122,38 @@ async function collectSamples(name: string, engine: CompletionEngine, blank: Uin
     .sort((a, b) => hashToUnit(0, 'fit-cache', a.path) - hashToUnit(0, 'fit-cache', b.path))
     .slice(0, filesPerSet);
   let setTokens = 0;
-  const { nPositions, vocabSize } = engine.model.config;
   for (const probe of probes) {
     const tokens = engine.tokenizer.encode(probe.text);
     const file = path.join(split.folder, probe.path);
     let sources = workspace.sourcesFor(file, { before: [], after: [] });
-    // As engine.score: windows of the model's context, each position predicting the next token.
-    for (let start = 0; start < tokens.length - 1; start += nPositions) {
-      const window = tokens.slice(start, start + nPositions);
-      const scored = Math.min(window.length, tokens.length - 1 - start);
-      const { logits } = await engine.model.forward([window], null, Array.from({ length: scored }, (_, p) => p));
-      for (let p = 0; p < scored; p++) {
-        const i = start + p + 1;
-        if (i < 2) continue;
-        if (i % REBUILD === 0) {
-          sources.release();
-          sources = workspace.sourcesFor(file, { before: tokens.slice(0, i), after: [] });
-        }
-        const history = tokens.slice(Math.max(0, i - MAX_MATCH), i);
-        const prediction = predictNext(history, sources.sources, blank);
-        if (prediction === null) continue;
-        const row = logits.subarray(p * vocabSize, (p + 1) * vocabSize);
-        const norm = logSumExp(row);
-        const truth = tokens[i];
-        const at = prediction.tokens.indexOf(truth);
-        let modelTopToken = 0;
-        for (let t = 1; t < vocabSize; t++) if (row[t] > row[modelTopToken]) modelTopToken = t;
-        const ranked = Array.from(prediction.probs.keys()).sort((a, b) => prediction.probs[b] - prediction.probs[a]).slice(0, 8);
-        samples.push({
-          order: prediction.order,
-          count: prediction.count,
-          cacheTop: prediction.probs[ranked[0]],
-          set: name,
-          lpModel: row[truth] - norm,
-          pModel: Math.exp(row[truth] - norm),
-          pCache: at >= 0 ? prediction.probs[at] : 0,
-          modelTopRight: modelTopToken === truth,
-          pModelTop: Math.exp(row[modelTopToken] - norm),
-          cacheTokens: ranked.map((j) => ({ right: prediction.tokens[j] === truth, pCache: prediction.probs[j], pModel: Math.exp(row[prediction.tokens[j]] - norm), isModelTop: prediction.tokens[j] === modelTopToken })),
-        });
-        setTokens++;
+    await engine.nextTokenRows(tokens, (i, row) => {
+      if (i < 2) return;
+      if (i % REBUILD === 0) {
+        sources.release();
+        sources = workspace.sourcesFor(file, { before: tokens.slice(0, i), after: [] });
       }
-    }
+      const history = tokens.slice(Math.max(0, i - MAX_MATCH), i);
+      const prediction = predictNext(history, sources.sources, blank);
+      if (prediction === null) return;
+      const norm = logSumExp(row);
+      const truth = tokens[i];
+      const at = prediction.tokens.indexOf(truth);
+      let modelTopToken = 0;
+      for (let t = 1; t < row.length; t++) if (row[t] > row[modelTopToken]) modelTopToken = t;
+      const ranked = Array.from(prediction.probs.keys()).sort((a, b) => prediction.probs[b] - prediction.probs[a]).slice(0, 8);
+      samples.push({
+        order: prediction.order,
+        count: prediction.count,
+        cacheTop: prediction.probs[ranked[0]],
+        set: name,
+        pModel: Math.exp(row[truth] - norm),
+        pCache: at >= 0 ? prediction.probs[at] : 0,
+        modelTopRight: modelTopToken === truth,
+        pModelTop: Math.exp(row[modelTopToken] - norm),
+        cacheTokens: ranked.map((j) => ({ right: prediction.tokens[j] === truth, pCache: prediction.probs[j], pModel: Math.exp(row[prediction.tokens[j]] - norm), isModelTop: prediction.tokens[j] === modelTopToken })),
+      });
+      setTokens++;
+    });
     sources.release();
   }
   process.stderr.write(`${name}: ${probes.length} probe files, ${setTokens} tokens with a cache prediction\n`);
@@ -186,7 +176,7 @@ async function main(): Promise<void> {
   for (let order = 0; order <= MAX_ORDER; order++) {
     const group = samples.filter((s) => s.order === order);
     const best = beta[order];
-    const alone = -group.reduce((a, s) => a + s.lpModel, 0) / Math.max(1, group.length);
+    const alone = -group.reduce((a, s) => a + Math.log(s.pModel), 0) / Math.max(1, group.length);
     const mixed = mixtureLoss(group, best);
     before += alone * group.length;
     after += mixed * group.length;
@@ -194,7 +184,7 @@ async function main(): Promise<void> {
     rows.push(`| ${order}${order === MAX_ORDER ? '+' : ''} | ${group.length} | ${(100 * hit).toFixed(0)}% | ${best} | ${alone.toFixed(3)} | ${mixed.toFixed(3)} |`);
   }
   const n = samples.length;
-  // The gate, fitted with every fourth set left out and scored there, then on every set (what --save ships).
+  // The gate (and β), fitted with every fourth set left out and scored there, then the gate on every set (what --save --gate writes).
   const left = new Set(sets.filter((_, i) => i % 4 === 3));
   const seen = samples.filter((s) => !left.has(s.set)), unseen = samples.filter((s) => left.has(s.set));
   const heldGate = fitGate(seen, { maxWeight: MAX_WEIGHT });

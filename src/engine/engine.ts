@@ -47,27 +47,32 @@ export class CompletionEngine {
   }
 
   /**
-   * Log-probability of each token given all before it. The text is cut into windows of the model's
-   * context; each runs in one forward with logits at every position, and a window's last position
-   * predicts the next window's first token, so every token but the first is scored exactly once.
+   * Log-probability of each token given all before it (nextTokenRows).
    */
   async score(text: string, signal?: AbortSignal): Promise<ScoreResult> {
     const tokens = this.tokenizer.encode(text);
     if (tokens.length < 2) throw new UserError('score needs a text of at least two tokens');
-    const { nPositions, vocabSize } = this.model.config;
     const logprobs: number[] = [];
+    await this.nextTokenRows(tokens, (i, row) => logprobs.push(row[tokens[i]] - logSumExp(row)), signal);
+    const loss = -logprobs.reduce((a, b) => a + b, 0) / logprobs.length;
+    return { tokens, logprobs, loss };
+  }
+
+  /**
+   * The model's next-token logits at every position of `tokens`: visit(i, row) with the row that
+   * predicts tokens[i], for i = 1 … n − 1, in order. The tokens are cut into windows of the model's
+   * context; each runs in one forward with logits at every position, and a window's last position
+   * predicts the next window's first token, so every token but the first is predicted exactly once.
+   * `row` is a view into the window's logits, valid only during the call.
+   */
+  async nextTokenRows(tokens: readonly number[], visit: (i: number, row: Float32Array) => void, signal?: AbortSignal): Promise<void> {
+    const { nPositions, vocabSize } = this.model.config;
     for (let start = 0; start < tokens.length - 1; start += nPositions) {
       if (signal?.aborted) throw new CancelledError();
       const window = tokens.slice(start, start + nPositions);
       const scored = Math.min(window.length, tokens.length - 1 - start); // positions with a next token
-      const positions = Array.from({ length: scored }, (_, p) => p);
-      const { logits } = await this.model.forward([window], null, positions);
-      for (let p = 0; p < scored; p++) {
-        const row = logits.subarray(p * vocabSize, (p + 1) * vocabSize);
-        logprobs.push(row[tokens[start + p + 1]] - logSumExp(row));
-      }
+      const { logits } = await this.model.forward([window], null, Array.from({ length: scored }, (_, p) => p));
+      for (let p = 0; p < scored; p++) visit(start + p + 1, logits.subarray(p * vocabSize, (p + 1) * vocabSize));
     }
-    const loss = -logprobs.reduce((a, b) => a + b, 0) / logprobs.length;
-    return { tokens, logprobs, loss };
   }
 }

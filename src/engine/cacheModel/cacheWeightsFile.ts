@@ -44,12 +44,12 @@ export function readCacheWeights(dir: string): CacheWeights | undefined {
   }
   if (stored?.format !== FORMAT || (stored.version !== 1 && stored.version !== 2)) throw new UserError(`${file}: not cache weights of a version this build reads; ${redo}`);
   const { beta, maxWeight, gate } = stored;
-  if (!Array.isArray(beta) || beta.length === 0 || !beta.every((b) => typeof b === 'number' && Number.isFinite(b) && b > 0)) {
+  const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  if (!Array.isArray(beta) || beta.length === 0 || !beta.every((b) => finite(b) && b > 0)) {
     throw new UserError(`${file}: beta must be a list of positive numbers; ${redo}`);
   }
   if (typeof maxWeight !== 'number' || !(maxWeight > 0 && maxWeight < 1)) throw new UserError(`${file}: maxWeight must be between 0 and 1; ${redo}`);
   if (stored.version === 1 || gate === undefined) return { beta: [...beta], maxWeight };
-  const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
   if (!Array.isArray(gate.bias) || gate.bias.length === 0 || !gate.bias.every(finite) || !finite(gate.logCount) || !finite(gate.cacheTop)) {
     throw new UserError(`${file}: gate must hold a list of biases and two numbers (logCount, cacheTop); ${redo}`);
   }
