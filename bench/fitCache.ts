@@ -2,7 +2,7 @@
  * `npm run bench:fit-cache`: fits the cache model's mixture weights (engine/cacheModel/mixture.ts) on
  * held-out code, and prints the fit and the loss of the model alone vs the mixture: β per order
  * (w = C / (C + β_L) for a context of L tokens seen C times) and the gate (w = maxWeight · σ(θ·x) over
- * the order, ln(1 + C) and ln P_cache of the cache's top token; engine/cacheModel/gateFit.ts). Both
+ * the order, ln(1 + C) and ln P_cache of the cache's top token; training/cacheGateFit.ts). Both
  * are also fitted with every fourth set left out and scored on those, and `--also SETS` scores the
  * fits on the training side of other sets (the benchmark's), so the tables say what the weights do
  * on repositories they did not see.
@@ -28,8 +28,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { blankTokens, predictNext, MAX_MATCH, MAX_ORDER } from '../src/engine/cacheModel/cacheModel';
 import { cacheWeight, gateWeight, DEFAULT_CACHE_WEIGHTS, type CacheGate } from '../src/engine/cacheModel/mixture';
-import { fitGate, type GateSample } from '../src/engine/cacheModel/gateFit';
-import { logSumExp } from '../src/engine/sampling';
+import { fitGate, type GateSample } from '../src/training/cacheGateFit';
+import { argmax, logSumExp } from '../src/engine/sampling';
 import { CACHE_WEIGHTS_FILE, writeCacheWeights } from '../src/engine/cacheModel/cacheWeightsFile';
 import { WorkspaceCache, DOCUMENT_WEIGHT } from '../src/completion/context/workspaceCache';
 import { loadFromFlags } from '../src/cli/modelFlags';
@@ -138,8 +138,7 @@ async function collectSamples(name: string, engine: CompletionEngine, blank: Uin
       const norm = logSumExp(row);
       const truth = tokens[i];
       const at = prediction.tokens.indexOf(truth);
-      let modelTopToken = 0;
-      for (let t = 1; t < row.length; t++) if (row[t] > row[modelTopToken]) modelTopToken = t;
+      const modelTopToken = argmax(row);
       const ranked = Array.from(prediction.probs.keys()).sort((a, b) => prediction.probs[b] - prediction.probs[a]).slice(0, 8);
       samples.push({
         order: prediction.order,

@@ -1,7 +1,7 @@
 // Fitting the cache model's mixture gate: the loss's gradient against finite differences, and a fit
 // that learns to trust a sure cache and to leave an unsure one.
 import { strict as assert } from 'node:assert';
-import { fitGate, gateFeatures, gateLoss, type GateSample } from '../../src/engine/cacheModel/gateFit';
+import { fitGate, gateFeatures, gateLoss, type GateSample } from '../../src/training/cacheGateFit';
 import { gateWeight } from '../../src/engine/cacheModel/mixture';
 
 /** A deterministic stream in [0, 1). */

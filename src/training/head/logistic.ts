@@ -95,7 +95,7 @@ export function baseRateLogit(data: readonly LabelledState[]): number {
   return Math.log(rate / (1 - rate));
 }
 
-/** Adam's moments for one parameter array (β = 0.9, 0.999), shared by the heads' full-batch trainers. */
+/** Adam's moments for one parameter array (β = 0.9, 0.999), shared by the heads' and the cache gate's full-batch trainers. */
 export class Adam {
   private readonly m: Float64Array;
   private readonly v: Float64Array;

@@ -1,12 +1,13 @@
 /**
- * Fits the cache model's mixture gate (mixture.ts, CacheGate) on scored tokens: the θ maximising
+ * Fits the cache model's mixture gate (engine/cacheModel/mixture.ts, CacheGate) on scored tokens: the θ maximising
  * Σ ln((1 − w)·P_model(true) + w·P_cache(true)), w = maxWeight · σ(θ·x), by Adam on the mean negative
  * log-likelihood with a small L2 penalty (the biases are not penalised: an order's intercept is what
  * the β rule fitted alone). bench/fitCache.ts feeds it; the gradient is checked against finite
  * differences in test/unit/cacheGate.test.ts.
  */
-import { MAX_ORDER } from './cacheModel';
-import type { CacheGate, GateInputs } from './mixture';
+import { MAX_ORDER } from '../engine/cacheModel/cacheModel';
+import type { CacheGate, GateInputs } from '../engine/cacheModel/mixture';
+import { Adam } from './head/logistic';
 
 /** One scored token: what the gate reads of the cache's prediction, and both sides' probability of the true token. */
 export interface GateSample extends GateInputs {
@@ -75,15 +76,8 @@ export function fitGate(samples: readonly GateSample[], { maxWeight, l2 = 1e-3, 
   const seen = new Array<boolean>(ORDERS).fill(false);
   for (const s of samples) seen[Math.min(s.order, MAX_ORDER)] = true;
   const theta = new Float64Array(SIZE);
-  const m = new Float64Array(SIZE), v = new Float64Array(SIZE);
-  for (let step = 1; step <= steps; step++) {
-    const { grad } = gateLoss(theta, features, samples, maxWeight, l2);
-    for (let k = 0; k < SIZE; k++) {
-      m[k] = 0.9 * m[k] + 0.1 * grad[k];
-      v[k] = 0.999 * v[k] + 0.001 * grad[k] * grad[k];
-      theta[k] -= (learningRate * (m[k] / (1 - 0.9 ** step))) / (Math.sqrt(v[k] / (1 - 0.999 ** step)) + 1e-8);
-    }
-  }
+  const adam = new Adam(SIZE);
+  for (let step = 1; step <= steps; step++) adam.step(theta, gateLoss(theta, features, samples, maxWeight, l2).grad, step, learningRate);
   for (let k = 0; k < ORDERS; k++) if (!seen[k]) theta[k] = -20;
   return gateFromTheta(Array.from(theta, (t) => +t.toFixed(4)));
 }
