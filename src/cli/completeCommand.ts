@@ -28,7 +28,10 @@ ${HEAD_FLAGS_HELP}
                      head's P(accepted) of the suggestion, null without a head or a suggestion; "origin":
                      "model", or the workspace candidate shown instead: "lookup" (a workspace line) or "copy"
                      (a line of this file), or "cache" / "typing-through" when no model run was needed)
-  The sampling and stop flags apply to --prompt and stdin; --file takes the editor's.`;
+  The sampling and stop flags apply to --prompt and stdin only; --file takes the editor's (and refuses them).`;
+
+/** Generation flags for a raw prompt; `--file` runs the editor's pipeline, which has its own. */
+const PROMPT_ONLY_FLAGS = ['max-tokens', 'max-lines', 'stop', 'temperature', 'top-k', 'top-p', 'seed', 'raw', 'no-speculative'] as const;
 
 export async function completeCommand(argv: string[]): Promise<void> {
   const { values } = parseCommandArgs('complete', argv, {
@@ -52,7 +55,12 @@ export async function completeCommand(argv: string[]): Promise<void> {
     ...WORKSPACE_FLAGS,
     ...HEAD_FLAGS,
   });
-  if (values.file !== undefined) return completeFile(values);
+  if (values.file !== undefined) {
+    // Silently ignoring them would print the editor's suggestion as if they had been applied.
+    const promptOnly = PROMPT_ONLY_FLAGS.filter((flag) => values[flag] !== undefined);
+    if (promptOnly.length > 0) throw new UserError(`complete: --${promptOnly[0]} applies to --prompt and stdin; --file shows what the editor would, with its own settings (drop --${promptOnly[0]})`);
+    return completeFile(values);
+  }
   if (values.workspace !== undefined) throw new UserError('complete: --workspace goes with --file F --line L --column C');
   const request = {
     maxTokens: intFlag('max-tokens', values['max-tokens'], 1, 32),
@@ -99,6 +107,12 @@ export async function completeCommand(argv: string[]): Promise<void> {
   }
 }
 
+/** Why a file could not be read, in words (the code stays for a search). */
+function readFailure(e: NodeJS.ErrnoException): string {
+  const words: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'it is a folder, give a file', EACCES: 'permission denied' };
+  return e.code === undefined ? e.message : `${words[e.code] ?? 'read failed'} (${e.code})`;
+}
+
 /** `complete --file`: the editor's whole pipeline at the file's cursor. */
 async function completeFile(values: {
   'no-cache-model'?: boolean;
@@ -113,7 +127,7 @@ async function completeFile(values: {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError(`complete: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UserError(`complete: cannot read ${file}: ${readFailure(e as NodeJS.ErrnoException)}`);
   }
   const offset = offsetOfPosition(file, text, intFlag('line', values.line, 1, 1), intFlag('column', values.column, 1, 1));
   const runner = await openPipelineRunner('complete', values);

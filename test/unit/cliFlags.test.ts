@@ -32,6 +32,16 @@ describe('CLI flags', () => {
     await assert.rejects(completeCommand(['--prompt', 'x', '--max-tokens', '-5']), oneLine(/--max-tokens must be an integer ≥ 1 \(got "-5"\)/));
   });
 
+  it('complete --file refuses the flags it would ignore, and says why a file cannot be read', async () => {
+    // Refused before the file is read or any model loaded: the editor's pipeline has its own settings.
+    for (const flag of [['--temperature', '0.8'], ['--max-tokens', '8'], ['--stop', ';'], ['--raw']]) {
+      await assert.rejects(completeCommand(['--file', 'media/sample.py', '--line', '1', '--column', '1', ...flag]),
+        oneLine(new RegExp(`^complete: ${flag[0]} applies to --prompt and stdin; --file shows what the editor would`)));
+    }
+    await assert.rejects(completeCommand(['--file', '/nonexistent/a.py', '--line', '1', '--column', '1']), oneLine(/^complete: cannot read \/nonexistent\/a\.py: no such file \(ENOENT\)$/));
+    await assert.rejects(completeCommand(['--file', os.tmpdir(), '--line', '1', '--column', '1']), oneLine(/: it is a folder, give a file \(EISDIR\)$/));
+  });
+
   it('--threads: 1 to 4 per core, every core by default (a shell job has the machine)', async () => {
     const cores = os.availableParallelism();
     assert.equal(threadsFlag(undefined), cores);
