@@ -39,7 +39,9 @@ export function byCodeUnit(a: string, b: string): number {
 export async function listFiles(folder: string, options: ListOptions = {}): Promise<FileList> {
   const root = path.resolve(folder);
   const stat = await fs.promises.stat(root).catch(() => null);
-  if (stat === null || !stat.isDirectory()) throw new UserError(`no folder at ${root}: give the folder to mine for training data`);
+  // Shared by finetune, quality, eval and the workspace index: say what is wrong, not what it was for.
+  if (stat === null) throw new UserError(`no folder at ${root}: give a workspace folder of source files`);
+  if (!stat.isDirectory()) throw new UserError(`${root} is a file: give the workspace folder that holds it`);
   let listed = options.useGit === false ? null : await gitListFiles(root, options.signal);
   const source = listed === null ? 'walk' : 'git';
   if (listed === null) listed = await walkFiles(root, options.signal);

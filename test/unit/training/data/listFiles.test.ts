@@ -215,8 +215,11 @@ describe('training data: listing files', () => {
       assert.ok(walked.includes('logs/keep.txt') && !walked.includes('excluded-dir/file.txt'));
     });
 
-    it('says plainly when the folder does not exist', async () => {
-      await assert.rejects(listFiles(path.join(fresh('gone'), 'nope')), { name: 'UserError', message: /no folder at .*nope/ });
+    it('says plainly when the folder does not exist, or is a file', async () => {
+      await assert.rejects(listFiles(path.join(fresh('gone'), 'nope')), { name: 'UserError', message: /^no folder at .*nope: give a workspace folder of source files$/ });
+      const file = path.join(fresh('a-file'), 'a.py');
+      fs.writeFileSync(file, 'x = 1\n');
+      await assert.rejects(listFiles(file), { name: 'UserError', message: /^.*a\.py is a file: give the workspace folder that holds it$/ });
     });
 
     it('never descends into .git', async () => {
