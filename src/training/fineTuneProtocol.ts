@@ -5,6 +5,7 @@
  * loop, memory and threads, and dies without taking the editor with it.
  */
 import type { DataReport } from './data/dataset';
+import type { EvalResult } from './evaluate';
 
 /** What to train: sent once as the first message to the child. */
 export interface FineTuneJob {
@@ -67,15 +68,8 @@ export interface LossTriple {
   l3: number;
 }
 
-export interface EvalJson {
-  l1: number;
-  l2: number;
-  perplexity: number;
-  exact_match: number;
-  /** Counts behind exact_match (absent in results of older versions). */
-  exact_matches?: number;
-  cases?: number;
-}
+/** The held-out evaluation as the child reports it (evaluate.ts's result: its keys are the contract). */
+export type EvalJson = EvalResult;
 
 /** One run of the quality judge: counts over its cuts. */
 export interface QualityCounts {
