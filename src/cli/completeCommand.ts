@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { languageIdForPath } from '../completion/languageIds';
 import { promptSource } from '../completion/prompt';
 import { UserError } from '../engine/errors';
+import { describeKind, pathKind } from '../engine/pathKind';
 import { intFlag, numberFlag, parseCommandArgs } from './args';
 import { loadFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './modelFlags';
 import { HEAD_FLAGS, HEAD_FLAGS_HELP, openPipelineRunner, WORKSPACE_FLAGS, WORKSPACE_FLAGS_HELP } from './pipelineRunner';
@@ -107,12 +108,6 @@ export async function completeCommand(argv: string[]): Promise<void> {
   }
 }
 
-/** Why a file could not be read, in words (the code stays for a search). */
-function readFailure(e: NodeJS.ErrnoException): string {
-  const words: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'it is a folder, give a file', EACCES: 'permission denied' };
-  return e.code === undefined ? e.message : `${words[e.code] ?? 'read failed'} (${e.code})`;
-}
-
 /** `complete --file`: the editor's whole pipeline at the file's cursor. */
 async function completeFile(values: {
   'no-cache-model'?: boolean;
@@ -123,11 +118,14 @@ async function completeFile(values: {
   const file = values.file!;
   if (values.prompt !== undefined) throw new UserError('complete: give either --prompt or --file, not both');
   if (values.line === undefined || values.column === undefined) throw new UserError('complete: --file needs --line L and --column C (1-based)');
+  // Named before reading, as the model loaders do: reading a FIFO would wait for a writer forever.
+  const kind = pathKind(file);
+  if (kind !== 'file') throw new UserError(`complete: ${file} ${describeKind(kind)}; give the file to complete in`);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError(`complete: cannot read ${file}: ${readFailure(e as NodeJS.ErrnoException)}`);
+    throw new UserError(`complete: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const offset = offsetOfPosition(file, text, intFlag('line', values.line, 1, 1), intFlag('column', values.column, 1, 1));
   const runner = await openPipelineRunner('complete', values);

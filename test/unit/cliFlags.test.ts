@@ -1,6 +1,9 @@
 /** Flag checks shared by the CLI's commands: negative numbers reach their range check, threads have bounds and a shell's default. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'os';
+import * as path from 'node:path';
 import { intFlag, numberFlag, parseCommandArgs, threadsFlag } from '../../src/cli/args';
 import { completeCommand } from '../../src/cli/completeCommand';
 import { UserError } from '../../src/engine/errors';
@@ -38,8 +41,12 @@ describe('CLI flags', () => {
       await assert.rejects(completeCommand(['--file', 'media/sample.py', '--line', '1', '--column', '1', ...flag]),
         oneLine(new RegExp(`^complete: ${flag[0]} applies to --prompt and stdin; --file shows what the editor would`)));
     }
-    await assert.rejects(completeCommand(['--file', '/nonexistent/a.py', '--line', '1', '--column', '1']), oneLine(/^complete: cannot read \/nonexistent\/a\.py: no such file \(ENOENT\)$/));
-    await assert.rejects(completeCommand(['--file', os.tmpdir(), '--line', '1', '--column', '1']), oneLine(/: it is a folder, give a file \(EISDIR\)$/));
+    await assert.rejects(completeCommand(['--file', '/nonexistent/a.py', '--line', '1', '--column', '1']), oneLine(/^complete: \/nonexistent\/a\.py does not exist; give the file to complete in$/));
+    await assert.rejects(completeCommand(['--file', os.tmpdir(), '--line', '1', '--column', '1']), oneLine(/^complete: .* is a folder; give the file to complete in$/));
+    // A FIFO is refused by name, not read: reading one would wait for a writer forever.
+    const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-fifo-')), 'a.py');
+    execFileSync('mkfifo', [fifo]);
+    await assert.rejects(completeCommand(['--file', fifo, '--line', '1', '--column', '1']), oneLine(/^complete: .*a\.py is a FIFO \(named pipe\), not a file; give the file to complete in$/));
   });
 
   it('--threads: 1 to 4 per core, every core by default (a shell job has the machine)', async () => {

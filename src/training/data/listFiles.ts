@@ -9,6 +9,7 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CancelledError, UserError } from '../../engine/errors';
+import { describeKind, kindOf } from '../../engine/pathKind';
 import { IgnoreRule, isIgnored, parseGitignore } from './gitignore';
 import { PathGlobs } from './glob';
 
@@ -41,7 +42,7 @@ export async function listFiles(folder: string, options: ListOptions = {}): Prom
   const stat = await fs.promises.stat(root).catch(() => null);
   // Shared by finetune, quality, eval and the workspace index: say what is wrong, not what it was for.
   if (stat === null) throw new UserError(`no folder at ${root}: give a workspace folder of source files`);
-  if (!stat.isDirectory()) throw new UserError(`${root} is a file: give the workspace folder that holds it`);
+  if (!stat.isDirectory()) throw new UserError(`${root} ${describeKind(kindOf(stat))}: give the workspace folder that holds it`);
   let listed = options.useGit === false ? null : await gitListFiles(root, options.signal);
   const source = listed === null ? 'walk' : 'git';
   if (listed === null) listed = await walkFiles(root, options.signal);
