@@ -110,6 +110,14 @@ function fitBeta(samples: readonly Sample[]): number[] {
   return beta;
 }
 
+/** The training files scored token by token: mid-sized ones, in a fixed hashed order. bench/knnLm.ts probes the same. */
+export function probeFiles<F extends { path: string; tokens: number }>(train: readonly F[], count: number): F[] {
+  return train
+    .filter((f) => f.tokens >= 200 && f.tokens <= 6000)
+    .sort((a, b) => hashToUnit(0, 'fit-cache', a.path) - hashToUnit(0, 'fit-cache', b.path))
+    .slice(0, count);
+}
+
 /** Scored probe tokens of one set's training side, each with the cache's prediction from the rest of it. */
 async function collectSamples(name: string, engine: CompletionEngine, blank: Uint8Array, filesPerSet: number): Promise<Sample[]> {
   const samples: Sample[] = [];
@@ -117,10 +125,7 @@ async function collectSamples(name: string, engine: CompletionEngine, blank: Uin
   const split = await splitWorkspace(folder);
   const workspace = new WorkspaceCache(engine.tokenizer);
   for (const f of split.train) workspace.setFile(path.join(split.folder, f.path), f.text);
-  const probes = split.train
-    .filter((f) => f.tokens >= 200 && f.tokens <= 6000)
-    .sort((a, b) => hashToUnit(0, 'fit-cache', a.path) - hashToUnit(0, 'fit-cache', b.path))
-    .slice(0, filesPerSet);
+  const probes = probeFiles(split.train, filesPerSet);
   let setTokens = 0;
   for (const probe of probes) {
     const tokens = engine.tokenizer.encode(probe.text);
@@ -226,7 +231,9 @@ async function main(): Promise<void> {
   await engine.model.dispose();
 }
 
-main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`${(e as Error).stack}\n`);
+    process.exit(1);
+  });
+}

@@ -1,12 +1,13 @@
 /**
  * Would a kNN-LM over the workspace (Khandelwal et al., ICLR 2020) add to the model + cache mixture?
- * A measurement of a direction not yet built (bench/QUALITY.md, "A kNN-LM over the workspace").
+ * A measurement of a direction not built (bench/QUALITY.md, "Tried and not built: a kNN-LM over the
+ * workspace").
  *
  * The datastore holds, for every token of a set's training files but the probe files, the model's
  * final LayerNorm state before it (the state the logits and the acceptance head read) and the token.
- * At each position of the probe files (the first --files of the training side, in bench/fitCache.ts's
- * order), the K nearest states (L2) give P_knn(v) ∝ Σ exp(−d/T) over the neighbours with token v,
- * and the decoded distribution becomes (1 − λ)·P_mixture + λ·P_knn, where P_mixture is the shipped
+ * At each position of the probe files (bench/fitCache.ts's probeFiles, --files of them), the K
+ * nearest states (L2) give P_knn(v) ∝ Σ exp(−d/T) over the neighbours with token v, and the decoded
+ * distribution becomes (1 − λ)·P_mixture + λ·P_knn, where P_mixture is the shipped
  * cache mixture over the training files (the probe file's own text before the current window
  * included). Teacher-forced, so a line's rest is what greedy decoding writes exactly when every
  * token of it is the distribution's most probable: the line-level table counts those, from line
@@ -30,8 +31,8 @@ import { serializeModel } from '../src/engine/onnx/protoWriter';
 import { WorkspaceCache } from '../src/completion/context/workspaceCache';
 import { loadFromFlags } from '../src/cli/modelFlags';
 import { splitWorkspace } from '../src/quality/workspaceSplit';
-import { hashToUnit } from '../src/training/data/seededHash';
 import { judgedText } from '../src/quality/metrics';
+import { probeFiles } from './fitCache';
 import { loadRows, choiceInputs } from './workspaceCandidates';
 import type { CompletionEngine } from '../src/engine/engine';
 
@@ -73,7 +74,7 @@ async function buildDatastore(engine: CompletionEngine, texts: readonly string[]
       const out = await engine.model.forward([window], null, Array.from({ length: scored }, (_, p) => p));
       for (let p = 0; p < scored; p++) {
         keys.push(out.hidden!.slice(p * E, (p + 1) * E));
-        values.push(window[p + 1] ?? tokens[start + p + 1]);
+        values.push(tokens[start + p + 1]);
       }
     }
   }
@@ -270,10 +271,7 @@ async function main(): Promise<void> {
   const blank = blankTokens((ids) => engine.tokenizer.decodeBytes(ids), V);
   const hasNewline = (t: number) => engine.tokenizer.decodeBytes([t]).includes(10);
   const split = await splitWorkspace(path.join(repo, '.test-cache', 'quality-sets', set));
-  const probes = split.train
-    .filter((f) => f.tokens >= 200 && f.tokens <= 6000)
-    .sort((a, b) => hashToUnit(0, 'fit-cache', a.path) - hashToUnit(0, 'fit-cache', b.path))
-    .slice(0, nProbe);
+  const probes = probeFiles(split.train, nProbe);
   const others = split.train.filter((f) => !probes.includes(f));
   const started = Date.now();
   const store = await buildDatastore(engine, others.map((f) => f.text), path.join(repo, '.test-cache', 'knn', `${set}-${nProbe}.bin`));
