@@ -44,9 +44,14 @@ describe('CLI flags', () => {
     await assert.rejects(completeCommand(['--file', '/nonexistent/a.py', '--line', '1', '--column', '1']), oneLine(/^complete: \/nonexistent\/a\.py does not exist; give the file to complete in$/));
     await assert.rejects(completeCommand(['--file', os.tmpdir(), '--line', '1', '--column', '1']), oneLine(/^complete: .* is a folder; give the file to complete in$/));
     // A FIFO is refused by name, not read: reading one would wait for a writer forever.
-    const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-fifo-')), 'a.py');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2c-fifo-'));
+    const fifo = path.join(dir, 'a.py');
     execFileSync('mkfifo', [fifo]);
-    await assert.rejects(completeCommand(['--file', fifo, '--line', '1', '--column', '1']), oneLine(/^complete: .*a\.py is a FIFO \(named pipe\), not a file; give the file to complete in$/));
+    try {
+      await assert.rejects(completeCommand(['--file', fifo, '--line', '1', '--column', '1']), oneLine(/^complete: .*a\.py is a FIFO \(named pipe\), not a file; give the file to complete in$/));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--threads: 1 to 4 per core, every core by default (a shell job has the machine)', async () => {
